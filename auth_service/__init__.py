@@ -1,0 +1,1 @@
+"""Identity and OAuth2 authorization server for the loyalty platform."""

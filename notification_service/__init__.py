@@ -1,0 +1,1 @@
+"""Player notifications stored in MongoDB and pushed over WebSockets."""

@@ -1,0 +1,1 @@
+"""The player wallet: bonus money, points, the transaction log and redemptions."""

@@ -1,0 +1,1 @@
+"""Promotions and loyalty points earned from partner events."""

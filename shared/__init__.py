@@ -1,0 +1,1 @@
+"""The shared kernel: configuration, logging, errors, security, messaging, web and resilience."""
