@@ -1,0 +1,1 @@
+"""Framework-free application ports shared by the services: unit of work, outbox, events."""

@@ -1,0 +1,83 @@
+"""The integration event envelope every service publishes and consumes (ARCHITECTURE §3)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Topic(StrEnum):
+    PLAYERS = "players"
+    USER_STATUS = "user-status"
+    NOTIFICATIONS = "notifications"
+    REWARD_EVENTS = "reward-events"
+    REWARD_CONFIRMED = "reward-confirmed"
+    REDEEM_EVENTS = "redeem-events"
+    REDEEM_CONFIRMED = "redeem-confirmed"
+
+    @property
+    def dead_letter(self) -> str:
+        return f"{self.value}.dlq"
+
+
+ENVELOPE_FIELDS = frozenset(
+    {"eventId", "eventType", "version", "occurredAt", "correlationId", "user_id"}
+)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z`` suffix, millisecond precision."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationEvent:
+    """One event on a topic: envelope fields plus its type-specific ``data`` (camelCase keys)."""
+
+    event_type: str
+    user_id: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    version: int = 1
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    correlation_id: str | None = None
+
+    def to_message(self) -> dict[str, Any]:
+        """The JSON document published on Kafka: the envelope with the data fields inlined."""
+        message: dict[str, Any] = {
+            "eventId": self.event_id,
+            "eventType": self.event_type,
+            "version": self.version,
+            "occurredAt": format_timestamp(self.occurred_at),
+            "correlationId": self.correlation_id,
+            "user_id": self.user_id,
+        }
+        for key, value in self.data.items():
+            if key in ENVELOPE_FIELDS:
+                raise ValueError(f"event data may not redefine envelope field {key!r}")
+            message[key] = value
+        return message
+
+    @classmethod
+    def from_message(cls, message: Mapping[str, Any]) -> IntegrationEvent:
+        """Rebuild an event from a document that already passed schema validation."""
+        return cls(
+            event_id=str(message["eventId"]),
+            event_type=str(message["eventType"]),
+            version=int(message["version"]),
+            occurred_at=parse_timestamp(str(message["occurredAt"])),
+            correlation_id=message.get("correlationId"),
+            user_id=str(message["user_id"]),
+            data={k: v for k, v in message.items() if k not in ENVELOPE_FIELDS},
+        )

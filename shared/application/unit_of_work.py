@@ -1,0 +1,49 @@
+"""The unit of work owns the transaction; the outbox is written inside it (ARCHITECTURE §3)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import Self
+
+from shared.application.events import IntegrationEvent, Topic
+
+
+class Outbox(ABC):
+    """Events recorded in the same transaction as the state change that caused them."""
+
+    @abstractmethod
+    def add(self, topic: Topic, event: IntegrationEvent, key: str | None = None) -> None:
+        """Record ``event`` for publication on ``topic`` (key defaults to the event's user id)."""
+
+
+class ProcessedEvents(ABC):
+    """Ids of consumed events, recorded with their effect so a redelivery changes nothing."""
+
+    @abstractmethod
+    def add_new(self, consumer: str, event_ids: list[str]) -> set[str]:
+        """Record ``event_ids`` for ``consumer``; return those not seen before."""
+
+
+class UnitOfWork(ABC):
+    """``with uow: ...; uow.commit()`` — leaving the block without commit rolls back."""
+
+    outbox: Outbox
+    processed_events: ProcessedEvents
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...

@@ -1,0 +1,46 @@
+"""Providers every service needs, declared once; a service includes this container in its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from confluent_kafka import Producer
+from dependency_injector import containers, providers
+from sqlalchemy import Engine
+
+from shared.domain.clock import SystemClock
+from shared.messaging.kafka import create_producer
+from shared.messaging.schemas import event_schemas
+from shared.persistence.database import create_database_engine
+from shared.redis_client import redis_resource
+from shared.security.user_status import RedisInactiveUsers
+
+
+def _engine(settings: dict[str, Any]) -> Iterator[Engine]:
+    engine = create_database_engine(settings)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _producer(settings: dict[str, Any]) -> Iterator[Producer]:
+    producer = create_producer(settings)
+    try:
+        yield producer
+    finally:
+        producer.flush(10)
+
+
+class CoreContainer(containers.DeclarativeContainer):
+    """Process-wide clients (resources shut down cleanly) built from the service's settings."""
+
+    config = providers.Configuration()
+
+    clock = providers.Singleton(SystemClock)
+    schemas = providers.Singleton(event_schemas)
+    database = providers.Resource(_engine, config.database)
+    redis = providers.Resource(redis_resource, config.redis.url)
+    producer = providers.Resource(_producer, config.kafka)
+    inactive_users = providers.Singleton(RedisInactiveUsers, redis)

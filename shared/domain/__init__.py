@@ -1,0 +1,1 @@
+"""Framework-free building blocks every service's domain may use."""

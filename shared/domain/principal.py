@@ -1,0 +1,61 @@
+"""Who is calling: a user (player, staff, admin) or a partner/internal client with scopes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from shared.domain.exceptions import PermissionDenied
+
+
+class Role(StrEnum):
+    PLAYER = "player"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class Scope(StrEnum):
+    REWARDS_READ = "rewards.read"
+    REWARDS_WRITE = "rewards.write"
+    REWARDS_REDEEM = "rewards.redeem"
+    WALLET_WRITE = "wallet.write"
+
+
+STAFF_ROLES = frozenset({Role.STAFF, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a request, built from a verified access token."""
+
+    subject: str
+    role: Role | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    client_id: str | None = None
+    token_id: str | None = None
+
+    @property
+    def is_client(self) -> bool:
+        return self.role is None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def is_player(self, player_id: str) -> bool:
+        return self.role is Role.PLAYER and self.subject == player_id
+
+    def ensure_can_read_player(self, player_id: str, scope: str | None = None) -> None:
+        """A player reads only their own data; staff read anyone's; clients need ``scope``."""
+        if self.is_staff or self.is_player(player_id):
+            return
+        if self.is_client and scope is not None and self.has_scope(scope):
+            return
+        raise PermissionDenied("You may only access your own data.")

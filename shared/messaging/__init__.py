@@ -1,0 +1,1 @@
+"""Kafka plumbing: event schemas, outbox relay, consumer runner with its dead-letter topic."""

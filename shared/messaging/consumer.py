@@ -1,0 +1,383 @@
+"""The consumer runner: validate, hand batches to a handler, dead-letter what cannot be processed.
+
+Offsets are committed only after the handler returned (its effects and the processed event ids are
+committed in the service's own transaction first), so delivery is at least once and handlers
+deduplicate by ``eventId``. A record that fails validation, or keeps failing in the handler, is
+written to ``<topic>.dlq`` with the reason in its headers, and the partition keeps moving.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+
+from shared.application.events import IntegrationEvent
+from shared.messaging.schemas import EventSchemaError, EventSchemas
+from shared.observability import context
+from shared.observability.logging import get_logger
+from shared.observability.metrics import CONSUMER_LAG, EVENTS_CONSUMED
+
+log = get_logger(__name__)
+
+
+class DependencyDown(Exception):
+    """A dependency of the handler (database, cache, another service) is unreachable: the batch
+    is not committed and is consumed again once the runner has rejoined after a pause."""
+
+
+def default_transient_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "a dependency is down", not "this event is bad"."""
+    import redis.exceptions
+    import sqlalchemy.exc
+
+    from shared.domain.exceptions import DependencyUnavailable
+
+    errors: list[type[BaseException]] = [
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        sqlalchemy.exc.TimeoutError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        DependencyUnavailable,
+    ]
+    try:
+        import pymongo.errors
+
+        errors.extend([pymongo.errors.AutoReconnect, pymongo.errors.ServerSelectionTimeoutError])
+    except ImportError:  # pragma: no cover - pymongo ships with mongoengine
+        pass
+    return tuple(errors)
+
+
+class RejectEvent(Exception):
+    """Raised by a handler for an event that can never succeed (unknown player, bad reference):
+    it goes straight to the dead-letter topic without retries."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        self.message = message
+        super().__init__(f"{reason}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """A validated record: the event plus where it came from."""
+
+    event: IntegrationEvent
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    raw: Mapping[str, Any] = field(repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def trace(self) -> context.TraceContext:
+        headers = dict(self.headers)
+        if self.event.correlation_id and context.CORRELATION_HEADER not in headers:
+            headers[context.CORRELATION_HEADER] = self.event.correlation_id
+        return context.from_headers(headers)
+
+
+class EventHandler(ABC):
+    """Processes a batch of events of one consumer group; idempotent by ``eventId``."""
+
+    #: event types this handler acts on; other valid events on its topics are skipped
+    event_types: frozenset[str] = frozenset()
+
+    @abstractmethod
+    def handle(self, events: Sequence[InboundEvent]) -> None:
+        """Apply the effects of ``events`` (all or nothing). Raise :class:`RejectEvent` for an
+        event that can never succeed; any other exception is retried, then dead-lettered."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSettings:
+    group_id: str
+    topics: Sequence[str]
+    batch_size: int = 500
+    poll_timeout: float = 0.5
+    retry_attempts: int = 3
+    retry_backoff: float = 0.2
+    lag_interval: float = 10.0
+    transient: tuple[type[BaseException], ...] = field(default_factory=default_transient_errors)
+
+
+class ConsumerRunner:
+    """Runs one consumer group member in the worker until :meth:`stop` (SIGTERM) is called."""
+
+    def __init__(
+        self,
+        consumer_factory: Callable[[], Consumer],
+        dead_letter_producer: Producer,
+        handler: EventHandler,
+        schemas: EventSchemas,
+        settings: ConsumerSettings,
+    ) -> None:
+        self._consumer_factory = consumer_factory
+        self._dlq = dead_letter_producer
+        self._handler = handler
+        self._schemas = schemas
+        self._settings = settings
+        self._stopping = threading.Event()
+        self.name = f"consumer-{settings.group_id}"
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            consumer = self._consumer_factory()
+            consumer.subscribe(list(self._settings.topics))
+            log.info(
+                "consumer_started", group=self._settings.group_id, topics=self._settings.topics
+            )
+            last_lag = 0.0
+            try:
+                while not self._stopping.is_set():
+                    messages = consumer.consume(
+                        num_messages=self._settings.batch_size, timeout=self._settings.poll_timeout
+                    )
+                    if messages:
+                        self.process(consumer, messages)
+                        backoff = 0.5
+                    now = time.monotonic()
+                    if now - last_lag >= self._settings.lag_interval:
+                        self._record_lag(consumer)
+                        last_lag = now
+            except DependencyDown as exc:
+                # Nothing of the failed batch was committed: rejoin after a pause and the records
+                # are delivered again from the last committed offsets.
+                log.warning(
+                    "consumer_paused",
+                    group=self._settings.group_id,
+                    error=str(exc),
+                    retry_in=backoff,
+                )
+            finally:
+                # Leaving the group lets the other members take our partitions over at once.
+                consumer.close()
+                self._dlq.flush(10)
+            self._stopping.wait(backoff)
+            backoff = min(backoff * 2, 30.0)
+        log.info("consumer_stopped", group=self._settings.group_id)
+
+    # -- one batch ----------------------------------------------------------------------------
+
+    def process(self, consumer: Consumer, messages: Sequence[Message]) -> None:
+        valid: list[InboundEvent] = []
+        offsets: dict[tuple[str, int], int] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer_error", error=str(error))
+                continue
+            topic, partition, offset = _coordinates(message)
+            offsets[(topic, partition)] = offset + 1
+            inbound = self._parse(message)
+            if inbound is None:
+                continue
+            if (
+                self._handler.event_types
+                and inbound.event.event_type not in self._handler.event_types
+            ):
+                EVENTS_CONSUMED.labels(self._settings.group_id, topic, "skipped").inc()
+                continue
+            valid.append(inbound)
+        if valid:
+            self._dispatch(valid)
+        if self._dlq.flush(10):
+            raise DependencyDown("dead-letter records were not acknowledged by the broker")
+        if offsets:
+            consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                asynchronous=False,
+            )
+
+    def _parse(self, message: Message) -> InboundEvent | None:
+        raw_value = message.value()
+        headers = decode_headers(message.headers())
+        try:
+            if raw_value is None:
+                raise EventSchemaError("empty record")
+            if len(raw_value) > 1_000_000:
+                raise EventSchemaError("record larger than 1 MB")
+            document = json.loads(raw_value)
+            if not isinstance(document, dict):
+                raise EventSchemaError("the record is not a JSON object")
+            self._schemas.validate(document)
+            event = IntegrationEvent.from_message(document)
+        except (ValueError, KeyError, TypeError) as exc:
+            reason = "schema_violation" if isinstance(exc, EventSchemaError) else "invalid_json"
+            self._dead_letter(message, reason, str(exc))
+            return None
+        key = message.key()
+        topic, partition, offset = _coordinates(message)
+        return InboundEvent(
+            event=event,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=key.decode("utf-8", "replace") if key else None,
+            raw=document,
+            headers=headers,
+        )
+
+    def _dispatch(self, events: list[InboundEvent]) -> None:
+        group = self._settings.group_id
+        try:
+            with context.bound(events[0].trace):
+                self._handler.handle(events)
+            for inbound in events:
+                EVENTS_CONSUMED.labels(group, inbound.topic, "processed").inc()
+            return
+        except self._settings.transient as exc:
+            raise DependencyDown(f"{type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            if len(events) > 1:
+                log.warning("batch_failed_isolating", group=group, size=len(events), error=str(exc))
+            else:
+                self._retry_one(events[0], first_error=exc)
+                return
+        # One bad event must not hold back the others: go one by one.
+        for inbound in events:
+            try:
+                with context.bound(inbound.trace):
+                    self._handler.handle([inbound])
+                EVENTS_CONSUMED.labels(group, inbound.topic, "processed").inc()
+            except self._settings.transient as exc:
+                raise DependencyDown(f"{type(exc).__name__}: {exc}") from exc
+            except Exception as exc:
+                self._retry_one(inbound, first_error=exc)
+
+    def _retry_one(self, inbound: InboundEvent, first_error: Exception) -> None:
+        group = self._settings.group_id
+        if isinstance(first_error, RejectEvent):
+            self._dead_letter_event(inbound, first_error.reason, first_error.message)
+            return
+        retrying = Retrying(
+            stop=stop_after_attempt(self._settings.retry_attempts),
+            wait=wait_exponential(multiplier=self._settings.retry_backoff, max=5),
+            retry=retry_if_not_exception_type((RejectEvent, *self._settings.transient)),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt, context.bound(inbound.trace):
+                    self._handler.handle([inbound])
+            EVENTS_CONSUMED.labels(group, inbound.topic, "processed").inc()
+        except RejectEvent as exc:
+            self._dead_letter_event(inbound, exc.reason, exc.message)
+        except self._settings.transient as exc:
+            raise DependencyDown(f"{type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            log.exception("event_failed", group=group, event_id=inbound.event.event_id)
+            self._dead_letter_event(inbound, "processing_failed", f"{type(exc).__name__}: {exc}")
+
+    # -- dead letters ---------------------------------------------------------------------------
+
+    def _dead_letter_event(self, inbound: InboundEvent, reason: str, detail: str) -> None:
+        self._produce_dead_letter(
+            topic=inbound.topic,
+            partition=inbound.partition,
+            offset=inbound.offset,
+            key=inbound.key.encode() if inbound.key else None,
+            value=json.dumps(inbound.raw).encode(),
+            headers=dict(inbound.headers),
+            reason=reason,
+            detail=detail,
+        )
+
+    def _dead_letter(self, message: Message, reason: str, detail: str) -> None:
+        topic, partition, offset = _coordinates(message)
+        self._produce_dead_letter(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=message.key(),
+            value=message.value(),
+            headers=decode_headers(message.headers()),
+            reason=reason,
+            detail=detail,
+        )
+
+    def _produce_dead_letter(
+        self,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: dict[str, str],
+        reason: str,
+        detail: str,
+    ) -> None:
+        group = self._settings.group_id
+        log.warning(
+            "event_dead_lettered",
+            group=group,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            reason=reason,
+            detail=detail[:500],
+        )
+        headers.update(
+            {
+                "dlq-reason": reason,
+                "dlq-error": detail[:2000],
+                "dlq-original-topic": topic,
+                "dlq-original-partition": str(partition),
+                "dlq-original-offset": str(offset),
+                "dlq-consumer-group": group,
+                "dlq-failed-at": datetime.now(UTC).isoformat(),
+            }
+        )
+        self._dlq.produce(
+            f"{topic}.dlq",
+            key=key,
+            value=value,
+            headers=[(k, v.encode()) for k, v in headers.items()],
+        )
+        self._dlq.poll(0)
+        EVENTS_CONSUMED.labels(group, topic, "dead_lettered").inc()
+
+    def _record_lag(self, consumer: Consumer) -> None:
+        try:
+            assignment = consumer.assignment()
+            if not assignment:
+                return
+            committed = consumer.committed(assignment, timeout=2)
+            for tp in committed:
+                _low, high = consumer.get_watermark_offsets(tp, timeout=2, cached=False)
+                position = tp.offset if tp.offset >= 0 else _low
+                CONSUMER_LAG.labels(self._settings.group_id, tp.topic, str(tp.partition)).set(
+                    max(0, high - position)
+                )
+        except Exception as exc:  # lag is best effort; never stop consuming for it
+            log.debug("lag_unavailable", error=str(exc))
+
+
+def _coordinates(message: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a record that was delivered (never None then)."""
+    return str(message.topic()), int(message.partition() or 0), int(message.offset() or 0)
+
+
+def decode_headers(raw: Any) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in raw or []:
+        if value is not None:
+            headers[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return headers

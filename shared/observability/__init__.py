@@ -1,0 +1,1 @@
+"""Correlation and trace context, structured logging and metrics."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy plumbing of the SQL services: engine, unit of work, outbox, processed events."""

@@ -1,0 +1,99 @@
+"""The transactional outbox: events written with the state change, published later by the relay."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Identity,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from shared.application.events import IntegrationEvent, Topic
+from shared.application.unit_of_work import Outbox
+from shared.messaging.schemas import EventSchemas
+from shared.observability import context
+
+OUTBOX_TABLE = "outbox"
+OUTBOX_CHANNEL = "outbox_ready"
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """Declare the outbox on a service's metadata (each service owns its own copy)."""
+    return Table(
+        OUTBOX_TABLE,
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("topic", String(100), nullable=False),
+        Column("message_key", String(100), nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+# Wakes the relay right after commit (NOTIFY is delivered at commit), so publishing does not wait
+# for the next poll. Used by each service's initial migration.
+NOTIFY_FUNCTION_DDL = f"""
+CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger AS $$
+BEGIN
+  PERFORM pg_notify('{OUTBOX_CHANNEL}', '');
+  RETURN NULL;
+END;
+$$ LANGUAGE plpgsql
+"""
+NOTIFY_TRIGGER_DDL = f"""
+CREATE TRIGGER outbox_notify AFTER INSERT ON {OUTBOX_TABLE}
+FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()
+"""
+DROP_NOTIFY_DDL = (
+    f"DROP TRIGGER IF EXISTS outbox_notify ON {OUTBOX_TABLE}",
+    "DROP FUNCTION IF EXISTS outbox_notify()",
+)
+
+_metadata = MetaData()
+_outbox = outbox_table(_metadata)
+
+
+class SqlAlchemyOutbox(Outbox):
+    """Validates each event against its schema (the producer side of the contract), inserts it."""
+
+    def __init__(self, connection: Connection, schemas: EventSchemas) -> None:
+        self._connection = connection
+        self._schemas = schemas
+
+    def add(self, topic: Topic, event: IntegrationEvent, key: str | None = None) -> None:
+        trace = context.current()
+        if event.correlation_id is None:
+            from dataclasses import replace
+
+            event = replace(event, correlation_id=trace.correlation_id)
+        message = event.to_message()
+        self._schemas.validate(message)
+        self._connection.execute(
+            insert(_outbox).values(
+                event_id=event.event_id,
+                topic=str(topic),
+                message_key=key or event.user_id,
+                payload=message,
+                headers={
+                    "X-Correlation-ID": event.correlation_id,
+                    "traceparent": trace.traceparent(),
+                    "eventType": event.event_type,
+                },
+            )
+        )
+
+
+def encode_payload(payload: object) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

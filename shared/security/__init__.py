@@ -1,0 +1,1 @@
+"""Access-token verification for resource servers (JWKS, flask-jwt-extended) and RBAC guards."""

@@ -1,0 +1,1 @@
+"""The Flask application base every service builds on."""

@@ -1,0 +1,138 @@
+"""The Flask application base: flask-smorest API, error envelope, security headers, correlation
+ids, health, metrics and local Swagger UI. Every service's ``create_app()`` starts here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_smorest import Api
+from jinja2 import ChoiceLoader, FileSystemLoader
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shared.observability import context
+from shared.observability.logging import configure_logging, get_logger
+from shared.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
+from shared.web.docs import DOCS_CSP, TEMPLATES_DIR, swagger_assets_blueprint
+from shared.web.errors import ErrorMap, http_exception_response, register_error_handlers
+from shared.web.health import HealthCheck, health_blueprint
+from shared.web.schemas import ErrorEnvelopeSchema
+
+log = get_logger("http")
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+QUIET_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
+BEARER_SCHEME = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+
+
+class LoyaltyApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api with its HTTP errors in the shared envelope."""
+
+    ERROR_SCHEMA = ErrorEnvelopeSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return http_exception_response(error)
+
+
+def create_base_app(
+    import_name: str,
+    service: str,
+    settings: Mapping[str, Any],
+    error_map: ErrorMap,
+    readiness: Sequence[HealthCheck],
+    title: str,
+    description: str = "",
+) -> tuple[Flask, LoyaltyApi]:
+    """Build the Flask app and its API for ``service`` (the docs live under ``/<service>/``)."""
+    logging_settings = settings.get("logging", {})
+    configure_logging(
+        service,
+        level=str(logging_settings.get("level", "INFO")),
+        json_output=bool(logging_settings.get("json", True)),
+    )
+    web = settings.get("web", {})
+    app = Flask(import_name)
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(str(TEMPLATES_DIR)), app.jinja_loader])  # type: ignore[list-item]
+    app.config.update(
+        MAX_CONTENT_LENGTH=int(web.get("max_body_bytes", 1_048_576)),
+        JSON_SORT_KEYS=False,
+        API_TITLE=title,
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=f"/{service}",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/api-docs",
+        OPENAPI_SWAGGER_UI_URL=f"/{service}/api-docs/assets/",
+        API_SPEC_OPTIONS={
+            "info": {"description": description},
+            "components": {"securitySchemes": BEARER_SCHEME},
+        },
+    )
+    trusted_hops = int(web.get("trusted_proxy_hops", 0))
+    if trusted_hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=trusted_hops, x_proto=trusted_hops, x_host=trusted_hops
+        )
+    _install_request_hooks(app, service, access_log=bool(web.get("access_log", True)))
+    api = LoyaltyApi(app)
+    register_error_handlers(app, error_map)
+    app.register_blueprint(health_blueprint(readiness))
+    app.register_blueprint(swagger_assets_blueprint(service))
+    app.add_url_rule("/metrics", "metrics", _metrics)
+    return app, api
+
+
+def _metrics() -> Response:
+    payload, content_type = exposition()
+    return Response(payload, content_type=content_type)
+
+
+def _install_request_hooks(app: Flask, service: str, access_log: bool) -> None:
+    docs_prefix = f"/{service}/api-docs"
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        context.bind(context.from_headers(request.headers))  # type: ignore[arg-type]
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        is_docs = request.path.startswith(docs_prefix)
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if is_docs else API_CSP)
+        if request.path.startswith("/api/") or request.path.startswith("/oauth2/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        correlation = context.current_correlation_id()
+        if correlation:
+            response.headers["X-Correlation-ID"] = correlation
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        HTTP_REQUESTS.labels(service, request.method, rule, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(service, request.method, rule).observe(elapsed)
+        if access_log and request.path not in QUIET_PATHS:
+            log.info(
+                "request",
+                method=request.method,
+                path=request.path,
+                status=response.status_code,
+                duration_ms=round(elapsed * 1000, 2),
+                remote_addr=request.remote_addr,
+            )
+        return response
+
+    @app.teardown_request
+    def _clear(_exc: BaseException | None) -> None:
+        context.clear()

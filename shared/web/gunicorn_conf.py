@@ -1,0 +1,49 @@
+"""Gunicorn settings for every service (``gunicorn -c python:shared.web.gunicorn_conf``).
+
+Environment: PORT, WEB_CONCURRENCY, GUNICORN_WORKER_CLASS (gthread | gevent), GUNICORN_THREADS,
+GUNICORN_WORKER_CONNECTIONS, GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT, GUNICORN_BIND.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gunicorn.http.wsgi
+
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "2000"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+backlog = 2048
+# Request line and header limits: oversized requests are refused before reaching the app.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+accesslog = None  # the app writes one structured line per request
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+proc_name = os.environ.get("GUNICORN_PROC_NAME", "loyalty")
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+_default_headers = gunicorn.http.wsgi.Response.default_headers
+
+
+def _headers_without_banner(self: Any) -> list[str]:
+    # No server banner: gunicorn always writes "Server: gunicorn"; drop that line.
+    return [h for h in _default_headers(self) if not h.lower().startswith("server:")]
+
+
+gunicorn.http.wsgi.Response.default_headers = _headers_without_banner
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

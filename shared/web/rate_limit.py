@@ -1,0 +1,28 @@
+"""Per-client-address rate limits (flask-limiter) stored in Redis, so every replica shares them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from shared.redis_client import limiter_storage_uri
+
+
+def create_limiter(app: Flask, settings: Mapping[str, Any]) -> Limiter:
+    limits = settings.get("rate_limits", {})
+    return Limiter(
+        key_func=get_remote_address,
+        app=app,
+        storage_uri=limiter_storage_uri(str(settings["redis"]["url"])),
+        storage_options={"socket_timeout": 2, "socket_connect_timeout": 2},
+        strategy="moving-window",
+        headers_enabled=True,
+        enabled=bool(limits.get("enabled", True)),
+        # If Redis is down, let requests through rather than failing every call.
+        swallow_errors=True,
+        default_limits=[],
+    )

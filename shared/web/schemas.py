@@ -1,0 +1,49 @@
+"""Schemas every API documents: the error envelope, and a helper to declare error responses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing, invalid or expired access token",
+    403: "Not allowed for this caller",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    413: "Request body too large",
+    422: "Validation failed",
+    429: "Too many requests",
+    503: "A dependency is unavailable; retry later",
+}
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True, metadata={"description": "Stable application error code"})
+    message = fields.String(required=True)
+    correlation_id = fields.String(data_key="correlationId", required=True)
+    details = fields.Raw(metadata={"description": "Field errors, when validation failed"})
+
+
+class ErrorEnvelopeSchema(Schema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+def errors(blp: Blueprint, *statuses: int) -> Callable[[F], F]:
+    """Document the error envelope for ``statuses`` on a view."""
+
+    def decorator(view: F) -> F:
+        for status in statuses:
+            view = blp.alt_response(
+                status, schema=ErrorEnvelopeSchema, description=_DESCRIPTIONS.get(status, "Error")
+            )(view)
+        return view
+
+    return decorator
