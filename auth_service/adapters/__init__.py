@@ -1,0 +1,1 @@
+"""Outbound adapters of the identity service: PostgreSQL, Redis, argon2 and RSA keys."""

@@ -1,0 +1,210 @@
+"""Password and secret hashing (argon2id, SHA-256) and RS256 signing keys (cryptography, PyJWT)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import argon2
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from auth_service.application.ports import (
+    AccessTokenIssuer,
+    AuthUnitOfWork,
+    IssuedToken,
+    NewSigningKey,
+    PasswordHasher,
+    SecretHasher,
+    SigningKeyFactory,
+)
+from auth_service.domain.model import KeyStatus, SigningKey
+from shared.domain.clock import Clock
+from shared.security.jwks import KeyResolver
+
+
+class Argon2PasswordHasher(PasswordHasher):
+    """argon2id with the OWASP minimum (19 MiB, 2 iterations, 1 lane) unless configured higher."""
+
+    def __init__(
+        self, time_cost: int = 2, memory_cost_kib: int = 19456, parallelism: int = 1
+    ) -> None:
+        self._hasher = argon2.PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_cost_kib,
+            parallelism=parallelism,
+            type=argon2.Type.ID,
+        )
+        self._decoy: str | None = None
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+    def burn(self, password: str) -> None:
+        if self._decoy is None:
+            self._decoy = self._hasher.hash(uuid.uuid4().hex)
+        self.verify(self._decoy, password)
+
+
+class Sha256SecretHasher(SecretHasher):
+    """Client secrets carry 256 random bits, so a slow hash adds nothing but latency. A keyed
+    SHA-256 (the pepper lives in configuration, not in the database), compared in constant
+    time, is enough."""
+
+    def __init__(self, pepper: str) -> None:
+        self._pepper = pepper.encode()
+
+    def hash(self, secret: str) -> str:
+        return "hmac-sha256$" + hmac.new(self._pepper, secret.encode(), hashlib.sha256).hexdigest()
+
+    def verify(self, secret_hash: str, secret: str) -> bool:
+        return hmac.compare_digest(secret_hash, self.hash(secret))
+
+
+class RsaSigningKeyFactory(SigningKeyFactory):
+    def __init__(self, passphrase: str, key_size: int = 2048) -> None:
+        self._passphrase = passphrase.encode()
+        self._key_size = key_size
+
+    def generate(self) -> NewSigningKey:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=self._key_size)
+        kid = uuid.uuid4().hex
+        jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
+        jwk.update({"kid": kid, "use": "sig", "alg": "RS256"})
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(self._passphrase),
+        )
+        return NewSigningKey(kid=kid, private_key_pem=pem, public_jwk=jwk)
+
+
+class JwtAccessTokenIssuer(AccessTokenIssuer, KeyResolver):
+    """Signs with the active key and verifies our own tokens. Keys come from the database and are
+    cached for a few seconds, so a rotation made by any process is picked up by all."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], AuthUnitOfWork],
+        passphrase: str,
+        issuer: str,
+        audience: str,
+        clock: Clock,
+        cache_seconds: float = 30.0,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._passphrase = passphrase.encode()
+        self._issuer = issuer
+        self._audience = audience
+        self._clock = clock
+        self._cache_seconds = cache_seconds
+        self._lock = threading.Lock()
+        self._loaded_at = -1e9
+        self._keys: Sequence[SigningKey] = ()
+        self._active: tuple[str, Any] | None = None
+        self._public: dict[str, Any] = {}
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def invalidate_keys(self) -> None:
+        self._loaded_at = -1e9
+
+    def _refresh(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self._loaded_at < self._cache_seconds:
+            return
+        with self._lock:
+            if not force and time.monotonic() - self._loaded_at < self._cache_seconds:
+                return
+            with self._uow_factory() as uow:
+                keys = list(uow.signing_keys.all())
+            now = self._clock.now()
+            published = [k for k in keys if k.is_published(now)]
+            public = {k.kid: RSAAlgorithm.from_jwk(k.public_jwk) for k in published}
+            active_key = next((k for k in keys if k.status is KeyStatus.ACTIVE), None)
+            active = None
+            if active_key is not None:
+                cached = self._active
+                if cached is not None and cached[0] == active_key.kid:
+                    active = cached
+                else:
+                    private = serialization.load_pem_private_key(
+                        active_key.private_key_pem, password=self._passphrase
+                    )
+                    active = (active_key.kid, private)
+            self._keys, self._public, self._active = published, public, active
+            self._loaded_at = time.monotonic()
+
+    def published(self) -> Sequence[SigningKey]:
+        self._refresh()
+        return self._keys
+
+    def public_key(self, kid: str) -> Any | None:
+        self._refresh()
+        key = self._public.get(kid)
+        if key is None and time.monotonic() - self._loaded_at > 1.0:
+            # A key rotated by another process a moment ago.
+            self._refresh(force=True)
+            key = self._public.get(kid)
+        return key
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    def issue(self, subject: str, claims: Mapping[str, Any], lifetime_seconds: int) -> IssuedToken:
+        self._refresh()
+        if self._active is None:
+            self._refresh(force=True)
+        if self._active is None:
+            raise RuntimeError("no active signing key")
+        kid, private = self._active
+        now = int(self._clock.now().timestamp())
+        jti = uuid.uuid4().hex
+        payload = {
+            **claims,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": subject,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime_seconds,
+            "jti": jti,
+            "type": "access",
+        }
+        token = jwt.encode(
+            payload, private, algorithm="RS256", headers={"kid": kid, "typ": "at+jwt"}
+        )
+        return IssuedToken(token=token, token_id=jti, expires_in=lifetime_seconds)
+
+    def decode(self, token: str) -> Mapping[str, Any] | None:
+        try:
+            header = jwt.get_unverified_header(token)
+            kid = header.get("kid")
+            key = self.public_key(kid) if isinstance(kid, str) else None
+            if key is None:
+                return None
+            return jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
+            )
+        except jwt.PyJWTError:
+            return None

@@ -1,0 +1,70 @@
+"""The identity service's Flask app (gunicorn: ``auth_service.app:create_app()``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from auth_service.container import Container, build_container
+from auth_service.controllers import admin, auth, oauth2, well_known
+from auth_service.controllers.errors import ERRORS
+from shared.messaging.kafka import check_broker
+from shared.persistence.database import check_database
+from shared.security.resource_server import configure_resource_server
+from shared.web.app_factory import create_base_app
+from shared.web.health import HealthCheck
+from shared.web.rate_limit import create_limiter
+
+SERVICE = "auth"
+
+
+def create_app(
+    overrides: dict[str, Any] | None = None, container: Container | None = None
+) -> Flask:
+    """Build the app on the active profile's settings (``overrides`` merged last)."""
+    container = container or build_container(overrides)
+    settings = container.config()
+    core = container.core
+    readiness = [
+        HealthCheck("database", lambda: check_database(core.database())),
+        HealthCheck("redis", lambda: core.redis().ping()),
+        HealthCheck("kafka", lambda: check_broker(settings["kafka"])),
+    ]
+    app, api = create_base_app(
+        __name__,
+        SERVICE,
+        settings,
+        ERRORS,
+        readiness,
+        title="Loyalty Auth API",
+        description="Players, staff and partner clients: accounts, sessions, OAuth2 and keys.",
+    )
+    security = settings["security"]
+    app.config["OAUTH_ISSUER"] = security["issuer"]
+    app.config["REFRESH_COOKIE"] = {
+        **security["refresh_cookie"],
+        "max_age": security["refresh_token_ttl_seconds"],
+    }
+    api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
+
+    container.key_service().ensure_active()
+    configure_resource_server(
+        app,
+        key_resolver=container.token_issuer(),
+        issuer=security["issuer"],
+        audience=security["audience"],
+        inactive_users=core.inactive_users(),
+    )
+    limiter = create_limiter(app, settings)
+    limits = settings.get("rate_limits", {})
+    limiter.limit(limits.get("register", "20/minute"))(auth.Register)
+    limiter.limit(limits.get("login", "60/minute"))(auth.Login)
+    limiter.limit(limits.get("refresh", "60/minute"))(auth.Refresh)
+    limiter.limit(limits.get("token", "6000/minute"))(oauth2.token)
+
+    oauth2.init_authorization_server(app)
+    for blueprint in (auth.blp, admin.blp, oauth2.blp, well_known.blp):
+        api.register_blueprint(blueprint)
+    app.extensions["container"] = container
+    return app

@@ -1,0 +1,30 @@
+"""Commands the web edge hands to the identity use cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.domain.principal import Role
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterUser:
+    email: str
+    password: str
+    first_name: str
+    last_name: str
+    role: Role = Role.PLAYER
+
+
+@dataclass(frozen=True, slots=True)
+class LogIn:
+    email: str
+    password: str
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateClient:
+    name: str
+    scopes: frozenset[str]
+    client_id: str | None = None

@@ -1,0 +1,29 @@
+"""Integration events the identity service publishes (schemas in docs/events/)."""
+
+from __future__ import annotations
+
+from auth_service.domain.model import User
+from shared.application.events import IntegrationEvent, format_timestamp
+
+
+def player_registered(user: User) -> IntegrationEvent:
+    data: dict[str, object] = {
+        "email": user.email,
+        "registeredAt": format_timestamp(user.created_at),
+    }
+    if user.first_name:
+        data["firstName"] = user.first_name
+    if user.last_name:
+        data["lastName"] = user.last_name
+    return IntegrationEvent(
+        event_type="PLAYER_REGISTERED", user_id=user.id, data=data, occurred_at=user.created_at
+    )
+
+
+def user_status_changed(user: User, changed_by: str) -> IntegrationEvent:
+    return IntegrationEvent(
+        event_type="USER_STATUS_CHANGED",
+        user_id=user.id,
+        data={"status": user.status.value, "role": user.role.value, "changedBy": changed_by},
+        occurred_at=user.updated_at,
+    )

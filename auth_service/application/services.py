@@ -1,0 +1,341 @@
+"""Identity use cases: accounts, sessions, partner clients, signing keys and client tokens."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from auth_service.application.commands import CreateClient, LogIn, RegisterUser
+from auth_service.application.events import player_registered, user_status_changed
+from auth_service.application.ports import (
+    AccessTokenIssuer,
+    AuthUnitOfWork,
+    IssuedToken,
+    LoginThrottle,
+    PasswordHasher,
+    RefreshTokenStore,
+    RevokedTokens,
+    SecretHasher,
+    SigningKeyFactory,
+)
+from auth_service.domain.exceptions import (
+    AccountInactive,
+    CannotChangeOwnStatus,
+    ClientNotFound,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    UserNotFound,
+)
+from auth_service.domain.model import (
+    ClientStatus,
+    KeyStatus,
+    PartnerClient,
+    SigningKey,
+    User,
+    UserStatus,
+    check_password_policy,
+    check_scopes,
+    normalise_email,
+)
+from auth_service.domain.ports import UserFilter
+from shared.application.events import Topic
+from shared.application.ports import InactiveUsers
+from shared.domain.clock import Clock
+from shared.domain.pagination import Page, PageRequest
+from shared.domain.principal import Principal, Role
+
+UowFactory = Callable[[], AuthUnitOfWork]
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What a successful login or refresh hands back."""
+
+    access: IssuedToken
+    refresh_token: str
+    user: User
+
+
+def user_claims(user: User) -> dict[str, Any]:
+    return {"role": user.role.value}
+
+
+class AccountService:
+    """Registration and administration of user accounts."""
+
+    def __init__(
+        self,
+        uow: UowFactory,
+        hasher: PasswordHasher,
+        refresh_tokens: RefreshTokenStore,
+        inactive_users: InactiveUsers,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._refresh_tokens = refresh_tokens
+        self._inactive_users = inactive_users
+        self._clock = clock
+
+    def register(self, command: RegisterUser) -> User:
+        """Create an account; a player registration publishes PLAYER_REGISTERED."""
+        check_password_policy(command.password, command.email)
+        user = User.register(
+            email=command.email,
+            password_hash=self._hasher.hash(command.password),
+            role=command.role,
+            first_name=command.first_name,
+            last_name=command.last_name,
+            now=self._clock.now(),
+        )
+        with self._uow() as uow:
+            uow.users.add(user)
+            if user.role is Role.PLAYER:
+                uow.outbox.add(Topic.PLAYERS, player_registered(user))
+            uow.commit()
+        return user
+
+    def get(self, user_id: str) -> User:
+        with self._uow() as uow:
+            user = uow.users.get(user_id)
+        if user is None:
+            raise UserNotFound()
+        return user
+
+    def list(self, filters: UserFilter, page: PageRequest) -> Page[User]:
+        with self._uow() as uow:
+            return uow.users.list(filters, page)
+
+    def set_status(self, user_id: str, status: UserStatus, actor: Principal) -> User:
+        """Deactivate or reactivate an account; publishes USER_STATUS_CHANGED."""
+        if actor.subject == user_id:
+            raise CannotChangeOwnStatus()
+        with self._uow() as uow:
+            user = uow.users.get(user_id, for_update=True)
+            if user is None:
+                raise UserNotFound()
+            if user.status is status:
+                return user
+            user = user.with_status(status, self._clock.now())
+            uow.users.update(user)
+            uow.outbox.add(Topic.USER_STATUS, user_status_changed(user, actor.subject))
+            uow.commit()
+        # Our own refusal is immediate; the other services follow the event within seconds.
+        self._inactive_users.mark(user.id, inactive=status is UserStatus.INACTIVE)
+        if status is UserStatus.INACTIVE:
+            self._refresh_tokens.revoke_user(user.id)
+        return user
+
+
+class SessionService:
+    """First-party login for players and staff, refresh rotation and logout."""
+
+    def __init__(
+        self,
+        uow: UowFactory,
+        hasher: PasswordHasher,
+        tokens: AccessTokenIssuer,
+        refresh_tokens: RefreshTokenStore,
+        throttle: LoginThrottle,
+        access_lifetime_seconds: int,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._tokens = tokens
+        self._refresh_tokens = refresh_tokens
+        self._throttle = throttle
+        self._lifetime = access_lifetime_seconds
+        self._clock = clock
+
+    def login(self, command: LogIn) -> Session:
+        email = normalise_email(command.email)
+        self._throttle.check(email, command.address)
+        with self._uow() as uow:
+            user = uow.users.get_by_email(email)
+        if user is None:
+            self._hasher.burn(command.password)
+            self._throttle.record_failure(email, command.address)
+            raise InvalidCredentials()
+        if not self._hasher.verify(user.password_hash, command.password):
+            self._throttle.record_failure(email, command.address)
+            raise InvalidCredentials()
+        if not user.is_active:
+            raise AccountInactive()
+        self._throttle.record_success(email)
+        if self._hasher.needs_rehash(user.password_hash):
+            self._rehash(user, command.password)
+        return self._open(user, family_id=None)
+
+    def refresh(self, refresh_token: str) -> Session:
+        grant = self._refresh_tokens.consume(refresh_token)
+        with self._uow() as uow:
+            user = uow.users.get(grant.user_id)
+        if user is None or not user.is_active:
+            self._refresh_tokens.revoke(refresh_token)
+            raise InvalidRefreshToken()
+        return self._open(user, family_id=grant.family_id)
+
+    def logout(self, refresh_token: str) -> None:
+        self._refresh_tokens.revoke(refresh_token)
+
+    def _open(self, user: User, family_id: str | None) -> Session:
+        access = self._tokens.issue(user.id, user_claims(user), self._lifetime)
+        refresh = self._refresh_tokens.issue(user.id, family_id)
+        return Session(access=access, refresh_token=refresh, user=user)
+
+    def _rehash(self, user: User, password: str) -> None:
+        with self._uow() as uow:
+            uow.users.update(
+                user.with_password_hash(self._hasher.hash(password), self._clock.now())
+            )
+            uow.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    client: PartnerClient
+    secret: str
+
+
+class ClientService:
+    """Partner and internal OAuth2 clients (client credentials)."""
+
+    def __init__(self, uow: UowFactory, hasher: SecretHasher, clock: Clock) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+
+    def create(self, command: CreateClient, actor: str | None) -> ClientCredentials:
+        """Register a client; its secret is returned now and never again (stored hashed)."""
+        scopes = check_scopes(command.scopes)
+        client_id = command.client_id or f"client-{secrets.token_hex(8)}"
+        secret = secrets.token_urlsafe(32)
+        client = PartnerClient(
+            client_id=client_id,
+            name=command.name.strip(),
+            secret_hash=self._hasher.hash(secret),
+            scopes=scopes,
+            status=ClientStatus.ACTIVE,
+            created_at=self._clock.now(),
+            created_by=actor,
+        )
+        with self._uow() as uow:
+            uow.clients.add(client)
+            uow.commit()
+        return ClientCredentials(client=client, secret=secret)
+
+    def list(self, page: PageRequest) -> Page[PartnerClient]:
+        with self._uow() as uow:
+            return uow.clients.list(page)
+
+    def get(self, client_id: str) -> PartnerClient | None:
+        with self._uow() as uow:
+            return uow.clients.get(client_id)
+
+    def disable(self, client_id: str) -> PartnerClient:
+        with self._uow() as uow:
+            client = uow.clients.get(client_id)
+            if client is None:
+                raise ClientNotFound()
+            client = client.disabled()
+            uow.clients.update(client)
+            uow.commit()
+        return client
+
+    def authenticate(self, client: PartnerClient, secret: str) -> bool:
+        return client.is_active and self._hasher.verify(client.secret_hash, secret)
+
+
+class KeyService:
+    """The signing keys: one active, the retired ones published until their tokens expired."""
+
+    def __init__(
+        self,
+        uow: UowFactory,
+        factory: SigningKeyFactory,
+        tokens: AccessTokenIssuer,
+        token_lifetime_seconds: int,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._factory = factory
+        self._tokens = tokens
+        self._lifetime = timedelta(seconds=token_lifetime_seconds)
+        self._clock = clock
+
+    def ensure_active(self) -> None:
+        """Create the first key when there is none (safe to call from many processes)."""
+        with self._uow() as uow:
+            uow.signing_keys.lock()
+            if any(k.status is KeyStatus.ACTIVE for k in uow.signing_keys.all()):
+                return
+            uow.signing_keys.add(self._new_key())
+            uow.commit()
+        self._tokens.invalidate_keys()
+
+    def rotate(self) -> SigningKey:
+        """Make a new key active; the previous one stays published until its tokens expired."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            uow.signing_keys.lock()
+            for key in uow.signing_keys.all():
+                if key.status is KeyStatus.ACTIVE:
+                    uow.signing_keys.update(key.retire(now, self._lifetime))
+            new_key = self._new_key()
+            uow.signing_keys.add(new_key)
+            uow.commit()
+        self._tokens.invalidate_keys()
+        return new_key
+
+    def published(self) -> Sequence[SigningKey]:
+        return self._tokens.published()
+
+    def _new_key(self) -> SigningKey:
+        generated = self._factory.generate()
+        return SigningKey(
+            kid=generated.kid,
+            private_key_pem=generated.private_key_pem,
+            public_jwk=generated.public_jwk,
+            status=KeyStatus.ACTIVE,
+            created_at=self._clock.now(),
+        )
+
+
+class ClientTokenService:
+    """Access tokens for clients (client credentials), introspection and revocation."""
+
+    def __init__(
+        self,
+        tokens: AccessTokenIssuer,
+        revoked: RevokedTokens,
+        lifetime_seconds: int,
+        clock: Clock,
+    ) -> None:
+        self._tokens = tokens
+        self._revoked = revoked
+        self._lifetime = lifetime_seconds
+        self._clock = clock
+
+    @property
+    def lifetime_seconds(self) -> int:
+        return self._lifetime
+
+    def issue(self, client: PartnerClient, scopes: frozenset[str]) -> IssuedToken:
+        claims = {"client_id": client.client_id, "scope": " ".join(sorted(scopes))}
+        return self._tokens.issue(client.client_id, claims, self._lifetime)
+
+    def inspect(self, token: str) -> Mapping[str, Any] | None:
+        """The claims of an active token of ours, or None (invalid, expired or revoked)."""
+        claims = self._tokens.decode(token)
+        if claims is None or self._revoked.is_revoked(str(claims.get("jti"))):
+            return None
+        return claims
+
+    def revoke(self, claims: Mapping[str, Any]) -> None:
+        remaining = int(claims.get("exp", 0)) - int(self._clock.now().timestamp())
+        if remaining > 0:
+            self._revoked.revoke(str(claims["jti"]), remaining)

@@ -1,0 +1,120 @@
+"""The identity service's composition root: configuration is read here and nowhere else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dependency_injector import containers, providers
+
+from auth_service.adapters.crypto import (
+    Argon2PasswordHasher,
+    JwtAccessTokenIssuer,
+    RsaSigningKeyFactory,
+    Sha256SecretHasher,
+)
+from auth_service.adapters.persistence.unit_of_work import SqlAlchemyAuthUnitOfWork
+from auth_service.adapters.redis_store import (
+    RedisLoginThrottle,
+    RedisRefreshTokenStore,
+    RedisRevokedTokens,
+)
+from auth_service.application.services import (
+    AccountService,
+    ClientService,
+    ClientTokenService,
+    KeyService,
+    SessionService,
+)
+from shared.config import load_settings
+from shared.container import CoreContainer
+
+CONFIG_DIR = Path(__file__).parent / "config"
+
+
+class Container(containers.DeclarativeContainer):
+    wiring_config = containers.WiringConfiguration(packages=["auth_service.controllers"])
+
+    config = providers.Configuration()
+    core = providers.Container(CoreContainer, config=config)
+
+    uow = providers.Factory(SqlAlchemyAuthUnitOfWork, engine=core.database, schemas=core.schemas)
+
+    password_hasher = providers.Singleton(
+        Argon2PasswordHasher,
+        time_cost=config.password_hashing.time_cost.as_int(),
+        memory_cost_kib=config.password_hashing.memory_cost_kib.as_int(),
+        parallelism=config.password_hashing.parallelism.as_int(),
+    )
+    secret_hasher = providers.Singleton(
+        Sha256SecretHasher, pepper=config.security.client_secret_pepper
+    )
+    key_factory = providers.Singleton(
+        RsaSigningKeyFactory, passphrase=config.security.key_encryption_secret
+    )
+    token_issuer = providers.Singleton(
+        JwtAccessTokenIssuer,
+        uow_factory=uow.provider,
+        passphrase=config.security.key_encryption_secret,
+        issuer=config.security.issuer,
+        audience=config.security.audience,
+        clock=core.clock,
+        cache_seconds=config.security.key_cache_seconds.as_float(),
+    )
+    refresh_tokens = providers.Singleton(
+        RedisRefreshTokenStore,
+        redis=core.redis,
+        ttl_seconds=config.security.refresh_token_ttl_seconds.as_int(),
+    )
+    login_throttle = providers.Singleton(
+        RedisLoginThrottle,
+        redis=core.redis,
+        max_per_account=config.login.max_failures_per_account.as_int(),
+        max_per_address=config.login.max_failures_per_address.as_int(),
+        window_seconds=config.login.window_seconds.as_int(),
+        lockout_seconds=config.login.lockout_seconds.as_int(),
+    )
+    revoked_tokens = providers.Singleton(RedisRevokedTokens, redis=core.redis)
+
+    account_service = providers.Factory(
+        AccountService,
+        uow=uow.provider,
+        hasher=password_hasher,
+        refresh_tokens=refresh_tokens,
+        inactive_users=core.inactive_users,
+        clock=core.clock,
+    )
+    session_service = providers.Factory(
+        SessionService,
+        uow=uow.provider,
+        hasher=password_hasher,
+        tokens=token_issuer,
+        refresh_tokens=refresh_tokens,
+        throttle=login_throttle,
+        access_lifetime_seconds=config.security.access_token_ttl_seconds.as_int(),
+        clock=core.clock,
+    )
+    client_service = providers.Factory(
+        ClientService, uow=uow.provider, hasher=secret_hasher, clock=core.clock
+    )
+    key_service = providers.Factory(
+        KeyService,
+        uow=uow.provider,
+        factory=key_factory,
+        tokens=token_issuer,
+        token_lifetime_seconds=config.security.access_token_ttl_seconds.as_int(),
+        clock=core.clock,
+    )
+    client_token_service = providers.Factory(
+        ClientTokenService,
+        tokens=token_issuer,
+        revoked=revoked_tokens,
+        lifetime_seconds=config.security.access_token_ttl_seconds.as_int(),
+        clock=core.clock,
+    )
+
+
+def build_container(overrides: dict[str, object] | None = None) -> Container:
+    """The container with settings for the active profile (``overrides`` merged last)."""
+    container = Container()
+    container.config.from_dict(load_settings(CONFIG_DIR, extra=overrides))
+    return container

@@ -1,0 +1,1 @@
+"""Inbound adapters of the identity service: REST blueprints, OAuth2 endpoints, JWKS."""

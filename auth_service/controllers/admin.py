@@ -1,0 +1,179 @@
+"""Administration: users (list, deactivate, reactivate), partner clients and signing keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from auth_service.application.commands import CreateClient
+from auth_service.application.services import AccountService, ClientService, KeyService
+from auth_service.container import Container
+from auth_service.controllers.schemas import (
+    ClientCreatedSchema,
+    ClientCreateSchema,
+    ClientPageSchema,
+    ClientSchema,
+    SigningKeySchema,
+    UserPageSchema,
+    UserQuerySchema,
+    UserSchema,
+)
+from auth_service.domain.model import UserStatus
+from auth_service.domain.ports import UserFilter
+from shared.domain.principal import Role
+from shared.security.resource_server import authenticated, current_principal
+from shared.web.pagination import PageQuerySchema, page_request
+from shared.web.schemas import BEARER_AUTH, errors
+
+blp = Blueprint(
+    "admin", __name__, url_prefix="/api/v1/auth", description="Users, clients and keys (staff)"
+)
+_ADMIN = [Role.ADMIN]
+_STAFF = [Role.STAFF, Role.ADMIN]
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @authenticated(roles=_STAFF)
+    @blp.arguments(UserQuerySchema, location="query")
+    @blp.response(200, UserPageSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 422)
+    @inject
+    def get(
+        self, args: dict[str, Any], service: AccountService = Provide[Container.account_service]
+    ) -> Any:
+        """List user accounts (filter by role, status, text)."""
+        page = page_request(args)
+        filters = UserFilter(role=args.get("role"), status=args.get("status"), text=args.get("q"))
+        return service.list(filters, page).to_dict()
+
+
+@blp.route("/users/<uuid:user_id>")
+class UserById(MethodView):
+    @authenticated(roles=_STAFF)
+    @blp.response(200, UserSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404)
+    @inject
+    def get(
+        self, user_id: Any, service: AccountService = Provide[Container.account_service]
+    ) -> Any:
+        """One user account."""
+        return service.get(str(user_id))
+
+
+@blp.route("/users/<uuid:user_id>/deactivate")
+class Deactivate(MethodView):
+    @authenticated(roles=_ADMIN)
+    @blp.response(200, UserSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404)
+    @inject
+    def post(
+        self, user_id: Any, service: AccountService = Provide[Container.account_service]
+    ) -> Any:
+        """Deactivate an account: it can no longer log in or refresh, its sessions end, and
+        the other services refuse it within seconds (USER_STATUS_CHANGED)."""
+        return service.set_status(str(user_id), UserStatus.INACTIVE, current_principal())
+
+
+@blp.route("/users/<uuid:user_id>/reactivate")
+class Reactivate(MethodView):
+    @authenticated(roles=_ADMIN)
+    @blp.response(200, UserSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404)
+    @inject
+    def post(
+        self, user_id: Any, service: AccountService = Provide[Container.account_service]
+    ) -> Any:
+        """Reactivate an account."""
+        return service.set_status(str(user_id), UserStatus.ACTIVE, current_principal())
+
+
+@blp.route("/clients")
+class Clients(MethodView):
+    @authenticated(roles=_ADMIN)
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, ClientPageSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403)
+    @inject
+    def get(
+        self, args: dict[str, Any], service: ClientService = Provide[Container.client_service]
+    ) -> Any:
+        """List partner and internal clients (secrets are never shown again)."""
+        return service.list(page_request(args)).to_dict()
+
+    @authenticated(roles=_ADMIN)
+    @blp.arguments(ClientCreateSchema)
+    @blp.response(201, ClientCreatedSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 409, 422)
+    @inject
+    def post(
+        self, body: dict[str, Any], service: ClientService = Provide[Container.client_service]
+    ) -> Any:
+        """Create a client; the response carries its secret, shown this once."""
+        created = service.create(
+            CreateClient(
+                name=body["name"],
+                scopes=frozenset(body["scopes"]),
+                client_id=body.get("client_id"),
+            ),
+            actor=current_principal().subject,
+        )
+        return {**_client_fields(created.client), "client_secret": created.secret}
+
+
+def _client_fields(client: Any) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "scopes": client.scopes,
+        "status": client.status.value,
+        "created_at": client.created_at,
+        "created_by": client.created_by,
+    }
+
+
+@blp.route("/clients/<string:client_id>/disable")
+class DisableClient(MethodView):
+    @authenticated(roles=_ADMIN)
+    @blp.response(200, ClientSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404)
+    @inject
+    def post(
+        self, client_id: str, service: ClientService = Provide[Container.client_service]
+    ) -> Any:
+        """Disable a client: it can no longer obtain tokens."""
+        return service.disable(client_id[:64])
+
+
+@blp.route("/keys")
+class Keys(MethodView):
+    @authenticated(roles=_ADMIN)
+    @blp.response(200, SigningKeySchema(many=True))
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403)
+    @inject
+    def get(self, service: KeyService = Provide[Container.key_service]) -> Any:
+        """The published signing keys (the active one and those retiring)."""
+        return service.published()
+
+
+@blp.route("/keys/rotate")
+class RotateKeys(MethodView):
+    @authenticated(roles=_ADMIN)
+    @blp.response(201, SigningKeySchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403)
+    @inject
+    def post(self, service: KeyService = Provide[Container.key_service]) -> Any:
+        """Rotate the signing key; the previous key stays published until its tokens expire."""
+        return service.rotate()

@@ -1,0 +1,155 @@
+"""Registration, login, refresh and logout for players and staff (first-party endpoints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask import Response, after_this_request, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from auth_service.application.commands import LogIn, RegisterUser
+from auth_service.application.services import AccountService, Session, SessionService
+from auth_service.container import Container
+from auth_service.controllers.schemas import (
+    AccessTokenSchema,
+    LoginSchema,
+    RegisterSchema,
+    StaffRegisterSchema,
+    UserSchema,
+)
+from shared.domain.principal import Role
+from shared.errors import CommonErrorCode
+from shared.security.resource_server import authenticated, current_principal
+from shared.web.errors import HttpError
+from shared.web.schemas import BEARER_AUTH, errors
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and sessions")
+
+
+def _cookie_settings() -> dict[str, Any]:
+    return dict(current_app.config["REFRESH_COOKIE"])
+
+
+def _session_body(session: Session) -> dict[str, Any]:
+    """Set the refresh cookie on the way out and return the access token body."""
+    settings = _cookie_settings()
+
+    @after_this_request
+    def set_cookie(response: Response) -> Response:
+        response.set_cookie(
+            settings["name"],
+            session.refresh_token,
+            max_age=int(settings["max_age"]),
+            path=settings["path"],
+            secure=bool(settings["secure"]),
+            httponly=True,
+            samesite=settings["samesite"],
+        )
+        return response
+
+    return {
+        "access_token": session.access.token,
+        "token_type": "Bearer",
+        "expires_in": session.access.expires_in,
+        "user": session.user,
+    }
+
+
+def _refresh_cookie() -> str:
+    token = request.cookies.get(_cookie_settings()["name"], "")
+    if not token or len(token) > 200:
+        raise HttpError(401, CommonErrorCode.UNAUTHENTICATED, "No session. Please log in.")
+    return token
+
+
+@blp.route("/register")
+class Register(MethodView):
+    @blp.arguments(RegisterSchema)
+    @blp.response(201, UserSchema)
+    @errors(blp, 409, 422, 429)
+    @inject
+    def post(
+        self, body: dict[str, Any], service: AccountService = Provide[Container.account_service]
+    ) -> Any:
+        """Register a player account (publishes PLAYER_REGISTERED)."""
+        return service.register(RegisterUser(**body, role=Role.PLAYER))
+
+
+@blp.route("/register-staff")
+class RegisterStaff(MethodView):
+    @authenticated(roles=[Role.ADMIN])
+    @blp.arguments(StaffRegisterSchema)
+    @blp.response(201, UserSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 409, 422)
+    @inject
+    def post(
+        self, body: dict[str, Any], service: AccountService = Provide[Container.account_service]
+    ) -> Any:
+        """Register a staff or admin account (admins only)."""
+        return service.register(RegisterUser(**body))
+
+
+@blp.route("/login")
+class Login(MethodView):
+    @blp.arguments(LoginSchema)
+    @blp.response(200, AccessTokenSchema)
+    @errors(blp, 401, 403, 422, 429)
+    @inject
+    def post(
+        self, body: dict[str, Any], service: SessionService = Provide[Container.session_service]
+    ) -> Any:
+        """Log in with email and password: an access token, and the refresh token as an
+        HttpOnly cookie."""
+        session = service.login(LogIn(**body, address=request.remote_addr))
+        return _session_body(session)
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @blp.response(200, AccessTokenSchema)
+    @errors(blp, 401)
+    @inject
+    def post(self, service: SessionService = Provide[Container.session_service]) -> Any:
+        """Rotate the refresh cookie and get a new access token. Replaying an old refresh
+        token revokes the whole session."""
+        return _session_body(service.refresh(_refresh_cookie()))
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @blp.response(204)
+    @inject
+    def post(self, service: SessionService = Provide[Container.session_service]) -> None:
+        """End the session: the refresh token is deleted and the cookie cleared."""
+        settings = _cookie_settings()
+        token = request.cookies.get(settings["name"])
+        if token and len(token) <= 200:
+            service.logout(token)
+
+        @after_this_request
+        def clear_cookie(response: Response) -> Response:
+            response.delete_cookie(
+                settings["name"],
+                path=settings["path"],
+                secure=bool(settings["secure"]),
+                httponly=True,
+                samesite=settings["samesite"],
+            )
+            return response
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @authenticated(roles=list(Role))
+    @blp.response(200, UserSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403)
+    @inject
+    def get(self, service: AccountService = Provide[Container.account_service]) -> Any:
+        """The account of the logged-in user."""
+        user = service.get(current_principal().subject)
+        user.ensure_active()
+        return user

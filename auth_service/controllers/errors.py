@@ -1,0 +1,38 @@
+"""Identity error codes and the one mapping of domain exceptions to HTTP statuses."""
+
+from __future__ import annotations
+
+from auth_service.domain import exceptions as e
+from shared.errors import AppErrorCode
+from shared.web.errors import ErrorMap, ErrorSpec
+
+
+class AuthErrorCode(AppErrorCode):
+    EMAIL_ALREADY_REGISTERED = "AUTH_EMAIL_ALREADY_REGISTERED"
+    INVALID_CREDENTIALS = "AUTH_INVALID_CREDENTIALS"
+    ACCOUNT_INACTIVE = "AUTH_ACCOUNT_INACTIVE"
+    TOO_MANY_ATTEMPTS = "AUTH_TOO_MANY_ATTEMPTS"
+    INVALID_REFRESH_TOKEN = "AUTH_INVALID_REFRESH_TOKEN"
+    REFRESH_TOKEN_REUSED = "AUTH_REFRESH_TOKEN_REUSED"
+    USER_NOT_FOUND = "AUTH_USER_NOT_FOUND"
+    CANNOT_CHANGE_OWN_STATUS = "AUTH_CANNOT_CHANGE_OWN_STATUS"
+    CLIENT_NOT_FOUND = "AUTH_CLIENT_NOT_FOUND"
+    CLIENT_ALREADY_EXISTS = "AUTH_CLIENT_ALREADY_EXISTS"
+    UNKNOWN_SCOPE = "AUTH_UNKNOWN_SCOPE"
+    WEAK_PASSWORD = "AUTH_WEAK_PASSWORD"
+
+
+ERRORS: ErrorMap = {
+    e.EmailAlreadyRegistered: ErrorSpec(409, AuthErrorCode.EMAIL_ALREADY_REGISTERED),
+    e.InvalidCredentials: ErrorSpec(401, AuthErrorCode.INVALID_CREDENTIALS),
+    e.AccountInactive: ErrorSpec(403, AuthErrorCode.ACCOUNT_INACTIVE),
+    e.TooManyAttempts: ErrorSpec(429, AuthErrorCode.TOO_MANY_ATTEMPTS),
+    e.RefreshTokenReused: ErrorSpec(401, AuthErrorCode.REFRESH_TOKEN_REUSED),
+    e.InvalidRefreshToken: ErrorSpec(401, AuthErrorCode.INVALID_REFRESH_TOKEN),
+    e.UserNotFound: ErrorSpec(404, AuthErrorCode.USER_NOT_FOUND),
+    e.CannotChangeOwnStatus: ErrorSpec(403, AuthErrorCode.CANNOT_CHANGE_OWN_STATUS),
+    e.ClientNotFound: ErrorSpec(404, AuthErrorCode.CLIENT_NOT_FOUND),
+    e.ClientAlreadyExists: ErrorSpec(409, AuthErrorCode.CLIENT_ALREADY_EXISTS),
+    e.UnknownScope: ErrorSpec(422, AuthErrorCode.UNKNOWN_SCOPE),
+    e.InvalidPassword: ErrorSpec(422, AuthErrorCode.WEAK_PASSWORD),
+}

@@ -1,0 +1,267 @@
+"""OAuth2 authorization server endpoints (Authlib): client credentials token, introspection
+(RFC 7662) and revocation (RFC 7009). Errors follow RFC 6749 §5.2, not the API envelope."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidScopeError, grants
+from authlib.oauth2.rfc6749.util import scope_to_list
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from dependency_injector.wiring import Provide, inject
+from flask import Flask, Response
+from flask_smorest import Blueprint
+
+from auth_service.application.services import ClientService, ClientTokenService
+from auth_service.container import Container
+from auth_service.domain.model import KNOWN_SCOPES, PartnerClient
+
+blp = Blueprint(
+    "oauth2", __name__, url_prefix="/oauth2", description="OAuth2 for partner and internal clients"
+)
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+_FORM = "application/x-www-form-urlencoded"
+
+
+class OAuthClient(ClientMixin):  # type: ignore[misc]
+    """Authlib's view of a :class:`PartnerClient`."""
+
+    def __init__(self, client: PartnerClient, service: ClientService) -> None:
+        self.client = client
+        self.client_id = client.client_id
+        self._service = service
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        return None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        granted = self.client.grantable(frozenset(scope_to_list(scope) or ()))
+        return " ".join(sorted(granted or ()))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self._service.authenticate(self.client, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in AUTH_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials"
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        requested = frozenset(scope_to_list(self.request.payload.scope) or ())
+        if self.request.client.client.grantable(requested) is None:
+            raise InvalidScopeError(description="The client may not request these scopes.")
+
+
+class IssuedTokenView:
+    """The claims of one of our access tokens, as Authlib's endpoints want to see them."""
+
+    def __init__(self, claims: Mapping[str, Any]) -> None:
+        self.claims = claims
+
+    def is_expired(self) -> bool:
+        return int(self.claims.get("exp", 0)) <= int(time.time())
+
+    def is_revoked(self) -> bool:
+        return False  # revoked tokens are filtered out before they get here
+
+    def get_client_id(self) -> str | None:
+        return self.claims.get("client_id")
+
+
+def _owned_by(token: IssuedTokenView, client: OAuthClient) -> bool:
+    return token.get_client_id() == client.client_id
+
+
+class TokenIntrospection(IntrospectionEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = AUTH_METHODS
+    SUPPORTED_TOKEN_TYPES = ("access_token",)
+
+    def __init__(self, server: Any, tokens: ClientTokenService) -> None:
+        super().__init__(server)
+        self._tokens = tokens
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        claims = self._tokens.inspect(token_string[:4096])
+        return IssuedTokenView(claims) if claims else None
+
+    def check_permission(self, token: IssuedTokenView, client: OAuthClient, request: Any) -> bool:
+        # A client may introspect the tokens issued to it.
+        return _owned_by(token, client)
+
+    def introspect_token(self, token: IssuedTokenView) -> dict[str, Any]:
+        c = token.claims
+        payload = {
+            "active": True,
+            "client_id": c.get("client_id"),
+            "scope": c.get("scope"),
+            "sub": c.get("sub"),
+            "aud": c.get("aud"),
+            "iss": c.get("iss"),
+            "exp": c.get("exp"),
+            "iat": c.get("iat"),
+            "jti": c.get("jti"),
+            "token_type": "Bearer",
+        }
+        return {k: v for k, v in payload.items() if v is not None}
+
+
+class TokenRevocation(RevocationEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = AUTH_METHODS
+    SUPPORTED_TOKEN_TYPES = ("access_token",)
+
+    def __init__(self, server: Any, tokens: ClientTokenService) -> None:
+        super().__init__(server)
+        self._tokens = tokens
+
+    def authenticate_token(self, request: Any, client: OAuthClient) -> Any:
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        # RFC 7009 §2.2: an unknown token, or one of another client, is answered 200 all the same.
+        return token if token is not None and _owned_by(token, client) else None
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        claims = self._tokens.inspect(token_string[:4096])
+        return IssuedTokenView(claims) if claims else None
+
+    def revoke_token(self, token: IssuedTokenView, request: Any) -> None:
+        self._tokens.revoke(token.claims)
+
+
+@inject
+def init_authorization_server(
+    app: Flask,
+    clients: Any = Provide[Container.client_service.provider],
+    tokens: Any = Provide[Container.client_token_service.provider],
+) -> AuthorizationServer:
+    """Wire Authlib to our client registry and token issuer."""
+
+    def query_client(client_id: str) -> OAuthClient | None:
+        service: ClientService = clients()
+        client = service.get(client_id[:64])
+        if client is None or not client.is_active:
+            return None
+        return OAuthClient(client, service)
+
+    def generate_token(
+        grant_type: str,
+        client: OAuthClient,
+        user: Any = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = False,
+    ) -> dict[str, Any]:
+        service: ClientTokenService = tokens()
+        granted = client.client.grantable(frozenset(scope_to_list(scope) or ())) or frozenset()
+        issued = service.issue(client.client, granted)
+        return {
+            "access_token": issued.token,
+            "token_type": "Bearer",
+            "expires_in": issued.expires_in,
+            "scope": " ".join(sorted(granted)),
+        }
+
+    app.config["OAUTH2_SCOPES_SUPPORTED"] = sorted(KNOWN_SCOPES)
+    server = AuthorizationServer(app, query_client=query_client, save_token=lambda *_: None)
+    server.register_token_generator("default", generate_token)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_endpoint(TokenIntrospection(server, tokens()))
+    server.register_endpoint(TokenRevocation(server, tokens()))
+    app.extensions["oauth2_server"] = server
+    return server
+
+
+def _server() -> AuthorizationServer:
+    from flask import current_app
+
+    return current_app.extensions["oauth2_server"]
+
+
+_TOKEN_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            _FORM: {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "scope": {"type": "string", "example": "rewards.write rewards.read"},
+                        "client_id": {"type": "string", "description": "client_secret_post"},
+                        "client_secret": {"type": "string", "description": "client_secret_post"},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": {"description": "Access token (RFC 6749 §5.1)"},
+        "400": {"description": "invalid_request, invalid_scope, unsupported_grant_type"},
+        "401": {"description": "invalid_client"},
+    },
+    "security": [{"clientBasic": []}, {}],
+}
+
+
+def _token_param_doc(summary: str) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "requestBody": {
+            "required": True,
+            "content": {
+                _FORM: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["token"],
+                        "properties": {
+                            "token": {"type": "string"},
+                            "token_type_hint": {"type": "string", "enum": ["access_token"]},
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {"200": {"description": "OK"}, "401": {"description": "invalid_client"}},
+        "security": [{"clientBasic": []}, {}],
+    }
+
+
+@blp.route("/token", methods=["POST"])
+@blp.doc(summary="Client credentials grant (RFC 6749 §4.4)", **_TOKEN_DOC)
+def token() -> Response:
+    """Issue an access token to a client authenticated by client_secret_basic or _post."""
+    return _server().create_token_response()  # type: ignore[no-any-return]
+
+
+@blp.route("/introspect", methods=["POST"])
+@blp.doc(**_token_param_doc("Token introspection (RFC 7662)"))
+def introspect() -> Response:
+    """Whether a token is active, and its claims (for the client it was issued to)."""
+    return _server().create_endpoint_response(TokenIntrospection.ENDPOINT_NAME)  # type: ignore[no-any-return]
+
+
+@blp.route("/revoke", methods=["POST"])
+@blp.doc(**_token_param_doc("Token revocation (RFC 7009)"))
+def revoke() -> Response:
+    """Revoke an access token before it expires."""
+    return _server().create_endpoint_response(TokenRevocation.ENDPOINT_NAME)  # type: ignore[no-any-return]

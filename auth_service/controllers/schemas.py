@@ -1,0 +1,112 @@
+"""Request and response schemas of the identity API (unknown fields are rejected)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from auth_service.domain.model import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, UserStatus
+from shared.domain.principal import Role, Scope
+from shared.web.pagination import PageQuerySchema, page_schema
+
+_email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+class RegisterSchema(Schema):
+    email = _email
+    password = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH),
+    )
+    first_name = fields.String(
+        data_key="firstName", load_default="", validate=validate.Length(max=100)
+    )
+    last_name = fields.String(
+        data_key="lastName", load_default="", validate=validate.Length(max=100)
+    )
+
+
+class StaffRegisterSchema(RegisterSchema):
+    role = fields.Enum(
+        Role,
+        by_value=True,
+        load_default=Role.STAFF,
+        validate=validate.OneOf([Role.STAFF, Role.ADMIN]),
+    )
+
+
+class LoginSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=3, max=254))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=PASSWORD_MAX_LENGTH)
+    )
+
+
+class UserSchema(Schema):
+    id = fields.String(required=True)
+    email = fields.String(required=True)
+    role = fields.Enum(Role, by_value=True, required=True)
+    status = fields.Enum(UserStatus, by_value=True, required=True)
+    first_name = fields.String(data_key="firstName")
+    last_name = fields.String(data_key="lastName")
+    created_at = fields.DateTime(data_key="createdAt")
+    updated_at = fields.DateTime(data_key="updatedAt")
+
+
+UserPageSchema = page_schema(UserSchema, "UserPage")
+
+
+class UserQuerySchema(PageQuerySchema):
+    role = fields.Enum(Role, by_value=True)
+    status = fields.Enum(UserStatus, by_value=True)
+    q = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class AccessTokenSchema(Schema):
+    access_token = fields.String(data_key="accessToken", required=True)
+    token_type = fields.String(data_key="tokenType", required=True)
+    expires_in = fields.Integer(data_key="expiresIn", required=True)
+    user = fields.Nested(UserSchema)
+
+
+class ClientCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf([s.value for s in Scope])),
+        required=True,
+        validate=validate.Length(min=1, max=len(Scope)),
+    )
+    client_id = fields.String(
+        data_key="clientId",
+        validate=[validate.Length(min=3, max=64), validate.Regexp(r"^[a-z0-9][a-z0-9-]*$")],
+    )
+
+
+class ClientSchema(Schema):
+    client_id = fields.String(data_key="clientId", required=True)
+    name = fields.String(required=True)
+    scopes = fields.Method("_scopes")
+    status = fields.String(required=True)
+    created_at = fields.DateTime(data_key="createdAt")
+    created_by = fields.String(data_key="createdBy", allow_none=True)
+
+    def _scopes(self, obj: object) -> list[str]:
+        return sorted(getattr(obj, "scopes", ()))
+
+
+class ClientCreatedSchema(ClientSchema):
+    client_secret = fields.String(
+        data_key="clientSecret",
+        required=True,
+        metadata={"description": "Shown once; only its hash is stored."},
+    )
+
+
+ClientPageSchema = page_schema(ClientSchema, "ClientPage")
+
+
+class SigningKeySchema(Schema):
+    kid = fields.String(required=True)
+    status = fields.String(required=True)
+    created_at = fields.DateTime(data_key="createdAt")
+    retire_after = fields.DateTime(data_key="retireAfter", allow_none=True)

@@ -1,0 +1,56 @@
+"""Published metadata: the JWKS and the authorization server metadata (RFC 8414)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask import current_app, jsonify
+from flask.typing import ResponseReturnValue
+from flask_smorest import Blueprint
+
+from auth_service.application.services import KeyService
+from auth_service.container import Container
+from auth_service.domain.model import KNOWN_SCOPES
+
+blp = Blueprint("well_known", __name__, url_prefix="/.well-known", description="Discovery")
+
+
+@blp.route("/jwks.json", methods=["GET"])
+@inject
+def jwks(service: KeyService = Provide[Container.key_service]) -> ResponseReturnValue:
+    """Public keys that verify our access tokens (the active key and the retiring ones)."""
+    response = jsonify(keys=[key.public_jwk for key in service.published()])
+    # Resource servers cache this; a rotation is still seen at once through an unknown kid.
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+@blp.route("/oauth-authorization-server", methods=["GET"])
+def metadata() -> ResponseReturnValue:
+    """Authorization server metadata (RFC 8414)."""
+    issuer: str = current_app.config["OAUTH_ISSUER"]
+    base = issuer.rstrip("/")
+    body: dict[str, Any] = {
+        "issuer": issuer,
+        "token_endpoint": f"{base}/oauth2/token",
+        "introspection_endpoint": f"{base}/oauth2/introspect",
+        "revocation_endpoint": f"{base}/oauth2/revoke",
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "scopes_supported": sorted(KNOWN_SCOPES),
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+    }
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

@@ -1,0 +1,1 @@
+"""Identities, partner clients and signing keys: the rules, free of frameworks."""

@@ -1,0 +1,58 @@
+"""Facts the identity domain refuses with; each maps to one HTTP status and error code."""
+
+from __future__ import annotations
+
+from shared.domain.exceptions import Conflict, DomainError, NotFound, PermissionDenied
+
+
+class EmailAlreadyRegistered(Conflict):
+    default_message = "An account with this email already exists."
+
+
+class UserNotFound(NotFound):
+    default_message = "The user was not found."
+
+
+class InvalidCredentials(DomainError):
+    default_message = "Invalid email or password."
+
+
+class AccountInactive(DomainError):
+    default_message = "The account is not active."
+
+
+class TooManyAttempts(DomainError):
+    default_message = "Too many failed attempts. Please try again later."
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__()
+        self.retry_after_seconds = max(1, retry_after_seconds)
+        self.headers = {"Retry-After": str(self.retry_after_seconds)}
+
+
+class InvalidRefreshToken(DomainError):
+    default_message = "The session has expired. Please log in again."
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    """An already rotated refresh token was presented: its whole family is revoked."""
+
+
+class CannotChangeOwnStatus(PermissionDenied):
+    default_message = "Administrators cannot deactivate their own account."
+
+
+class ClientNotFound(NotFound):
+    default_message = "The client was not found."
+
+
+class UnknownScope(DomainError):
+    default_message = "One or more scopes are not known."
+
+
+class InvalidPassword(DomainError):
+    default_message = "The password does not meet the policy."
+
+
+class ClientAlreadyExists(Conflict):
+    default_message = "A client with this id already exists."

@@ -1,0 +1,160 @@
+"""Users, partner clients and signing keys, with the rules that govern them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from auth_service.domain.exceptions import AccountInactive, InvalidPassword, UnknownScope
+from shared.domain.principal import Role, Scope
+
+EMAIL_PATTERN = re.compile(
+    r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 128
+KNOWN_SCOPES = frozenset(s.value for s in Scope)
+
+
+def normalise_email(email: str) -> str:
+    """Emails compare case-insensitively: store them trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+def check_password_policy(password: str, email: str) -> None:
+    """Length-based policy (NIST SP 800-63B): long enough, bounded, not the email itself."""
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        raise InvalidPassword(
+            f"The password must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters long."
+        )
+    if password.strip().lower() == normalise_email(email) or len(set(password)) < 4:
+        raise InvalidPassword("The password is too easy to guess.")
+
+
+class UserStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    password_hash: str
+    role: Role
+    status: UserStatus
+    first_name: str
+    last_name: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def register(
+        cls,
+        email: str,
+        password_hash: str,
+        role: Role,
+        first_name: str,
+        last_name: str,
+        now: datetime,
+    ) -> User:
+        return cls(
+            id=str(uuid.uuid4()),
+            email=normalise_email(email),
+            password_hash=password_hash,
+            role=role,
+            status=UserStatus.ACTIVE,
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+            created_at=now,
+            updated_at=now,
+        )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is UserStatus.ACTIVE
+
+    def ensure_active(self) -> None:
+        if not self.is_active:
+            raise AccountInactive()
+
+    def with_status(self, status: UserStatus, now: datetime) -> User:
+        return replace(self, status=status, updated_at=now)
+
+    def with_password_hash(self, password_hash: str, now: datetime) -> User:
+        return replace(self, password_hash=password_hash, updated_at=now)
+
+
+class ClientStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    DISABLED = "DISABLED"
+
+
+def check_scopes(scopes: frozenset[str]) -> frozenset[str]:
+    unknown = scopes - KNOWN_SCOPES
+    if unknown:
+        raise UnknownScope(f"Unknown scopes: {', '.join(sorted(unknown))}.")
+    return scopes
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerClient:
+    """A partner app or internal service authenticating with client credentials."""
+
+    client_id: str
+    name: str
+    secret_hash: str
+    scopes: frozenset[str]
+    status: ClientStatus
+    created_at: datetime
+    created_by: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is ClientStatus.ACTIVE
+
+    def grantable(self, requested: frozenset[str] | None) -> frozenset[str] | None:
+        """The scopes to grant for ``requested`` (all allowed when none asked for), or None
+        when something was asked for that this client may not have."""
+        if not requested:
+            return self.scopes
+        if requested <= self.scopes:
+            return requested
+        return None
+
+    def disabled(self) -> PartnerClient:
+        return replace(self, status=ClientStatus.DISABLED)
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    RETIRING = "RETIRING"
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """An RS256 key pair. Only the active key signs; a retiring key stays published until every
+    token it signed has expired."""
+
+    kid: str
+    private_key_pem: bytes  # encrypted at rest (PKCS#8, passphrase from configuration)
+    public_jwk: dict[str, str] = field(hash=False)
+    status: KeyStatus
+    created_at: datetime
+    retire_after: datetime | None = None
+
+    def retire(self, now: datetime, token_lifetime: timedelta) -> SigningKey:
+        # A small margin covers clock skew between services.
+        return replace(
+            self,
+            status=KeyStatus.RETIRING,
+            retire_after=now + token_lifetime + timedelta(minutes=1),
+        )
+
+    def is_published(self, now: datetime) -> bool:
+        return self.status is KeyStatus.ACTIVE or (
+            self.retire_after is not None and self.retire_after > now
+        )

@@ -1,0 +1,98 @@
+"""Operations on the identity service: ``python -m auth_service.manage <command>``.
+
+migrate                       apply the Alembic migrations
+seed                          create the admin account and partner clients when missing;
+                              prints the new credentials once, as JSON
+rotate-keys                   make a new signing key active
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from typing import Any
+
+from auth_service.application.commands import CreateClient, RegisterUser
+from auth_service.container import build_container
+from shared.domain.exceptions import Conflict
+from shared.domain.principal import Role
+from shared.observability.logging import configure_logging
+from shared.persistence.migrations import upgrade
+
+DEFAULT_CLIENTS = {
+    "hotel": ("Hotel", ["rewards.read", "rewards.write", "rewards.redeem"]),
+    "casino": ("Casino", ["rewards.read", "rewards.write", "rewards.redeem"]),
+    "dining": ("Dining", ["rewards.read", "rewards.write", "rewards.redeem"]),
+    "rewards-service": ("Rewards service (wallet calls)", ["wallet.write"]),
+}
+
+
+def migrate(_: argparse.Namespace) -> None:
+    settings = build_container().config()
+    upgrade("auth_service", settings["database"]["url"])
+
+
+def seed(args: argparse.Namespace) -> None:
+    container = build_container()
+    accounts = container.account_service()
+    clients = container.client_service()
+    created: dict[str, Any] = {"admin": None, "clients": {}}
+    password = args.admin_password or secrets.token_urlsafe(18)
+    try:
+        accounts.register(
+            RegisterUser(
+                email=args.admin_email,
+                password=password,
+                first_name="Platform",
+                last_name="Admin",
+                role=Role.ADMIN,
+            )
+        )
+        created["admin"] = {"email": args.admin_email, "password": password}
+    except Conflict:
+        pass
+    for client_id, (name, scopes) in DEFAULT_CLIENTS.items():
+        if clients.get(client_id) is not None:
+            continue
+        credentials = clients.create(
+            CreateClient(name=name, scopes=frozenset(scopes), client_id=client_id), actor="seed"
+        )
+        created["clients"][client_id] = {
+            "clientId": client_id,
+            "clientSecret": credentials.secret,
+            "scopes": sorted(scopes),
+        }
+    container.key_service().ensure_active()
+    json.dump(created, sys.stdout)
+    sys.stdout.write("\n")
+    container.shutdown_resources()
+
+
+def rotate_keys(_: argparse.Namespace) -> None:
+    container = build_container()
+    key = container.key_service().rotate()
+    print(json.dumps({"kid": key.kid, "status": key.status.value}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="auth_service.manage",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate").set_defaults(run=migrate)
+    seed_parser = commands.add_parser("seed")
+    seed_parser.add_argument("--admin-email", default="admin@loyalty.local")
+    seed_parser.add_argument("--admin-password", default=None)
+    seed_parser.set_defaults(run=seed)
+    commands.add_parser("rotate-keys").set_defaults(run=rotate_keys)
+    args = parser.parse_args(argv)
+    configure_logging("auth-manage", level="WARNING")
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Inbound adapters: REST, consumers."""
