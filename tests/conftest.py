@@ -1,0 +1,28 @@
+"""Session-wide fixtures: the servers every integration and e2e test talks to."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.infra import Infra, start_infra
+
+os.environ.setdefault("LOYALTY_PROFILE", "test")
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    started = start_infra()
+    yield started
+    started.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by the folder they live in, so ``-m unit`` and friends work."""
+    for item in items:
+        path = str(item.path)
+        for kind in ("unit", "integration", "e2e"):
+            if f"/tests/{kind}/" in path:
+                item.add_marker(getattr(pytest.mark, kind))

@@ -1,0 +1,1 @@
+"""Test support: embedded servers for the session, Kafka probes, service processes."""
