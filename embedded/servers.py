@@ -160,9 +160,22 @@ class EmbeddedPostgres:
         return int(info.process.pid) if info is not None else None
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server._cleanup()  # type: ignore[attr-defined]
-            self._server = None
+        """Fast shutdown (active connections are closed, the data is checkpointed)."""
+        if self._server is None:
+            return
+        from pgserver import _commands
+
+        server, self._server = self._server, None
+        with contextlib.suppress(Exception):
+            _commands.pg_ctl(  # type: ignore[attr-defined]
+                ["-m", "fast", "-w", "stop"],
+                pgdata=self.data_dir,
+                user=server.system_user,  # type: ignore[attr-defined]
+                timeout=30,
+            )
+        # Our handle is gone; pgserver's exit hook must not try again.
+        with contextlib.suppress(Exception):
+            server.global_process_id_list.get_and_remove(os.getpid())  # type: ignore[attr-defined]
 
 
 # -- Redis --------------------------------------------------------------------------------------

@@ -14,6 +14,18 @@ from shared.observability import context
 _configured = False
 
 
+class _ServiceField:
+    def __init__(self) -> None:
+        self.name = ""
+
+    def __call__(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
+        event_dict.setdefault("service", self.name)
+        return event_dict
+
+
+_SERVICE = _ServiceField()
+
+
 def _add_trace_context(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     correlation = context.current_correlation_id()
     if correlation is not None:
@@ -23,8 +35,12 @@ def _add_trace_context(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str,
 
 
 def configure_logging(service: str, level: str = "INFO", json_output: bool = True) -> None:
-    """Route structlog and the standard library through one JSON (or console) renderer."""
+    """Route structlog and the standard library through one JSON (or console) renderer.
+
+    Handlers are installed once per process; a later call only renames the service (gunicorn
+    configures logging before it loads the app)."""
     global _configured  # noqa: PLW0603 - logging is process-wide by nature
+    _SERVICE.name = service
     if _configured:
         return
     _configured = True
@@ -56,7 +72,7 @@ def configure_logging(service: str, level: str = "INFO", json_output: bool = Tru
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            _ServiceField(service),
+            _SERVICE,
             renderer,
         ],
     )
@@ -72,15 +88,6 @@ def configure_logging(service: str, level: str = "INFO", json_output: bool = Tru
         gl = logging.getLogger(name)
         gl.handlers[:] = []
         gl.propagate = True
-
-
-class _ServiceField:
-    def __init__(self, service: str) -> None:
-        self._service = service
-
-    def __call__(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
-        event_dict.setdefault("service", self._service)
-        return event_dict
 
 
 def get_logger(name: str | None = None) -> Any:

