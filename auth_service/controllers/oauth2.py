@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -13,7 +15,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from dependency_injector.wiring import Provide, inject
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_smorest import Blueprint
 
 from auth_service.application.services import ClientService, ClientTokenService
@@ -246,22 +248,51 @@ def _token_param_doc(summary: str) -> dict[str, Any]:
     }
 
 
+def _malformed_basic_credentials() -> Response | None:
+    """Authlib decodes Basic credentials as UTF-8 and fails on anything else; answer such a
+    header as RFC 6749 §5.2 says (invalid_client, 401) instead of letting it become a 500."""
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        decoded = ""
+    if ":" in decoded:
+        return None
+    body = {"error": "invalid_client", "error_description": "Malformed client credentials."}
+    return Response(
+        json.dumps(body),
+        status=401,
+        content_type="application/json",
+        headers={
+            "WWW-Authenticate": 'Basic error="invalid_client"',
+            "Cache-Control": "no-store",
+            "Pragma": "no-cache",
+        },
+    )
+
+
 @blp.route("/token", methods=["POST"])
 @blp.doc(summary="Client credentials grant (RFC 6749 §4.4)", **_TOKEN_DOC)
 def token() -> Response:
     """Issue an access token to a client authenticated by client_secret_basic or _post."""
-    return _server().create_token_response()  # type: ignore[no-any-return]
+    return _malformed_basic_credentials() or _server().create_token_response()
 
 
 @blp.route("/introspect", methods=["POST"])
 @blp.doc(**_token_param_doc("Token introspection (RFC 7662)"))
 def introspect() -> Response:
     """Whether a token is active, and its claims (for the client it was issued to)."""
-    return _server().create_endpoint_response(TokenIntrospection.ENDPOINT_NAME)  # type: ignore[no-any-return]
+    return _malformed_basic_credentials() or _server().create_endpoint_response(
+        TokenIntrospection.ENDPOINT_NAME
+    )
 
 
 @blp.route("/revoke", methods=["POST"])
 @blp.doc(**_token_param_doc("Token revocation (RFC 7009)"))
 def revoke() -> Response:
     """Revoke an access token before it expires."""
-    return _server().create_endpoint_response(TokenRevocation.ENDPOINT_NAME)  # type: ignore[no-any-return]
+    return _malformed_basic_credentials() or _server().create_endpoint_response(
+        TokenRevocation.ENDPOINT_NAME
+    )

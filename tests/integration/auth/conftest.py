@@ -59,7 +59,7 @@ def _clean_auth(auth_container: Container) -> Iterator[None]:
 
 @pytest.fixture
 def client(auth_app: Flask) -> FlaskClient:
-    return auth_app.test_client()
+    return auth_app.test_client(use_cookies=False)
 
 
 def unique_email(prefix: str = "player") -> str:

@@ -1,0 +1,120 @@
+"""The identity service as real processes: gunicorn web, the outbox worker, Kafka."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+import uuid
+
+import requests
+
+from tests.support.kafka import TopicProbe
+
+PASSWORD = "correct horse battery"
+
+
+def test_registration_reaches_kafka_through_the_worker(platform):
+    probe = TopicProbe(platform.infra.kafka_bootstrap, "players")
+    try:
+        email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
+        response = requests.post(
+            f"{platform.url('auth')}/api/v1/auth/register",
+            json={"email": email, "password": PASSWORD},
+            headers={"X-Correlation-ID": "e2e-register"},
+            timeout=10,
+        )
+        assert response.status_code == 201
+        user_id = response.json()["id"]
+        record = probe.wait_for(lambda r: r["value"]["user_id"] == user_id)[0]
+    finally:
+        probe.close()
+    assert record["value"]["eventType"] == "PLAYER_REGISTERED"
+    assert record["value"]["correlationId"] == "e2e-register"
+
+
+def test_the_server_sends_no_banner_and_security_headers(platform):
+    response = requests.get(f"{platform.url('auth')}/health/live", timeout=5)
+    assert "Server" not in response.headers
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_concurrent_refreshes_over_http_let_exactly_one_through(platform):
+    email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
+    base = platform.url("auth")
+    requests.post(
+        f"{base}/api/v1/auth/register", json={"email": email, "password": PASSWORD}, timeout=10
+    ).raise_for_status()
+    login = requests.post(
+        f"{base}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
+    )
+    token = (
+        login.cookies.get("refresh_token")
+        or login.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    )
+    barrier = threading.Barrier(6)
+    statuses: list[int] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        statuses.append(
+            requests.post(
+                f"{base}/api/v1/auth/refresh",
+                headers={"Cookie": f"refresh_token={token}"},
+                timeout=10,
+            ).status_code
+        )
+
+    threads = [threading.Thread(target=attempt) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 401, 401, 401, 401, 401]
+
+
+def test_partner_token_and_introspection_over_http(platform):
+    token = platform.client_token("hotel", scope="rewards.write")
+    hotel = platform.credentials["clients"]["hotel"]
+    response = requests.post(
+        f"{platform.url('auth')}/oauth2/introspect",
+        data={"token": token},
+        auth=(hotel["clientId"], hotel["clientSecret"]),
+        timeout=10,
+    )
+    assert response.json()["active"] is True
+    assert response.json()["scope"] == "rewards.write"
+
+
+def test_logs_are_json_lines_with_the_correlation_id(platform):
+    requests.get(
+        f"{platform.url('auth')}/api/v1/auth/nowhere",
+        headers={"X-Correlation-ID": "log-check-1"},
+        timeout=5,
+    )
+    log = platform.cluster.process("auth-web").log_path
+    assert log is not None
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    mine = [entry for entry in lines if entry.get("correlation_id") == "log-check-1"]
+    assert mine
+    assert mine[0]["service"] == "auth"
+    assert mine[0]["status"] == 404
+
+
+def test_the_worker_stops_cleanly_on_sigterm(platform):
+    from embedded.services import SERVICES, start_worker
+
+    spec = next(s for s in SERVICES if s.name == "auth")
+    env = {**platform.cluster.env.for_service(spec), "LOG_LEVEL": "INFO"}
+    worker = start_worker(spec, env, platform.cluster.log_dir, name="auth-worker-sigterm")
+    assert worker.log_path is not None
+    try:
+        deadline = time.monotonic() + 30
+        while "worker_started" not in worker.log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker.process.send_signal(signal.SIGTERM)
+        assert worker.process.wait(20) == 0
+        assert "worker_stopped" in worker.log_path.read_text()
+    finally:
+        worker.stop()

@@ -1,0 +1,213 @@
+"""Administration: staff registration, users, deactivation, partner clients, key rotation."""
+
+from __future__ import annotations
+
+import jwt
+from sqlalchemy import text
+
+from tests.integration.auth.conftest import bearer, login, register, unique_email
+
+PASSWORD = "correct horse battery"
+
+
+def token_for(client, role: str, admin_token: str) -> str:
+    email = unique_email(role)
+    if role == "player":
+        register(client, email)
+    else:
+        response = client.post(
+            "/api/v1/auth/register-staff",
+            json={"email": email, "password": PASSWORD, "role": role},
+            headers=bearer(admin_token),
+        )
+        assert response.status_code == 201, response.json
+    return str(login(client, email).json["accessToken"])
+
+
+def test_staff_registration_is_for_admins_only(client, admin_token):
+    body = {"email": unique_email("staff"), "password": PASSWORD}
+    assert client.post("/api/v1/auth/register-staff", json=body).status_code == 401
+    for role in ("player", "staff"):
+        token = token_for(client, role, admin_token)
+        response = client.post("/api/v1/auth/register-staff", json=body, headers=bearer(token))
+        assert response.status_code == 403, role
+        assert response.json["error"]["code"] == "FORBIDDEN"
+    response = client.post("/api/v1/auth/register-staff", json=body, headers=bearer(admin_token))
+    assert response.status_code == 201
+    assert response.json["role"] == "staff"
+
+
+def test_staff_registration_cannot_create_players(client, admin_token):
+    body = {"email": unique_email(), "password": PASSWORD, "role": "player"}
+    response = client.post("/api/v1/auth/register-staff", json=body, headers=bearer(admin_token))
+    assert response.status_code == 422
+
+
+def test_listing_users_filters_and_paginates(client, admin_token):
+    for _ in range(3):
+        register(client)
+    response = client.get(
+        "/api/v1/auth/users?role=player&pageSize=2&page=1", headers=bearer(admin_token)
+    )
+    assert response.status_code == 200
+    page = response.json
+    assert page["total"] == 3
+    assert page["pageSize"] == 2
+    assert len(page["items"]) == 2
+    assert all(u["role"] == "player" for u in page["items"])
+    assert (
+        client.get("/api/v1/auth/users?pageSize=1000", headers=bearer(admin_token)).status_code
+        == 422
+    )
+
+
+def test_players_cannot_list_users(client, admin_token):
+    token = token_for(client, "player", admin_token)
+    assert client.get("/api/v1/auth/users", headers=bearer(token)).status_code == 403
+
+
+def test_deactivation_blocks_login_refresh_and_existing_tokens(client, admin_token, auth_container):
+    email = unique_email()
+    user = register(client, email).json
+    session = login(client, email)
+    access = session.json["accessToken"]
+    cookie = next(
+        h for h in session.headers.getlist("Set-Cookie") if h.startswith("refresh_token=")
+    )
+    refresh_token = cookie.split(";", 1)[0].split("=", 1)[1]
+
+    response = client.post(
+        f"/api/v1/auth/users/{user['id']}/deactivate", headers=bearer(admin_token)
+    )
+    assert response.status_code == 200
+    assert response.json["status"] == "INACTIVE"
+
+    refused = login(client, email)
+    assert refused.status_code == 403
+    assert refused.json["error"]["code"] == "AUTH_ACCOUNT_INACTIVE"
+    again = client.post(
+        "/api/v1/auth/refresh", headers={"Cookie": f"refresh_token={refresh_token}"}
+    )
+    assert again.status_code == 401
+    me = client.get("/api/v1/auth/me", headers=bearer(access))
+    assert me.status_code == 401
+    assert me.json["error"]["code"] == "ACCOUNT_INACTIVE"
+    with auth_container.core.database().connect() as connection:
+        events = (
+            connection.execute(
+                text("SELECT payload FROM outbox WHERE topic = 'user-status' AND message_key = :u"),
+                {"u": user["id"]},
+            )
+            .scalars()
+            .all()
+        )
+    assert [e["status"] for e in events] == ["INACTIVE"]
+
+    assert (
+        client.post(
+            f"/api/v1/auth/users/{user['id']}/reactivate", headers=bearer(admin_token)
+        ).status_code
+        == 200
+    )
+    assert login(client, email).status_code == 200
+
+
+def test_only_admins_deactivate_and_not_themselves(client, admin_token):
+    user = register(client).json
+    staff = token_for(client, "staff", admin_token)
+    assert (
+        client.post(
+            f"/api/v1/auth/users/{user['id']}/deactivate", headers=bearer(staff)
+        ).status_code
+        == 403
+    )
+    admin_id = client.get("/api/v1/auth/me", headers=bearer(admin_token)).json["id"]
+    response = client.post(f"/api/v1/auth/users/{admin_id}/deactivate", headers=bearer(admin_token))
+    assert response.status_code == 403
+    assert response.json["error"]["code"] == "AUTH_CANNOT_CHANGE_OWN_STATUS"
+
+
+def test_unknown_and_malformed_user_ids(client, admin_token):
+    missing = client.post(
+        "/api/v1/auth/users/7c1d7a8e-1111-4222-8333-944455556666/deactivate",
+        headers=bearer(admin_token),
+    )
+    assert missing.status_code == 404
+    assert missing.json["error"]["code"] == "AUTH_USER_NOT_FOUND"
+    malformed = client.post(
+        "/api/v1/auth/users/'%20OR%201=1--/deactivate", headers=bearer(admin_token)
+    )
+    assert malformed.status_code == 404
+
+
+def test_a_client_secret_is_shown_once_and_stored_hashed(client, admin_token, auth_container):
+    response = client.post(
+        "/api/v1/auth/clients",
+        json={"name": "Spa", "scopes": ["rewards.write"], "clientId": "spa"},
+        headers=bearer(admin_token),
+    )
+    assert response.status_code == 201
+    secret = response.json["clientSecret"]
+    assert len(secret) >= 40
+    listed = client.get("/api/v1/auth/clients", headers=bearer(admin_token)).json
+    assert "clientSecret" not in str(listed)
+    assert [c["clientId"] for c in listed["items"]] == ["spa"]
+    with auth_container.core.database().connect() as connection:
+        stored = connection.execute(
+            text("SELECT secret_hash FROM partner_clients WHERE client_id = 'spa'")
+        ).scalar_one()
+    assert secret not in stored
+    assert stored.startswith("hmac-sha256$")
+    duplicate = client.post(
+        "/api/v1/auth/clients",
+        json={"name": "Spa", "scopes": ["rewards.write"], "clientId": "spa"},
+        headers=bearer(admin_token),
+    )
+    assert duplicate.status_code == 409
+
+
+def test_clients_need_known_scopes(client, admin_token):
+    response = client.post(
+        "/api/v1/auth/clients", json={"name": "X", "scopes": ["root"]}, headers=bearer(admin_token)
+    )
+    assert response.status_code == 422
+
+
+def test_a_disabled_client_gets_no_token(client, admin_token):
+    created = client.post(
+        "/api/v1/auth/clients",
+        json={"name": "Bar", "scopes": ["rewards.read"]},
+        headers=bearer(admin_token),
+    ).json
+    credentials = (created["clientId"], created["clientSecret"])
+    form = {"grant_type": "client_credentials"}
+    ok = client.post("/oauth2/token", data=form, auth=credentials)
+    assert ok.status_code == 200
+    disabled = client.post(
+        f"/api/v1/auth/clients/{created['clientId']}/disable", headers=bearer(admin_token)
+    )
+    assert disabled.status_code == 200
+    assert disabled.json["status"] == "DISABLED"
+    refused = client.post("/oauth2/token", data=form, auth=credentials)
+    assert refused.status_code == 401
+    assert refused.json["error"] == "invalid_client"
+
+
+def test_key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key(
+    client, admin_token
+):
+    old_kid = jwt.get_unverified_header(admin_token)["kid"]
+    rotated = client.post("/api/v1/auth/keys/rotate", headers=bearer(admin_token))
+    assert rotated.status_code == 201
+    new_kid = rotated.json["kid"]
+    assert new_kid != old_kid
+    published = {k["kid"] for k in client.get("/.well-known/jwks.json").json["keys"]}
+    assert {old_kid, new_kid} <= published
+    # A token signed with the retiring key still works.
+    assert client.get("/api/v1/auth/me", headers=bearer(admin_token)).status_code == 200
+    listed = client.get("/api/v1/auth/keys", headers=bearer(admin_token)).json
+    assert {k["kid"]: k["status"] for k in listed}[old_kid] == "RETIRING"
+    email = unique_email()
+    register(client, email)
+    fresh = login(client, email).json["accessToken"]
+    assert jwt.get_unverified_header(fresh)["kid"] == new_kid

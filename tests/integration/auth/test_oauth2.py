@@ -1,0 +1,163 @@
+"""OAuth2 client credentials, introspection and revocation (RFC 6749, 7662, 7009)."""
+
+from __future__ import annotations
+
+import base64
+
+import jwt
+import pytest
+
+from tests.integration.auth.conftest import AUDIENCE, ISSUER, bearer
+
+
+@pytest.fixture
+def partner(client, admin_token):
+    created = client.post(
+        "/api/v1/auth/clients",
+        json={"name": "Hotel", "scopes": ["rewards.read", "rewards.write"]},
+        headers=bearer(admin_token),
+    ).json
+    return created["clientId"], created["clientSecret"]
+
+
+def test_client_secret_basic_gets_a_token_with_all_allowed_scopes(client, partner):
+    response = client.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=partner)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Pragma"] == "no-cache"
+    body = response.json
+    assert body["token_type"] == "Bearer"
+    assert "refresh_token" not in body
+    assert set(body["scope"].split()) == {"rewards.read", "rewards.write"}
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["sub"] == claims["client_id"] == partner[0]
+    assert claims["iss"] == ISSUER
+    assert claims["aud"] == AUDIENCE
+    assert "role" not in claims
+
+
+def test_client_secret_post_and_a_narrower_scope(client, partner):
+    response = client.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": partner[0],
+            "client_secret": partner[1],
+            "scope": "rewards.read",
+        },
+    )
+    assert response.status_code == 200
+    assert response.json["scope"] == "rewards.read"
+
+
+def test_a_scope_the_client_may_not_have_is_invalid_scope(client, partner):
+    response = client.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": "wallet.write"},
+        auth=partner,
+    )
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_scope"
+
+
+def test_an_unknown_scope_is_invalid_scope(client, partner):
+    response = client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials", "scope": "admin"}, auth=partner
+    )
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_scope"
+
+
+def test_unknown_client_and_wrong_secret_are_invalid_client(client, partner):
+    for credentials in [("nobody", "secret"), (partner[0], "wrong-secret")]:
+        response = client.post(
+            "/oauth2/token", data={"grant_type": "client_credentials"}, auth=credentials
+        )
+        assert response.status_code == 401
+        assert response.json["error"] == "invalid_client"
+        assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_no_client_authentication_is_invalid_client(client):
+    response = client.post("/oauth2/token", data={"grant_type": "client_credentials"})
+    assert response.status_code in (400, 401)
+    assert response.json["error"] == "invalid_client"
+
+
+def test_unsupported_grant_types_are_refused(client, partner):
+    for grant in ["password", "authorization_code", "refresh_token", "urn:evil"]:
+        response = client.post("/oauth2/token", data={"grant_type": grant}, auth=partner)
+        assert response.status_code == 400
+        assert response.json["error"] == "unsupported_grant_type", grant
+
+
+def test_a_missing_grant_type_is_invalid_request(client, partner):
+    response = client.post("/oauth2/token", data={}, auth=partner)
+    assert response.status_code == 400
+    assert response.json["error"] in ("invalid_request", "unsupported_grant_type")
+
+
+def test_a_malformed_basic_header_does_not_crash(client):
+    garbage = base64.b64encode(b"\xff\xfe no colon").decode()
+    response = client.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {garbage}"},
+    )
+    assert response.status_code in (400, 401)
+
+
+def test_introspection_reports_own_tokens_active_and_others_inactive(client, partner, admin_token):
+    token = client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, auth=partner
+    ).json["access_token"]
+    active = client.post("/oauth2/introspect", data={"token": token}, auth=partner)
+    assert active.status_code == 200
+    assert active.json["active"] is True
+    assert active.json["client_id"] == partner[0]
+    assert set(active.json["scope"].split()) == {"rewards.read", "rewards.write"}
+    # Another client may not learn about it; a user token or garbage is just inactive.
+    other = client.post(
+        "/api/v1/auth/clients",
+        json={"name": "Other", "scopes": ["rewards.read"]},
+        headers=bearer(admin_token),
+    ).json
+    foreign = client.post(
+        "/oauth2/introspect", data={"token": token}, auth=(other["clientId"], other["clientSecret"])
+    )
+    assert foreign.json == {"active": False}
+    garbage = client.post("/oauth2/introspect", data={"token": "not.a.token"}, auth=partner)
+    assert garbage.json == {"active": False}
+
+
+def test_introspection_requires_client_authentication(client):
+    response = client.post("/oauth2/introspect", data={"token": "x"})
+    assert response.status_code == 401
+
+
+def test_revocation_makes_a_token_inactive(client, partner):
+    token = client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, auth=partner
+    ).json["access_token"]
+    revoked = client.post("/oauth2/revoke", data={"token": token}, auth=partner)
+    assert revoked.status_code == 200
+    assert client.post("/oauth2/introspect", data={"token": token}, auth=partner).json == {
+        "active": False
+    }
+    # Revoking an unknown token is not an error (RFC 7009 §2.2).
+    assert client.post("/oauth2/revoke", data={"token": "unknown"}, auth=partner).status_code == 200
+
+
+def test_discovery_documents(client):
+    metadata = client.get("/.well-known/oauth-authorization-server").json
+    assert metadata["issuer"] == ISSUER
+    assert metadata["token_endpoint"] == f"{ISSUER}/oauth2/token"
+    assert metadata["grant_types_supported"] == ["client_credentials"]
+    assert set(metadata["token_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic",
+        "client_secret_post",
+    }
+    keys = client.get("/.well-known/jwks.json").json["keys"]
+    assert keys
+    assert all(k["kty"] == "RSA" and k["alg"] == "RS256" and k["use"] == "sig" for k in keys)
+    assert all("d" not in k and "p" not in k for k in keys)  # public halves only

@@ -1,0 +1,127 @@
+"""Registration over HTTP against real PostgreSQL, with the event seen by a real Kafka consumer."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from shared.messaging.relay import OutboxRelay
+from tests.integration.auth.conftest import register, unique_email
+from tests.support.kafka import TopicProbe
+
+
+@pytest.fixture
+def relay(auth_container):
+    relay = OutboxRelay(
+        auth_container.core.database(), auth_container.core.producer(), "auth", poll_interval=0.2
+    )
+    thread = threading.Thread(target=relay.run, daemon=True)
+    thread.start()
+    yield relay
+    relay.stop()
+    thread.join(10)
+
+
+def test_registration_publishes_player_registered_through_the_outbox(client, infra, relay):
+    probe = TopicProbe(infra.kafka_bootstrap, "players")
+    try:
+        email = unique_email()
+        response = client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": email,
+                "password": "correct horse battery",
+                "firstName": "Ann",
+                "lastName": "Lee",
+            },
+            headers={"X-Correlation-ID": "reg-test-1"},
+        )
+        assert response.status_code == 201
+        user = response.json
+        assert user["email"] == email
+        assert user["role"] == "player"
+        assert "password" not in user
+        assert "passwordHash" not in user
+        record = probe.wait_for(lambda r: r["value"]["user_id"] == user["id"])[0]
+    finally:
+        probe.close()
+    event = record["value"]
+    assert record["key"] == user["id"]
+    assert event["eventType"] == "PLAYER_REGISTERED"
+    assert event["email"] == email
+    assert event["firstName"] == "Ann"
+    assert event["correlationId"] == "reg-test-1"
+    assert record["headers"]["X-Correlation-ID"] == "reg-test-1"
+
+
+def test_the_outbox_row_is_written_with_the_user(client, auth_container):
+    user = register(client).json
+    with auth_container.core.database().connect() as connection:
+        rows = connection.execute(
+            text("SELECT topic, message_key FROM outbox WHERE payload->>'user_id' = :u"),
+            {"u": user["id"]},
+        ).all()
+    assert [(r.topic, r.message_key) for r in rows] == [("players", user["id"])]
+
+
+def test_a_duplicate_email_is_a_conflict_whatever_its_case(client):
+    email = unique_email()
+    assert register(client, email).status_code == 201
+    response = register(client, email.upper())
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "AUTH_EMAIL_ALREADY_REGISTERED"
+    assert response.json["error"]["correlationId"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not-an-email", "password": "correct horse battery"}, "email"),
+        ({"email": "a@example.com", "password": "short"}, "password"),
+        ({"email": "a@example.com", "password": "x" * 129}, "password"),
+        ({"email": "a@example.com"}, "password"),
+        ({"email": "a@example.com", "password": "correct horse battery", "role": "admin"}, "role"),
+        (
+            {"email": "a@example.com", "password": "correct horse battery", "firstName": "x" * 101},
+            "firstName",
+        ),
+        ({"email": ("x" * 250) + "@e.com", "password": "correct horse battery"}, "email"),
+    ],
+)
+def test_invalid_bodies_are_refused_with_field_errors(client, body, field):
+    response = client.post("/api/v1/auth/register", json=body)
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "VALIDATION_FAILED"
+    assert field in error["details"]["json"]
+
+
+def test_a_weak_password_is_refused_by_the_policy(client):
+    response = register(client, password="aaaaaaaaaaaaaaaa")
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "AUTH_WEAK_PASSWORD"
+
+
+def test_malformed_json_is_a_bad_request_not_a_server_error(client):
+    response = client.post(
+        "/api/v1/auth/register", data="{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "BAD_REQUEST"
+
+
+def test_a_huge_body_is_refused_before_it_is_read(client):
+    response = client.post(
+        "/api/v1/auth/register",
+        data=b'{"email": "' + b"a" * 200_000 + b'"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_a_json_array_body_is_refused(client):
+    response = client.post("/api/v1/auth/register", json=[1, 2, 3])
+    assert response.status_code == 422

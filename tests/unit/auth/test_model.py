@@ -1,0 +1,89 @@
+"""Rules of the identity domain."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from auth_service.domain.exceptions import AccountInactive, InvalidPassword, UnknownScope
+from auth_service.domain.model import (
+    ClientStatus,
+    KeyStatus,
+    PartnerClient,
+    SigningKey,
+    User,
+    UserStatus,
+    check_password_policy,
+    check_scopes,
+)
+from shared.domain.exceptions import PermissionDenied
+from shared.domain.principal import Principal, Role
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_registration_normalises_the_email() -> None:
+    user = User.register("  Mixed.Case@Example.COM ", "h", Role.PLAYER, " Ann ", "Lee", NOW)
+    assert user.email == "mixed.case@example.com"
+    assert user.first_name == "Ann"
+    assert user.is_active
+
+
+def test_an_inactive_user_is_refused() -> None:
+    user = User.register("a@b.co", "h", Role.PLAYER, "", "", NOW).with_status(
+        UserStatus.INACTIVE, NOW
+    )
+    with pytest.raises(AccountInactive):
+        user.ensure_active()
+
+
+@pytest.mark.parametrize("password", ["short", "x" * 129, "aaaaaaaaaaaa", "a@b.co"])
+def test_the_password_policy_refuses_weak_passwords(password: str) -> None:
+    with pytest.raises(InvalidPassword):
+        check_password_policy(password, "a@b.co")
+
+
+def test_the_password_policy_accepts_a_passphrase() -> None:
+    check_password_policy("correct horse battery staple", "a@b.co")
+
+
+def client(scopes: set[str]) -> PartnerClient:
+    return PartnerClient("hotel", "Hotel", "h", frozenset(scopes), ClientStatus.ACTIVE, NOW)
+
+
+def test_a_client_gets_all_its_scopes_when_it_asks_for_none() -> None:
+    granted = client({"rewards.read", "rewards.write"}).grantable(frozenset())
+    assert granted == frozenset({"rewards.read", "rewards.write"})
+
+
+def test_a_client_gets_what_it_asks_for_within_its_scopes() -> None:
+    granted = client({"rewards.read", "rewards.write"}).grantable(frozenset({"rewards.read"}))
+    assert granted == frozenset({"rewards.read"})
+
+
+def test_a_client_asking_beyond_its_scopes_gets_nothing() -> None:
+    assert client({"rewards.read"}).grantable(frozenset({"wallet.write"})) is None
+
+
+def test_unknown_scopes_are_refused() -> None:
+    with pytest.raises(UnknownScope):
+        check_scopes(frozenset({"rewards.read", "root"}))
+
+
+def test_a_retired_key_stays_published_until_its_tokens_expire() -> None:
+    key = SigningKey("k1", b"pem", {"kid": "k1"}, KeyStatus.ACTIVE, NOW)
+    retired = key.retire(NOW, timedelta(minutes=15))
+    assert retired.status is KeyStatus.RETIRING
+    assert retired.is_published(NOW + timedelta(minutes=15))
+    assert not retired.is_published(NOW + timedelta(minutes=17))
+
+
+def test_players_read_only_their_own_data() -> None:
+    player = Principal(subject="p1", role=Role.PLAYER)
+    player.ensure_can_read_player("p1")
+    with pytest.raises(PermissionDenied):
+        player.ensure_can_read_player("p2")
+    Principal(subject="s", role=Role.STAFF).ensure_can_read_player("p2")
+    partner = Principal(subject="hotel", scopes=frozenset({"rewards.read"}))
+    partner.ensure_can_read_player("p2", scope="rewards.read")
+    with pytest.raises(PermissionDenied):
+        partner.ensure_can_read_player("p2", scope="rewards.redeem")

@@ -1,0 +1,157 @@
+"""Identity use cases with in-memory fakes."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from auth_service.application.commands import LogIn, RegisterUser
+from auth_service.application.services import AccountService, SessionService
+from auth_service.domain.exceptions import (
+    AccountInactive,
+    CannotChangeOwnStatus,
+    EmailAlreadyRegistered,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    RefreshTokenReused,
+    TooManyAttempts,
+)
+from auth_service.domain.model import UserStatus
+from shared.application.events import Topic
+from shared.domain.clock import FixedClock
+from shared.domain.principal import Principal, Role
+from tests.unit.auth.fakes import (
+    CountingThrottle,
+    FakeInactiveUsers,
+    FakeRefreshTokens,
+    FakeTokens,
+    FakeUnitOfWork,
+    PlainHasher,
+)
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork()
+
+
+@pytest.fixture
+def refresh() -> FakeRefreshTokens:
+    return FakeRefreshTokens()
+
+
+@pytest.fixture
+def inactive() -> FakeInactiveUsers:
+    return FakeInactiveUsers()
+
+
+@pytest.fixture
+def accounts(uow, refresh, inactive) -> AccountService:
+    return AccountService(
+        uow, PlainHasher(), refresh, inactive, FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    )
+
+
+@pytest.fixture
+def sessions(uow, refresh) -> SessionService:
+    return SessionService(
+        uow,
+        PlainHasher(),
+        FakeTokens(),
+        refresh,
+        CountingThrottle(limit=3),
+        900,
+        FixedClock(datetime(2026, 1, 1, tzinfo=UTC)),
+    )
+
+
+def test_registering_a_player_publishes_player_registered(accounts, uow) -> None:
+    user = accounts.register(RegisterUser("p@example.com", PASSWORD, "P", "One"))
+    assert [(topic, event.event_type, event.user_id) for topic, event in uow.committed] == [
+        (Topic.PLAYERS, "PLAYER_REGISTERED", user.id)
+    ]
+    assert uow.committed[0][1].data["email"] == "p@example.com"
+
+
+def test_registering_staff_publishes_nothing(accounts, uow) -> None:
+    accounts.register(RegisterUser("s@example.com", PASSWORD, "S", "One", role=Role.STAFF))
+    assert uow.committed == []
+
+
+def test_a_duplicate_email_is_refused_whatever_its_case(accounts) -> None:
+    accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    with pytest.raises(EmailAlreadyRegistered):
+        accounts.register(RegisterUser("P@Example.com", PASSWORD, "", ""))
+
+
+def test_login_with_the_right_password_opens_a_session(accounts, sessions) -> None:
+    user = accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    session = sessions.login(LogIn("P@example.com", PASSWORD))
+    assert session.user.id == user.id
+    assert session.access.token == f"token-for-{user.id}"
+
+
+def test_wrong_password_and_unknown_email_fail_the_same_way(accounts, sessions) -> None:
+    accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    with pytest.raises(InvalidCredentials) as wrong:
+        sessions.login(LogIn("p@example.com", "not the password"))
+    with pytest.raises(InvalidCredentials) as unknown:
+        sessions.login(LogIn("nobody@example.com", PASSWORD))
+    assert wrong.value.message == unknown.value.message
+
+
+def test_repeated_failures_lock_the_account_even_for_the_right_password(accounts, sessions) -> None:
+    accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    for _ in range(3):
+        with pytest.raises(InvalidCredentials):
+            sessions.login(LogIn("p@example.com", "wrong password!"))
+    with pytest.raises(TooManyAttempts):
+        sessions.login(LogIn("p@example.com", PASSWORD))
+
+
+def test_refresh_rotates_and_a_replay_revokes_the_family(accounts, sessions) -> None:
+    accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    first = sessions.login(LogIn("p@example.com", PASSWORD))
+    second = sessions.refresh(first.refresh_token)
+    assert second.refresh_token != first.refresh_token
+    with pytest.raises(RefreshTokenReused):
+        sessions.refresh(first.refresh_token)
+    with pytest.raises(InvalidRefreshToken):
+        sessions.refresh(second.refresh_token)
+
+
+def test_deactivation_revokes_sessions_marks_inactive_and_publishes(
+    accounts, sessions, uow, refresh, inactive
+) -> None:
+    user = accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    admin = Principal(subject="admin-1", role=Role.ADMIN)
+    accounts.set_status(user.id, UserStatus.INACTIVE, admin)
+    assert refresh.revoked_users == [user.id]
+    assert inactive.is_inactive(user.id)
+    topic, event = uow.committed[-1]
+    assert (topic, event.event_type, event.data["status"]) == (
+        Topic.USER_STATUS,
+        "USER_STATUS_CHANGED",
+        "INACTIVE",
+    )
+    with pytest.raises(AccountInactive):
+        sessions.login(LogIn("p@example.com", PASSWORD))
+    accounts.set_status(user.id, UserStatus.ACTIVE, admin)
+    assert not inactive.is_inactive(user.id)
+    sessions.login(LogIn("p@example.com", PASSWORD))
+
+
+def test_an_admin_cannot_deactivate_themself(accounts) -> None:
+    admin = accounts.register(RegisterUser("a@example.com", PASSWORD, "", "", role=Role.ADMIN))
+    with pytest.raises(CannotChangeOwnStatus):
+        accounts.set_status(
+            admin.id, UserStatus.INACTIVE, Principal(subject=admin.id, role=Role.ADMIN)
+        )
+
+
+def test_setting_the_same_status_changes_nothing(accounts, uow) -> None:
+    user = accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    before = len(uow.committed)
+    accounts.set_status(user.id, UserStatus.ACTIVE, Principal(subject="x", role=Role.ADMIN))
+    assert len(uow.committed) == before

@@ -1,0 +1,59 @@
+"""The event envelope and the JSON Schema contracts in docs/events."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.application.events import IntegrationEvent, Topic
+from shared.messaging.schemas import EventSchemaError, event_schemas
+
+
+def registered(**data: object) -> IntegrationEvent:
+    return IntegrationEvent(
+        "PLAYER_REGISTERED",
+        "2b1c7e3e-4a55-4b5b-8f8e-2f0a0b7c9d11",
+        {"email": "p@example.com", "registeredAt": "2025-01-01T12:00:00Z", **data},
+        occurred_at=datetime(2025, 1, 1, 12, tzinfo=UTC),
+        correlation_id="req-1",
+    )
+
+
+def test_the_envelope_is_camel_case_with_the_data_inlined() -> None:
+    message = registered().to_message()
+    assert message["eventType"] == "PLAYER_REGISTERED"
+    assert message["occurredAt"] == "2025-01-01T12:00:00.000Z"
+    assert message["user_id"] == "2b1c7e3e-4a55-4b5b-8f8e-2f0a0b7c9d11"
+    assert message["email"] == "p@example.com"
+    event = registered()
+    assert IntegrationEvent.from_message(json.loads(json.dumps(event.to_message()))) == event
+
+
+def test_data_may_not_redefine_the_envelope() -> None:
+    with pytest.raises(ValueError, match="eventId"):
+        registered(eventId="x").to_message()
+
+
+def test_valid_events_pass_their_schema() -> None:
+    event_schemas().validate(registered().to_message())
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"email": 5}, "email"),
+        ({"unexpected": True}, "unexpected"),
+        ({"eventType": "NOPE_UNKNOWN"}, "no schema"),
+        ({"version": 2}, "no schema"),
+        ({"eventId": "not-a-uuid"}, "eventId"),
+    ],
+)
+def test_invalid_events_are_refused_with_a_reason(change: dict[str, object], fragment: str) -> None:
+    message = {**registered().to_message(), **change}
+    with pytest.raises(EventSchemaError, match=fragment):
+        event_schemas().validate(message)
+
+
+def test_every_topic_has_a_dead_letter_companion() -> None:
+    assert Topic.PLAYERS.dead_letter == "players.dlq"
+    assert len({t.dead_letter for t in Topic}) == len(Topic)
