@@ -7,6 +7,7 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask import Response, after_this_request, current_app, request
 from flask.views import MethodView
+from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
 
 from auth_service.application.commands import LogIn, RegisterUser
@@ -16,6 +17,7 @@ from auth_service.controllers.schemas import (
     AccessTokenSchema,
     LoginSchema,
     RegisterSchema,
+    SessionSchema,
     StaffRegisterSchema,
     UserSchema,
 )
@@ -139,6 +141,26 @@ class Logout(MethodView):
                 samesite=settings["samesite"],
             )
             return response
+
+
+@blp.route("/session")
+class CurrentSession(MethodView):
+    @authenticated()
+    @blp.response(200, SessionSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401)
+    def get(self) -> Any:
+        """The caller as its access token states it (subject, role or scopes, expiry), verified
+        locally from the signing keys without reading the database."""
+        principal = current_principal()
+        claims = get_jwt()
+        return {
+            "subject": principal.subject,
+            "role": principal.role,
+            "scopes": sorted(principal.scopes),
+            "client_id": principal.client_id,
+            "expires_at": claims["exp"],
+        }
 
 
 @blp.route("/me")

@@ -69,6 +69,14 @@ class AccessTokenSchema(Schema):
     user = fields.Nested(UserSchema)
 
 
+class SessionSchema(Schema):
+    subject = fields.String(required=True)
+    role = fields.Enum(Role, by_value=True, allow_none=True)
+    scopes = fields.List(fields.String())
+    client_id = fields.String(data_key="clientId", allow_none=True)
+    expires_at = fields.Integer(data_key="expiresAt", metadata={"description": "Unix time"})
+
+
 class ClientCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     scopes = fields.List(

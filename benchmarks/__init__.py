@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that start what they measure and print figures (no assertions)."""

@@ -1,0 +1,152 @@
+"""Shared by the benchmarks: a throw-away embedded platform, and wrk for HTTP load."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from embedded.cluster import ServiceCluster
+from embedded.servers import (
+    EmbeddedKafka,
+    EmbeddedMongo,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    free_port,
+)
+from embedded.services import SERVICES, PlatformEnv
+from shared.messaging.kafka import ensure_topics
+from shared.persistence.migrations import ensure_database
+
+
+@dataclass
+class BenchPlatform:
+    cluster: ServiceCluster
+    endpoints: dict[str, dict[str, Any]]
+    credentials: dict[str, Any]
+    servers: dict[str, str]
+    workdir: Path
+
+    def url(self, service: str) -> str:
+        return str(self.endpoints[service]["url"])
+
+
+@contextlib.contextmanager
+def embedded_platform(
+    services: list[str], web_workers: int = 2, extra_env: dict[str, str] | None = None
+) -> Iterator[BenchPlatform]:
+    """Servers + the named services as real processes, in a temporary folder, torn down after."""
+    workdir = Path(tempfile.mkdtemp(prefix="loyalty-bench-"))
+    stops = []
+    try:
+        postgres = EmbeddedPostgres(workdir / "pg", durable=False)
+        postgres.start()
+        stops.append(postgres.stop)
+        redis = EmbeddedRedis(workdir / "redis", persist=False)
+        redis.start()
+        stops.append(redis.stop)
+        kafka = EmbeddedKafka(free_port(), workdir)
+        kafka.start()
+        stops.append(kafka.stop)
+        mongo = EmbeddedMongo(free_port(), workdir / "mongo")
+        mongo.start()
+        stops.append(mongo.stop)
+        ensure_topics({"bootstrap_servers": kafka.bootstrap_servers, "topic_partitions": 3})
+        specs = [s for s in SERVICES if s.name in services]
+        databases = {s.database: postgres.url_for(s.database) for s in specs if s.database}
+        for url in databases.values():
+            ensure_database(url)
+        ports = {s.name: free_port() for s in SERVICES}
+        auth_url = f"http://127.0.0.1:{ports['auth']}"
+        env = PlatformEnv(
+            postgres_url_for=databases,
+            redis_url=redis.url,
+            kafka_bootstrap=kafka.bootstrap_servers,
+            mongodb_url=mongo.url,
+            issuer=auth_url,
+            auth_internal_url=auth_url,
+            secrets={
+                "AUTH_KEY_ENCRYPTION_SECRET": secrets.token_urlsafe(24),
+                "AUTH_CLIENT_SECRET_PEPPER": secrets.token_urlsafe(24),
+            },
+            profile="dev",
+            ports=ports,
+            grpc_ports={"redeem": free_port()},
+            extra={
+                "LOG_LEVEL": "WARNING",
+                "LOYALTY__WEB__ACCESS_LOG": "false",
+                **(extra_env or {}),
+            },
+        )
+        cluster = ServiceCluster(
+            env=env, services=specs, log_dir=workdir / "logs", web_workers=web_workers
+        )
+        stops.append(cluster.stop)
+        cluster.migrate()
+        credentials = cluster.seed()
+        endpoints = cluster.start_all()
+        yield BenchPlatform(
+            cluster,
+            endpoints,
+            credentials,
+            {
+                "postgres": postgres.admin_url,
+                "redis": redis.url,
+                "kafka": kafka.bootstrap_servers,
+                "mongodb": mongo.url,
+            },
+            workdir,
+        )
+    finally:
+        for stop in reversed(stops):
+            with contextlib.suppress(Exception):
+                stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    errors: str
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(
+    url: str, duration: int = 10, connections: int = 32, threads: int = 2, script: str | None = None
+) -> WrkResult:
+    """Run wrk (Debian package ``wrk``) and read its latency distribution."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is required: apt-get install -y wrk")
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        if script:
+            lua.write(script)
+    if script:
+        command += ["-s", lua.name]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    non_2xx_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors_match = re.search(r"Socket errors:.*", output)
+    return WrkResult(
+        rps,
+        p50,
+        p99,
+        int(non_2xx_match.group(1)) if non_2xx_match else 0,
+        errors_match.group(0) if errors_match else "",
+    )
