@@ -18,7 +18,7 @@ def create_app() -> Flask:
     app = Flask(__name__)
 
     @app.get("/whoami")
-    def whoami():  # type: ignore[no-untyped-def]
+    def whoami():
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ")
         try:
