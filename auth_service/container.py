@@ -25,6 +25,7 @@ from auth_service.application.services import (
     KeyService,
     SessionService,
 )
+from shared.application.cache import ExpiringCache
 from shared.config import load_settings
 from shared.container import CoreContainer
 
@@ -93,8 +94,15 @@ class Container(containers.DeclarativeContainer):
         access_lifetime_seconds=config.security.access_token_ttl_seconds.as_int(),
         clock=core.clock,
     )
+    client_lookups = providers.Singleton(
+        ExpiringCache, ttl_seconds=config.security.client_cache_seconds.as_float()
+    )
     client_service = providers.Factory(
-        ClientService, uow=uow.provider, hasher=secret_hasher, clock=core.clock
+        ClientService,
+        uow=uow.provider,
+        hasher=secret_hasher,
+        clock=core.clock,
+        lookups=client_lookups,
     )
     key_service = providers.Factory(
         KeyService,

@@ -41,6 +41,7 @@ from auth_service.domain.model import (
     normalise_email,
 )
 from auth_service.domain.ports import UserFilter
+from shared.application.cache import ExpiringCache
 from shared.application.events import Topic
 from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
@@ -204,10 +205,19 @@ class ClientCredentials:
 class ClientService:
     """Partner and internal OAuth2 clients (client credentials)."""
 
-    def __init__(self, uow: UowFactory, hasher: SecretHasher, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UowFactory,
+        hasher: SecretHasher,
+        clock: Clock,
+        lookups: ExpiringCache[str, PartnerClient | None] | None = None,
+    ) -> None:
         self._uow = uow
         self._hasher = hasher
         self._clock = clock
+        # Token requests look the client up every time; a few seconds of staleness is far
+        # below the lifetime of the tokens a disabled client may already hold.
+        self._lookups = lookups
 
     def create(self, command: CreateClient, actor: str | None) -> ClientCredentials:
         """Register a client; its secret is returned now and never again (stored hashed)."""
@@ -236,6 +246,12 @@ class ClientService:
         with self._uow() as uow:
             return uow.clients.get(client_id)
 
+    def find_for_authentication(self, client_id: str) -> PartnerClient | None:
+        """The client presenting credentials, from the short-lived lookup cache."""
+        if self._lookups is None:
+            return self.get(client_id)
+        return self._lookups.get_or_load(client_id, lambda: self.get(client_id))
+
     def disable(self, client_id: str) -> PartnerClient:
         with self._uow() as uow:
             client = uow.clients.get(client_id)
@@ -244,6 +260,8 @@ class ClientService:
             client = client.disabled()
             uow.clients.update(client)
             uow.commit()
+        if self._lookups is not None:
+            self._lookups.invalidate(client_id)
         return client
 
     def authenticate(self, client: PartnerClient, secret: str) -> bool:

@@ -159,7 +159,7 @@ def init_authorization_server(
 
     def query_client(client_id: str) -> OAuthClient | None:
         service: ClientService = clients()
-        client = service.get(client_id[:64])
+        client = service.find_for_authentication(client_id[:64])
         if client is None or not client.is_active:
             return None
         return OAuthClient(client, service)
