@@ -1,0 +1,1 @@
+"""The embedded one-host platform (dev profile)."""
