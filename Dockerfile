@@ -58,6 +58,9 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links=/wheels casino-loyalty
 
+# CA bundle of the RDS and DocumentDB server certificates (verify-full TLS to the databases).
+ADD --chmod=0644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
+
 COPY --chmod=0755 infra/docker/entrypoint.sh /usr/local/bin/loyalty
 COPY --chmod=0755 infra/docker/healthcheck.py /usr/local/bin/loyalty-healthcheck
 

@@ -154,10 +154,18 @@ def check_compose(args: Sequence[str]) -> int:
 
 
 # -------------------------------------------------------------------------------------- terraform
+def terraform_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # A CLI configuration variable naming a missing file only produces warnings: drop it.
+    if not Path(env.get("TF_CLI_CONFIG_FILE", "/")).is_file():
+        env.pop("TF_CLI_CONFIG_FILE", None)
+    return env
+
+
 def check_terraform_fmt(args: Sequence[str]) -> int:
     """terraform fmt -check -recursive."""
     (directory,) = paths_or(args, "infra/terraform")
-    return run([tool("terraform"), "fmt", "-check", "-recursive", "-diff", str(directory)])
+    return run([tool("terraform"), "fmt", "-check", "-recursive", "-diff", str(directory)], env=terraform_env())
 
 
 def check_terraform_descriptions(args: Sequence[str]) -> int:
@@ -212,7 +220,7 @@ def check_terraform_validate(args: Sequence[str]) -> int:
         )
         env = {**os.environ, "TF_CLI_CONFIG_FILE": str(rc), "TF_DATA_DIR": str(Path(tmp) / "data"),
                "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}  # fmt: skip
-        # The lock file goes to the temporary data dir's sibling so the tree stays untouched.
+        # init writes .terraform.lock.hcl beside the configuration (git-ignored here).
         status = run([terraform, f"-chdir={directory}", "init", "-backend=false", "-input=false",
                       "-lockfile=readonly" if (directory / ".terraform.lock.hcl").exists() else "-upgrade=false"],
                      env=env, stdout=subprocess.DEVNULL)  # fmt: skip

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Creates every platform topic and its dead-letter topic; idempotent, safe to rerun.
 #   KAFKA_BOOTSTRAP_SERVERS   brokers to talk to (required)
-#   KAFKA_CLIENT_CONFIG       optional client properties file (e.g. security.protocol=SSL for MSK)
+#   KAFKA_SECURITY_PROTOCOL   PLAINTEXT (default) or SSL (MSK's TLS listener)
+#   KAFKA_CLIENT_CONFIG       optional client properties file (overrides the protocol above)
 #   TOPIC_PARTITIONS          partitions per topic (default 6)
 #   TOPIC_REPLICATION_FACTOR  default 3;  TOPIC_MIN_INSYNC_REPLICAS default 2
 set -euo pipefail
@@ -13,6 +14,10 @@ partitions=${TOPIC_PARTITIONS:-6}
 replication=${TOPIC_REPLICATION_FACTOR:-3}
 min_isr=${TOPIC_MIN_INSYNC_REPLICAS:-2}
 client=()
+if [[ -z "${KAFKA_CLIENT_CONFIG:-}" && "${KAFKA_SECURITY_PROTOCOL:-PLAINTEXT}" != "PLAINTEXT" ]]; then
+    KAFKA_CLIENT_CONFIG=$(mktemp)
+    printf 'security.protocol=%s\n' "$KAFKA_SECURITY_PROTOCOL" > "$KAFKA_CLIENT_CONFIG"
+fi
 if [[ -n "${KAFKA_CLIENT_CONFIG:-}" ]]; then
     client=(--command-config "$KAFKA_CLIENT_CONFIG")
 fi
