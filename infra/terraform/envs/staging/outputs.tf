@@ -19,7 +19,7 @@ output "ecs_cluster_name" {
 }
 
 output "deploy_role_arn" {
-  description = "Role the GitHub deploy job assumes (set it as the AWS_DEPLOY_ROLE_ARN variable of the staging environment)."
+  description = "Role the GitHub deploy job assumes (store it as the AWS_DEPLOY_ROLE_ARN secret of the GitHub staging environment)."
   value       = aws_iam_role.deploy.arn
 }
 
