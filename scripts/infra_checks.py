@@ -187,7 +187,11 @@ def check_terraform_descriptions(args: Sequence[str]) -> int:
         for kind in ("variable", "output"):
             for block in document.get(kind, []):
                 for name, body in block.items():
-                    if not str(body.get("description", "")).strip():
+                    description = body.get("description", "")
+                    # python-hcl2 may wrap values in one-element lists and keep string quotes.
+                    while isinstance(description, list) and len(description) == 1:
+                        description = description[0]
+                    if not str(description).strip().strip('"').strip():
                         problems.append(f"{path}: {kind} {name.strip(chr(34))} has no description")
     print(f"terraform-descriptions: {len(files)} files, {len(problems)} problem(s)")
     for problem in problems:
