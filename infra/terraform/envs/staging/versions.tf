@@ -8,7 +8,7 @@ terraform {
     }
   }
 
-  # State: an S3 bucket (versioned, KMS-encrypted, access restricted to the platform team's
+  # State: an S3 bucket (versioned, KMS-encrypted, access restricted to the administrators'
   # roles) with S3-native locking. Values per account in backend.hcl (see backend.hcl.example):
   #   terraform init -backend-config=backend.hcl
   backend "s3" {
