@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from dependency_injector import containers, providers
 
@@ -94,7 +95,7 @@ class Container(containers.DeclarativeContainer):
         access_lifetime_seconds=config.security.access_token_ttl_seconds.as_int(),
         clock=core.clock,
     )
-    client_lookups = providers.Singleton(
+    client_lookups: providers.Singleton[ExpiringCache[str, Any]] = providers.Singleton(
         ExpiringCache, ttl_seconds=config.security.client_cache_seconds.as_float()
     )
     client_service = providers.Factory(
