@@ -33,6 +33,7 @@ from embedded.servers import (
     port_in_use,
 )
 from embedded.services import (
+    SERVICES,
     PlatformEnv,
     ServiceSpec,
     available_services,
@@ -195,7 +196,8 @@ class Platform:
         except ImportError:
             say("  (gateway configuration not available; skipping nginx)")
             return
-        upstreams = {s.name: [f"127.0.0.1:{env.port(s)}"] for s in services}
+        # Every route exists; a service not built yet answers 503 through the gateway.
+        upstreams = {s.name: [f"127.0.0.1:{env.port(s)}"] for s in SERVICES}
         workdir = self.data / "nginx"
         config = render_gateway_config(self.args.gateway_port, upstreams, workdir)
         say(f"Starting the gateway (nginx) on port {self.args.gateway_port}…")
@@ -204,7 +206,8 @@ class Platform:
         managed = self._process(
             spawn(
                 "gateway",
-                [nginx, "-c", str(config), "-p", str(workdir), "-g", "daemon off;"],
+                [nginx, "-c", str(config), "-p", str(workdir), "-e", str(workdir / "logs" / "error.log"),
+             "-g", "daemon off;"],
                 self.logs / "nginx.log",
             )
         )
