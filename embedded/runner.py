@@ -206,8 +206,17 @@ class Platform:
         managed = self._process(
             spawn(
                 "gateway",
-                [nginx, "-c", str(config), "-p", str(workdir), "-e", str(workdir / "logs" / "error.log"),
-             "-g", "daemon off;"],
+                [
+                    nginx,
+                    "-c",
+                    str(config),
+                    "-p",
+                    str(workdir),
+                    "-e",
+                    str(workdir / "logs" / "error.log"),
+                    "-g",
+                    "daemon off;",
+                ],
                 self.logs / "nginx.log",
             )
         )

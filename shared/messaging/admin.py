@@ -1,0 +1,284 @@
+"""Operator tools for Kafka: consumer lag, dead letters (list and replay), offset resets.
+
+    python -m shared.messaging.admin lag --group rewards-players
+    python -m shared.messaging.admin dlq-list players [--limit 20]
+    python -m shared.messaging.admin dlq-replay players [--reason schema_violation] [--dry-run]
+    python -m shared.messaging.admin reset-offsets --group G --topic T --to-datetime 2026-01-01
+
+The broker comes from ``--bootstrap`` or ``KAFKA_BOOTSTRAP_SERVERS``. Resetting offsets needs the
+group's consumers stopped (Kafka refuses commits from outside an active group).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+
+from shared.messaging.consumer import decode_headers
+
+DLQ_HEADER_PREFIX = "dlq-"
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int | None
+    high_watermark: int
+
+    @property
+    def lag(self) -> int:
+        start = self.committed if self.committed is not None and self.committed >= 0 else 0
+        return max(0, self.high_watermark - start)
+
+
+def _consumer(bootstrap: str, group: str) -> Consumer:
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+
+
+def _partitions(consumer: Consumer, topic: str) -> list[TopicPartition]:
+    metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+    if metadata is None or metadata.error is not None:
+        raise SystemExit(f"unknown topic {topic}")
+    return [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
+
+
+def consumer_lag(bootstrap: str, group: str, topics: Sequence[str]) -> list[PartitionLag]:
+    """Committed offset and high watermark per partition of ``topics`` for ``group``."""
+    consumer = _consumer(bootstrap, group)
+    try:
+        result = []
+        for topic in topics:
+            committed = consumer.committed(_partitions(consumer, topic), timeout=10)
+            for tp in committed:
+                _low, high = consumer.get_watermark_offsets(tp, timeout=10)
+                result.append(
+                    PartitionLag(
+                        tp.topic, tp.partition, tp.offset if tp.offset >= 0 else None, high
+                    )
+                )
+        return result
+    finally:
+        consumer.close()
+
+
+def _read_all(consumer: Consumer, partitions: list[TopicPartition]) -> Iterator[Message]:
+    """Every record from the assigned positions up to the current end of each partition."""
+    ends = {}
+    for tp in partitions:
+        _low, high = consumer.get_watermark_offsets(tp, timeout=10)
+        ends[tp.partition] = high
+    consumer.assign(partitions)
+    remaining = {p for p, high in ends.items() if high > 0}
+    positions = {tp.partition: tp.offset for tp in partitions}
+    remaining = {p for p in remaining if positions[p] < 0 or positions[p] < ends[p]}
+    while remaining:
+        batch = consumer.consume(500, timeout=2.0)
+        if not batch:
+            break
+        for message in batch:
+            if message.error():
+                continue
+            yield message
+            if (message.offset() or 0) + 1 >= ends[message.partition() or 0]:
+                remaining.discard(message.partition() or 0)
+
+
+def list_dead_letters(bootstrap: str, topic: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The dead letters of ``topic`` (oldest first), with why they were dead-lettered."""
+    consumer = _consumer(bootstrap, f"dlq-inspect-{uuid.uuid4().hex}")
+    try:
+        partitions = [
+            TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING)
+            for tp in _partitions(consumer, f"{topic}.dlq")
+        ]
+        records = []
+        for message in _read_all(consumer, partitions):
+            headers = decode_headers(message.headers())
+            value = message.value() or b""
+            records.append(
+                {
+                    "offset": message.offset(),
+                    "key": (message.key() or b"").decode(errors="replace"),
+                    "reason": headers.get("dlq-reason"),
+                    "error": headers.get("dlq-error"),
+                    "original": f"{headers.get('dlq-original-topic')}"
+                    f"[{headers.get('dlq-original-partition')}]@{headers.get('dlq-original-offset')}",
+                    "failedAt": headers.get("dlq-failed-at"),
+                    "value": value.decode(errors="replace")[:500],
+                }
+            )
+            if len(records) >= limit:
+                break
+        return records
+    finally:
+        consumer.close()
+
+
+def replay_dead_letters(
+    bootstrap: str,
+    topic: str,
+    reason: str | None = None,
+    event_id: str | None = None,
+    dry_run: bool = False,
+    group: str = "dlq-replay",
+) -> int:
+    """Produce dead letters of ``topic`` back to it (after the cause was fixed).
+
+    Progress is kept as the committed offsets of ``group`` on ``<topic>.dlq``, so a second run
+    replays only what arrived since; consumers drop any duplicate by ``eventId``.
+    """
+    consumer = _consumer(bootstrap, group)
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    replayed = 0
+    try:
+        partitions = consumer.committed(_partitions(consumer, f"{topic}.dlq"), timeout=10)
+        for tp in partitions:
+            if tp.offset < 0:
+                tp.offset = OFFSET_BEGINNING
+        last: dict[int, int] = {}
+        for message in _read_all(consumer, partitions):
+            last[message.partition() or 0] = (message.offset() or 0) + 1
+            headers = decode_headers(message.headers())
+            if reason and headers.get("dlq-reason") != reason:
+                continue
+            if event_id and event_id not in (message.value() or b"").decode(errors="replace"):
+                continue
+            replayed += 1
+            if dry_run:
+                continue
+            original = headers.get("dlq-original-topic") or topic
+            kept: list[tuple[str, str | bytes | None]] = [
+                (k, v.encode()) for k, v in headers.items() if not k.startswith(DLQ_HEADER_PREFIX)
+            ]
+            producer.produce(original, key=message.key(), value=message.value(), headers=kept)
+            producer.poll(0)
+        if not dry_run:
+            if producer.flush(30):
+                raise SystemExit("the broker did not acknowledge every replayed record")
+            if last:
+                consumer.commit(
+                    offsets=[TopicPartition(f"{topic}.dlq", p, o) for p, o in last.items()],
+                    asynchronous=False,
+                )
+        return replayed
+    finally:
+        consumer.close()
+
+
+def reset_offsets(
+    bootstrap: str,
+    group: str,
+    topic: str,
+    *,
+    to_earliest: bool = False,
+    to_latest: bool = False,
+    to_datetime: datetime | None = None,
+) -> list[TopicPartition]:
+    """Move ``group``'s committed offsets on ``topic`` (the group's consumers must be stopped)."""
+    consumer = _consumer(bootstrap, group)
+    try:
+        partitions = _partitions(consumer, topic)
+        if to_datetime is not None:
+            millis = int(to_datetime.timestamp() * 1000)
+            wanted = consumer.offsets_for_times(
+                [TopicPartition(topic, tp.partition, millis) for tp in partitions], timeout=10
+            )
+            targets = []
+            for tp in wanted:
+                if tp.offset < 0:  # nothing at or after that time: the end
+                    _low, high = consumer.get_watermark_offsets(tp, timeout=10)
+                    tp.offset = high
+                targets.append(tp)
+        else:
+            targets = []
+            for tp in partitions:
+                low, high = consumer.get_watermark_offsets(tp, timeout=10)
+                targets.append(TopicPartition(topic, tp.partition, low if to_earliest else high))
+            if not (to_earliest or to_latest):
+                raise ValueError("choose --to-earliest, --to-latest or --to-datetime")
+        consumer.commit(offsets=targets, asynchronous=False)
+        return targets
+    finally:
+        consumer.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="shared.messaging.admin",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    commands = parser.add_subparsers(dest="command", required=True)
+    lag = commands.add_parser("lag", help="consumer lag of a group")
+    lag.add_argument("--group", required=True)
+    lag.add_argument("--topic", action="append", required=True)
+    dlq_list = commands.add_parser("dlq-list", help="dead letters of a topic")
+    dlq_list.add_argument("topic")
+    dlq_list.add_argument("--limit", type=int, default=50)
+    replay = commands.add_parser("dlq-replay", help="produce dead letters back to their topic")
+    replay.add_argument("topic")
+    replay.add_argument("--reason")
+    replay.add_argument("--event-id")
+    replay.add_argument("--dry-run", action="store_true")
+    reset = commands.add_parser("reset-offsets", help="move a stopped group's offsets")
+    reset.add_argument("--group", required=True)
+    reset.add_argument("--topic", required=True)
+    where = reset.add_mutually_exclusive_group(required=True)
+    where.add_argument("--to-earliest", action="store_true")
+    where.add_argument("--to-latest", action="store_true")
+    where.add_argument("--to-datetime", type=datetime.fromisoformat)
+    args = parser.parse_args(argv)
+    if not args.bootstrap:
+        parser.error("--bootstrap or KAFKA_BOOTSTRAP_SERVERS is required")
+
+    out = sys.stdout
+    if args.command == "lag":
+        rows = consumer_lag(args.bootstrap, args.group, args.topic)
+        for row in rows:
+            out.write(
+                f"{row.topic}[{row.partition}] committed={row.committed} "
+                f"end={row.high_watermark} lag={row.lag}\n"
+            )
+        out.write(f"total lag {sum(r.lag for r in rows)}\n")
+    elif args.command == "dlq-list":
+        for record in list_dead_letters(args.bootstrap, args.topic, args.limit):
+            out.write(json.dumps(record) + "\n")
+    elif args.command == "dlq-replay":
+        count = replay_dead_letters(
+            args.bootstrap, args.topic, args.reason, args.event_id, args.dry_run
+        )
+        out.write(f"{'would replay' if args.dry_run else 'replayed'} {count} record(s)\n")
+    else:
+        targets = reset_offsets(
+            args.bootstrap,
+            args.group,
+            args.topic,
+            to_earliest=args.to_earliest,
+            to_latest=args.to_latest,
+            to_datetime=args.to_datetime,
+        )
+        for tp in targets:
+            out.write(f"{tp.topic}[{tp.partition}] -> {tp.offset}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
