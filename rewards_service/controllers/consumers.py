@@ -11,6 +11,9 @@ from rewards_service.application.services import WelcomeService
 from shared.application.events import parse_timestamp
 from shared.application.ports import InactiveUsers
 from shared.messaging.consumer import EventHandler, InboundEvent, RejectEvent
+from shared.observability.logging import get_logger
+
+log = get_logger(__name__)
 
 
 def _player_id(inbound: InboundEvent) -> str:
@@ -52,7 +55,8 @@ class PlayerRegistrations(EventHandler):
             )
             for inbound in events
         ]
-        self._service.register_players(registrations)
+        welcomed = self._service.register_players(registrations)
+        log.info("players_registered", events=len(registrations), welcomed=len(welcomed))
 
 
 class UserStatusChanges(EventHandler):

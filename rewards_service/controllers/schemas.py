@@ -92,7 +92,7 @@ class PromotionUpdateSchema(Schema):
     end_date = fields.AwareDateTime(data_key="endDate")
 
     @validates_schema
-    def _something(self, data: dict[str, Any], **_: Any) -> None:
+    def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
         if not data:
             raise ValidationError("Give at least one of isActive, startDate, endDate.")
         start, end = data.get("start_date"), data.get("end_date")
