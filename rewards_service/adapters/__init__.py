@@ -1,1 +1,1 @@
-"""Outbound adapters."""
+"""Outbound adapters: PostgreSQL persistence."""

@@ -144,7 +144,9 @@ def register_error_handlers(app: Flask, error_map: ErrorMap) -> None:
             log.error("unmapped_domain_error", error_type=type(exc).__name__)
             return error_response(500, CommonErrorCode.INTERNAL_ERROR, "Internal server error.")
         headers = getattr(exc, "headers", None)
-        return error_response(spec.status, spec.code, exc.message, headers=headers)
+        # A fact may carry structured details (e.g. which ids were refused) for the envelope.
+        details = getattr(exc, "details", None)
+        return error_response(spec.status, spec.code, exc.message, details, headers=headers)
 
     @app.errorhandler(HttpError)
     def _http_error(exc: HttpError) -> Response:

@@ -102,7 +102,9 @@ def topic(infra: Infra) -> str:
     return name
 
 
-def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(infra, topic):
+def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
+    infra: Infra, topic: str
+) -> None:
     handler = RecordingHandler()
     handler.reject.add("ghost@example.com")
     handler.always_fail.add("bug@example.com")
@@ -134,7 +136,7 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
     assert b"{not json" in [r["value"] for r in dead]
 
 
-def test_offsets_are_committed_so_a_restart_does_not_redeliver(infra, topic):
+def test_offsets_are_committed_so_a_restart_does_not_redeliver(infra: Infra, topic: str) -> None:
     group = f"g-{uuid.uuid4().hex}"
     first = RecordingHandler()
     produce(infra.kafka_bootstrap, topic, registered("once@example.com"), key="p1")
@@ -153,7 +155,7 @@ def test_offsets_are_committed_so_a_restart_does_not_redeliver(infra, topic):
         running.stop()
 
 
-def test_a_dependency_outage_pauses_instead_of_dead_lettering(infra, topic):
+def test_a_dependency_outage_pauses_instead_of_dead_lettering(infra: Infra, topic: str) -> None:
     handler = RecordingHandler()
     handler.fail_once.add("retry@example.com")
     dlq = TopicProbe(infra.kafka_bootstrap, f"{topic}.dlq")
@@ -167,7 +169,7 @@ def test_a_dependency_outage_pauses_instead_of_dead_lettering(infra, topic):
         dlq.close()
 
 
-def test_events_of_other_types_are_skipped(infra, topic):
+def test_events_of_other_types_are_skipped(infra: Infra, topic: str) -> None:
     handler = RecordingHandler()
     other = IntegrationEvent("USER_STATUS_CHANGED", "u1", {"status": "INACTIVE", "role": "player"})
     produce(infra.kafka_bootstrap, topic, other.to_message(), key="u1")

@@ -1,0 +1,20 @@
+"""The promotions' unit of work: one PostgreSQL transaction, its repositories, its outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from rewards_service.adapters.persistence.repositories import (
+    SqlAlchemyPlayerPromotionRepository,
+    SqlAlchemyPlayerRepository,
+    SqlAlchemyPromotionRepository,
+)
+from rewards_service.application.ports import RewardsUnitOfWork
+from shared.persistence.database import SqlAlchemyUnitOfWork
+
+
+class SqlAlchemyRewardsUnitOfWork(SqlAlchemyUnitOfWork, RewardsUnitOfWork):
+    def _bind(self, connection: Connection) -> None:
+        self.promotions = SqlAlchemyPromotionRepository(connection)
+        self.players = SqlAlchemyPlayerRepository(connection)
+        self.player_promotions = SqlAlchemyPlayerPromotionRepository(connection)

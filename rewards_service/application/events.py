@@ -1,0 +1,34 @@
+"""Integration events the promotions publish (schemas in docs/events/)."""
+
+from __future__ import annotations
+
+from rewards_service.domain.model import AssignmentSource, PlayerPromotion, Promotion
+from shared.application.events import IntegrationEvent, format_timestamp
+
+
+def promotion_assigned(assignment: PlayerPromotion, promotion: Promotion) -> IntegrationEvent:
+    """PROMOTION on ``notifications``: the player was given ``promotion``."""
+    content: dict[str, object] = {
+        "promotionId": promotion.id,
+        "playerPromotionId": assignment.id,
+        "title": promotion.title,
+        "type": promotion.type.value,
+        "amount": f"{promotion.amount:.2f}",
+        "startDate": format_timestamp(promotion.start_date),
+        "endDate": format_timestamp(promotion.end_date),
+        "source": assignment.source.value,
+    }
+    if promotion.description:
+        content["description"] = promotion.description
+    welcome = assignment.source is AssignmentSource.WELCOME
+    return IntegrationEvent(
+        event_type="PROMOTION",
+        user_id=assignment.player_id,
+        data={
+            "title": "Welcome to the club!" if welcome else "You have a new promotion",
+            "message": f"{promotion.title}: {promotion.amount:.2f} bonus, "
+            f"valid until {format_timestamp(promotion.end_date)}.",
+            "content": content,
+        },
+        occurred_at=assignment.assigned_at,
+    )

@@ -1,0 +1,226 @@
+"""Promotions use cases: manage promotions, assign them, and welcome newly registered players."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from decimal import Decimal
+
+from rewards_service.application.commands import (
+    AssignmentResult,
+    CreatePromotion,
+    PlayerPromotionView,
+    PlayerRegistration,
+    RevisePromotion,
+)
+from rewards_service.application.events import promotion_assigned
+from rewards_service.application.ports import RewardsUnitOfWork
+from rewards_service.domain.exceptions import (
+    OverlappingPromotion,
+    PromotionNotFound,
+    TooManyPlayers,
+    UnknownPlayers,
+)
+from rewards_service.domain.model import (
+    MAX_PLAYERS_PER_ASSIGNMENT,
+    AssignmentSource,
+    Player,
+    PlayerPromotion,
+    Promotion,
+    PromotionType,
+)
+from rewards_service.domain.ports import Lock, PlayerPromotionFilter, PromotionFilter
+from shared.application.events import Topic
+from shared.domain.clock import Clock
+from shared.domain.pagination import Page, PageRequest
+from shared.domain.principal import Principal
+
+UowFactory = Callable[[], RewardsUnitOfWork]
+
+
+class PromotionService:
+    """Promotions managed by staff, assigned to players, read by players."""
+
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def create(self, command: CreatePromotion, actor: Principal) -> Promotion:
+        """Create a promotion; a second active one of a unique type over the same period is
+        refused by the database (OverlappingPromotion), whatever the concurrency."""
+        promotion = Promotion.create(
+            title=command.title,
+            description=command.description,
+            type=command.type,
+            amount=command.amount,
+            start_date=command.start_date,
+            end_date=command.end_date,
+            is_active=command.is_active,
+            max_claims=command.max_claims,
+            max_claims_per_player=command.max_claims_per_player,
+            created_by=actor.subject,
+            now=self._clock.now(),
+        )
+        with self._uow() as uow:
+            uow.promotions.add(promotion)
+            uow.commit()
+        return promotion
+
+    def get(self, promotion_id: str, viewer: Principal) -> Promotion:
+        """Staff see any promotion; a player only one assigned to them (others do not exist)."""
+        with self._uow() as uow:
+            promotion = uow.promotions.get(promotion_id)
+            if promotion is None or not (
+                viewer.is_staff or uow.player_promotions.exists(viewer.subject, promotion_id)
+            ):
+                raise PromotionNotFound()
+        return promotion
+
+    def list(self, filters: PromotionFilter, page: PageRequest) -> Page[Promotion]:
+        with self._uow() as uow:
+            return uow.promotions.list(filters, page)
+
+    def revise(self, promotion_id: str, command: RevisePromotion) -> Promotion:
+        """Deactivate, reactivate or move the window of a promotion."""
+        with self._uow() as uow:
+            promotion = uow.promotions.get(promotion_id, lock=Lock.UPDATE)
+            if promotion is None:
+                raise PromotionNotFound()
+            revised = promotion.revise(
+                self._clock.now(),
+                is_active=command.is_active,
+                start_date=command.start_date,
+                end_date=command.end_date,
+            )
+            uow.promotions.update(revised)
+            uow.commit()
+        return revised
+
+    def assign(
+        self, promotion_id: str, player_ids: Sequence[str], actor: Principal
+    ) -> AssignmentResult:
+        """Assign a running promotion to registered players, each at most once; one PROMOTION
+        notification per newly assigned player, in the same transaction."""
+        wanted = sorted(dict.fromkeys(player_ids))  # one lock order for concurrent requests
+        if not wanted:
+            return AssignmentResult(promotion_id, [], [])
+        if len(wanted) > MAX_PLAYERS_PER_ASSIGNMENT:
+            raise TooManyPlayers(
+                f"At most {MAX_PLAYERS_PER_ASSIGNMENT} players can be assigned at once."
+            )
+        now = self._clock.now()
+        with self._uow() as uow:
+            # A share lock keeps the promotion from being deactivated until we commit.
+            promotion = uow.promotions.get(promotion_id, lock=Lock.SHARE)
+            if promotion is None:
+                raise PromotionNotFound()
+            promotion.ensure_assignable(now)
+            known = uow.players.known(wanted)
+            unknown = [p for p in wanted if p not in known]
+            if unknown:
+                raise UnknownPlayers(unknown)
+            candidates = [
+                promotion.assign_to(p, AssignmentSource.STAFF, now, assigned_by=actor.subject)
+                for p in wanted
+            ]
+            assigned = uow.player_promotions.add_new(candidates)
+            for assignment in assigned:
+                uow.outbox.add(Topic.NOTIFICATIONS, promotion_assigned(assignment, promotion))
+            uow.commit()
+        new = {a.player_id for a in assigned}
+        return AssignmentResult(
+            promotion_id=promotion.id,
+            assigned=[p for p in wanted if p in new],
+            already_assigned=[p for p in wanted if p not in new],
+        )
+
+    def list_for_player(
+        self,
+        player_id: str,
+        filters: PlayerPromotionFilter,
+        page: PageRequest,
+        viewer: Principal,
+    ) -> Page[PlayerPromotionView]:
+        """A player's promotions (assigned, claimed, expired); players read only their own."""
+        viewer.ensure_can_read_player(player_id)
+        now = self._clock.now()
+        with self._uow() as uow:
+            found = uow.player_promotions.list_for_player(player_id, filters, page, now)
+        views = [
+            PlayerPromotionView(
+                id=item.assignment.id,
+                player_id=item.assignment.player_id,
+                status=item.assignment.status_at(item.promotion, now),
+                source=item.assignment.source,
+                claim_count=item.assignment.claim_count,
+                claims_remaining=item.assignment.claims_remaining(item.promotion, now),
+                assigned_at=item.assignment.assigned_at,
+                last_claimed_at=item.assignment.last_claimed_at,
+                promotion=item.promotion,
+            )
+            for item in found.items
+        ]
+        return Page(items=views, total=found.total, request=found.request)
+
+    def ensure_welcome_promotion(
+        self, title: str, amount: Decimal, duration: timedelta, actor: str
+    ) -> Promotion | None:
+        """Create a welcome promotion from now on when none is running (demo data); None when
+        one runs already or another one is scheduled inside the period."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            if uow.promotions.running(PromotionType.WELCOME_BONUS, now) is not None:
+                return None
+        try:
+            return self.create(
+                CreatePromotion(
+                    title=title,
+                    description="A bonus for joining the loyalty club, credited when claimed.",
+                    type=PromotionType.WELCOME_BONUS,
+                    amount=amount,
+                    start_date=now,
+                    end_date=now + duration,
+                ),
+                actor=Principal(subject=actor),
+            )
+        except OverlappingPromotion:
+            return None
+
+
+class WelcomeService:
+    """Registered players: remembered, and given the welcome promotion running now, once."""
+
+    #: the processed-events name of this use case (independent of the consumer group id)
+    CONSUMER = "rewards.player-registrations"
+
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def register_players(
+        self, registrations: Sequence[PlayerRegistration]
+    ) -> list[PlayerPromotion]:
+        """Apply a batch of registrations in one transaction. Redelivered events change nothing
+        (processed event ids), and a player holds a promotion at most once (unique assignment).
+        Returns the welcome assignments made."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            new_ids = uow.processed_events.add_new(
+                self.CONSUMER, [r.event_id for r in registrations]
+            )
+            fresh = {r.event_id: r for r in registrations if r.event_id in new_ids}
+            if not fresh:
+                uow.commit()
+                return []
+            players = {r.player_id: r for r in fresh.values()}
+            uow.players.add_new([Player(p, players[p].registered_at) for p in sorted(players)])
+            welcome = uow.promotions.running(PromotionType.WELCOME_BONUS, now, lock=Lock.SHARE)
+            assigned: list[PlayerPromotion] = []
+            if welcome is not None:
+                assigned = uow.player_promotions.add_new(
+                    [welcome.assign_to(p, AssignmentSource.WELCOME, now) for p in sorted(players)]
+                )
+                for assignment in assigned:
+                    uow.outbox.add(Topic.NOTIFICATIONS, promotion_assigned(assignment, welcome))
+            uow.commit()
+        return assigned

@@ -1,0 +1,32 @@
+"""Rewards error codes and the one mapping of domain exceptions to HTTP statuses."""
+
+from __future__ import annotations
+
+from rewards_service.domain import exceptions as e
+from shared.errors import AppErrorCode
+from shared.web.errors import ErrorMap, ErrorSpec
+
+
+class RewardsErrorCode(AppErrorCode):
+    PROMOTION_NOT_FOUND = "REWARDS_PROMOTION_NOT_FOUND"
+    INVALID_PROMOTION = "REWARDS_INVALID_PROMOTION"
+    PROMOTION_OVERLAP = "REWARDS_PROMOTION_OVERLAP"
+    PROMOTION_NOT_ASSIGNABLE = "REWARDS_PROMOTION_NOT_ASSIGNABLE"
+    UNKNOWN_PLAYERS = "REWARDS_UNKNOWN_PLAYERS"
+    TOO_MANY_PLAYERS = "REWARDS_TOO_MANY_PLAYERS"
+    PROMOTION_ALREADY_CLAIMED = "REWARDS_PROMOTION_ALREADY_CLAIMED"
+    PROMOTION_NOT_CLAIMABLE = "REWARDS_PROMOTION_NOT_CLAIMABLE"
+    CLAIM_LIMIT_REACHED = "REWARDS_CLAIM_LIMIT_REACHED"
+
+
+ERRORS: ErrorMap = {
+    e.PromotionNotFound: ErrorSpec(404, RewardsErrorCode.PROMOTION_NOT_FOUND),
+    e.InvalidPromotion: ErrorSpec(422, RewardsErrorCode.INVALID_PROMOTION),
+    e.OverlappingPromotion: ErrorSpec(409, RewardsErrorCode.PROMOTION_OVERLAP),
+    e.PromotionNotAssignable: ErrorSpec(409, RewardsErrorCode.PROMOTION_NOT_ASSIGNABLE),
+    e.UnknownPlayers: ErrorSpec(422, RewardsErrorCode.UNKNOWN_PLAYERS),
+    e.TooManyPlayers: ErrorSpec(422, RewardsErrorCode.TOO_MANY_PLAYERS),
+    e.PromotionAlreadyClaimed: ErrorSpec(409, RewardsErrorCode.PROMOTION_ALREADY_CLAIMED),
+    e.PromotionNotClaimable: ErrorSpec(409, RewardsErrorCode.PROMOTION_NOT_CLAIMABLE),
+    e.PromotionClaimLimitReached: ErrorSpec(409, RewardsErrorCode.CLAIM_LIMIT_REACHED),
+}

@@ -1,0 +1,56 @@
+"""Facts the promotions domain refuses with; each maps to one HTTP status and error code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shared.domain.exceptions import Conflict, InvalidInput, NotFound
+
+
+class PromotionNotFound(NotFound):
+    default_message = "The promotion was not found."
+
+
+class InvalidPromotion(InvalidInput):
+    default_message = "The promotion is not valid."
+
+
+class OverlappingPromotion(Conflict):
+    """Another active promotion of a unique type (the welcome bonus) covers part of the period."""
+
+    default_message = (
+        "Another active promotion of this type overlaps the period; only one may run at a time."
+    )
+
+
+class PromotionNotAssignable(Conflict):
+    default_message = "Only an active promotion inside its date window can be assigned."
+
+
+class UnknownPlayers(InvalidInput):
+    """Some player ids are not registered players (rewards learns players from registrations)."""
+
+    default_message = "Some player ids are not registered players."
+
+    def __init__(self, player_ids: Sequence[str]) -> None:
+        super().__init__(f"{len(player_ids)} player id(s) are not registered players.")
+        self.player_ids = list(player_ids)
+        self.details = {"unknownPlayerIds": self.player_ids}
+
+
+class TooManyPlayers(InvalidInput):
+    default_message = "Too many players in one request."
+
+
+class PromotionAlreadyClaimed(Conflict):
+    default_message = "The promotion has already been claimed."
+
+
+class PromotionNotClaimable(Conflict):
+    """The promotion is inactive, not started yet or over."""
+
+    default_message = "The promotion cannot be claimed now."
+
+
+class PromotionClaimLimitReached(Conflict):
+    default_message = "The promotion has reached its maximum number of claims."

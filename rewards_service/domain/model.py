@@ -1,0 +1,312 @@
+"""Promotions, the players who can receive them, and the promotions assigned to players."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+from rewards_service.domain.exceptions import (
+    InvalidPromotion,
+    PromotionAlreadyClaimed,
+    PromotionClaimLimitReached,
+    PromotionNotAssignable,
+    PromotionNotClaimable,
+)
+
+MONEY_QUANTUM = Decimal("0.01")
+MAX_AMOUNT = Decimal("1000000.00")
+TITLE_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 2000
+MAX_CLAIMS_LIMIT = 10_000_000
+MAX_CLAIMS_PER_PLAYER_LIMIT = 100
+MAX_PLAYERS_PER_ASSIGNMENT = 500
+
+
+class PromotionType(StrEnum):
+    WELCOME_BONUS = "WELCOME_BONUS"
+    DEPOSIT_MATCH = "DEPOSIT_MATCH"
+    FREE_SPINS = "FREE_SPINS"
+    CASHBACK = "CASHBACK"
+    VIP = "VIP"
+    BONUS = "BONUS"
+
+
+#: Types of which only one active promotion may cover any moment. The database enforces it with
+#: one exclusion constraint per type, so adding a type here needs a migration as well.
+UNIQUE_PROMOTION_TYPES = frozenset({PromotionType.WELCOME_BONUS})
+
+
+def to_money(value: Decimal) -> Decimal:
+    """``value`` with exactly two decimals; refuses what would need rounding or is out of range."""
+    try:
+        if not value.is_finite() or not Decimal(0) <= value <= MAX_AMOUNT:
+            raise InvalidPromotion(f"The amount must be between 0.00 and {MAX_AMOUNT}.")
+        quantized = value.quantize(MONEY_QUANTUM)
+    except InvalidOperation as exc:
+        raise InvalidPromotion("The amount is not a valid number.") from exc
+    if quantized != value:
+        raise InvalidPromotion("The amount may have at most 2 decimal places.")
+    return quantized
+
+
+def _aware(moment: datetime, name: str) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidPromotion(f"The {name} must carry a time zone.")
+    return moment
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """A bonus players can be given. It runs over ``[start_date, end_date)`` while active."""
+
+    id: str
+    title: str
+    description: str
+    type: PromotionType
+    amount: Decimal
+    is_active: bool
+    start_date: datetime
+    end_date: datetime
+    max_claims: int | None
+    max_claims_per_player: int
+    claims_count: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None = None
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        title: str,
+        description: str,
+        type: PromotionType,
+        amount: Decimal,
+        start_date: datetime,
+        end_date: datetime,
+        now: datetime,
+        is_active: bool = True,
+        max_claims: int | None = None,
+        max_claims_per_player: int = 1,
+        created_by: str | None = None,
+    ) -> Promotion:
+        promotion = cls(
+            id=str(uuid.uuid4()),
+            title=title.strip(),
+            description=description.strip(),
+            type=type,
+            amount=to_money(amount),
+            is_active=is_active,
+            start_date=start_date,
+            end_date=end_date,
+            max_claims=max_claims,
+            max_claims_per_player=max_claims_per_player,
+            claims_count=0,
+            created_at=now,
+            updated_at=now,
+            created_by=created_by,
+        )
+        promotion._check()
+        return promotion
+
+    def _check(self) -> None:
+        if not 1 <= len(self.title) <= TITLE_MAX_LENGTH:
+            raise InvalidPromotion(f"The title must be 1 to {TITLE_MAX_LENGTH} characters long.")
+        if len(self.description) > DESCRIPTION_MAX_LENGTH:
+            raise InvalidPromotion(
+                f"The description may be at most {DESCRIPTION_MAX_LENGTH} characters long."
+            )
+        to_money(self.amount)
+        if _aware(self.end_date, "end date") <= _aware(self.start_date, "start date"):
+            raise InvalidPromotion("The end date must be after the start date.")
+        if self.max_claims is not None and not 1 <= self.max_claims <= MAX_CLAIMS_LIMIT:
+            raise InvalidPromotion(f"The maximum number of claims must be 1 to {MAX_CLAIMS_LIMIT}.")
+        if not 1 <= self.max_claims_per_player <= MAX_CLAIMS_PER_PLAYER_LIMIT:
+            raise InvalidPromotion(
+                f"The claims per player must be 1 to {MAX_CLAIMS_PER_PLAYER_LIMIT}."
+            )
+
+    @property
+    def is_unique_type(self) -> bool:
+        return self.type in UNIQUE_PROMOTION_TYPES
+
+    def is_running(self, now: datetime) -> bool:
+        """Active and inside its window: it can be assigned and claimed."""
+        return self.is_active and self.start_date <= now < self.end_date
+
+    def has_ended(self, now: datetime) -> bool:
+        return now >= self.end_date
+
+    def overlaps(self, other: Promotion) -> bool:
+        return self.start_date < other.end_date and other.start_date < self.end_date
+
+    def conflicts_with(self, other: Promotion) -> bool:
+        """Both active, of the same unique type and overlapping: the database refuses the pair."""
+        return (
+            self.id != other.id
+            and self.is_unique_type
+            and self.type is other.type
+            and self.is_active
+            and other.is_active
+            and self.overlaps(other)
+        )
+
+    def revise(
+        self,
+        now: datetime,
+        *,
+        is_active: bool | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> Promotion:
+        """Deactivate, reactivate or move the window. Amount and type stay as players saw them."""
+        revised = replace(
+            self,
+            is_active=self.is_active if is_active is None else is_active,
+            start_date=start_date or self.start_date,
+            end_date=end_date or self.end_date,
+            updated_at=now,
+        )
+        revised._check()
+        return revised
+
+    def _refusal(self, now: datetime) -> str | None:
+        if not self.is_active:
+            return "The promotion is inactive."
+        if now < self.start_date:
+            return "The promotion has not started yet."
+        if self.has_ended(now):
+            return "The promotion has ended."
+        return None
+
+    def assign_to(
+        self,
+        player_id: str,
+        source: AssignmentSource,
+        now: datetime,
+        assigned_by: str | None = None,
+    ) -> PlayerPromotion:
+        """A new assignment of this promotion; only a running promotion can be assigned."""
+        self.ensure_assignable(now)
+        return PlayerPromotion(
+            id=str(uuid.uuid4()),
+            player_id=player_id,
+            promotion_id=self.id,
+            source=source,
+            status=PlayerPromotionStatus.ASSIGNED,
+            claim_count=0,
+            assigned_at=now,
+            assigned_by=assigned_by,
+        )
+
+    def ensure_assignable(self, now: datetime) -> None:
+        refusal = self._refusal(now)
+        if refusal:
+            raise PromotionNotAssignable(refusal)
+
+    def record_claim(self, now: datetime) -> Promotion:
+        """Count one more claim, within the total limit (the caller holds the row lock)."""
+        refusal = self._refusal(now)
+        if refusal:
+            raise PromotionNotClaimable(refusal)
+        if self.max_claims is not None and self.claims_count >= self.max_claims:
+            raise PromotionClaimLimitReached()
+        return replace(self, claims_count=self.claims_count + 1)
+
+
+class AssignmentSource(StrEnum):
+    WELCOME = "WELCOME"
+    STAFF = "STAFF"
+
+
+class PlayerPromotionStatus(StrEnum):
+    """ASSIGNED and CLAIMED are stored (an action changes them); EXPIRED is computed, because
+    time and the promotion's own state (deactivated, window moved) change it."""
+
+    ASSIGNED = "ASSIGNED"
+    CLAIMED = "CLAIMED"
+    EXPIRED = "EXPIRED"
+
+
+@dataclass(frozen=True, slots=True)
+class Player:
+    """A registered player, as learnt from PLAYER_REGISTERED (rewards keeps no other profile)."""
+
+    id: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerPromotion:
+    """A promotion assigned to one player (at most one per player and promotion)."""
+
+    id: str
+    player_id: str
+    promotion_id: str
+    source: AssignmentSource
+    status: PlayerPromotionStatus
+    claim_count: int
+    assigned_at: datetime
+    assigned_by: str | None = None
+    last_claimed_at: datetime | None = None
+
+    def status_at(self, promotion: Promotion, now: datetime) -> PlayerPromotionStatus:
+        if self.status is PlayerPromotionStatus.CLAIMED:
+            return PlayerPromotionStatus.CLAIMED
+        if not promotion.is_active or promotion.has_ended(now):
+            return PlayerPromotionStatus.EXPIRED
+        return PlayerPromotionStatus.ASSIGNED
+
+    def claims_remaining(self, promotion: Promotion, now: datetime) -> int:
+        if self.status_at(promotion, now) is not PlayerPromotionStatus.ASSIGNED:
+            return 0
+        return max(0, promotion.max_claims_per_player - self.claim_count)
+
+    def claim(self, promotion: Promotion, now: datetime) -> Claim:
+        """Claim once more: not fully claimed, promotion running, within the total limit.
+
+        ``max_claims_per_player`` is how many times one player may claim their assignment
+        (1 unless the promotion is repeatable); the assignment is CLAIMED when none are left.
+        """
+        if promotion.id != self.promotion_id:
+            raise ValueError("the promotion does not belong to this assignment")
+        if self.status is PlayerPromotionStatus.CLAIMED:
+            raise PromotionAlreadyClaimed()
+        counted = promotion.record_claim(now)
+        number = self.claim_count + 1
+        status = (
+            PlayerPromotionStatus.CLAIMED
+            if number >= promotion.max_claims_per_player
+            else PlayerPromotionStatus.ASSIGNED
+        )
+        assignment = replace(self, claim_count=number, status=status, last_claimed_at=now)
+        return Claim(assignment=assignment, promotion=counted, number=number)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of one claim: both records to store and what to credit."""
+
+    assignment: PlayerPromotion
+    promotion: Promotion
+    number: int
+
+    @property
+    def amount(self) -> Decimal:
+        return self.promotion.amount
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across retries of the same claim, distinct for each repeat of it."""
+        return f"{self.assignment.id}:{self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class AssignedPromotion:
+    """An assignment with its promotion, as a player's list shows it."""
+
+    assignment: PlayerPromotion
+    promotion: Promotion

@@ -1,0 +1,95 @@
+"""Repository ports of the promotions domain; adapters implement them over PostgreSQL."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from rewards_service.domain.model import (
+    AssignedPromotion,
+    Player,
+    PlayerPromotion,
+    PlayerPromotionStatus,
+    Promotion,
+    PromotionType,
+)
+from shared.domain.pagination import Page, PageRequest
+
+
+class Lock(Enum):
+    """How a read holds the row until the transaction ends."""
+
+    NONE = "none"
+    SHARE = "share"  # others may read and share-lock it, nobody may change it
+    UPDATE = "update"  # we are about to change it
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionFilter:
+    type: PromotionType | None = None
+    active: bool | None = None
+    #: promotions whose window overlaps [window_from, window_to)
+    window_from: datetime | None = None
+    window_to: datetime | None = None
+    #: case-insensitive substring of the title or the description
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerPromotionFilter:
+    status: PlayerPromotionStatus | None = None
+    type: PromotionType | None = None
+
+
+class PromotionRepository(ABC):
+    @abstractmethod
+    def add(self, promotion: Promotion) -> None:
+        """Insert; raises OverlappingPromotion when an active one of a unique type overlaps."""
+
+    @abstractmethod
+    def get(self, promotion_id: str, lock: Lock = Lock.NONE) -> Promotion | None: ...
+
+    @abstractmethod
+    def update(self, promotion: Promotion) -> None:
+        """Store changes; raises OverlappingPromotion like :meth:`add`."""
+
+    @abstractmethod
+    def list(self, filters: PromotionFilter, page: PageRequest) -> Page[Promotion]: ...
+
+    @abstractmethod
+    def running(
+        self, promotion_type: PromotionType, now: datetime, lock: Lock = Lock.NONE
+    ) -> Promotion | None:
+        """The promotion of ``promotion_type`` active at ``now`` (of a unique type, the one)."""
+
+
+class PlayerRepository(ABC):
+    @abstractmethod
+    def add_new(self, players: Sequence[Player]) -> None:
+        """Record players; those already known are left as they are."""
+
+    @abstractmethod
+    def known(self, player_ids: Collection[str]) -> set[str]:
+        """Which of ``player_ids`` are registered players."""
+
+
+class PlayerPromotionRepository(ABC):
+    @abstractmethod
+    def add_new(self, assignments: Sequence[PlayerPromotion]) -> list[PlayerPromotion]:
+        """Insert the assignments a player does not hold yet; return those inserted."""
+
+    @abstractmethod
+    def exists(self, player_id: str, promotion_id: str) -> bool: ...
+
+    @abstractmethod
+    def list_for_player(
+        self,
+        player_id: str,
+        filters: PlayerPromotionFilter,
+        page: PageRequest,
+        now: datetime,
+    ) -> Page[AssignedPromotion]:
+        """The player's assignments, newest first; the status filter is evaluated at ``now``."""

@@ -1,0 +1,71 @@
+"""Operations on the rewards service: ``python -m rewards_service.manage <command>``.
+
+migrate                       apply the Alembic migrations
+seed                          create a running welcome promotion when there is none; prints it
+                              as one JSON line ({"welcomePromotion": {...}}, or {} when none made)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+from decimal import Decimal
+
+from rewards_service.container import build_container
+from shared.application.events import format_timestamp
+from shared.observability.logging import configure_logging
+from shared.persistence.migrations import upgrade
+
+
+def migrate(_: argparse.Namespace) -> None:
+    settings = build_container().config()
+    upgrade("rewards_service", settings["database"]["url"])
+
+
+def seed(args: argparse.Namespace) -> None:
+    container = build_container()
+    try:
+        promotion = container.promotion_service().ensure_welcome_promotion(
+            title=args.title,
+            amount=Decimal(args.amount),
+            duration=timedelta(days=args.days),
+            actor="seed",
+        )
+    finally:
+        container.shutdown_resources()
+    created: dict[str, object] = {}
+    if promotion is not None:
+        created["welcomePromotion"] = {
+            "id": promotion.id,
+            "title": promotion.title,
+            "type": promotion.type.value,
+            "amount": f"{promotion.amount:.2f}",
+            "startDate": format_timestamp(promotion.start_date),
+            "endDate": format_timestamp(promotion.end_date),
+        }
+    json.dump(created, sys.stdout)
+    sys.stdout.write("\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="rewards_service.manage",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate").set_defaults(run=migrate)
+    seed_parser = commands.add_parser("seed")
+    seed_parser.add_argument("--title", default="Welcome Bonus")
+    seed_parser.add_argument("--amount", default="25.00")
+    seed_parser.add_argument("--days", type=int, default=365)
+    seed_parser.set_defaults(run=seed)
+    args = parser.parse_args(argv)
+    configure_logging("rewards-manage", level="WARNING")
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The rewards worker: outbox relay and consumers (``python -m rewards_service.worker``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from rewards_service.container import Container, build_container
+from rewards_service.controllers.consumers import PlayerRegistrations, UserStatusChanges
+from shared.application.events import Topic
+from shared.messaging.consumer import ConsumerRunner, ConsumerSettings, EventHandler
+from shared.messaging.kafka import consumer_config, create_producer
+from shared.messaging.relay import OutboxRelay
+from shared.messaging.worker import Component, Worker
+from shared.observability.logging import configure_logging
+
+
+def consumer(
+    container: Container,
+    settings: dict[str, Any],
+    group_id: str,
+    topic: Topic,
+    handler: EventHandler,
+) -> ConsumerRunner:
+    kafka = settings["kafka"]
+    return ConsumerRunner(
+        consumer_factory=lambda: Consumer(consumer_config(kafka, group_id)),
+        # Its own producer, so dead letters never wait behind (or fail with) the relay's batch.
+        dead_letter_producer=create_producer(kafka),
+        handler=handler,
+        schemas=container.core.schemas(),
+        settings=ConsumerSettings(
+            group_id=group_id,
+            topics=[topic.value],
+            batch_size=int(settings["consumers"]["batch_size"]),
+        ),
+    )
+
+
+def main() -> None:
+    container = build_container()
+    settings = container.config()
+    configure_logging("rewards-worker", level=settings["logging"]["level"])
+    worker_settings = settings["worker"]
+    groups = settings["consumers"]
+    relay = OutboxRelay(
+        container.core.database(),
+        container.core.producer(),
+        service="rewards",
+        batch_size=int(worker_settings["relay_batch_size"]),
+        poll_interval=float(worker_settings["relay_poll_seconds"]),
+    )
+    components: list[Component] = [
+        relay,
+        consumer(
+            container,
+            settings,
+            groups["players"]["group_id"],
+            Topic.PLAYERS,
+            PlayerRegistrations(container.welcome_service()),
+        ),
+        consumer(
+            container,
+            settings,
+            groups["user_status"]["group_id"],
+            Topic.USER_STATUS,
+            UserStatusChanges(container.core.inactive_users()),
+        ),
+    ]
+    try:
+        Worker(components, metrics_port=int(worker_settings["metrics_port"]) or None).run_forever()
+    finally:
+        container.shutdown_resources()
+
+
+if __name__ == "__main__":
+    main()

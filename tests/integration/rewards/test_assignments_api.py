@@ -1,0 +1,222 @@
+"""Assigning promotions and reading a player's promotions, against PostgreSQL: one row per
+player and promotion, one PROMOTION notification per new assignment, in the outbox."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rewards_service.container import Container
+from shared.messaging.schemas import event_schemas
+from tests.integration.rewards.conftest import (
+    ApiClient,
+    Tokens,
+    add_players,
+    create_promotion,
+    outbox_messages,
+)
+
+NOW = datetime.now(UTC)
+
+
+def assign(client: ApiClient, headers: dict[str, str], promotion_id: str, ids: list[str]) -> Any:
+    return client.post(
+        f"/api/v1/promotions/{promotion_id}/assign", json={"playerIds": ids}, headers=headers
+    )
+
+
+def test_assign_reports_new_and_existing_holders_and_notifies_only_the_new(
+    client: ApiClient, staff: dict[str, str], rewards_container: Container
+) -> None:
+    promotion = create_promotion(client, staff, type="BONUS", title="Birthday bonus")
+    first, second, third = add_players(rewards_container, 3)
+
+    response = assign(client, staff, promotion["id"], [first, second, first])
+    assert response.status_code == 200, response.json
+    assert sorted(response.json["assigned"]) == sorted([first, second])
+    assert response.json["alreadyAssigned"] == []
+
+    again = assign(client, staff, promotion["id"], [second, third])
+    assert again.json["assigned"] == [third]
+    assert again.json["alreadyAssigned"] == [second]
+
+    messages = outbox_messages(rewards_container)
+    assert sorted(m["user_id"] for m in messages) == sorted([first, second, third])
+    for message in messages:
+        assert message["topic"] == "notifications"
+        assert message["eventType"] == "PROMOTION"
+        assert message["content"]["promotionId"] == promotion["id"]
+        assert message["content"]["amount"] == promotion["amount"]
+        assert message["content"]["source"] == "STAFF"
+        event_schemas().validate({k: v for k, v in message.items() if k != "topic"})
+
+
+def test_only_a_running_promotion_can_be_assigned(
+    client: ApiClient, staff: dict[str, str], rewards_container: Container
+) -> None:
+    (player,) = add_players(rewards_container)
+    inactive = create_promotion(client, staff, isActive=False)
+    expired = create_promotion(
+        client,
+        staff,
+        startDate=(NOW - timedelta(days=10)).isoformat(),
+        endDate=(NOW - timedelta(days=1)).isoformat(),
+    )
+    upcoming = create_promotion(
+        client,
+        staff,
+        startDate=(NOW + timedelta(days=1)).isoformat(),
+        endDate=(NOW + timedelta(days=10)).isoformat(),
+    )
+    for promotion, reason in [
+        (inactive, "inactive"),
+        (expired, "ended"),
+        (upcoming, "not started"),
+    ]:
+        response = assign(client, staff, promotion["id"], [player])
+        assert response.status_code == 409
+        assert response.json["error"]["code"] == "REWARDS_PROMOTION_NOT_ASSIGNABLE"
+        assert reason in response.json["error"]["message"]
+    assert outbox_messages(rewards_container) == []
+
+
+def test_unknown_players_refuse_the_whole_assignment_with_their_ids(
+    client: ApiClient, staff: dict[str, str], rewards_container: Container
+) -> None:
+    promotion = create_promotion(client, staff)
+    (known,) = add_players(rewards_container)
+    stranger = str(uuid.uuid4())
+    response = assign(client, staff, promotion["id"], [known, stranger])
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "REWARDS_UNKNOWN_PLAYERS"
+    assert response.json["error"]["details"] == {"unknownPlayerIds": [stranger]}
+    assert outbox_messages(rewards_container) == []
+    player_view = client.get(f"/api/v1/promotions/players/{known}", headers=staff)
+    assert player_view.json["total"] == 0
+
+
+def test_assignment_requests_are_validated_and_bounded(
+    client: ApiClient, staff: dict[str, str], tokens: Tokens
+) -> None:
+    promotion = create_promotion(client, staff)
+    too_many = [str(uuid.uuid4()) for _ in range(501)]
+    for body in [
+        {"playerIds": []},
+        {"playerIds": ["not-a-uuid"]},
+        {"playerIds": too_many},
+        {"players": [str(uuid.uuid4())]},
+    ]:
+        response = client.post(
+            f"/api/v1/promotions/{promotion['id']}/assign", json=body, headers=staff
+        )
+        assert response.status_code == 422, body
+    missing = assign(client, staff, str(uuid.uuid4()), [str(uuid.uuid4())])
+    assert missing.status_code == 404
+    player = tokens.headers(str(uuid.uuid4()), "player")
+    assert assign(client, player, promotion["id"], [str(uuid.uuid4())]).status_code == 403
+
+
+def test_concurrent_assignments_of_the_same_players_assign_each_once(
+    client: ApiClient, staff: dict[str, str], rewards_container: Container
+) -> None:
+    promotion = create_promotion(client, staff)
+    players = add_players(rewards_container, 20)
+    service = rewards_container.promotion_service()
+    from shared.domain.principal import Principal, Role
+
+    actor = Principal(subject=str(uuid.uuid4()), role=Role.STAFF)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run(ids: list[str]) -> None:
+        try:
+            results.append(service.assign(promotion["id"], ids, actor))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=run, args=(list(reversed(players)) if i % 2 else players,))
+        for i in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assigned = [p for result in results for p in result.assigned]
+    assert sorted(assigned) == sorted(players)
+    assert len(outbox_messages(rewards_container)) == len(players)
+
+
+def test_players_read_their_own_promotions_with_computed_status(
+    client: ApiClient, staff: dict[str, str], tokens: Tokens, rewards_container: Container
+) -> None:
+    player, other = add_players(rewards_container, 2)
+    running = create_promotion(client, staff, title="Running", type="FREE_SPINS")
+    to_deactivate = create_promotion(client, staff, title="Soon inactive", type="BONUS")
+    for promotion in (running, to_deactivate):
+        assert assign(client, staff, promotion["id"], [player]).status_code == 200
+    client.patch(
+        f"/api/v1/promotions/{to_deactivate['id']}", json={"isActive": False}, headers=staff
+    )
+    headers = tokens.headers(player, "player")
+
+    response = client.get(f"/api/v1/promotions/players/{player}", headers=headers)
+    assert response.status_code == 200
+    assert response.json["total"] == 2
+    by_title = {i["promotion"]["title"]: i for i in response.json["items"]}
+    assert by_title["Running"]["status"] == "ASSIGNED"
+    assert by_title["Running"]["claimsRemaining"] == 1
+    assert by_title["Running"]["source"] == "STAFF"
+    assert by_title["Running"]["promotion"]["amount"] == running["amount"]
+    assert by_title["Soon inactive"]["status"] == "EXPIRED"
+    assert by_title["Soon inactive"]["claimsRemaining"] == 0
+
+    def titles(query: str) -> list[str]:
+        page = client.get(f"/api/v1/promotions/players/{player}?{query}", headers=headers)
+        assert page.status_code == 200, page.json
+        return [i["promotion"]["title"] for i in page.json["items"]]
+
+    assert titles("status=EXPIRED") == ["Soon inactive"]
+    assert titles("status=ASSIGNED") == ["Running"]
+    assert titles("status=CLAIMED") == []
+    assert titles("type=FREE_SPINS") == ["Running"]
+    assert len(titles("pageSize=1")) == 1
+    assert (
+        client.get(f"/api/v1/promotions/players/{player}?status=LOST", headers=headers).status_code
+        == 422
+    )
+
+    # The player may open a promotion they hold, not one they do not.
+    assert client.get(f"/api/v1/promotions/{running['id']}", headers=headers).status_code == 200
+    not_held = create_promotion(client, staff)
+    assert client.get(f"/api/v1/promotions/{not_held['id']}", headers=headers).status_code == 404
+
+    # Reading somebody else's promotions is forbidden; staff read anyone's.
+    forbidden = client.get(f"/api/v1/promotions/players/{other}", headers=headers)
+    assert forbidden.status_code == 403
+    assert forbidden.json["error"]["code"] == "FORBIDDEN"
+    assert client.get(f"/api/v1/promotions/players/{player}", headers=staff).json["total"] == 2
+
+
+def test_moving_the_end_date_back_into_the_future_revives_an_expired_assignment(
+    client: ApiClient, staff: dict[str, str], rewards_container: Container
+) -> None:
+    (player,) = add_players(rewards_container)
+    promotion = create_promotion(client, staff)
+    assign(client, staff, promotion["id"], [player])
+    client.patch(
+        f"/api/v1/promotions/{promotion['id']}",
+        json={"endDate": (NOW - timedelta(hours=1)).isoformat()},
+        headers=staff,
+    )
+    url = f"/api/v1/promotions/players/{player}"
+    assert client.get(url, headers=staff).json["items"][0]["status"] == "EXPIRED"
+    client.patch(
+        f"/api/v1/promotions/{promotion['id']}",
+        json={"endDate": (NOW + timedelta(days=3)).isoformat()},
+        headers=staff,
+    )
+    assert client.get(url, headers=staff).json["items"][0]["status"] == "ASSIGNED"

@@ -1,0 +1,230 @@
+"""Promotions API against PostgreSQL: create, read, list with filters, revise, and the database
+refusing overlapping welcome promotions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.integration.rewards.conftest import ApiClient, Tokens, create_promotion, promotion_body
+
+NOW = datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def test_staff_create_a_promotion_and_read_it_back(
+    client: ApiClient, staff: dict[str, str]
+) -> None:
+    created = create_promotion(client, staff, amount="10.5", maxClaims=100, maxClaimsPerPlayer=3)
+    assert created["amount"] == "10.50"
+    assert created["isActive"] is True
+    assert created["maxClaims"] == 100
+    assert created["maxClaimsPerPlayer"] == 3
+    assert created["claimsCount"] == 0
+
+    fetched = client.get(f"/api/v1/promotions/{created['id']}", headers=staff)
+    assert fetched.status_code == 200
+    assert fetched.json == created
+
+
+def test_amounts_are_strings_with_at_most_two_decimals(
+    client: ApiClient, staff: dict[str, str]
+) -> None:
+    for amount in ["1.005", 10.5, "-1.00", "abc", "1e3"]:
+        response = client.post(
+            "/api/v1/promotions", json=promotion_body(amount=amount), headers=staff
+        )
+        assert response.status_code == 422, amount
+        assert response.json["error"]["code"] == "VALIDATION_FAILED"
+        assert "amount" in response.json["error"]["details"]["json"]
+    too_big = client.post(
+        "/api/v1/promotions", json=promotion_body(amount="1000000.01"), headers=staff
+    )
+    assert too_big.status_code == 422
+    assert too_big.json["error"]["code"] == "REWARDS_INVALID_PROMOTION"
+
+
+def test_invalid_promotions_are_refused_with_the_field_named(
+    client: ApiClient, staff: dict[str, str]
+) -> None:
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"endDate": iso(NOW - timedelta(days=2))}, "endDate"),
+        ({"startDate": "2025-01-01T00:00:00"}, "startDate"),  # no offset
+        ({"type": "LOTTERY"}, "type"),
+        ({"title": ""}, "title"),
+        ({"maxClaims": 0}, "maxClaims"),
+        ({"surprise": True}, "surprise"),
+    ]
+    for change, field in cases:
+        response = client.post("/api/v1/promotions", json=promotion_body(**change), headers=staff)
+        assert response.status_code == 422, change
+        assert field in response.json["error"]["details"]["json"], response.json
+
+
+def test_a_second_overlapping_active_welcome_promotion_is_refused(
+    client: ApiClient, staff: dict[str, str]
+) -> None:
+    first = create_promotion(
+        client,
+        staff,
+        type="WELCOME_BONUS",
+        startDate=iso(NOW - timedelta(days=1)),
+        endDate=iso(NOW + timedelta(days=30)),
+    )
+    overlapping = client.post(
+        "/api/v1/promotions",
+        json=promotion_body(
+            type="WELCOME_BONUS",
+            startDate=iso(NOW + timedelta(days=10)),
+            endDate=iso(NOW + timedelta(days=60)),
+        ),
+        headers=staff,
+    )
+    assert overlapping.status_code == 409
+    assert overlapping.json["error"]["code"] == "REWARDS_PROMOTION_OVERLAP"
+
+    # Back to back, inactive, or of another type: all allowed.
+    create_promotion(
+        client,
+        staff,
+        type="WELCOME_BONUS",
+        startDate=first["endDate"],
+        endDate=iso(NOW + timedelta(days=60)),
+    )
+    create_promotion(client, staff, type="WELCOME_BONUS", isActive=False)
+    create_promotion(client, staff, type="BONUS")
+    create_promotion(client, staff, type="BONUS")
+
+
+def test_reactivating_or_moving_into_an_overlap_is_refused(
+    client: ApiClient, staff: dict[str, str]
+) -> None:
+    create_promotion(client, staff, type="WELCOME_BONUS")
+    later = create_promotion(
+        client,
+        staff,
+        type="WELCOME_BONUS",
+        startDate=iso(NOW + timedelta(days=30)),
+        endDate=iso(NOW + timedelta(days=40)),
+    )
+    dormant = create_promotion(client, staff, type="WELCOME_BONUS", isActive=False)
+
+    moved = client.patch(
+        f"/api/v1/promotions/{later['id']}",
+        json={"startDate": iso(NOW + timedelta(days=3))},
+        headers=staff,
+    )
+    assert moved.status_code == 409
+    assert moved.json["error"]["code"] == "REWARDS_PROMOTION_OVERLAP"
+    reactivated = client.patch(
+        f"/api/v1/promotions/{dormant['id']}", json={"isActive": True}, headers=staff
+    )
+    assert reactivated.status_code == 409
+    unchanged = client.get(f"/api/v1/promotions/{later['id']}", headers=staff)
+    assert unchanged.json["startDate"] == later["startDate"]
+
+
+def test_staff_deactivate_and_move_a_promotion(client: ApiClient, staff: dict[str, str]) -> None:
+    promotion = create_promotion(client, staff)
+    new_end = NOW + timedelta(days=90)
+    response = client.patch(
+        f"/api/v1/promotions/{promotion['id']}",
+        json={"isActive": False, "endDate": iso(new_end)},
+        headers=staff,
+    )
+    assert response.status_code == 200
+    assert response.json["isActive"] is False
+    assert datetime.fromisoformat(response.json["endDate"]) == new_end
+    assert response.json["amount"] == promotion["amount"]
+
+    for body, status in [
+        ({}, 422),
+        ({"amount": "99.00"}, 422),
+        ({"endDate": iso(NOW - timedelta(days=5))}, 422),
+    ]:
+        refused = client.patch(f"/api/v1/promotions/{promotion['id']}", json=body, headers=staff)
+        assert refused.status_code == status, body
+    missing = client.patch(
+        f"/api/v1/promotions/{uuid.uuid4()}", json={"isActive": False}, headers=staff
+    )
+    assert missing.status_code == 404
+    assert missing.json["error"]["code"] == "REWARDS_PROMOTION_NOT_FOUND"
+
+
+def test_list_filters_by_type_flag_window_and_text(
+    client: ApiClient, staff: dict[str, str]
+) -> None:
+    spins = create_promotion(client, staff, type="FREE_SPINS", title="100% spins_on slots")
+    vip = create_promotion(
+        client,
+        staff,
+        type="VIP",
+        title="VIP dinner",
+        description="Chef's table",
+        startDate=iso(NOW + timedelta(days=20)),
+        endDate=iso(NOW + timedelta(days=25)),
+    )
+    old = create_promotion(
+        client,
+        staff,
+        type="BONUS",
+        title="Old bonus",
+        isActive=False,
+        startDate=iso(NOW - timedelta(days=60)),
+        endDate=iso(NOW - timedelta(days=30)),
+    )
+
+    def ids(query: str) -> list[str]:
+        response = client.get(f"/api/v1/promotions?{query}", headers=staff)
+        assert response.status_code == 200, response.json
+        return [p["id"] for p in response.json["items"]]
+
+    assert ids("") == [vip["id"], spins["id"], old["id"]]
+    assert ids("type=VIP") == [vip["id"]]
+    assert ids("active=false") == [old["id"]]
+    window = f"from={iso(NOW + timedelta(days=21))}&to={iso(NOW + timedelta(days=22))}"
+    assert ids(window.replace("+", "%2B")) == [vip["id"]]
+    assert ids("q=CHEF") == [vip["id"]]
+    assert ids("q=100%25") == [spins["id"]]  # % is matched literally
+    assert ids("q=s_on") == [spins["id"]]  # and so is _
+    assert ids("q=x%25y") == []
+
+
+def test_list_pages_are_bounded_and_counted(client: ApiClient, staff: dict[str, str]) -> None:
+    for index in range(3):
+        create_promotion(client, staff, title=f"Promotion {index}")
+    page = client.get("/api/v1/promotions?page=2&pageSize=2", headers=staff)
+    assert page.status_code == 200
+    assert page.json["total"] == 3
+    assert page.json["page"] == 2
+    assert page.json["pageSize"] == 2
+    assert len(page.json["items"]) == 1
+    for query in ["pageSize=101", "page=0", "type=NOPE", "active=maybe"]:
+        assert client.get(f"/api/v1/promotions?{query}", headers=staff).status_code == 422
+
+
+def test_players_and_anonymous_callers_cannot_manage_promotions(
+    client: ApiClient, tokens: Tokens, staff: dict[str, str]
+) -> None:
+    promotion = create_promotion(client, staff)
+    player = tokens.headers(str(uuid.uuid4()), "player")
+    assert (
+        client.post("/api/v1/promotions", json=promotion_body(), headers=player).status_code == 403
+    )
+    assert client.get("/api/v1/promotions", headers=player).status_code == 403
+    assert (
+        client.patch(
+            f"/api/v1/promotions/{promotion['id']}", json={"isActive": False}, headers=player
+        ).status_code
+        == 403
+    )
+    # A player cannot tell a promotion they do not hold from one that does not exist.
+    hidden = client.get(f"/api/v1/promotions/{promotion['id']}", headers=player)
+    assert hidden.status_code == 404
+    anonymous = client.get("/api/v1/promotions")
+    assert anonymous.status_code == 401
+    assert anonymous.json["error"]["code"] == "UNAUTHENTICATED"

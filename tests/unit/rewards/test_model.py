@@ -1,0 +1,173 @@
+"""The promotion rules on the domain objects: validation, windows, assignment, status, claims."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from rewards_service.domain.exceptions import (
+    InvalidPromotion,
+    PromotionAlreadyClaimed,
+    PromotionClaimLimitReached,
+    PromotionNotAssignable,
+    PromotionNotClaimable,
+)
+from rewards_service.domain.model import (
+    AssignmentSource,
+    PlayerPromotionStatus,
+    Promotion,
+    PromotionType,
+    to_money,
+)
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+PLAYER = "3f1c2a4e-8d65-4f0e-9b7a-2c1d5e6f7a8b"
+
+
+def promotion(**overrides: Any) -> Promotion:
+    values: dict[str, Any] = {
+        "title": "  Spring bonus ",
+        "description": "",
+        "type": PromotionType.BONUS,
+        "amount": Decimal("10.00"),
+        "start_date": NOW - timedelta(days=1),
+        "end_date": NOW + timedelta(days=1),
+        "now": NOW,
+    }
+    values.update(overrides)
+    return Promotion.create(**values)
+
+
+def test_a_new_promotion_is_trimmed_active_and_unclaimed() -> None:
+    created = promotion(amount=Decimal("10.5"))
+    assert created.title == "Spring bonus"
+    assert created.amount == Decimal("10.50")
+    assert str(created.amount) == "10.50"
+    assert created.is_active
+    assert created.claims_count == 0
+    assert created.max_claims_per_player == 1
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"amount": Decimal("1.005")},
+        {"amount": Decimal("-1")},
+        {"amount": Decimal("1000000.01")},
+        {"amount": Decimal("NaN")},
+        {"amount": Decimal("1E+30")},
+        {"title": "   "},
+        {"title": "x" * 201},
+        {"description": "x" * 2001},
+        {"end_date": NOW - timedelta(days=1)},
+        {"start_date": datetime(2026, 6, 1)},  # no time zone
+        {"max_claims": 0},
+        {"max_claims_per_player": 0},
+        {"max_claims_per_player": 101},
+    ],
+)
+def test_invalid_promotions_are_refused(overrides: dict[str, Any]) -> None:
+    with pytest.raises(InvalidPromotion):
+        promotion(**overrides)
+
+
+def test_money_keeps_exact_cents() -> None:
+    assert to_money(Decimal("0")) == Decimal("0.00")
+    assert to_money(Decimal("1000000.00")) == Decimal("1000000.00")
+
+
+def test_only_active_welcome_promotions_over_the_same_moment_conflict() -> None:
+    welcome = promotion(type=PromotionType.WELCOME_BONUS)
+    overlapping = promotion(type=PromotionType.WELCOME_BONUS, start_date=NOW)
+    back_to_back = promotion(
+        type=PromotionType.WELCOME_BONUS,
+        start_date=welcome.end_date,
+        end_date=welcome.end_date + timedelta(days=1),
+    )
+    assert welcome.conflicts_with(overlapping)
+    assert not welcome.conflicts_with(welcome)
+    assert not welcome.conflicts_with(back_to_back)
+    assert not welcome.conflicts_with(promotion(type=PromotionType.WELCOME_BONUS, is_active=False))
+    assert not promotion().conflicts_with(promotion())
+
+
+def test_revising_changes_only_what_is_given_and_keeps_the_rules() -> None:
+    original = promotion()
+    later = NOW + timedelta(hours=1)
+    revised = original.revise(later, is_active=False)
+    assert not revised.is_active
+    assert revised.start_date == original.start_date
+    assert revised.updated_at == later
+    with pytest.raises(InvalidPromotion):
+        original.revise(later, end_date=original.start_date)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"is_active": False}, "inactive"),
+        ({"start_date": NOW + timedelta(hours=1)}, "not started"),
+        ({"end_date": NOW}, "ended"),
+    ],
+)
+def test_only_a_running_promotion_can_be_assigned(overrides: dict[str, Any], reason: str) -> None:
+    if "end_date" in overrides:
+        overrides["start_date"] = NOW - timedelta(days=1)
+    with pytest.raises(PromotionNotAssignable, match=reason):
+        promotion(**overrides).assign_to(PLAYER, AssignmentSource.STAFF, NOW)
+
+
+def test_an_assignment_starts_assigned_and_expires_with_its_promotion() -> None:
+    running = promotion()
+    assignment = running.assign_to(PLAYER, AssignmentSource.WELCOME, NOW, assigned_by=None)
+    assert assignment.status is PlayerPromotionStatus.ASSIGNED
+    assert assignment.status_at(running, NOW) is PlayerPromotionStatus.ASSIGNED
+    assert assignment.claims_remaining(running, NOW) == 1
+    assert assignment.status_at(running, running.end_date) is PlayerPromotionStatus.EXPIRED
+    deactivated = running.revise(NOW, is_active=False)
+    assert assignment.status_at(deactivated, NOW) is PlayerPromotionStatus.EXPIRED
+    assert assignment.claims_remaining(deactivated, NOW) == 0
+
+
+def test_a_claim_marks_the_assignment_claimed_and_counts_on_the_promotion() -> None:
+    running = promotion(max_claims=10)
+    assignment = running.assign_to(PLAYER, AssignmentSource.STAFF, NOW)
+    claim = assignment.claim(running, NOW)
+    assert claim.assignment.status is PlayerPromotionStatus.CLAIMED
+    assert claim.assignment.last_claimed_at == NOW
+    assert claim.promotion.claims_count == 1
+    assert claim.amount == Decimal("10.00")
+    assert claim.idempotency_key == f"{assignment.id}:1"
+    # Claimed stays claimed, even after the promotion ends.
+    assert claim.assignment.status_at(running, running.end_date) is PlayerPromotionStatus.CLAIMED
+    with pytest.raises(PromotionAlreadyClaimed):
+        claim.assignment.claim(claim.promotion, NOW)
+
+
+def test_a_repeatable_promotion_is_claimed_up_to_its_per_player_limit() -> None:
+    running = promotion(max_claims_per_player=2)
+    assignment = running.assign_to(PLAYER, AssignmentSource.STAFF, NOW)
+    first = assignment.claim(running, NOW)
+    assert first.assignment.status is PlayerPromotionStatus.ASSIGNED
+    assert first.assignment.claims_remaining(first.promotion, NOW) == 1
+    second = first.assignment.claim(first.promotion, NOW)
+    assert second.assignment.status is PlayerPromotionStatus.CLAIMED
+    assert second.idempotency_key != first.idempotency_key
+    assert second.promotion.claims_count == 2
+
+
+def test_claims_are_refused_outside_the_window_or_past_the_total_limit() -> None:
+    running = promotion(max_claims=1)
+    assignment = running.assign_to(PLAYER, AssignmentSource.STAFF, NOW)
+    with pytest.raises(PromotionNotClaimable, match="ended"):
+        assignment.claim(running, running.end_date)
+    with pytest.raises(PromotionNotClaimable, match="inactive"):
+        assignment.claim(running.revise(NOW, is_active=False), NOW)
+    exhausted = running.record_claim(NOW)
+    with pytest.raises(PromotionClaimLimitReached):
+        assignment.claim(exhausted, NOW)
+    with pytest.raises(ValueError, match="does not belong"):
+        assignment.claim(promotion(), NOW)
