@@ -46,6 +46,8 @@ def test_valid_events_pass_their_schema() -> None:
         ({"eventType": "NOPE_UNKNOWN"}, "no schema"),
         ({"version": 2}, "no schema"),
         ({"eventId": "not-a-uuid"}, "eventId"),
+        ({"registeredAt": "yesterday"}, "registeredAt"),
+        ({"occurredAt": "2025-13-45T99:00:00Z"}, "occurredAt"),
     ],
 )
 def test_invalid_events_are_refused_with_a_reason(change: dict[str, object], fragment: str) -> None:
