@@ -7,6 +7,7 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from redeem_service.application.commands import AdjustBalance
 from redeem_service.application.services import WalletService, WalletStatement
@@ -29,6 +30,7 @@ blp = Blueprint(
     "wallet", __name__, url_prefix="/api/v1/wallet", description="Balances and transactions"
 )
 _STAFF = [Role.STAFF, Role.ADMIN]
+# Query strings are parsed with RAISE: a misspelt filter is an error, not an unfiltered list.
 
 
 def balances_body(wallet: Wallet) -> dict[str, Any]:
@@ -71,7 +73,7 @@ def _statement(service: WalletService, player_id: str, args: dict[str, Any]) -> 
 @blp.route("/me")
 class MyWallet(MethodView):
     @authenticated(roles=[Role.PLAYER])
-    @blp.arguments(WalletQuerySchema, location="query")
+    @blp.arguments(WalletQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, WalletSchema)
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401, 403, 422)
@@ -87,7 +89,7 @@ class MyWallet(MethodView):
 @blp.route("/players/<string:player_id>")
 class PlayerWallet(MethodView):
     @authenticated(roles=_STAFF)
-    @blp.arguments(WalletQuerySchema, location="query")
+    @blp.arguments(WalletQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, WalletSchema)
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401, 403, 422)

@@ -13,6 +13,11 @@ from sqlalchemy import Engine, text
 from protos.loyalty.wallet.v1 import wallet_pb2
 
 
+def json_of(response: Any) -> Any:
+    """The JSON body of a Flask test response."""
+    return response.get_json()
+
+
 def new_player() -> str:
     return f"player-{uuid.uuid4().hex[:12]}"
 
