@@ -37,6 +37,8 @@ class Container(containers.DeclarativeContainer):
         issuer=config.security.issuer,
         audience=config.security.audience,
         inactive_users=core.inactive_users,
+        cache_size=config.security.token_cache_size.as_int(),
+        cache_seconds=config.security.token_cache_seconds.as_float(),
     )
 
 

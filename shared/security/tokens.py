@@ -7,6 +7,9 @@ not-before checked with a small leeway. A verified token becomes a :class:`Princ
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,7 +60,12 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
 
 
 class AccessTokenVerifier:
-    """Verifies access tokens issued by our authorization server."""
+    """Verifies access tokens issued by our authorization server.
+
+    A service called many times a second with the same token (an internal client) may keep
+    verified tokens for a short while (``cache_seconds``, never past their expiry): the
+    signature is then checked once per token and period instead of on every call.
+    """
 
     def __init__(
         self,
@@ -66,12 +74,18 @@ class AccessTokenVerifier:
         audience: str,
         leeway_seconds: int = 5,
         inactive_users: InactiveUsers | None = None,
+        cache_size: int = 0,
+        cache_seconds: float = 30.0,
     ) -> None:
         self._keys = key_resolver
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
         self._inactive_users = inactive_users
+        self._cache_size = cache_size
+        self._cache_seconds = cache_seconds
+        self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def verify(self, token: str | None) -> Principal:
         """The principal of a valid ``token``; raises :class:`TokenRejected` otherwise."""
@@ -79,6 +93,41 @@ class AccessTokenVerifier:
             raise TokenMissing()
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenRejected()
+        principal = self._cached(token)
+        if principal is None:
+            principal, expires_at = self._decode(token)
+            self._remember(token, principal, expires_at)
+        if (
+            self._inactive_users is not None
+            and not principal.is_client
+            and self._inactive_users.is_inactive(principal.subject)
+        ):
+            raise AccountInactive()
+        return principal
+
+    def _cached(self, token: str) -> Principal | None:
+        if not self._cache_size:
+            return None
+        with self._cache_lock:
+            entry = self._cache.get(token)
+            if entry is None:
+                return None
+            principal, valid_until = entry
+            if valid_until <= time.time():
+                del self._cache[token]
+                return None
+            self._cache.move_to_end(token)
+            return principal
+
+    def _remember(self, token: str, principal: Principal, expires_at: float) -> None:
+        if not self._cache_size:
+            return
+        with self._cache_lock:
+            self._cache[token] = (principal, min(expires_at, time.time() + self._cache_seconds))
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def _decode(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -103,14 +152,7 @@ class AccessTokenVerifier:
             raise TokenExpired() from exc
         except jwt.PyJWTError as exc:
             raise TokenRejected() from exc
-        principal = principal_from_claims(claims)
-        if (
-            self._inactive_users is not None
-            and not principal.is_client
-            and self._inactive_users.is_inactive(principal.subject)
-        ):
-            raise AccountInactive()
-        return principal
+        return principal_from_claims(claims), float(claims["exp"])
 
 
 def bearer_token(authorization: str | None) -> str | None:

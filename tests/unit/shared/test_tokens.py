@@ -141,3 +141,28 @@ def test_inactive_users_are_refused_but_clients_are_not_looked_up(
 )
 def test_bearer_token_parsing(header: str | None, expected: str | None) -> None:
     assert bearer_token(header) == expected
+
+
+def test_a_verified_token_may_be_kept_for_a_while_but_never_past_its_expiry(
+    signer: TestSigner,
+) -> None:
+    keys = StaticKeys(signer)
+    inactive = SetOfInactiveUsers()
+    verifier = AccessTokenVerifier(
+        keys, ISSUER, AUDIENCE, inactive_users=inactive, cache_size=2, cache_seconds=60
+    )
+    token = signer.client_token()
+    assert verifier.verify(token) == verifier.verify(token)
+    assert len(keys.asked) == 1  # the signature was checked once
+    user = signer.user_token("u1")
+    verifier.verify(user)
+    inactive.mark("u1", inactive=True)
+    with pytest.raises(AccountInactive):  # the account status is never cached
+        verifier.verify(user)
+    short_lived = signer.token("svc", scope="wallet.write", lifetime=-1)
+    for _ in range(2):  # expired (within the leeway) tokens are verified, never served cached
+        verifier.verify(short_lived)
+    assert keys.asked.count(signer.kid) == 4
+    verifier.verify(signer.client_token("other"))
+    verifier.verify(token)  # evicted by the newer entries: checked again
+    assert keys.asked.count(signer.kid) == 6

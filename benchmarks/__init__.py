@@ -1,0 +1,1 @@
+"""Benchmarks: measurements, not tests (run by hand, never by the test suite)."""
