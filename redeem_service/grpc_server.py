@@ -3,10 +3,12 @@ and the standard health service on ``GRPC_PORT``, for internal callers with ``wa
 
 from __future__ import annotations
 
+import sys
+
 from redeem_service.container import Container, build_container
 from redeem_service.controllers import grpc_wallet
 from shared.grpc.interceptors import BearerAuthInterceptor, CallContextInterceptor
-from shared.grpc.server import GrpcServer, GrpcServerSettings
+from shared.grpc.server import GrpcServer, GrpcServerSettings, serve_in_processes
 from shared.observability.logging import configure_logging
 
 
@@ -17,7 +19,10 @@ def create_server(container: Container) -> GrpcServer:
     server = GrpcServer(
         grpc_settings,
         interceptors=[
-            CallContextInterceptor(access_log=grpc_settings.access_log),
+            CallContextInterceptor(
+                access_log=grpc_settings.access_log,
+                slow_call_seconds=grpc_settings.slow_call_seconds,
+            ),
             BearerAuthInterceptor(
                 container.token_verifier(),
                 required_scopes=[settings["grpc"]["required_scope"]],
@@ -29,7 +34,8 @@ def create_server(container: Container) -> GrpcServer:
     return server
 
 
-def main() -> None:
+def serve(index: int = 0) -> None:
+    """One server process (``index`` numbers the processes of a multi-process server)."""
     container = build_container()
     settings = container.config()
     logging_settings = settings["logging"]
@@ -38,11 +44,24 @@ def main() -> None:
         level=str(logging_settings["level"]),
         json_output=bool(logging_settings.get("json", True)),
     )
+    metrics_port = int(settings["grpc"].get("metrics_port") or 0)
+    if metrics_port and index:
+        container.config.grpc.metrics_port.from_value(metrics_port + index)
     server = create_server(container)
     try:
         server.serve_forever()
     finally:
         container.shutdown_resources()
+
+
+def main() -> None:
+    settings = build_container().config()
+    processes = GrpcServerSettings.from_mapping(settings["grpc"]).processes
+    if processes == 1:
+        serve()
+        return
+    configure_logging("redeem-grpc", level=str(settings["logging"]["level"]))
+    sys.exit(serve_in_processes(serve, processes))
 
 
 if __name__ == "__main__":

@@ -101,10 +101,13 @@ def wrap_handler(handler: MethodHandler | None, around: Around) -> Any:
 class CallContextInterceptor(ServerInterceptor):
     """Binds the caller's correlation id and trace id (``x-correlation-id``, ``traceparent``) and
     its deadline for the call, echoes the correlation id, refuses calls whose deadline has
-    already passed, turns unexpected exceptions into INTERNAL, and logs and measures each call."""
+    already passed, turns unexpected exceptions into INTERNAL, and measures each call. Failed and
+    slow calls are always logged; every call only with ``access_log`` (at thousands of calls a
+    second the metrics say more than the lines)."""
 
-    def __init__(self, access_log: bool = True) -> None:
+    def __init__(self, access_log: bool = True, slow_call_seconds: float = 0.5) -> None:
         self._access_log = access_log
+        self._slow = slow_call_seconds
 
     def intercept_service(
         self,
@@ -168,7 +171,7 @@ class CallContextInterceptor(ServerInterceptor):
                 elapsed = time.perf_counter() - started
                 GRPC_HANDLED.labels(service, method, status.name).inc()
                 GRPC_LATENCY.labels(service, method).observe(elapsed)
-                if self._access_log:
+                if self._access_log or status is not grpc.StatusCode.OK or elapsed >= self._slow:
                     log.info(
                         "grpc_call",
                         service=service,

@@ -4,6 +4,7 @@ calls in flight get a grace period to finish."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,8 @@ class GrpcServerSettings:
     grace_seconds: float = 5.0
     metrics_port: int = 0
     access_log: bool = True
+    slow_call_seconds: float = 0.5
+    processes: int = 1
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any]) -> GrpcServerSettings:
@@ -51,6 +54,8 @@ class GrpcServerSettings:
             grace_seconds=float(settings.get("grace_seconds", cls.grace_seconds)),
             metrics_port=int(settings.get("metrics_port") or 0),
             access_log=bool(settings.get("access_log", cls.access_log)),
+            slow_call_seconds=float(settings.get("slow_call_seconds", cls.slow_call_seconds)),
+            processes=max(1, int(settings.get("processes", cls.processes))),
         )
 
 
@@ -76,8 +81,9 @@ class GrpcServer:
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
                 ("grpc.max_send_message_length", settings.max_message_bytes),
-                # A second server on a taken port must fail, not share it silently.
-                ("grpc.so_reuseport", 0),
+                # A second server on a taken port must fail, not share it silently — unless
+                # this server is one of several processes sharing the port on purpose.
+                ("grpc.so_reuseport", 1 if settings.processes > 1 else 0),
             ],
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         )
@@ -131,3 +137,40 @@ class GrpcServer:
         while not self._stop_requested.wait(1.0):
             pass
         self.stop()
+
+
+def serve_in_processes(serve: Callable[[int], None], processes: int) -> int:
+    """Run ``serve(index)`` in ``processes`` fresh interpreters sharing the gRPC port
+    (SO_REUSEPORT), so one host uses several cores despite the GIL. SIGTERM/SIGINT are passed on
+    (each child stops gracefully); if one child dies the others are stopped too, and the exit
+    code says so, for the supervisor to restart the whole server. Returns the exit code."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=serve, args=(index,), name=f"grpc-{index}")
+        for index in range(processes)
+    ]
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    for child in children:
+        child.start()
+    log.info("grpc_processes_started", processes=processes)
+    failed = False
+    while not stopping.wait(0.5):
+        if any(not child.is_alive() for child in children):
+            failed = True
+            log.error("grpc_process_exited", codes=[c.exitcode for c in children])
+            break
+    for child in children:
+        if child.is_alive() and child.pid is not None:
+            os.kill(child.pid, signal.SIGTERM)
+    for child in children:
+        child.join()
+    return 1 if failed else 0

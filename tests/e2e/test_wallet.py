@@ -258,14 +258,16 @@ def test_a_deactivated_player_is_refused_by_the_wallet_within_seconds(
     wait_until(refused, timeout=30)
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_the_grpc_server_process_stops_gracefully_on_sigterm(
-    platform: RunningPlatform, tmp_path: Any
+    platform: RunningPlatform, tmp_path: Any, processes: int
 ) -> None:
     redeem = next(s for s in SERVICES if s.name == "redeem")
     env = platform.cluster.env.for_service(redeem)
     port = free_port()
     env["GRPC_PORT"] = str(port)
     env["LOG_LEVEL"] = "INFO"
+    env["GRPC_PROCESSES"] = str(processes)
     log = tmp_path / "grpc.log"
     process = spawn(
         "redeem-grpc-sigterm", [sys.executable, "-m", "redeem_service.grpc_server"], log, env
@@ -273,10 +275,18 @@ def test_the_grpc_server_process_stops_gracefully_on_sigterm(
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             wait_until(lambda: serving(channel))
+            stub = wallet_pb2_grpc.WalletStub(channel)  # type: ignore[no-untyped-call]
+            answer = stub.GetBalance(
+                wallet_pb2.GetBalanceRequest(player_id="nobody"),
+                metadata=metadata(platform.client_token("rewards-service")),
+                timeout=5,
+            )
+            assert answer.balance.points_balance == 0
+        wait_until(lambda: log.read_text().count("grpc_server_started") == processes)
         process.process.send_signal(signal.SIGTERM)
         assert process.process.wait(timeout=15) == 0
     finally:
         process.stop()
     text = log.read_text()
-    assert "grpc_server_stopping" in text
-    assert "grpc_server_stopped" in text
+    assert text.count("grpc_server_stopping") == processes
+    assert text.count("grpc_server_stopped") == processes
