@@ -11,8 +11,9 @@ from typing import Any
 
 import grpc
 import pytest
+from dependency_injector import providers
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from protos.loyalty.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from redeem_service.container import Container
@@ -375,3 +376,21 @@ def test_concurrent_credits_and_debits_keep_the_ledger_equal_to_the_balance(
     assert totals["bonus"] >= 0
     assert set(outcomes) == {"OK", "FAILED_PRECONDITION"}  # debits outran credits
     assert totals["transactions"] <= 41  # at most one row per key, plus the first credit
+
+
+def test_a_database_outage_is_unavailable_so_callers_retry_with_the_same_key(
+    wallet_stub: wallet_pb2_grpc.WalletStub, redeem_container: Container, signer: TestSigner
+) -> None:
+    unreachable = create_engine(
+        "postgresql+psycopg://loyalty@127.0.0.1:9/redeem", connect_args={"connect_timeout": 1}
+    )
+    with (
+        redeem_container.core.database.override(providers.Object(unreachable)),
+        pytest.raises(grpc.RpcError) as raised,
+    ):
+        wallet_stub.AddTransaction(
+            add_request(new_player()), metadata=call_metadata(signer.client_token()), timeout=5
+        )
+    unreachable.dispose()
+    assert raised.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert error_code(raised.value) == "SERVICE_UNAVAILABLE"
