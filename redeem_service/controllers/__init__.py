@@ -1,1 +1,1 @@
-"""Inbound adapters: REST, consumers."""
+"""Inbound adapters: REST, the gRPC wallet servicer, Kafka consumers."""

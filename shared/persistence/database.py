@@ -24,7 +24,8 @@ def normalise_url(url: str) -> str:
 
 
 def create_database_engine(settings: Mapping[str, Any]) -> Engine:
-    """An engine from the ``database`` section (url, pool sizes, statement timeout)."""
+    """An engine from the ``database`` section (url, pool sizes and pre-ping, statement
+    timeout)."""
     pool = settings.get("pool", {})
     statement_timeout_ms = int(settings.get("statement_timeout_ms", 15000))
     return create_engine(
@@ -33,7 +34,7 @@ def create_database_engine(settings: Mapping[str, Any]) -> Engine:
         max_overflow=int(pool.get("max_overflow", 10)),
         pool_timeout=float(pool.get("timeout_seconds", 10)),
         pool_recycle=int(pool.get("recycle_seconds", 1800)),
-        pool_pre_ping=True,
+        pool_pre_ping=bool(pool.get("pre_ping", True)),
         connect_args={
             "options": f"-c statement_timeout={statement_timeout_ms}",
             "connect_timeout": int(settings.get("connect_timeout_seconds", 5)),

@@ -16,6 +16,7 @@ from shared.domain.exceptions import PermissionDenied
 from shared.domain.principal import Principal, Role
 from shared.errors import CommonErrorCode
 from shared.security.jwks import KeyResolver
+from shared.security.tokens import principal_from_claims
 from shared.web.errors import error_response
 
 P = ParamSpec("P")
@@ -81,18 +82,6 @@ def configure_resource_server(
     jwt.needs_fresh_token_loader(lambda _h, _p: unauthorized("A fresh token is required."))
     jwt.user_lookup_error_loader(lambda _h, _p: unauthorized("Unknown subject."))
     return jwt
-
-
-def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
-    role = claims.get("role")
-    scope = claims.get("scope") or ""
-    return Principal(
-        subject=str(claims["sub"]),
-        role=Role(role) if role in {r.value for r in Role} else None,
-        scopes=frozenset(str(scope).split()),
-        client_id=claims.get("client_id"),
-        token_id=claims.get("jti"),
-    )
 
 
 def current_principal() -> Principal:

@@ -1,0 +1,53 @@
+"""The wallet service's Flask app (gunicorn: ``redeem_service.app:create_app()``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from redeem_service.container import Container, build_container
+from redeem_service.controllers import wallet
+from redeem_service.controllers.errors import ERRORS
+from shared.messaging.kafka import check_broker
+from shared.persistence.database import check_database
+from shared.security.resource_server import configure_resource_server
+from shared.web.app_factory import create_base_app
+from shared.web.health import HealthCheck
+
+SERVICE = "redeem"
+
+
+def create_app(
+    overrides: dict[str, Any] | None = None, container: Container | None = None
+) -> Flask:
+    """Build the app on the active profile's settings (``overrides`` merged last)."""
+    container = container or build_container(overrides)
+    settings = container.config()
+    core = container.core
+    readiness = [
+        HealthCheck("database", lambda: check_database(core.database())),
+        HealthCheck("redis", lambda: core.redis().ping()),
+        HealthCheck("kafka", lambda: check_broker(settings["kafka"])),
+    ]
+    app, api = create_base_app(
+        __name__,
+        SERVICE,
+        settings,
+        ERRORS,
+        readiness,
+        title="Loyalty Wallet API",
+        description="Player wallets: bonus and points balances, the transaction log and "
+        "adjustments. Internal services use the gRPC Wallet service instead.",
+    )
+    security = settings["security"]
+    configure_resource_server(
+        app,
+        key_resolver=container.key_resolver(),
+        issuer=security["issuer"],
+        audience=security["audience"],
+        inactive_users=core.inactive_users(),
+    )
+    api.register_blueprint(wallet.blp)
+    app.extensions["container"] = container
+    return app

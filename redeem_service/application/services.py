@@ -1,0 +1,143 @@
+"""Wallet use cases: record transactions (idempotently), adjust balances, read statements."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redeem_service.application.commands import AdjustBalance, RecordTransaction
+from redeem_service.application.events import wallet_adjusted
+from redeem_service.application.ports import RedeemUnitOfWork
+from redeem_service.domain.exceptions import (
+    BalanceLimitExceeded,
+    IdempotencyKeyReused,
+    InsufficientBalance,
+)
+from redeem_service.domain.model import (
+    Amount,
+    TransactionRequest,
+    TransactionSource,
+    Wallet,
+    WalletTransaction,
+    check_adjustment_reason,
+    check_player_id,
+)
+from redeem_service.domain.ports import TransactionFilter
+from shared.application.events import Topic
+from shared.domain.clock import Clock
+from shared.domain.exceptions import Conflict, PermissionDenied
+from shared.domain.pagination import Page, PageRequest
+from shared.domain.principal import Principal
+
+UowFactory = Callable[[], RedeemUnitOfWork]
+ADJUSTMENT_KEY_PREFIX = "adjustment:"
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionResult:
+    """The recorded transaction (the first one, for a retry) and the balances right after it."""
+
+    transaction: WalletTransaction
+    replayed: bool
+
+    @property
+    def wallet(self) -> Wallet:
+        return self.transaction.wallet_after
+
+
+@dataclass(frozen=True, slots=True)
+class WalletStatement:
+    wallet: Wallet
+    transactions: Page[WalletTransaction]
+
+
+class WalletService:
+    """The only way balances change: each change and its log line in one transaction."""
+
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def record(self, command: RecordTransaction, actor: str) -> TransactionResult:
+        """Credit or debit for an internal service. The same idempotency key with the same
+        content returns the first result; with a different content it is refused."""
+        request = TransactionRequest(
+            player_id=command.player_id,
+            kind=command.kind,
+            amount=Amount.parse(command.currency, command.amount),
+            idempotency_key=command.idempotency_key,
+            actor=actor,
+            source=TransactionSource.SERVICE,
+            description=command.description,
+            additional_data=command.additional_data,
+        )
+        return self._apply(request)
+
+    def adjust(self, command: AdjustBalance, actor: Principal) -> TransactionResult:
+        """An administrator's credit or debit with a reason; the player is notified. Retries
+        with the same key return the first result (a key is generated when none is given)."""
+        if not actor.is_admin:
+            raise PermissionDenied("Only administrators adjust balances.")
+        reason = check_adjustment_reason(command.reason)
+        # Adjustment keys live in their own namespace, so they can never match (or block) the
+        # key of a service transaction such as a promotion claim.
+        key = ADJUSTMENT_KEY_PREFIX + (command.idempotency_key or str(uuid.uuid4()))
+        request = TransactionRequest(
+            player_id=command.player_id,
+            kind=command.kind,
+            amount=Amount.parse(command.currency, command.amount),
+            idempotency_key=key,
+            actor=actor.subject,
+            source=TransactionSource.ADJUSTMENT,
+            description=reason,
+        )
+        return self._apply(request, notify=True)
+
+    def wallet(self, player_id: str) -> Wallet:
+        """The player's balances (an empty wallet before the first transaction)."""
+        check_player_id(player_id)
+        with self._uow() as uow:
+            return uow.wallets.get(player_id) or Wallet(player_id)
+
+    def statement(
+        self, player_id: str, filters: TransactionFilter, page: PageRequest
+    ) -> WalletStatement:
+        """Balances and one page of transactions, newest first."""
+        check_player_id(player_id)
+        with self._uow() as uow:
+            wallet = uow.wallets.get(player_id) or Wallet(player_id)
+            transactions = uow.transactions.list(player_id, filters, page)
+        return WalletStatement(wallet, transactions)
+
+    def _apply(self, request: TransactionRequest, notify: bool = False) -> TransactionResult:
+        now = self._clock.now()
+        with self._uow() as uow:
+            try:
+                after = uow.wallets.apply(request.player_id, request.kind, request.amount, now)
+            except (InsufficientBalance, BalanceLimitExceeded):
+                # A retry of a transaction that succeeded earlier must get its first result,
+                # even when the balance would not allow it any more.
+                first = uow.transactions.get_by_idempotency_key(request.idempotency_key)
+                if first is None:
+                    raise
+                return self._replay(first, request)
+            transaction = WalletTransaction.record(request, after, now)
+            if uow.transactions.add(transaction):
+                if notify:
+                    uow.outbox.add(Topic.NOTIFICATIONS, wallet_adjusted(transaction))
+                uow.commit()
+                return TransactionResult(transaction, replayed=False)
+        # The key was recorded before (or concurrently): leaving the block rolled our balance
+        # change back; answer with what the key recorded.
+        with self._uow() as uow:
+            first = uow.transactions.get_by_idempotency_key(request.idempotency_key)
+        if first is None:  # pragma: no cover - a recorded transaction is never deleted
+            raise Conflict("The transaction conflicted with another one. Please retry.")
+        return self._replay(first, request)
+
+    @staticmethod
+    def _replay(first: WalletTransaction, request: TransactionRequest) -> TransactionResult:
+        if not first.is_same_request(request):
+            raise IdempotencyKeyReused()
+        return TransactionResult(first, replayed=True)

@@ -1,0 +1,48 @@
+"""Wallet error codes and the one mapping of domain exceptions to HTTP and gRPC statuses."""
+
+from __future__ import annotations
+
+import grpc
+
+from redeem_service.domain import exceptions as e
+from shared.errors import AppErrorCode
+from shared.grpc.errors import GrpcErrorMap, GrpcErrorSpec
+from shared.web.errors import ErrorMap, ErrorSpec
+
+
+class RedeemErrorCode(AppErrorCode):
+    INVALID_AMOUNT = "REDEEM_INVALID_AMOUNT"
+    INVALID_PLAYER_ID = "REDEEM_INVALID_PLAYER_ID"
+    INVALID_IDEMPOTENCY_KEY = "REDEEM_INVALID_IDEMPOTENCY_KEY"
+    INVALID_TRANSACTION = "REDEEM_INVALID_TRANSACTION"
+    INSUFFICIENT_BALANCE = "REDEEM_INSUFFICIENT_BALANCE"
+    BALANCE_LIMIT_EXCEEDED = "REDEEM_BALANCE_LIMIT_EXCEEDED"
+    IDEMPOTENCY_KEY_REUSED = "REDEEM_IDEMPOTENCY_KEY_REUSED"
+
+
+ERRORS: ErrorMap = {
+    e.InvalidAmount: ErrorSpec(422, RedeemErrorCode.INVALID_AMOUNT),
+    e.InvalidPlayerId: ErrorSpec(422, RedeemErrorCode.INVALID_PLAYER_ID),
+    e.InvalidIdempotencyKey: ErrorSpec(422, RedeemErrorCode.INVALID_IDEMPOTENCY_KEY),
+    e.InvalidTransactionDetails: ErrorSpec(422, RedeemErrorCode.INVALID_TRANSACTION),
+    e.InsufficientBalance: ErrorSpec(409, RedeemErrorCode.INSUFFICIENT_BALANCE),
+    e.BalanceLimitExceeded: ErrorSpec(409, RedeemErrorCode.BALANCE_LIMIT_EXCEEDED),
+    e.IdempotencyKeyReused: ErrorSpec(409, RedeemErrorCode.IDEMPOTENCY_KEY_REUSED),
+}
+
+_INVALID = grpc.StatusCode.INVALID_ARGUMENT
+GRPC_ERRORS: GrpcErrorMap = {
+    e.InvalidAmount: GrpcErrorSpec(_INVALID, RedeemErrorCode.INVALID_AMOUNT),
+    e.InvalidPlayerId: GrpcErrorSpec(_INVALID, RedeemErrorCode.INVALID_PLAYER_ID),
+    e.InvalidIdempotencyKey: GrpcErrorSpec(_INVALID, RedeemErrorCode.INVALID_IDEMPOTENCY_KEY),
+    e.InvalidTransactionDetails: GrpcErrorSpec(_INVALID, RedeemErrorCode.INVALID_TRANSACTION),
+    e.InsufficientBalance: GrpcErrorSpec(
+        grpc.StatusCode.FAILED_PRECONDITION, RedeemErrorCode.INSUFFICIENT_BALANCE
+    ),
+    e.BalanceLimitExceeded: GrpcErrorSpec(
+        grpc.StatusCode.FAILED_PRECONDITION, RedeemErrorCode.BALANCE_LIMIT_EXCEEDED
+    ),
+    e.IdempotencyKeyReused: GrpcErrorSpec(
+        grpc.StatusCode.ALREADY_EXISTS, RedeemErrorCode.IDEMPOTENCY_KEY_REUSED
+    ),
+}

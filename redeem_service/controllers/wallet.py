@@ -1,0 +1,141 @@
+"""The wallet over REST: a player's own wallet, any wallet for staff, adjustments for admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from redeem_service.application.commands import AdjustBalance
+from redeem_service.application.services import WalletService, WalletStatement
+from redeem_service.container import Container
+from redeem_service.controllers.schemas import (
+    AdjustmentCreateSchema,
+    AdjustmentSchema,
+    IdempotencyHeaderSchema,
+    WalletQuerySchema,
+    WalletSchema,
+)
+from redeem_service.domain.model import Currency, Wallet, WalletTransaction, format_amount
+from redeem_service.domain.ports import TransactionFilter
+from shared.domain.principal import Role
+from shared.security.resource_server import authenticated, current_principal
+from shared.web.pagination import page_request
+from shared.web.schemas import BEARER_AUTH, errors
+
+blp = Blueprint(
+    "wallet", __name__, url_prefix="/api/v1/wallet", description="Balances and transactions"
+)
+_STAFF = [Role.STAFF, Role.ADMIN]
+# Query strings are parsed with RAISE: a misspelt filter is an error, not an unfiltered list.
+
+
+def balances_body(wallet: Wallet) -> dict[str, Any]:
+    return {"bonus": format_amount(Currency.BONUS, wallet.bonus), "points": wallet.points}
+
+
+def transaction_body(transaction: WalletTransaction) -> dict[str, Any]:
+    return {
+        "id": transaction.id,
+        "amount": str(transaction.amount),
+        "currency": transaction.currency,
+        "type": transaction.kind,
+        "description": transaction.description,
+        "additional_data": dict(transaction.additional_data),
+        "actor": transaction.actor,
+        "source": transaction.source,
+        "balance_after": format_amount(transaction.currency, transaction.balance_after),
+        "created_at": transaction.created_at,
+    }
+
+
+def statement_body(statement: WalletStatement) -> dict[str, Any]:
+    page = statement.transactions
+    return {
+        "player_id": statement.wallet.player_id,
+        "balances": balances_body(statement.wallet),
+        "transactions": {
+            **page.to_dict(),
+            "items": [transaction_body(t) for t in page.items],
+        },
+    }
+
+
+def _statement(service: WalletService, player_id: str, args: dict[str, Any]) -> dict[str, Any]:
+    page = page_request(args)
+    filters = TransactionFilter(currency=args.get("currency"), kind=args.get("type"))
+    return statement_body(service.statement(player_id, filters, page))
+
+
+@blp.route("/me")
+class MyWallet(MethodView):
+    @authenticated(roles=[Role.PLAYER])
+    @blp.arguments(WalletQuerySchema, location="query", unknown=RAISE)
+    @blp.response(200, WalletSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 422)
+    @inject
+    def get(
+        self, args: dict[str, Any], service: WalletService = Provide[Container.wallet_service]
+    ) -> Any:
+        """The logged-in player's balances and transactions (newest first; filter by currency
+        and type)."""
+        return _statement(service, current_principal().subject, args)
+
+
+@blp.route("/players/<string:player_id>")
+class PlayerWallet(MethodView):
+    @authenticated(roles=_STAFF)
+    @blp.arguments(WalletQuerySchema, location="query", unknown=RAISE)
+    @blp.response(200, WalletSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 422)
+    @inject
+    def get(
+        self,
+        args: dict[str, Any],
+        player_id: str,
+        service: WalletService = Provide[Container.wallet_service],
+    ) -> Any:
+        """A player's balances and transactions (staff)."""
+        return _statement(service, player_id, args)
+
+
+@blp.route("/players/<string:player_id>/adjustments")
+class Adjustments(MethodView):
+    @authenticated(roles=[Role.ADMIN])
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
+    @blp.arguments(AdjustmentCreateSchema)
+    @blp.response(201, AdjustmentSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 409, 422)
+    @inject
+    def post(
+        self,
+        headers: dict[str, Any],
+        body: dict[str, Any],
+        player_id: str,
+        service: WalletService = Provide[Container.wallet_service],
+    ) -> Any:
+        """Credit or debit a balance by hand, with a reason; recorded with the admin as actor
+        and notified to the player. Send an ``Idempotency-Key`` to retry safely: the same key
+        returns the first result (``replayed``: true)."""
+        result = service.adjust(
+            AdjustBalance(
+                player_id=player_id,
+                currency=body["currency"],
+                kind=body["type"],
+                amount=body["amount"],
+                reason=body["reason"],
+                idempotency_key=headers.get("idempotency_key"),
+            ),
+            actor=current_principal(),
+        )
+        return {
+            "transaction": transaction_body(result.transaction),
+            "balances": balances_body(result.wallet),
+            "replayed": result.replayed,
+        }

@@ -1,0 +1,42 @@
+"""Facts the wallet refuses with; each maps to one HTTP status, one gRPC status and one code."""
+
+from __future__ import annotations
+
+from shared.domain.exceptions import Conflict, DomainError, InvalidInput
+
+
+class InvalidAmount(InvalidInput):
+    default_message = "The amount is not valid."
+
+
+class InvalidPlayerId(InvalidInput):
+    default_message = "The player id is not valid."
+
+
+class InvalidIdempotencyKey(InvalidInput):
+    default_message = "The idempotency key is not valid."
+
+
+class InvalidTransactionDetails(InvalidInput):
+    default_message = "The transaction details are not valid."
+
+
+class InsufficientBalance(DomainError):
+    """A debit larger than the balance: nothing is recorded."""
+
+    default_message = "The balance is too low for this debit."
+
+
+class BalanceLimitExceeded(DomainError):
+    """A credit that would take the balance past what the wallet can hold."""
+
+    default_message = "The credit would exceed the maximum balance."
+
+
+class IdempotencyKeyReused(Conflict):
+    """The key was already used for a transaction with a different content."""
+
+    default_message = (
+        "This idempotency key was already used for a different transaction "
+        "(player, amount, currency or type differ)."
+    )

@@ -1,0 +1,264 @@
+"""The wallet: a player's bonus (money) and points balances and the append-only transaction log.
+
+Every change is one :class:`WalletTransaction` carrying the balances right after it, so the log
+alone explains every balance: the sum of a player's transactions equals the balance, always.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from redeem_service.domain.exceptions import (
+    BalanceLimitExceeded,
+    InsufficientBalance,
+    InvalidAmount,
+    InvalidIdempotencyKey,
+    InvalidPlayerId,
+    InvalidTransactionDetails,
+)
+
+CENTS = Decimal("0.01")
+ZERO_MONEY = Decimal("0.00")
+PLAYER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+MAX_DESCRIPTION_LENGTH = 500
+MAX_ADDITIONAL_DATA_BYTES = 4096
+_BONUS_TEXT = re.compile(r"^[0-9]{1,13}(\.[0-9]{1,2})?$")
+_POINTS_TEXT = re.compile(r"^[0-9]{1,16}$")
+
+
+class Currency(StrEnum):
+    BONUS = "BONUS"  # bonus money, two decimal places
+    POINTS = "POINTS"  # loyalty points, whole numbers
+
+
+class TransactionType(StrEnum):
+    CREDIT = "CREDIT"
+    DEBIT = "DEBIT"
+
+
+class TransactionSource(StrEnum):
+    """Where a transaction came from, for the audit log."""
+
+    SERVICE = "SERVICE"  # an internal service through the wallet API (gRPC)
+    ADJUSTMENT = "ADJUSTMENT"  # an administrator's manual adjustment
+
+
+# Bounds: one transaction, and what a balance can hold (NUMERIC(14,2) / BIGINT columns).
+MAX_TRANSACTION_AMOUNT = {
+    Currency.BONUS: Decimal("10000000.00"),
+    Currency.POINTS: Decimal(1_000_000_000),
+}
+MAX_BALANCE = {
+    Currency.BONUS: Decimal("999999999999.99"),
+    Currency.POINTS: Decimal(1_000_000_000_000_000),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """A positive quantity of one currency: money with two decimal places, or whole points."""
+
+    currency: Currency
+    value: Decimal
+
+    @classmethod
+    def parse(cls, currency: Currency, raw: str | int | Decimal) -> Amount:
+        """Read an amount as callers send it (a decimal string, or an integer for points).
+        Floats are refused: money never goes through binary floating point."""
+        if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+            raise InvalidAmount("The amount must be a decimal string or an integer.")
+        if isinstance(raw, str):
+            pattern = _BONUS_TEXT if currency is Currency.BONUS else _POINTS_TEXT
+            if not pattern.match(raw):
+                raise InvalidAmount(
+                    'A BONUS amount is a decimal with at most two decimal places (e.g. "10.50").'
+                    if currency is Currency.BONUS
+                    else 'A POINTS amount is a whole number (e.g. "150").'
+                )
+        try:
+            value = Decimal(raw)
+        except InvalidOperation as exc:  # pragma: no cover - the pattern above prevents it
+            raise InvalidAmount() from exc
+        if not value.is_finite():
+            raise InvalidAmount()
+        if currency is Currency.POINTS:
+            if value != value.to_integral_value():
+                raise InvalidAmount("A POINTS amount is a whole number.")
+            value = value.quantize(Decimal(1))
+        else:
+            if value != value.quantize(CENTS):
+                raise InvalidAmount("A BONUS amount has at most two decimal places.")
+            value = value.quantize(CENTS)
+        if value <= 0:
+            raise InvalidAmount("The amount must be greater than zero.")
+        limit = MAX_TRANSACTION_AMOUNT[currency]
+        if value > limit:
+            raise InvalidAmount(f"The amount may not exceed {format_amount(currency, limit)}.")
+        return cls(currency, value)
+
+    @property
+    def points(self) -> int:
+        return int(self.value)
+
+    def __str__(self) -> str:
+        return format_amount(self.currency, self.value)
+
+
+def format_amount(currency: Currency, value: Decimal | int) -> str:
+    """``"10.50"`` for money, ``"150"`` for points."""
+    if currency is Currency.BONUS:
+        return f"{Decimal(value).quantize(CENTS)}"
+    return str(int(value))
+
+
+def check_player_id(player_id: str) -> str:
+    if not PLAYER_ID_PATTERN.match(player_id):
+        raise InvalidPlayerId("The player id must be 1 to 64 characters of [A-Za-z0-9._:-].")
+    return player_id
+
+
+def check_adjustment_reason(reason: str) -> str:
+    """An adjustment is only recorded with the reason for it (shown in the audit log)."""
+    reason = reason.strip()
+    if not 3 <= len(reason) <= MAX_DESCRIPTION_LENGTH:
+        raise InvalidTransactionDetails(
+            f"A reason of 3 to {MAX_DESCRIPTION_LENGTH} characters is required."
+        )
+    return reason
+
+
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    """A player's balances. A player without any transaction has an empty wallet."""
+
+    player_id: str
+    bonus: Decimal = ZERO_MONEY
+    points: int = 0
+
+    def balance_of(self, currency: Currency) -> Decimal:
+        return self.bonus if currency is Currency.BONUS else Decimal(self.points)
+
+    def apply(self, kind: TransactionType, amount: Amount) -> Wallet:
+        """The wallet after crediting or debiting ``amount``: never below zero, never above the
+        limit (the persistence adapter enforces the same rule atomically)."""
+        current = self.balance_of(amount.currency)
+        after = current + amount.value if kind is TransactionType.CREDIT else current - amount.value
+        if after < 0:
+            raise InsufficientBalance(
+                f"The {amount.currency.value} balance is "
+                f"{format_amount(amount.currency, current)}; "
+                f"a debit of {amount} is not possible."
+            )
+        if after > MAX_BALANCE[amount.currency]:
+            raise BalanceLimitExceeded()
+        if amount.currency is Currency.BONUS:
+            return Wallet(self.player_id, after.quantize(CENTS), self.points)
+        return Wallet(self.player_id, self.bonus, int(after))
+
+
+def _check_additional_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        encoded = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidTransactionDetails("additionalData must be a JSON object.") from exc
+    if len(encoded.encode()) > MAX_ADDITIONAL_DATA_BYTES:
+        raise InvalidTransactionDetails(
+            f"additionalData may not exceed {MAX_ADDITIONAL_DATA_BYTES} bytes."
+        )
+    return dict(data)
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRequest:
+    """A change asked of the wallet, validated; recorded at most once per idempotency key."""
+
+    player_id: str
+    kind: TransactionType
+    amount: Amount
+    idempotency_key: str
+    actor: str
+    source: TransactionSource
+    description: str = ""
+    additional_data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_player_id(self.player_id)
+        if not IDEMPOTENCY_KEY_PATTERN.match(self.idempotency_key):
+            raise InvalidIdempotencyKey(
+                "The idempotency key must be 1 to 128 characters of [A-Za-z0-9._:-]."
+            )
+        if len(self.description) > MAX_DESCRIPTION_LENGTH:
+            raise InvalidTransactionDetails(
+                f"The description may not exceed {MAX_DESCRIPTION_LENGTH} characters."
+            )
+        if not self.actor or len(self.actor) > 64:
+            raise InvalidTransactionDetails("The actor must be 1 to 64 characters.")
+        _check_additional_data(self.additional_data)
+
+
+@dataclass(frozen=True, slots=True)
+class WalletTransaction:
+    """One line of the audit log, with the balances right after it. Never updated or deleted."""
+
+    id: str
+    player_id: str
+    kind: TransactionType
+    amount: Amount
+    description: str
+    additional_data: Mapping[str, Any]
+    idempotency_key: str
+    actor: str
+    source: TransactionSource
+    created_at: datetime
+    bonus_after: Decimal
+    points_after: int
+
+    @classmethod
+    def record(cls, request: TransactionRequest, after: Wallet, now: datetime) -> WalletTransaction:
+        return cls(
+            id=str(uuid.uuid4()),
+            player_id=request.player_id,
+            kind=request.kind,
+            amount=request.amount,
+            description=request.description,
+            additional_data=dict(request.additional_data),
+            idempotency_key=request.idempotency_key,
+            actor=request.actor,
+            source=request.source,
+            created_at=now,
+            bonus_after=after.bonus,
+            points_after=after.points,
+        )
+
+    @property
+    def currency(self) -> Currency:
+        return self.amount.currency
+
+    @property
+    def wallet_after(self) -> Wallet:
+        return Wallet(self.player_id, self.bonus_after, self.points_after)
+
+    @property
+    def balance_after(self) -> Decimal:
+        return self.wallet_after.balance_of(self.currency)
+
+    @property
+    def signed_value(self) -> Decimal:
+        return self.amount.value if self.kind is TransactionType.CREDIT else -self.amount.value
+
+    def is_same_request(self, request: TransactionRequest) -> bool:
+        """Whether ``request`` asks for this very change again (a retry under the same key)."""
+        return (
+            self.player_id == request.player_id
+            and self.kind is request.kind
+            and self.amount == request.amount
+        )

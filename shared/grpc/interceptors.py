@@ -1,0 +1,246 @@
+"""Server interceptors: the call context (correlation id, deadline, logs, metrics) and bearer-token
+authentication with scope checks.
+
+Interceptors here wrap the method handler, so their work runs on the worker thread that serves the
+call (never on the server's polling thread) and context variables they bind are seen by the
+servicer and everything it calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from prometheus_client import Counter, Histogram
+
+from shared import deadline
+from shared.domain.principal import Principal
+from shared.errors import CommonErrorCode
+from shared.grpc.errors import abort
+from shared.observability import context as trace_context
+from shared.observability.logging import get_logger
+from shared.security.tokens import (
+    AccessTokenVerifier,
+    AccountInactive,
+    TokenExpired,
+    TokenRejected,
+    bearer_token,
+)
+
+log = get_logger("grpc")
+
+if TYPE_CHECKING:
+    ServerInterceptor = grpc.ServerInterceptor[Any, Any]
+    MethodHandler = grpc.RpcMethodHandler[Any, Any]
+else:
+    ServerInterceptor = grpc.ServerInterceptor
+    MethodHandler = grpc.RpcMethodHandler
+
+GRPC_HANDLED = Counter(
+    "grpc_server_handled_total",
+    "gRPC calls completed on the server, by status code.",
+    ["service", "method", "code"],
+)
+GRPC_LATENCY = Histogram(
+    "grpc_server_handling_seconds",
+    "gRPC call latency on the server.",
+    ["service", "method"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+HEALTH_SERVICE = "grpc.health.v1.Health"
+CORRELATION_METADATA = trace_context.CORRELATION_HEADER.lower()
+TRACEPARENT_METADATA = trace_context.TRACEPARENT_HEADER
+
+Behavior = Callable[[Any, grpc.ServicerContext], Any]
+Around = Callable[[Behavior, Any, grpc.ServicerContext], Any]
+
+_principal: ContextVar[Principal | None] = ContextVar("grpc_principal", default=None)
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of the gRPC call in hand (inside a servicer)."""
+    principal = _principal.get()
+    if principal is None:
+        raise RuntimeError("no authenticated principal: is BearerAuthInterceptor installed?")
+    return principal
+
+
+def split_method(full_method: str) -> tuple[str, str]:
+    """``/pkg.Service/Method`` → (``pkg.Service``, ``Method``)."""
+    service, _, method = full_method.lstrip("/").partition("/")
+    return service, method
+
+
+def metadata_value(context: grpc.ServicerContext, name: str) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == name:
+            return value if isinstance(value, str) else value.decode("utf-8", "replace")
+    return None
+
+
+def wrap_handler(handler: MethodHandler | None, around: Around) -> Any:
+    """The handler with each of its behaviours run through ``around(behavior, request, ctx)``."""
+    if handler is None:
+        return None
+    replaced: dict[str, Behavior] = {}
+    for kind in ("unary_unary", "unary_stream", "stream_unary", "stream_stream"):
+        behavior = getattr(handler, kind)
+        if behavior is not None:
+
+            def wrapped(request: Any, context: grpc.ServicerContext, b: Behavior = behavior) -> Any:
+                return around(b, request, context)
+
+            replaced[kind] = wrapped
+    return handler._replace(**replaced)  # type: ignore[attr-defined]
+
+
+class CallContextInterceptor(ServerInterceptor):
+    """Binds the caller's correlation id and trace id (``x-correlation-id``, ``traceparent``) and
+    its deadline for the call, echoes the correlation id, refuses calls whose deadline has
+    already passed, turns unexpected exceptions into INTERNAL, and measures each call. Failed and
+    slow calls are always logged; every call only with ``access_log`` (at thousands of calls a
+    second the metrics say more than the lines)."""
+
+    def __init__(self, access_log: bool = True, slow_call_seconds: float = 0.5) -> None:
+        self._access_log = access_log
+        self._slow = slow_call_seconds
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], MethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = continuation(handler_call_details)
+        service, method = split_method(handler_call_details.method)
+        if service == HEALTH_SERVICE:
+            return handler
+
+        def around(behavior: Behavior, request: Any, context: grpc.ServicerContext) -> Any:
+            return self._call(service, method, behavior, request, context)
+
+        return wrap_handler(handler, around)
+
+    def _call(
+        self,
+        service: str,
+        method: str,
+        behavior: Behavior,
+        request: Any,
+        context: grpc.ServicerContext,
+    ) -> Any:
+        trace = trace_context.from_headers(
+            {
+                trace_context.CORRELATION_HEADER: metadata_value(context, CORRELATION_METADATA)
+                or "",
+                trace_context.TRACEPARENT_HEADER: metadata_value(context, TRACEPARENT_METADATA)
+                or "",
+            }
+        )
+        started = time.perf_counter()
+        status = grpc.StatusCode.OK
+        time_remaining = context.time_remaining()
+        with trace_context.bound(trace), deadline.bound_deadline(time_remaining):
+            context.send_initial_metadata(((CORRELATION_METADATA, trace.correlation_id),))
+            try:
+                if time_remaining is not None and time_remaining <= 0:
+                    abort(
+                        context,
+                        grpc.StatusCode.DEADLINE_EXCEEDED,
+                        CommonErrorCode.DEADLINE_EXCEEDED,
+                        "The deadline passed before the call started.",
+                    )
+                return behavior(request, context)
+            except Exception:
+                code = context.code()  # type: ignore[attr-defined]  # set when the servicer (or we) aborted the call
+                if code is None:
+                    log.exception("grpc_unhandled_error", service=service, method=method)
+                    status = grpc.StatusCode.INTERNAL
+                    abort(
+                        context,
+                        grpc.StatusCode.INTERNAL,
+                        CommonErrorCode.INTERNAL_ERROR,
+                        "Internal server error.",
+                    )
+                status = code
+                raise
+            finally:
+                elapsed = time.perf_counter() - started
+                GRPC_HANDLED.labels(service, method, status.name).inc()
+                GRPC_LATENCY.labels(service, method).observe(elapsed)
+                if self._access_log or status is not grpc.StatusCode.OK or elapsed >= self._slow:
+                    log.info(
+                        "grpc_call",
+                        service=service,
+                        method=method,
+                        code=status.name,
+                        duration_ms=round(elapsed * 1000, 2),
+                        peer=context.peer(),
+                    )
+
+
+class BearerAuthInterceptor(ServerInterceptor):
+    """Requires ``authorization: Bearer <access token>`` on every call except the health service:
+    UNAUTHENTICATED without a valid token, PERMISSION_DENIED without ``required_scopes`` (and,
+    with ``clients_only``, for user tokens). The principal is available through
+    :func:`current_principal` inside the servicer."""
+
+    def __init__(
+        self,
+        verifier: AccessTokenVerifier,
+        required_scopes: Iterable[str],
+        clients_only: bool = True,
+        exempt_services: Iterable[str] = (HEALTH_SERVICE,),
+    ) -> None:
+        self._verifier = verifier
+        self._required = frozenset(required_scopes)
+        self._clients_only = clients_only
+        self._exempt = frozenset(exempt_services)
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], MethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = continuation(handler_call_details)
+        service, _ = split_method(handler_call_details.method)
+        if service in self._exempt:
+            return handler
+        return wrap_handler(handler, self._authenticate)
+
+    def _authenticate(self, behavior: Behavior, request: Any, context: grpc.ServicerContext) -> Any:
+        token = bearer_token(metadata_value(context, "authorization"))
+        try:
+            principal = self._verifier.verify(token)
+        except TokenRejected as exc:
+            if isinstance(exc, TokenExpired):
+                code = CommonErrorCode.TOKEN_EXPIRED
+            elif isinstance(exc, AccountInactive):
+                code = CommonErrorCode.ACCOUNT_INACTIVE
+            elif token is None:
+                code = CommonErrorCode.UNAUTHENTICATED
+            else:
+                code = CommonErrorCode.TOKEN_INVALID
+            abort(context, grpc.StatusCode.UNAUTHENTICATED, code, exc.message)
+        if self._clients_only and not principal.is_client:
+            abort(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                CommonErrorCode.FORBIDDEN,
+                "A client-credentials access token is required.",
+            )
+        if not self._required <= principal.scopes:
+            abort(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                CommonErrorCode.FORBIDDEN,
+                f"The access token lacks the scope {' '.join(sorted(self._required))}.",
+            )
+        token_var = _principal.set(principal)
+        try:
+            return behavior(request, context)
+        finally:
+            _principal.reset(token_var)

@@ -1,0 +1,165 @@
+"""Access-token verification without a web framework (gRPC servers, consumers, scripts).
+
+The same rules as the Flask resource server: RS256 only, the key chosen by ``kid`` from the
+resolver (an unknown ``kid`` makes the resolver refetch the JWKS), issuer, audience, expiry and
+not-before checked with a small leeway. A verified token becomes a :class:`Principal`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+
+from shared.application.ports import InactiveUsers
+from shared.domain.principal import Principal, Role
+from shared.security.jwks import KeyResolver
+
+MAX_TOKEN_LENGTH = 8192
+ALGORITHM = "RS256"
+
+
+class TokenRejected(Exception):
+    """The token cannot be accepted; ``message`` is safe to show to the caller."""
+
+    message = "The access token is not valid."
+
+    def __init__(self, message: str | None = None) -> None:
+        if message:
+            self.message = message
+        super().__init__(self.message)
+
+
+class TokenMissing(TokenRejected):
+    message = "An access token is required."
+
+
+class TokenExpired(TokenRejected):
+    message = "The access token has expired."
+
+
+class AccountInactive(TokenRejected):
+    message = "The account is not active."
+
+
+def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
+    """The caller a verified token stands for (a user has a role; a client has none)."""
+    role = claims.get("role")
+    scope = claims.get("scope") or ""
+    return Principal(
+        subject=str(claims["sub"]),
+        role=Role(role) if role in {r.value for r in Role} else None,
+        scopes=frozenset(str(scope).split()),
+        client_id=claims.get("client_id"),
+        token_id=claims.get("jti"),
+    )
+
+
+class AccessTokenVerifier:
+    """Verifies access tokens issued by our authorization server.
+
+    A service called many times a second with the same token (an internal client) may keep
+    verified tokens for a short while (``cache_seconds``, never past their expiry): the
+    signature is then checked once per token and period instead of on every call.
+    """
+
+    def __init__(
+        self,
+        key_resolver: KeyResolver,
+        issuer: str,
+        audience: str,
+        leeway_seconds: int = 5,
+        inactive_users: InactiveUsers | None = None,
+        cache_size: int = 0,
+        cache_seconds: float = 30.0,
+    ) -> None:
+        self._keys = key_resolver
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway_seconds
+        self._inactive_users = inactive_users
+        self._cache_size = cache_size
+        self._cache_seconds = cache_seconds
+        self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def verify(self, token: str | None) -> Principal:
+        """The principal of a valid ``token``; raises :class:`TokenRejected` otherwise."""
+        if not token:
+            raise TokenMissing()
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise TokenRejected()
+        principal = self._cached(token)
+        if principal is None:
+            principal, expires_at = self._decode(token)
+            self._remember(token, principal, expires_at)
+        if (
+            self._inactive_users is not None
+            and not principal.is_client
+            and self._inactive_users.is_inactive(principal.subject)
+        ):
+            raise AccountInactive()
+        return principal
+
+    def _cached(self, token: str) -> Principal | None:
+        if not self._cache_size:
+            return None
+        with self._cache_lock:
+            entry = self._cache.get(token)
+            if entry is None:
+                return None
+            principal, valid_until = entry
+            if valid_until <= time.time():
+                del self._cache[token]
+                return None
+            self._cache.move_to_end(token)
+            return principal
+
+    def _remember(self, token: str, principal: Principal, expires_at: float) -> None:
+        if not self._cache_size:
+            return
+        with self._cache_lock:
+            self._cache[token] = (principal, min(expires_at, time.time() + self._cache_seconds))
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def _decode(self, token: str) -> tuple[Principal, float]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise TokenRejected() from exc
+        kid = header.get("kid")
+        if header.get("alg") != ALGORITHM or not isinstance(kid, str) or len(kid) > 128:
+            raise TokenRejected()
+        key = self._keys.public_key(kid)
+        if key is None:
+            raise TokenRejected()
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired() from exc
+        except jwt.PyJWTError as exc:
+            raise TokenRejected() from exc
+        return principal_from_claims(claims), float(claims["exp"])
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` value (scheme case-insensitive)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

@@ -1,0 +1,396 @@
+"""The gRPC Wallet with its real servicer, interceptors and database, served in this process."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import grpc
+import pytest
+from dependency_injector import providers
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import create_engine, text
+
+from protos.loyalty.wallet.v1 import wallet_pb2, wallet_pb2_grpc
+from redeem_service.container import Container
+from redeem_service.grpc_server import create_server
+from tests.integration.redeem.conftest import call_metadata, wallet_stub_for
+from tests.integration.redeem.support import (
+    add_request,
+    ledger,
+    new_player,
+    transaction_count,
+    wait_until,
+    waiting_on_locks,
+)
+from tests.support.tokens import TestSigner
+
+
+def error_code(error: grpc.RpcError) -> str | None:
+    trailers: Any = error.trailing_metadata()
+    for key, value in trailers or ():
+        if key == "error-code":
+            return str(value)
+    return None
+
+
+def test_the_health_service_answers_without_a_token(channel: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ("", "loyalty.wallet.v1.Wallet"):
+        answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "code"),
+    [
+        (None, grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED"),
+        ("not-a-jwt", grpc.StatusCode.UNAUTHENTICATED, "TOKEN_INVALID"),
+        ("expired", grpc.StatusCode.UNAUTHENTICATED, "TOKEN_EXPIRED"),
+        ("foreign", grpc.StatusCode.UNAUTHENTICATED, "TOKEN_INVALID"),
+        ("player", grpc.StatusCode.PERMISSION_DENIED, "FORBIDDEN"),
+        ("admin", grpc.StatusCode.PERMISSION_DENIED, "FORBIDDEN"),
+        ("wrong-scope", grpc.StatusCode.PERMISSION_DENIED, "FORBIDDEN"),
+    ],
+)
+def test_calls_without_a_client_token_with_wallet_write_are_refused(
+    wallet_stub: wallet_pb2_grpc.WalletStub,
+    redeem_container: Container,
+    signer: TestSigner,
+    token: str | None,
+    status: grpc.StatusCode,
+    code: str,
+) -> None:
+    tokens = {
+        "not-a-jwt": "not-a-jwt",
+        "expired": signer.token("rewards-service", scope="wallet.write", lifetime=-60),
+        "foreign": TestSigner().client_token(),
+        "player": signer.user_token("p1", "player"),
+        "admin": signer.user_token("a1", "admin"),
+        "wrong-scope": signer.client_token("hotel", "rewards.read rewards.write"),
+    }
+    metadata = call_metadata(tokens[token]) if token else None
+    player = new_player()
+    calls: list[Callable[[], object]] = [
+        lambda: wallet_stub.AddTransaction(add_request(player), metadata=metadata, timeout=5),
+        lambda: wallet_stub.GetBalance(
+            wallet_pb2.GetBalanceRequest(player_id=player), metadata=metadata, timeout=5
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.RpcError) as raised:
+            call()
+        assert raised.value.code() is status
+        assert error_code(raised.value) == code
+    assert transaction_count(redeem_container.core.database(), player) == 0
+
+
+def test_a_credit_returns_its_transaction_and_the_new_balances(
+    wallet_stub: wallet_pb2_grpc.WalletStub, redeem_container: Container, signer: TestSigner
+) -> None:
+    metadata = call_metadata(signer.client_token())
+    player = new_player()
+    first = wallet_stub.AddTransaction(
+        add_request(
+            player,
+            "25.5",
+            description="Welcome bonus",
+            additional_data=json.dumps({"promotionId": "promo-1"}),
+        ),
+        metadata=metadata,
+        timeout=5,
+    )
+    points = wallet_stub.AddTransaction(
+        add_request(player, 120, currency=wallet_pb2.CURRENCY_POINTS), metadata=metadata, timeout=5
+    )
+    assert not first.replayed
+    assert first.transaction_id
+    assert first.balance.bonus_balance == "25.50"
+    assert (points.balance.bonus_balance, points.balance.points_balance) == ("25.50", 120)
+    balance = wallet_stub.GetBalance(
+        wallet_pb2.GetBalanceRequest(player_id=player), metadata=metadata, timeout=5
+    )
+    assert (balance.balance.bonus_balance, balance.balance.points_balance) == ("25.50", 120)
+    with redeem_container.core.database().connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT actor, source, description, additional_data FROM transactions "
+                "WHERE id = :id"
+            ),
+            {"id": first.transaction_id},
+        ).one()
+    assert row.actor == "rewards-service"
+    assert row.source == "SERVICE"
+    assert row.description == "Welcome bonus"
+    assert row.additional_data == {"promotionId": "promo-1"}
+
+
+def test_a_player_without_transactions_has_zero_balances(
+    wallet_stub: wallet_pb2_grpc.WalletStub, signer: TestSigner
+) -> None:
+    answer = wallet_stub.GetBalance(
+        wallet_pb2.GetBalanceRequest(player_id=new_player()),
+        metadata=call_metadata(signer.client_token()),
+        timeout=5,
+    )
+    assert (answer.balance.bonus_balance, answer.balance.points_balance) == ("0.00", 0)
+
+
+def test_the_same_key_and_content_returns_the_first_result_and_credits_once(
+    wallet_stub: wallet_pb2_grpc.WalletStub, redeem_container: Container, signer: TestSigner
+) -> None:
+    metadata = call_metadata(signer.client_token())
+    player = new_player()
+    request = add_request(player, "10.00", key=f"claim-{player}")
+    first = wallet_stub.AddTransaction(request, metadata=metadata, timeout=5)
+    wallet_stub.AddTransaction(add_request(player, "1.00"), metadata=metadata, timeout=5)
+    again, call = wallet_stub.AddTransaction.with_call(
+        add_request(player, "10", key=f"claim-{player}"), metadata=metadata, timeout=5
+    )
+    assert again.replayed
+    assert again.transaction_id == first.transaction_id
+    assert again.balance == first.balance  # the first result, not today's balance
+    assert ("idempotent-replayed", "true") in tuple(call.trailing_metadata() or ())
+    engine = redeem_container.core.database()
+    assert transaction_count(engine, player) == 2
+    assert ledger(engine, player)["bonus"] == Decimal("11.00")
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"amount": "10.01"},
+        {"player": "other"},
+        {"kind": wallet_pb2.TRANSACTION_TYPE_DEBIT},
+        {"amount": 10, "currency": wallet_pb2.CURRENCY_POINTS},
+    ],
+)
+def test_the_same_key_with_another_content_is_already_exists(
+    wallet_stub: wallet_pb2_grpc.WalletStub,
+    redeem_container: Container,
+    signer: TestSigner,
+    changed: dict[str, Any],
+) -> None:
+    metadata = call_metadata(signer.client_token())
+    player = new_player()
+    key = f"claim-{player}"
+    wallet_stub.AddTransaction(add_request(player, "10.00", key=key), metadata=metadata, timeout=5)
+    target = new_player() if changed.get("player") else player
+    options = {k: v for k, v in changed.items() if k in {"currency", "kind"}}
+    with pytest.raises(grpc.RpcError) as raised:
+        wallet_stub.AddTransaction(
+            add_request(target, changed.get("amount", "10.00"), key=key, **options),
+            metadata=metadata,
+            timeout=5,
+        )
+    assert raised.value.code() is grpc.StatusCode.ALREADY_EXISTS
+    assert error_code(raised.value) == "REDEEM_IDEMPOTENCY_KEY_REUSED"
+    engine = redeem_container.core.database()
+    assert transaction_count(engine, player) == 1
+    assert transaction_count(engine, target) == (1 if target == player else 0)
+
+
+def test_a_debit_below_zero_is_failed_precondition_with_no_transaction_row(
+    wallet_stub: wallet_pb2_grpc.WalletStub, redeem_container: Container, signer: TestSigner
+) -> None:
+    metadata = call_metadata(signer.client_token())
+    player = new_player()
+    wallet_stub.AddTransaction(
+        add_request(player, 50, currency=wallet_pb2.CURRENCY_POINTS), metadata=metadata, timeout=5
+    )
+    for request in (
+        add_request(
+            player, 51, currency=wallet_pb2.CURRENCY_POINTS, kind=wallet_pb2.TRANSACTION_TYPE_DEBIT
+        ),
+        add_request(new_player(), "0.01", kind=wallet_pb2.TRANSACTION_TYPE_DEBIT),
+    ):
+        with pytest.raises(grpc.RpcError) as raised:
+            wallet_stub.AddTransaction(request, metadata=metadata, timeout=5)
+        assert raised.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+        assert error_code(raised.value) == "REDEEM_INSUFFICIENT_BALANCE"
+    engine = redeem_container.core.database()
+    assert transaction_count(engine, player) == 1
+    assert ledger(engine, player)["points"] == 50
+    # The whole balance can be spent, to the last point.
+    spent = wallet_stub.AddTransaction(
+        add_request(
+            player, 50, currency=wallet_pb2.CURRENCY_POINTS, kind=wallet_pb2.TRANSACTION_TYPE_DEBIT
+        ),
+        metadata=metadata,
+        timeout=5,
+    )
+    assert spent.balance.points_balance == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"currency": wallet_pb2.CURRENCY_UNSPECIFIED}, "REDEEM_INVALID_TRANSACTION"),
+        ({"kind": wallet_pb2.TRANSACTION_TYPE_UNSPECIFIED}, "REDEEM_INVALID_TRANSACTION"),
+        ({"amount": 10}, "REDEEM_INVALID_AMOUNT"),  # points amount for BONUS
+        ({"amount": "10.001"}, "REDEEM_INVALID_AMOUNT"),
+        ({"amount": "-1"}, "REDEEM_INVALID_AMOUNT"),
+        ({"amount": "0"}, "REDEEM_INVALID_AMOUNT"),
+        ({"key": "bad key!"}, "REDEEM_INVALID_IDEMPOTENCY_KEY"),
+        ({"player": ""}, "REDEEM_INVALID_PLAYER_ID"),
+        ({"additional_data": "[1, 2]"}, "REDEEM_INVALID_TRANSACTION"),
+        ({"additional_data": "{oops"}, "REDEEM_INVALID_TRANSACTION"),
+        ({"description": "d" * 501}, "REDEEM_INVALID_TRANSACTION"),
+    ],
+)
+def test_invalid_requests_are_invalid_argument(
+    wallet_stub: wallet_pb2_grpc.WalletStub,
+    signer: TestSigner,
+    overrides: dict[str, Any],
+    code: str,
+) -> None:
+    player = overrides.pop("player", new_player())
+    amount = overrides.pop("amount", "10.00")
+    request = add_request(player, amount, **overrides)
+    with pytest.raises(grpc.RpcError) as raised:
+        wallet_stub.AddTransaction(
+            request, metadata=call_metadata(signer.client_token()), timeout=5
+        )
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_code(raised.value) == code
+
+
+def test_the_caller_correlation_id_is_kept(
+    wallet_stub: wallet_pb2_grpc.WalletStub, signer: TestSigner
+) -> None:
+    metadata = (*call_metadata(signer.client_token()), ("x-correlation-id", "claim-abc-123"))
+    _, call = wallet_stub.GetBalance.with_call(
+        wallet_pb2.GetBalanceRequest(player_id=new_player()), metadata=metadata, timeout=5
+    )
+    assert ("x-correlation-id", "claim-abc-123") in tuple(call.initial_metadata() or ())
+
+
+def hold_wallet_lock(container: Container, player_id: str) -> Any:
+    """A transaction of our own that holds the wallet row, so wallet calls queue behind it."""
+    connection = container.core.database().connect()
+    connection.begin()
+    connection.execute(
+        text("SELECT 1 FROM wallets WHERE player_id = :p FOR UPDATE"), {"p": player_id}
+    )
+    return connection
+
+
+def test_the_database_work_is_bounded_by_the_callers_deadline(
+    wallet_stub: wallet_pb2_grpc.WalletStub, redeem_container: Container, signer: TestSigner
+) -> None:
+    metadata = call_metadata(signer.client_token())
+    player = new_player()
+    wallet_stub.AddTransaction(add_request(player, "5.00"), metadata=metadata, timeout=5)
+    engine = redeem_container.core.database()
+    lock = hold_wallet_lock(redeem_container, player)
+    try:
+        with pytest.raises(grpc.RpcError) as raised:
+            wallet_stub.AddTransaction(
+                add_request(player, "1.00", key=f"late-{player}"), metadata=metadata, timeout=0.5
+            )
+        assert raised.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+        # The server gives up too: its statement is cancelled while we still hold the lock
+        # (without the deadline it would wait for the 15 s statement timeout).
+        wait_until(lambda: waiting_on_locks(engine) == 0, timeout=5)
+    finally:
+        lock.rollback()
+        lock.close()
+    assert transaction_count(engine, player) == 1
+    assert ledger(engine, player)["bonus"] == Decimal("5.00")
+
+
+def test_a_graceful_stop_lets_the_call_in_flight_finish_and_refuses_new_ones(
+    redeem_container: Container, signer: TestSigner
+) -> None:
+    server = create_server(redeem_container)
+    server.start()
+    metadata = call_metadata(signer.client_token())
+    player = new_player()
+    engine = redeem_container.core.database()
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = wallet_stub_for(channel)
+        stub.AddTransaction(add_request(player, "5.00"), metadata=metadata, timeout=5)
+        lock = hold_wallet_lock(redeem_container, player)
+        with ThreadPoolExecutor(2) as pool:
+            try:
+                in_flight = pool.submit(
+                    stub.AddTransaction, add_request(player, "1.00"), metadata=metadata, timeout=20
+                )
+                wait_until(lambda: waiting_on_locks(engine) == 1)
+                stopping = pool.submit(server.stop, 10)
+
+                def refused() -> bool:
+                    try:
+                        stub.GetBalance(
+                            wallet_pb2.GetBalanceRequest(player_id=player),
+                            metadata=metadata,
+                            timeout=2,
+                        )
+                    except grpc.RpcError as error:
+                        return error.code() is grpc.StatusCode.UNAVAILABLE
+                    return False
+
+                # New calls are refused while the call in flight is still waiting.
+                wait_until(refused)
+                assert not in_flight.done()
+            finally:
+                lock.rollback()
+                lock.close()
+            assert in_flight.result(timeout=20).balance.bonus_balance == "6.00"
+            stopping.result(timeout=20)
+
+
+def test_concurrent_credits_and_debits_keep_the_ledger_equal_to_the_balance(
+    wallet_stub: wallet_pb2_grpc.WalletStub, redeem_container: Container, signer: TestSigner
+) -> None:
+    metadata = call_metadata(signer.client_token())
+    player = new_player()
+    wallet_stub.AddTransaction(add_request(player, "20.00"), metadata=metadata, timeout=5)
+    outcomes: dict[str, int] = {}
+    guard = threading.Lock()
+
+    def call(index: int) -> None:
+        debit = index % 2 == 0
+        request = add_request(
+            player,
+            "3.00" if debit else "1.00",
+            kind=wallet_pb2.TRANSACTION_TYPE_DEBIT if debit else wallet_pb2.TRANSACTION_TYPE_CREDIT,
+            key=f"{player}-{index % 40}",  # every key is sent twice, concurrently
+        )
+        try:
+            wallet_stub.AddTransaction(request, metadata=metadata, timeout=10)
+            outcome = "OK"
+        except grpc.RpcError as error:
+            outcome = error.code().name
+        with guard:
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(call, range(80)))
+    totals = ledger(redeem_container.core.database(), player)
+    assert totals["bonus"] == totals["bonus_total"]
+    assert totals["bonus"] >= 0
+    assert set(outcomes) == {"OK", "FAILED_PRECONDITION"}  # debits outran credits
+    assert totals["transactions"] <= 41  # at most one row per key, plus the first credit
+
+
+def test_a_database_outage_is_unavailable_so_callers_retry_with_the_same_key(
+    wallet_stub: wallet_pb2_grpc.WalletStub, redeem_container: Container, signer: TestSigner
+) -> None:
+    unreachable = create_engine(
+        "postgresql+psycopg://loyalty@127.0.0.1:9/redeem", connect_args={"connect_timeout": 1}
+    )
+    with (
+        redeem_container.core.database.override(providers.Object(unreachable)),
+        pytest.raises(grpc.RpcError) as raised,
+    ):
+        wallet_stub.AddTransaction(
+            add_request(new_player()), metadata=call_metadata(signer.client_token()), timeout=5
+        )
+    unreachable.dispose()
+    assert raised.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert error_code(raised.value) == "SERVICE_UNAVAILABLE"

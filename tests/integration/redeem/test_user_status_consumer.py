@@ -1,0 +1,63 @@
+"""The worker's user-status consumer on the real broker: deactivated players are refused here."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from confluent_kafka import Consumer
+from flask.testing import FlaskClient
+
+from redeem_service.container import Container
+from redeem_service.controllers.consumers import UserStatusHandler
+from shared.application.events import IntegrationEvent, Topic
+from shared.messaging.consumer import ConsumerRunner, ConsumerSettings
+from shared.messaging.kafka import consumer_config, create_producer
+from shared.messaging.schemas import event_schemas
+from tests.integration.redeem.conftest import bearer
+from tests.integration.redeem.support import json_of, new_player, wait_until
+from tests.support.infra import Infra
+from tests.support.kafka import produce
+from tests.support.tokens import TestSigner
+
+
+def status_changed(user_id: str, status: str) -> dict[str, object]:
+    return IntegrationEvent(
+        "USER_STATUS_CHANGED", user_id, {"status": status, "role": "player", "changedBy": "a1"}
+    ).to_message()
+
+
+def test_a_deactivation_is_learnt_from_user_status_and_a_reactivation_undoes_it(
+    infra: Infra, client: FlaskClient, redeem_container: Container, signer: TestSigner
+) -> None:
+    settings = {
+        "bootstrap_servers": infra.kafka_bootstrap,
+        "consumer": {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500},
+    }
+    group = f"redeem-user-status-{uuid.uuid4().hex[:8]}"
+    inactive = redeem_container.core.inactive_users()
+    runner = ConsumerRunner(
+        consumer_factory=lambda: Consumer(consumer_config(settings, group)),
+        dead_letter_producer=create_producer(settings),
+        handler=UserStatusHandler(inactive),
+        schemas=event_schemas(),
+        settings=ConsumerSettings(group_id=group, topics=[Topic.USER_STATUS.value]),
+    )
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    player = new_player()
+    token = signer.user_token(player)
+    try:
+        assert client.get("/api/v1/wallet/me", headers=bearer(token)).status_code == 200
+        produce(infra.kafka_bootstrap, "user-status", status_changed(player, "INACTIVE"), player)
+        wait_until(lambda: inactive.is_inactive(player), timeout=30)
+        refused = client.get("/api/v1/wallet/me", headers=bearer(token))
+        assert refused.status_code == 401
+        assert json_of(refused)["error"]["code"] == "ACCOUNT_INACTIVE"
+        produce(infra.kafka_bootstrap, "user-status", status_changed(player, "ACTIVE"), player)
+        wait_until(lambda: not inactive.is_inactive(player), timeout=30)
+        assert client.get("/api/v1/wallet/me", headers=bearer(token)).status_code == 200
+    finally:
+        runner.stop()
+        thread.join(20)
+    assert not thread.is_alive()

@@ -1,0 +1,221 @@
+"""The wallet REST API on the real database: own wallet, staff view, admin adjustments."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from redeem_service.application.commands import RecordTransaction
+from redeem_service.container import Container
+from redeem_service.domain.model import Currency, TransactionType
+from tests.integration.redeem.conftest import bearer
+from tests.integration.redeem.support import json_of, ledger, new_player, transaction_count
+from tests.support.tokens import TestSigner
+
+
+def credit(
+    container: Container, player: str, amount: str | int, currency: Currency = Currency.BONUS
+) -> None:
+    container.wallet_service().record(
+        RecordTransaction(player, currency, TransactionType.CREDIT, amount, uuid.uuid4().hex),
+        actor="rewards-service",
+    )
+
+
+def adjust(
+    client: FlaskClient, token: str, player: str, key: str | None = None, **body: Any
+) -> Any:
+    payload = {"currency": "BONUS", "type": "CREDIT", "amount": "10.00", "reason": "Goodwill"}
+    payload.update(body)
+    headers = bearer(token)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return client.post(
+        f"/api/v1/wallet/players/{player}/adjustments", json=payload, headers=headers
+    )
+
+
+def test_a_player_reads_their_balances_and_transactions_newest_first(
+    client: FlaskClient, redeem_container: Container, signer: TestSigner
+) -> None:
+    player = new_player()
+    credit(redeem_container, player, "10.00")
+    credit(redeem_container, player, 250, Currency.POINTS)
+    credit(redeem_container, player, "2.50")
+    response = client.get("/api/v1/wallet/me?pageSize=2", headers=bearer(signer.user_token(player)))
+    assert response.status_code == 200, response.json
+    body = json_of(response)
+    assert body["playerId"] == player
+    assert body["balances"] == {"bonus": "12.50", "points": 250}
+    page = body["transactions"]
+    assert (page["total"], page["page"], page["pageSize"]) == (3, 1, 2)
+    newest, previous = page["items"]
+    assert (newest["amount"], newest["currency"], newest["type"]) == ("2.50", "BONUS", "CREDIT")
+    assert newest["balanceAfter"] == "12.50"
+    assert (previous["amount"], previous["currency"]) == ("250", "POINTS")
+    assert newest["actor"] == "rewards-service"
+    filtered = json_of(
+        client.get("/api/v1/wallet/me?currency=POINTS", headers=bearer(signer.user_token(player)))
+    )
+    assert [t["amount"] for t in filtered["transactions"]["items"]] == ["250"]
+
+
+def test_a_new_player_has_an_empty_wallet(client: FlaskClient, signer: TestSigner) -> None:
+    player = new_player()
+    body = json_of(client.get("/api/v1/wallet/me", headers=bearer(signer.user_token(player))))
+    assert body["balances"] == {"bonus": "0.00", "points": 0}
+    assert body["transactions"]["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "token_role", "status"),
+    [
+        ("/api/v1/wallet/me", None, 401),
+        ("/api/v1/wallet/me", "staff", 403),
+        ("/api/v1/wallet/players/someone", "player", 403),
+        ("/api/v1/wallet/players/someone", None, 401),
+        ("/api/v1/wallet/me?pageSize=1000", "player", 422),
+        ("/api/v1/wallet/me?currency=EUR", "player", 422),
+        ("/api/v1/wallet/me?unknown=1", "player", 422),
+        ("/api/v1/wallet/players/bad%20id", "staff", 422),
+    ],
+)
+def test_reads_are_refused_to_the_wrong_callers_and_bad_queries(
+    client: FlaskClient, signer: TestSigner, path: str, token_role: str | None, status: int
+) -> None:
+    headers = bearer(signer.user_token(new_player(), token_role)) if token_role else {}
+    response = client.get(path, headers=headers)
+    assert response.status_code == status
+    assert json_of(response)["error"]["code"]
+    assert json_of(response)["error"]["correlationId"]
+
+
+def test_staff_read_any_players_wallet(
+    client: FlaskClient, redeem_container: Container, signer: TestSigner
+) -> None:
+    player = new_player()
+    credit(redeem_container, player, "3.00")
+    for role in ("staff", "admin"):
+        response = client.get(
+            f"/api/v1/wallet/players/{player}", headers=bearer(signer.user_token("s1", role))
+        )
+        assert response.status_code == 200
+        assert json_of(response)["balances"]["bonus"] == "3.00"
+
+
+def test_an_admin_adjustment_is_recorded_with_the_actor_and_reason_and_notified(
+    client: FlaskClient, redeem_container: Container, signer: TestSigner
+) -> None:
+    player = new_player()
+    admin = f"admin-{uuid.uuid4().hex[:8]}"
+    response = adjust(
+        client, signer.user_token(admin, "admin"), player, amount="15.25", reason="Lost voucher"
+    )
+    assert response.status_code == 201, response.json
+    body = json_of(response)
+    assert body["replayed"] is False
+    assert body["balances"] == {"bonus": "15.25", "points": 0}
+    transaction = body["transaction"]
+    assert transaction["actor"] == admin
+    assert transaction["source"] == "ADJUSTMENT"
+    assert transaction["description"] == "Lost voucher"
+    with redeem_container.core.database().connect() as connection:
+        events = connection.execute(
+            text("SELECT topic, payload FROM outbox WHERE message_key = :p"), {"p": player}
+        ).all()
+    [(topic, payload)] = events
+    assert topic == "notifications"
+    assert payload["eventType"] == "WALLET_ADJUSTED"
+    assert payload["content"]["transactionId"] == transaction["id"]
+
+
+def test_an_adjustment_retried_with_its_key_applies_once(
+    client: FlaskClient, redeem_container: Container, signer: TestSigner
+) -> None:
+    player = new_player()
+    token = signer.user_token("admin-1", "admin")
+    first = adjust(client, token, player, key="adj-42", currency="POINTS", amount="500")
+    again = adjust(client, token, player, key="adj-42", currency="POINTS", amount="500")
+    assert first.status_code == again.status_code == 201
+    assert json_of(again)["replayed"] is True
+    assert json_of(again)["transaction"]["id"] == json_of(first)["transaction"]["id"]
+    other = adjust(client, token, player, key="adj-42", currency="POINTS", amount="501")
+    assert other.status_code == 409
+    assert json_of(other)["error"]["code"] == "REDEEM_IDEMPOTENCY_KEY_REUSED"
+    assert ledger(redeem_container.core.database(), player)["points"] == 500
+
+
+def test_a_debit_adjustment_below_zero_is_refused_with_nothing_recorded(
+    client: FlaskClient, redeem_container: Container, signer: TestSigner
+) -> None:
+    player = new_player()
+    credit(redeem_container, player, "5.00")
+    response = adjust(
+        client, signer.user_token("admin-1", "admin"), player, type="DEBIT", amount="5.01"
+    )
+    assert response.status_code == 409
+    assert json_of(response)["error"]["code"] == "REDEEM_INSUFFICIENT_BALANCE"
+    engine = redeem_container.core.database()
+    assert transaction_count(engine, player) == 1
+    assert ledger(engine, player)["bonus"] == Decimal("5.00")
+
+
+@pytest.mark.parametrize(
+    ("role", "body", "key", "status", "code"),
+    [
+        ("staff", {}, None, 403, "FORBIDDEN"),
+        ("player", {}, None, 403, "FORBIDDEN"),
+        ("admin", {"reason": ""}, None, 422, "VALIDATION_FAILED"),
+        ("admin", {"reason": "   "}, None, 422, "REDEEM_INVALID_TRANSACTION"),
+        ("admin", {"amount": 10.5}, None, 422, "VALIDATION_FAILED"),
+        ("admin", {"amount": "1e3"}, None, 422, "VALIDATION_FAILED"),
+        ("admin", {"currency": "POINTS", "amount": "2.50"}, None, 422, "REDEEM_INVALID_AMOUNT"),
+        ("admin", {"amount": "0"}, None, 422, "REDEEM_INVALID_AMOUNT"),
+        ("admin", {"type": "REFUND"}, None, 422, "VALIDATION_FAILED"),
+        ("admin", {"extra": "field"}, None, 422, "VALIDATION_FAILED"),
+        ("admin", {}, "bad key with spaces", 422, "VALIDATION_FAILED"),
+    ],
+)
+def test_bad_adjustments_are_refused_with_nothing_recorded(
+    client: FlaskClient,
+    redeem_container: Container,
+    signer: TestSigner,
+    role: str,
+    body: dict[str, Any],
+    key: str | None,
+    status: int,
+    code: str,
+) -> None:
+    player = new_player()
+    response = adjust(client, signer.user_token("u1", role), player, key=key, **body)
+    assert response.status_code == status, response.json
+    assert json_of(response)["error"]["code"] == code
+    assert transaction_count(redeem_container.core.database(), player) == 0
+
+
+def test_an_inactive_player_is_refused(
+    client: FlaskClient, redeem_container: Container, signer: TestSigner
+) -> None:
+    player = new_player()
+    redeem_container.core.inactive_users().mark(player, inactive=True)
+    response = client.get("/api/v1/wallet/me", headers=bearer(signer.user_token(player)))
+    assert response.status_code == 401
+    assert json_of(response)["error"]["code"] == "ACCOUNT_INACTIVE"
+
+
+def test_the_api_is_documented(client: FlaskClient) -> None:
+    spec = json_of(client.get("/redeem/openapi.json"))
+    paths = spec["paths"]
+    assert {
+        "/api/v1/wallet/me",
+        "/api/v1/wallet/players/{player_id}",
+        "/api/v1/wallet/players/{player_id}/adjustments",
+    } <= set(paths)
+    parameters = paths["/api/v1/wallet/players/{player_id}/adjustments"]["post"]["parameters"]
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in parameters)
+    assert client.get("/redeem/api-docs").status_code == 200

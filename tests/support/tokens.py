@@ -1,0 +1,115 @@
+"""Access tokens for tests: an RS256 key pair that signs like the auth service, and a tiny JWKS
+HTTP server publishing it, so resource servers verify tokens for real."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+ISSUER = "http://auth.test"
+AUDIENCE = "loyalty-api"
+
+
+class TestSigner:
+    """Signs access tokens with its own key; ``jwks()`` is what it would publish."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, issuer: str = ISSUER, audience: str = AUDIENCE) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = uuid.uuid4().hex
+
+    def jwks(self) -> dict[str, Any]:
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+        return {"keys": [jwk]}
+
+    def token(
+        self,
+        subject: str,
+        *,
+        role: str | None = None,
+        scope: str | None = None,
+        lifetime: int = 300,
+        claims: Mapping[str, Any] | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> str:
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "jti": uuid.uuid4().hex,
+            "type": "access",
+        }
+        if role is not None:
+            payload["role"] = role
+        if scope is not None:
+            payload["scope"] = scope
+            payload["client_id"] = subject
+        payload.update(claims or {})
+        return jwt.encode(
+            payload,
+            self.private_key,
+            algorithm="RS256",
+            headers={"kid": self.kid, "typ": "at+jwt", **(headers or {})},
+        )
+
+    def client_token(self, client_id: str = "rewards-service", scope: str = "wallet.write") -> str:
+        return self.token(client_id, scope=scope)
+
+    def user_token(self, user_id: str, role: str = "player") -> str:
+        return self.token(user_id, role=role)
+
+
+class JwksServer:
+    """Serves ``/.well-known/jwks.json`` for a signer on 127.0.0.1 (a free port)."""
+
+    def __init__(self, signer: TestSigner) -> None:
+        self.signer = signer
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests += 1
+                if self.path != "/.well-known/jwks.json":
+                    self.send_error(404)
+                    return
+                body = json.dumps(server.signer.jwks()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/.well-known/jwks.json"
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(5)

@@ -1,0 +1,156 @@
+"""The wallet's rules: amounts, balances that never go below zero, transaction requests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from redeem_service.domain.exceptions import (
+    BalanceLimitExceeded,
+    InsufficientBalance,
+    InvalidAmount,
+    InvalidIdempotencyKey,
+    InvalidPlayerId,
+    InvalidTransactionDetails,
+)
+from redeem_service.domain.model import (
+    MAX_BALANCE,
+    Amount,
+    Currency,
+    TransactionRequest,
+    TransactionSource,
+    TransactionType,
+    Wallet,
+    WalletTransaction,
+    check_adjustment_reason,
+)
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("currency", "raw", "expected"),
+    [
+        (Currency.BONUS, "10", "10.00"),
+        (Currency.BONUS, "10.5", "10.50"),
+        (Currency.BONUS, "0.01", "0.01"),
+        (Currency.BONUS, Decimal("7.25"), "7.25"),
+        (Currency.POINTS, "150", "150"),
+        (Currency.POINTS, 150, "150"),
+        (Currency.POINTS, Decimal("150.00"), "150"),
+    ],
+)
+def test_amounts_are_read_exactly(
+    currency: Currency, raw: str | int | Decimal, expected: str
+) -> None:
+    assert str(Amount.parse(currency, raw)) == expected
+
+
+@pytest.mark.parametrize(
+    ("currency", "raw"),
+    [
+        (Currency.BONUS, "0"),
+        (Currency.BONUS, "0.00"),
+        (Currency.BONUS, "-5"),
+        (Currency.BONUS, "1.005"),
+        (Currency.BONUS, "1e3"),
+        (Currency.BONUS, " 5"),
+        (Currency.BONUS, "NaN"),
+        (Currency.BONUS, "10000000.01"),
+        (Currency.BONUS, 10.5),
+        (Currency.BONUS, True),
+        (Currency.POINTS, "1.5"),
+        (Currency.POINTS, "10.00"),
+        (Currency.POINTS, 0),
+        (Currency.POINTS, -3),
+        (Currency.POINTS, 1_000_000_001),
+        (Currency.POINTS, Decimal("2.5")),
+    ],
+)
+def test_bad_amounts_are_refused(currency: Currency, raw: object) -> None:
+    with pytest.raises(InvalidAmount):
+        Amount.parse(currency, raw)  # type: ignore[arg-type]
+
+
+def test_a_wallet_credits_and_debits_each_currency_separately() -> None:
+    wallet = Wallet("p1")
+    wallet = wallet.apply(TransactionType.CREDIT, Amount.parse(Currency.BONUS, "25.50"))
+    wallet = wallet.apply(TransactionType.CREDIT, Amount.parse(Currency.POINTS, 300))
+    wallet = wallet.apply(TransactionType.DEBIT, Amount.parse(Currency.BONUS, "0.50"))
+    assert wallet == Wallet("p1", Decimal("25.00"), 300)
+    assert wallet.apply(TransactionType.DEBIT, Amount.parse(Currency.POINTS, 300)).points == 0
+
+
+def test_a_debit_may_not_take_a_balance_below_zero() -> None:
+    wallet = Wallet("p1", Decimal("5.00"), 10)
+    with pytest.raises(InsufficientBalance, match=r"BONUS balance is 5\.00"):
+        wallet.apply(TransactionType.DEBIT, Amount.parse(Currency.BONUS, "5.01"))
+    with pytest.raises(InsufficientBalance):
+        wallet.apply(TransactionType.DEBIT, Amount.parse(Currency.POINTS, 11))
+
+
+def test_a_credit_may_not_take_a_balance_past_its_limit() -> None:
+    wallet = Wallet("p1", MAX_BALANCE[Currency.BONUS] - Decimal("1.00"))
+    with pytest.raises(BalanceLimitExceeded):
+        wallet.apply(TransactionType.CREDIT, Amount.parse(Currency.BONUS, "1.01"))
+
+
+def request(**overrides: object) -> TransactionRequest:
+    values: dict[str, object] = {
+        "player_id": "player-1",
+        "kind": TransactionType.CREDIT,
+        "amount": Amount.parse(Currency.BONUS, "10"),
+        "idempotency_key": "key-1",
+        "actor": "rewards-service",
+        "source": TransactionSource.SERVICE,
+    }
+    values.update(overrides)
+    return TransactionRequest(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"player_id": ""}, InvalidPlayerId),
+        ({"player_id": "x" * 65}, InvalidPlayerId),
+        ({"player_id": "bad id"}, InvalidPlayerId),
+        ({"idempotency_key": ""}, InvalidIdempotencyKey),
+        ({"idempotency_key": "k" * 129}, InvalidIdempotencyKey),
+        ({"idempotency_key": "a/b"}, InvalidIdempotencyKey),
+        ({"description": "d" * 501}, InvalidTransactionDetails),
+        ({"actor": ""}, InvalidTransactionDetails),
+        ({"additional_data": {"blob": "x" * 5000}}, InvalidTransactionDetails),
+        ({"additional_data": {"bad": float("nan")}}, InvalidTransactionDetails),
+    ],
+)
+def test_transaction_requests_are_validated(
+    overrides: dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        request(**overrides)
+
+
+def test_a_retry_is_the_same_request_only_with_the_same_player_amount_currency_and_type() -> None:
+    first = request()
+    recorded = WalletTransaction.record(first, Wallet("player-1", Decimal("10.00")), NOW)
+    assert recorded.is_same_request(request(description="another text"))
+    assert recorded.is_same_request(request(amount=Amount.parse(Currency.BONUS, "10.00")))
+    assert not recorded.is_same_request(request(amount=Amount.parse(Currency.BONUS, "11")))
+    assert not recorded.is_same_request(request(player_id="player-2"))
+    assert not recorded.is_same_request(request(kind=TransactionType.DEBIT))
+    assert not recorded.is_same_request(request(amount=Amount.parse(Currency.POINTS, 10)))
+
+
+def test_a_transaction_remembers_the_balances_right_after_it() -> None:
+    recorded = WalletTransaction.record(request(), Wallet("player-1", Decimal("10.00"), 7), NOW)
+    assert recorded.balance_after == Decimal("10.00")
+    assert recorded.wallet_after == Wallet("player-1", Decimal("10.00"), 7)
+    assert recorded.signed_value == Decimal("10.00")
+
+
+def test_an_adjustment_needs_a_reason() -> None:
+    assert check_adjustment_reason("  goodwill gesture ") == "goodwill gesture"
+    with pytest.raises(InvalidTransactionDetails):
+        check_adjustment_reason("  ")

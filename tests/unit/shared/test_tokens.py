@@ -1,0 +1,168 @@
+"""The framework-free access-token verifier: RS256 only, issuer, audience, expiry, known keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+import pytest
+
+from shared.application.ports import InactiveUsers
+from shared.domain.principal import Role
+from shared.security.jwks import KeyResolver
+from shared.security.tokens import (
+    AccessTokenVerifier,
+    AccountInactive,
+    TokenExpired,
+    TokenMissing,
+    TokenRejected,
+    bearer_token,
+)
+from tests.support.tokens import AUDIENCE, ISSUER, TestSigner
+
+
+class StaticKeys(KeyResolver):
+    def __init__(self, signer: TestSigner) -> None:
+        self._signer = signer
+        self.asked: list[str] = []
+
+    def public_key(self, kid: str) -> Any | None:
+        self.asked.append(kid)
+        return self._signer.private_key.public_key() if kid == self._signer.kid else None
+
+
+class SetOfInactiveUsers(InactiveUsers):
+    def __init__(self, *user_ids: str) -> None:
+        self.ids = set(user_ids)
+
+    def is_inactive(self, user_id: str) -> bool:
+        return user_id in self.ids
+
+    def mark(self, user_id: str, inactive: bool) -> None:
+        (self.ids.add if inactive else self.ids.discard)(user_id)
+
+
+@pytest.fixture(scope="module")
+def signer() -> TestSigner:
+    return TestSigner()
+
+
+@pytest.fixture
+def verifier(signer: TestSigner) -> AccessTokenVerifier:
+    return AccessTokenVerifier(
+        StaticKeys(signer), ISSUER, AUDIENCE, inactive_users=SetOfInactiveUsers("gone")
+    )
+
+
+def test_a_client_token_becomes_a_client_principal_with_its_scopes(
+    signer: TestSigner, verifier: AccessTokenVerifier
+) -> None:
+    principal = verifier.verify(signer.client_token("rewards-service", "wallet.write other"))
+    assert principal.is_client
+    assert principal.subject == "rewards-service"
+    assert principal.client_id == "rewards-service"
+    assert principal.scopes == frozenset({"wallet.write", "other"})
+
+
+def test_a_user_token_carries_the_role(signer: TestSigner, verifier: AccessTokenVerifier) -> None:
+    principal = verifier.verify(signer.user_token("u1", "admin"))
+    assert principal.role is Role.ADMIN
+    assert not principal.is_client
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iss": "http://evil.test"},
+        {"aud": "another-api"},
+        {"nbf": 4102444800},  # year 2100
+    ],
+)
+def test_tokens_for_someone_else_are_rejected(
+    signer: TestSigner, verifier: AccessTokenVerifier, claims: dict[str, Any]
+) -> None:
+    with pytest.raises(TokenRejected) as raised:
+        verifier.verify(signer.token("rewards-service", scope="wallet.write", claims=claims))
+    assert not isinstance(raised.value, TokenExpired)
+
+
+def test_an_expired_token_is_rejected_as_expired(
+    signer: TestSigner, verifier: AccessTokenVerifier
+) -> None:
+    with pytest.raises(TokenExpired):
+        verifier.verify(signer.token("rewards-service", scope="wallet.write", lifetime=-60))
+
+
+def test_only_rs256_with_a_published_key_is_accepted(
+    signer: TestSigner, verifier: AccessTokenVerifier
+) -> None:
+    forged = jwt.encode(
+        {"sub": "x", "iss": ISSUER, "aud": AUDIENCE, "exp": 4102444800, "iat": 0},
+        "a-shared-secret-that-is-long-enough-for-hs256",
+        algorithm="HS256",
+        headers={"kid": signer.kid},
+    )
+    with pytest.raises(TokenRejected):
+        verifier.verify(forged)
+    other = TestSigner()
+    with pytest.raises(TokenRejected):
+        verifier.verify(other.client_token())
+    # Another key presented under our kid fails the signature check.
+    with pytest.raises(TokenRejected):
+        verifier.verify(other.token("x", scope="wallet.write", headers={"kid": signer.kid}))
+    for garbage in ("not-a-token", "a.b.c", "x" * 9000):
+        with pytest.raises(TokenRejected):
+            verifier.verify(garbage)
+
+
+def test_a_missing_token_is_reported_as_missing(verifier: AccessTokenVerifier) -> None:
+    with pytest.raises(TokenMissing):
+        verifier.verify(None)
+
+
+def test_inactive_users_are_refused_but_clients_are_not_looked_up(
+    signer: TestSigner, verifier: AccessTokenVerifier
+) -> None:
+    with pytest.raises(AccountInactive):
+        verifier.verify(signer.user_token("gone"))
+    assert verifier.verify(signer.client_token("gone")).is_client
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer   abc ", "abc"),
+        ("Basic abc", None),
+        ("Bearer", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_bearer_token_parsing(header: str | None, expected: str | None) -> None:
+    assert bearer_token(header) == expected
+
+
+def test_a_verified_token_may_be_kept_for_a_while_but_never_past_its_expiry(
+    signer: TestSigner,
+) -> None:
+    keys = StaticKeys(signer)
+    inactive = SetOfInactiveUsers()
+    verifier = AccessTokenVerifier(
+        keys, ISSUER, AUDIENCE, inactive_users=inactive, cache_size=2, cache_seconds=60
+    )
+    token = signer.client_token()
+    assert verifier.verify(token) == verifier.verify(token)
+    assert len(keys.asked) == 1  # the signature was checked once
+    user = signer.user_token("u1")
+    verifier.verify(user)
+    inactive.mark("u1", inactive=True)
+    with pytest.raises(AccountInactive):  # the account status is never cached
+        verifier.verify(user)
+    short_lived = signer.token("svc", scope="wallet.write", lifetime=-1)
+    for _ in range(2):  # expired (within the leeway) tokens are verified, never served cached
+        verifier.verify(short_lived)
+    assert keys.asked.count(signer.kid) == 4
+    verifier.verify(signer.client_token("other"))
+    verifier.verify(token)  # evicted by the newer entries: checked again
+    assert keys.asked.count(signer.kid) == 6
