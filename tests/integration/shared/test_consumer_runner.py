@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer
@@ -50,24 +51,32 @@ class RecordingHandler(EventHandler):
         self.seen.extend(i.event.data["email"] for i in events)
 
 
-def registered(email: str) -> dict[str, object]:
+def registered(email: str) -> dict[str, Any]:
     return IntegrationEvent(
-        "PLAYER_REGISTERED", str(uuid.uuid4()), {"email": email, "registeredAt": "2025-01-01T00:00:00Z"}
+        "PLAYER_REGISTERED",
+        str(uuid.uuid4()),
+        {"email": email, "registeredAt": "2025-01-01T00:00:00Z"},
     ).to_message()
 
 
 class Running:
     def __init__(self, infra: Infra, topic: str, group: str, handler: EventHandler) -> None:
-        settings = {"bootstrap_servers": infra.kafka_bootstrap,
-                    "consumer": {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500,
-                                 "fetch_wait_max_ms": 10}}
+        settings = {
+            "bootstrap_servers": infra.kafka_bootstrap,
+            "consumer": {
+                "session_timeout_ms": 2000,
+                "heartbeat_interval_ms": 500,
+                "fetch_wait_max_ms": 10,
+            },
+        }
         self.runner = ConsumerRunner(
             consumer_factory=lambda: Consumer(consumer_config(settings, group)),
             dead_letter_producer=create_producer(settings),
             handler=handler,
             schemas=event_schemas(),
-            settings=ConsumerSettings(group_id=group, topics=[topic], retry_backoff=0.01,
-                                      poll_timeout=0.1),
+            settings=ConsumerSettings(
+                group_id=group, topics=[topic], retry_backoff=0.01, poll_timeout=0.1
+            ),
         )
         self.thread = threading.Thread(target=self.runner.run, daemon=True)
         self.thread.start()
@@ -94,14 +103,22 @@ def topic(infra: Infra) -> str:
     return name
 
 
-def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(infra, topic):
+def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
+    infra: Infra, topic: str
+) -> None:
     handler = RecordingHandler()
     handler.reject.add("ghost@example.com")
     handler.always_fail.add("bug@example.com")
     dlq = TopicProbe(infra.kafka_bootstrap, f"{topic}.dlq")
-    for record in [registered("a@example.com"), b"{not json", {"eventType": "PLAYER_REGISTERED"},
-                   registered("ghost@example.com"), registered("bug@example.com"),
-                   registered("b@example.com")]:
+    records: list[bytes | dict[str, Any]] = [
+        registered("a@example.com"),
+        b"{not json",
+        {"eventType": "PLAYER_REGISTERED"},
+        registered("ghost@example.com"),
+        registered("bug@example.com"),
+        registered("b@example.com"),
+    ]
+    for record in records:
         produce(infra.kafka_bootstrap, topic, record, key="same-player")
     running = Running(infra, topic, f"g-{uuid.uuid4().hex}", handler)
     try:
@@ -120,7 +137,7 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
     assert b"{not json" in [r["value"] for r in dead]
 
 
-def test_offsets_are_committed_so_a_restart_does_not_redeliver(infra, topic):
+def test_offsets_are_committed_so_a_restart_does_not_redeliver(infra: Infra, topic: str) -> None:
     group = f"g-{uuid.uuid4().hex}"
     first = RecordingHandler()
     produce(infra.kafka_bootstrap, topic, registered("once@example.com"), key="p1")
@@ -139,7 +156,7 @@ def test_offsets_are_committed_so_a_restart_does_not_redeliver(infra, topic):
         running.stop()
 
 
-def test_a_dependency_outage_pauses_instead_of_dead_lettering(infra, topic):
+def test_a_dependency_outage_pauses_instead_of_dead_lettering(infra: Infra, topic: str) -> None:
     handler = RecordingHandler()
     handler.fail_once.add("retry@example.com")
     dlq = TopicProbe(infra.kafka_bootstrap, f"{topic}.dlq")
@@ -153,7 +170,7 @@ def test_a_dependency_outage_pauses_instead_of_dead_lettering(infra, topic):
         dlq.close()
 
 
-def test_events_of_other_types_are_skipped(infra, topic):
+def test_events_of_other_types_are_skipped(infra: Infra, topic: str) -> None:
     handler = RecordingHandler()
     other = IntegrationEvent("USER_STATUS_CHANGED", "u1", {"status": "INACTIVE", "role": "player"})
     produce(infra.kafka_bootstrap, topic, json.loads(json.dumps(other.to_message())), key="u1")
