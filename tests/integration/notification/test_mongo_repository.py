@@ -7,7 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notification_service.adapters.mongo import MongoNotificationRepository, NotificationDocument
+from notification_service.adapters.mongo import (
+    MongoNotificationRepository,
+    NotificationDocument,
+    ensure_indexes,
+    verify_indexes,
+)
 from notification_service.container import Container
 from notification_service.domain.model import NotificationDraft
 from shared.domain.pagination import PageRequest
@@ -125,3 +130,17 @@ def test_the_indexes_the_queries_need_exist(notification_container: Container) -
     assert ["user_id", "read", "created_at"] in keys
     unique = [list(i["key"].keys()) for i in indexes if i.get("unique")]
     assert ["event_id"] in unique
+
+
+def test_the_worker_refuses_a_collection_without_the_unique_index(
+    notification_container: Container,
+) -> None:
+    database = notification_container.mongo()
+    verify_indexes(database)
+    NotificationDocument._get_collection().drop_indexes()
+    try:
+        with pytest.raises(RuntimeError, match="manage migrate"):
+            verify_indexes(database)
+    finally:
+        ensure_indexes(database)
+    verify_indexes(database)
