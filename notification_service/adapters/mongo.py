@@ -184,21 +184,23 @@ class MongoNotificationRepository(NotificationRepository):
 
     @staticmethod
     def _document(notification: Notification, received_at: datetime) -> dict[str, Any]:
-        document = NotificationDocument(
-            id=ObjectId(notification.id),
-            user_id=notification.user_id,
-            type=notification.type,
-            content=dict(notification.content),
-            title=notification.title,
-            message=notification.message,
-            read=False,
-            event_id=notification.event_id,
-            created_at=notification.created_at,
-            received_at=received_at,
-        )
-        document.validate()
-        stored: dict[str, Any] = document.to_mongo().to_dict()
-        return stored
+        """The stored form of a new notification, as ``NotificationDocument`` declares it (built
+        directly: the draft is already validated, and this is the consumer's hot path)."""
+        document: dict[str, Any] = {
+            "_id": ObjectId(notification.id),
+            "user_id": notification.user_id,
+            "type": notification.type,
+            "content": dict(notification.content),
+            "read": False,
+            "event_id": notification.event_id,
+            "created_at": notification.created_at,
+            "received_at": received_at,
+        }
+        if notification.title is not None:
+            document["title"] = notification.title
+        if notification.message is not None:
+            document["message"] = notification.message
+        return document
 
     def get(self, user_id: str, notification_id: str) -> Notification | None:
         object_id = _object_id(notification_id)

@@ -62,6 +62,8 @@ def test_a_notification_reads_back_as_it_was_stored(
     assert loaded.created_at == T0
     assert loaded.read is False
     assert loaded.read_at is None
+    # The batch insert writes what the declared document describes.
+    NotificationDocument.objects.get(event_id=stored.event_id).validate()
 
 
 def test_a_notification_is_only_found_by_its_owner_and_a_valid_id(
