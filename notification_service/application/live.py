@@ -15,7 +15,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -128,15 +128,15 @@ class LiveSession:
             return None
 
 
-@dataclass
 class LiveSessions:
     """The open sessions of this process, by user."""
 
-    max_per_user: int
-    queue_size: int
-    _by_user: dict[str, set[LiveSession]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _draining: bool = False
+    def __init__(self, max_per_user: int, queue_size: int) -> None:
+        self.max_per_user = max_per_user
+        self.queue_size = queue_size
+        self._by_user: dict[str, set[LiveSession]] = {}
+        self._lock = threading.Lock()
+        self._draining = False
 
     def open(self, user_id: str, expires_at: datetime) -> LiveSession:
         """Register a session; refuses past ``max_per_user`` sessions of one user."""

@@ -126,6 +126,31 @@ def test_an_event_is_stored_once_and_pushed_once(
     assert (document.type, document.read, document.content) == ("PROMOTION", False, PROMOTION)
 
 
+def test_every_notification_type_with_a_schema_is_stored_under_its_own_type(
+    infra: Infra, topic: str, notifications_consumer: Running
+) -> None:
+    user = str(uuid.uuid4())
+    credited = {
+        "promotionId": "p1",
+        "playerPromotionId": "pp1",
+        "amount": "25.00",
+        "currency": "BONUS",
+        "balance": "125.00",
+    }
+    event = IntegrationEvent(
+        "BONUS_CREDITED", user, {"content": credited, "message": "25.00 credited"}
+    ).to_message()
+    produce(infra.kafka_bootstrap, topic, event, key=user)
+    wait_until(lambda: stored_ids(user) == [event["eventId"]])
+    document = NotificationDocument.objects(event_id=event["eventId"]).first()
+    assert (document.type, document.content, document.message, document.title) == (
+        "BONUS_CREDITED",
+        credited,
+        "25.00 credited",
+        None,
+    )
+
+
 def test_invalid_events_are_dead_lettered_and_the_consumer_keeps_going(
     infra: Infra, topic: str, notifications_consumer: Running
 ) -> None:
