@@ -3,6 +3,7 @@ notification service, the auth service's tokens and deactivations, WebSockets an
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,6 +126,18 @@ def test_a_notification_reaches_the_open_socket_and_is_stored_unread_then_read(
     ).json()
     assert count == {"user_id": player.id, "unreadCount": 0}
     assert notifications(web, player)["notifications"][0]["read"] is True
+
+
+def test_a_player_who_was_offline_reads_them_later(platform: RunningPlatform) -> None:
+    web = platform.url("notification")
+    player = Player(platform)
+    publish(platform, promotion_event(player.id, title="While you were away"))
+    deadline = time.monotonic() + WAIT
+    while notifications(web, player)["total"] == 0:
+        assert time.monotonic() < deadline, "the notification was not stored"
+        time.sleep(0.1)
+    [stored] = notifications(web, player, "?unread=true")["notifications"]
+    assert (stored["title"], stored["read"]) == ("While you were away", False)
 
 
 def test_a_socket_on_another_process_gets_what_the_worker_consumed(

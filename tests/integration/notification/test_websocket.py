@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import websocket
 
 from embedded.servers import ManagedProcess, free_port
 from embedded.services import SERVICES, redis_url_for, start_web, wait_ready
@@ -64,6 +65,7 @@ def start_server(
         "AUTH_AUDIENCE": AUDIENCE,
         "AUTH_JWKS_URL": jwks.url,
         "LOYALTY__LIVE__MAX_SOCKETS_PER_USER": str(MAX_SOCKETS),
+        "LOYALTY__LIVE__PING_INTERVAL_SECONDS": "1",
     }
     process = start_web(spec, env, log_dir, workers=1)
     url = f"http://127.0.0.1:{port}"
@@ -193,6 +195,21 @@ def test_a_user_cannot_hold_more_sockets_than_the_limit(
     finally:
         for ws in sockets:
             ws.close()
+
+
+def test_the_server_pings_idle_sockets(server: Server, minter: TokenMinter, player_id: str) -> None:
+    ws = connect(server.ws, minter.token(player_id))
+    try:
+        ws.settimeout(10)
+        opcode, _frame = ws.recv_data_frame(True)
+        assert opcode == websocket.ABNF.OPCODE_PING
+        # websocket-client answered with a pong, so the socket stays open and usable.
+        server.push(player_id, "after-ping")
+        event = next_event(ws)
+        assert isinstance(event, dict)
+        assert event["notification"]["id"] == "after-ping"
+    finally:
+        ws.close()
 
 
 def test_the_token_in_the_query_string_is_never_logged(
