@@ -8,6 +8,7 @@ from dependency_injector import containers, providers
 
 from notification_service.adapters.mongo import MongoNotificationRepository, mongo_connection
 from notification_service.adapters.redis_live import RedisLiveChannel, RedisLiveSubscriber
+from notification_service.adapters.redis_pool import blocking_redis_resource
 from notification_service.application.live import LiveSessions, SessionPolicy
 from notification_service.application.services import (
     AccountStatusService,
@@ -25,7 +26,14 @@ class Container(containers.DeclarativeContainer):
     wiring_config = containers.WiringConfiguration(packages=["notification_service.controllers"])
 
     config = providers.Configuration()
-    core = providers.Container(CoreContainer, config=config)
+    # The shared providers, with a Redis client whose pool suits a gevent process.
+    redis = providers.Resource(
+        blocking_redis_resource,
+        config.redis.url,
+        max_connections=config.redis.max_connections.as_int(),
+        wait_seconds=config.redis.pool_wait_seconds.as_float(),
+    )
+    core = providers.Container(CoreContainer, config=config, redis=redis)
 
     mongo = providers.Resource(mongo_connection, config.mongodb)
     notifications = providers.Singleton(

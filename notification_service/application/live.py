@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
@@ -225,7 +226,10 @@ def serve(
 ) -> None:
     """Send the session's frames until the client leaves, the token expires, the account is
     deactivated or a close is ordered."""
-    next_recheck = clock.now() + timedelta(seconds=policy.recheck_seconds)
+    # The first re-check is spread over the second half of the period, so sockets opened
+    # together (a reconnect storm after a deploy) do not all ask at the same moment.
+    first = policy.recheck_seconds * random.uniform(0.5, 1.0)  # noqa: S311 - not security
+    next_recheck = clock.now() + timedelta(seconds=first)
     while transport.connected:
         now = clock.now()
         if now >= session.expires_at:

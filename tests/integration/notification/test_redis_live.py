@@ -116,3 +116,27 @@ def test_the_subscriber_is_not_ready_while_redis_is_unreachable() -> None:
             subscriber.check()
     finally:
         subscriber.stop()
+
+
+def test_many_concurrent_callers_wait_for_a_connection_instead_of_failing(
+    notification_container: Container,
+) -> None:
+    """Three times more callers than pooled connections, each holding one for 200 ms."""
+    redis = notification_container.core.redis()
+    callers = 3 * notification_container.config.redis.max_connections()
+    errors: list[BaseException] = []
+
+    def hold_a_connection() -> None:
+        try:
+            redis.blpop(["notification-test:never"], timeout=0.2)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hold_a_connection) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    # The inactive-user list shares this client (the resource server's check).
+    assert notification_container.core.inactive_users().is_inactive("nobody") is False
