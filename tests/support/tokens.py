@@ -1,5 +1,6 @@
-"""Access tokens for tests: an RS256 key pair that signs like the auth service, and a tiny JWKS
-HTTP server publishing it, so resource servers verify tokens for real."""
+"""Access tokens for tests: an RS256 key pair that signs like the auth service, its keys for
+in-process verification, and a tiny JWKS HTTP server publishing them, so resource servers verify
+tokens for real."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from shared.security.jwks import KeyResolver
 
 ISSUER = "http://auth.test"
 AUDIENCE = "loyalty-api"
@@ -30,8 +33,12 @@ class TestSigner:
         self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = uuid.uuid4().hex
 
+    @property
+    def public_key(self) -> Any:
+        return self.private_key.public_key()
+
     def jwks(self) -> dict[str, Any]:
-        jwk = json.loads(RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.public_key))
         jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
         return {"keys": [jwk]}
 
@@ -74,6 +81,39 @@ class TestSigner:
 
     def user_token(self, user_id: str, role: str = "player") -> str:
         return self.token(user_id, role=role)
+
+
+class TokenMinter(TestSigner):
+    """Tokens for player-facing tests: role ``player`` unless told otherwise; extra keyword
+    arguments become claims (``aud="someone-else"``)."""
+
+    def token(  # type: ignore[override]
+        self,
+        subject: str,
+        role: str | None = "player",
+        lifetime: int = 300,
+        kid: str | None = None,
+        scope: str | None = None,
+        **claims: Any,
+    ) -> str:
+        return super().token(
+            subject,
+            role=role,
+            scope=scope,
+            lifetime=lifetime,
+            claims=claims,
+            headers={"kid": kid} if kid else None,
+        )
+
+
+class StaticKeyResolver(KeyResolver):
+    """The signer's key only (apps built in process, without a JWKS endpoint)."""
+
+    def __init__(self, signer: TestSigner) -> None:
+        self._signer = signer
+
+    def public_key(self, kid: str) -> Any | None:
+        return self._signer.public_key if kid == self._signer.kid else None
 
 
 class JwksServer:

@@ -1,0 +1,151 @@
+"""Live messages over Redis pub/sub: the worker publishes, every web process listens once.
+
+One channel carries every message; each web process keeps the ones for users with a socket open
+there. Pub/sub is fire-and-forget, which is what live delivery needs (the notifications are
+stored before they are published).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from notification_service.application.live import LiveMessage, LiveMessageKind
+from notification_service.application.ports import LiveChannel
+from shared.domain.exceptions import DependencyUnavailable
+from shared.observability.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def encode(message: LiveMessage) -> str:
+    body: dict[str, Any] = {"kind": message.kind.value, "userId": message.user_id}
+    if message.kind is LiveMessageKind.NOTIFICATION:
+        body["notification"] = message.notification
+    else:
+        body["closeCode"] = message.close_code
+        body["reason"] = message.reason
+    return json.dumps(body, separators=(",", ":"))
+
+
+def decode(data: str | bytes) -> LiveMessage:
+    """Raise ValueError (or KeyError/TypeError) for anything that is not a live message."""
+    body = json.loads(data)
+    kind = LiveMessageKind(body["kind"])
+    user_id = str(body["userId"])
+    if kind is LiveMessageKind.NOTIFICATION:
+        notification = body["notification"]
+        if not isinstance(notification, dict):
+            raise ValueError("notification must be an object")
+        return LiveMessage(kind, user_id, notification=notification)
+    return LiveMessage(kind, user_id, close_code=int(body["closeCode"]), reason=str(body["reason"]))
+
+
+class RedisLiveChannel(LiveChannel):
+    """Publishes a batch in one round trip (a pipeline of PUBLISH commands)."""
+
+    def __init__(self, redis: Redis, channel: str) -> None:
+        self._redis = redis
+        self._channel = channel
+
+    def publish(self, messages: Sequence[LiveMessage]) -> None:
+        if not messages:
+            return
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for message in messages:
+                pipe.publish(self._channel, encode(message))
+            pipe.execute()
+        except RedisError as exc:
+            raise DependencyUnavailable("The live channel is unavailable.") from exc
+
+
+class RedisLiveSubscriber:
+    """One subscription per web process (a greenlet under gevent), re-established after a
+    Redis outage. Messages published while it is down are missed; clients catch up over REST."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        channel: str,
+        on_message: Callable[[LiveMessage], object],
+        poll_seconds: float = 1.0,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._redis = redis
+        self._channel = channel
+        self._on_message = on_message
+        self._poll = poll_seconds
+        self._max_backoff = max_backoff
+        self._stopping = threading.Event()
+        self._subscribed = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.name = "live-subscriber"
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def subscribed(self) -> bool:
+        return self._subscribed.is_set()
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        return self._subscribed.wait(timeout)
+
+    def check(self) -> None:
+        """Readiness probe: the subscription is confirmed by Redis."""
+        if not self._subscribed.is_set():
+            raise ConnectionError("not subscribed to the live channel")
+
+    def run(self) -> None:
+        backoff = 0.2
+        while not self._stopping.is_set():
+            pubsub = self._redis.pubsub()  # type: ignore[no-untyped-call]
+            try:
+                pubsub.subscribe(self._channel)
+                while not self._stopping.is_set():
+                    message = pubsub.get_message(timeout=self._poll)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":
+                        self._subscribed.set()
+                        backoff = 0.2
+                        log.info("live_channel_subscribed", channel=self._channel)
+                    elif message["type"] == "message":
+                        self._dispatch(message["data"])
+            except (RedisError, OSError) as exc:
+                log.warning("live_channel_lost", error=str(exc), retry_in=backoff)
+            except Exception:
+                # Whatever it was, every socket of this process depends on resubscribing.
+                log.exception("live_channel_failed", retry_in=backoff)
+            finally:
+                self._subscribed.clear()
+                with contextlib.suppress(RedisError, OSError):
+                    pubsub.close()
+            self._stopping.wait(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
+
+    def _dispatch(self, data: str | bytes) -> None:
+        try:
+            message = decode(data)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("live_message_malformed", error=str(exc))
+            return
+        try:
+            self._on_message(message)
+        except Exception:
+            # One bad delivery must not end the subscription every socket depends on.
+            log.exception("live_dispatch_failed", user_id=message.user_id)

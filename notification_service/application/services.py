@@ -1,0 +1,156 @@
+"""Use cases: store consumed events as notifications and push them, read and mark them, and
+follow account status changes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from notification_service.application.live import CloseCode, LiveMessage
+from notification_service.application.ports import LiveChannel
+from notification_service.application.sources import NOTIFICATION_SOURCES, NotificationMapper
+from notification_service.domain.exceptions import InvalidNotification, NotificationNotFound
+from notification_service.domain.model import AccountStatus, Notification, NotificationDraft
+from notification_service.domain.ports import NotificationRepository
+from shared.application.events import IntegrationEvent
+from shared.application.ports import InactiveUsers
+from shared.domain.clock import Clock
+from shared.domain.exceptions import DependencyUnavailable
+from shared.domain.pagination import Page, PageRequest
+from shared.domain.principal import Principal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcedEvent:
+    """A consumed event and the topic it came from (the topic picks the mapping)."""
+
+    topic: str
+    event: IntegrationEvent
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    stored: int
+    duplicates: int
+    pushed: bool
+
+
+class NotificationIngestion:
+    """Consumed events → stored notifications (each event once) → pushed to live sockets."""
+
+    def __init__(
+        self,
+        repository: NotificationRepository,
+        live: LiveChannel,
+        sources: Mapping[str, NotificationMapper] = NOTIFICATION_SOURCES,
+    ) -> None:
+        self._repository = repository
+        self._live = live
+        self._sources = sources
+
+    def draft(self, sourced: SourcedEvent) -> NotificationDraft:
+        """The notification an event describes; ``InvalidNotification`` when it cannot be one."""
+        mapper = self._sources.get(sourced.topic)
+        if mapper is None:
+            raise InvalidNotification(f"Events on {sourced.topic!r} are not notifications.")
+        return mapper(sourced.event)
+
+    def ingest(self, events: Sequence[SourcedEvent]) -> IngestResult:
+        """Store the batch (a redelivered event stores nothing), then push what is new.
+
+        The push is best effort: the notifications are stored whatever happens to it, and a
+        client reads them over REST. Failing the batch for it would not help, because a
+        redelivered event is a duplicate and is not pushed again.
+        """
+        drafts = [self.draft(sourced) for sourced in events]
+        stored = self._repository.add_new(drafts) if drafts else []
+        pushed = False
+        if stored:
+            try:
+                self._live.publish([LiveMessage.deliver(n) for n in stored])
+                pushed = True
+            except DependencyUnavailable as exc:
+                log.warning("live_push_failed: %s (%d stored, not pushed)", exc, len(stored))
+        return IngestResult(stored=len(stored), duplicates=len(drafts) - len(stored), pushed=pushed)
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationPage:
+    user_id: str
+    page: Page[Notification]
+
+
+@dataclass(frozen=True, slots=True)
+class UserCount:
+    user_id: str
+    count: int
+
+
+class NotificationService:
+    """What players (and staff, read-only) do with notifications."""
+
+    def __init__(self, repository: NotificationRepository, clock: Clock) -> None:
+        self._repository = repository
+        self._clock = clock
+
+    @staticmethod
+    def _readable_user(reader: Principal, user_id: str | None) -> str:
+        """A player reads their own notifications; staff may read a player's."""
+        target = user_id or reader.subject
+        reader.ensure_can_read_player(target)
+        return target
+
+    def list(
+        self,
+        reader: Principal,
+        user_id: str | None,
+        unread_only: bool,
+        page: PageRequest,
+    ) -> NotificationPage:
+        """The user's notifications, newest first."""
+        target = self._readable_user(reader, user_id)
+        return NotificationPage(target, self._repository.list(target, unread_only, page))
+
+    def unread_count(self, reader: Principal, user_id: str | None) -> UserCount:
+        """How many of the user's notifications are unread."""
+        target = self._readable_user(reader, user_id)
+        return UserCount(target, self._repository.count_unread(target))
+
+    def mark_read(self, reader: Principal, notification_id: str) -> Notification:
+        """Mark one of the reader's own notifications read (again is harmless)."""
+        notification = self._repository.get(reader.subject, notification_id)
+        if notification is None or not notification.belongs_to(reader.subject):
+            raise NotificationNotFound()
+        if notification.mark_read(self._clock.now()):
+            self._repository.save_read_state(notification)
+        return notification
+
+    def mark_all_read(self, reader: Principal) -> UserCount:
+        """Mark every unread notification of the reader read; the count says how many."""
+        changed = self._repository.mark_all_read(reader.subject, self._clock.now())
+        return UserCount(reader.subject, changed)
+
+
+class AccountStatusService:
+    """Follows ``USER_STATUS_CHANGED``: an inactive account is refused at the REST edge and
+    its open sockets on every replica are closed; a reactivated one is let in again."""
+
+    def __init__(self, inactive_users: InactiveUsers, live: LiveChannel) -> None:
+        self._inactive_users = inactive_users
+        self._live = live
+
+    def apply(self, user_id: str, status: AccountStatus) -> None:
+        inactive = status is AccountStatus.INACTIVE
+        self._inactive_users.mark(user_id, inactive)
+        if inactive:
+            # Unlike a notification push this must happen: a failure retries the event.
+            self._live.publish(
+                [
+                    LiveMessage.close_sessions(
+                        user_id, CloseCode.FORBIDDEN, "The account is not active."
+                    )
+                ]
+            )

@@ -1,0 +1,65 @@
+"""Kafka consumers: notification events become stored, pushed notifications; account status
+changes close sockets and refuse inactive users."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dependency_injector.wiring import Provide, inject
+
+from notification_service.application.services import (
+    AccountStatusService,
+    NotificationIngestion,
+    SourcedEvent,
+)
+from notification_service.application.sources import NOTIFICATION_SOURCES
+from notification_service.container import Container
+from notification_service.controllers.metrics import (
+    LIVE_PUSH_FAILURES,
+    NOTIFICATIONS_CONSUMED,
+)
+from notification_service.domain.exceptions import InvalidNotification
+from notification_service.domain.model import AccountStatus
+from shared.messaging.consumer import EventHandler, InboundEvent, RejectEvent
+
+#: every topic whose events become notifications
+NOTIFICATION_TOPICS = tuple(NOTIFICATION_SOURCES)
+
+
+class NotificationEventsHandler(EventHandler):
+    """Stores each event once (a redelivery is a no-op), then pushes what is new. Every event
+    type on these topics is a notification, so none is skipped; one without a schema, or that
+    does not describe a notification, goes to the dead-letter topic."""
+
+    @inject
+    def __init__(self, ingestion: NotificationIngestion = Provide[Container.ingestion]) -> None:
+        self._ingestion = ingestion
+
+    def handle(self, events: Sequence[InboundEvent]) -> None:
+        try:
+            result = self._ingestion.ingest([SourcedEvent(i.topic, i.event) for i in events])
+        except InvalidNotification as exc:
+            raise RejectEvent("invalid_notification", exc.message) from exc
+        NOTIFICATIONS_CONSUMED.labels("stored").inc(result.stored)
+        NOTIFICATIONS_CONSUMED.labels("duplicate").inc(result.duplicates)
+        if result.stored and not result.pushed:
+            LIVE_PUSH_FAILURES.inc()
+
+
+class UserStatusHandler(EventHandler):
+    """``USER_STATUS_CHANGED``: applied in order, so the latest status of a user wins."""
+
+    event_types = frozenset({"USER_STATUS_CHANGED"})
+
+    @inject
+    def __init__(self, service: AccountStatusService = Provide[Container.account_status]) -> None:
+        self._service = service
+
+    def handle(self, events: Sequence[InboundEvent]) -> None:
+        for inbound in events:
+            status = inbound.event.data.get("status")
+            try:
+                account_status = AccountStatus(str(status))
+            except ValueError as exc:
+                raise RejectEvent("unknown_status", f"unknown account status {status!r}") from exc
+            self._service.apply(inbound.event.user_id, account_status)

@@ -1,0 +1,217 @@
+"""WebSocket ``/api/v1/notifications/ws``: a player's notifications, pushed as they arrive.
+
+The access token comes in the ``Authorization: Bearer`` header or, because browsers cannot set
+headers on a WebSocket, in the ``access_token`` query parameter. It is checked before the upgrade
+exactly like the REST API checks it (RS256 from the JWKS, issuer, audience, expiry, inactive
+accounts): without a valid one the answer is HTTP 401, for anyone but a player 403, both in the
+error envelope. Once open, the socket is closed with 4401 when the token expires, 4403 when the
+account is deactivated, 4429 past the per-user socket limit, 1013 when the client cannot keep
+up and 1001 when the server restarts. Messages are
+``{"type": "notification", "notification": {id, type, content, read, createdAt, …}}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint, Response, g
+from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+from werkzeug.routing.exceptions import WebsocketMismatch
+
+from notification_service.application.live import (
+    CloseCode,
+    LiveSessions,
+    SessionPolicy,
+    SessionTransport,
+    serve,
+)
+from notification_service.container import Container
+from notification_service.controllers.errors import NotificationErrorCode
+from notification_service.controllers.metrics import (
+    LIVE_FRAMES_SENT,
+    LIVE_SOCKETS,
+    LIVE_SOCKETS_CLOSED,
+)
+from notification_service.domain.exceptions import TooManyLiveSessions
+from shared.application.ports import InactiveUsers
+from shared.domain.clock import Clock
+from shared.domain.principal import Role
+from shared.security.resource_server import current_principal
+from shared.web.errors import HttpError, error_response
+
+WS_PATH = "/api/v1/notifications/ws"
+TOKEN_QUERY_PARAMETER = "access_token"  # noqa: S105 - a parameter name, not a secret
+_MAX_DISCARDED_PER_WAKEUP = 100
+
+blp = Blueprint("notification_socket", __name__)
+sock = Sock()
+
+
+@blp.before_request
+def _authenticate() -> None:
+    """Refuse before the upgrade: nothing is accepted without a valid player token."""
+    verify_jwt_in_request(locations=["headers", "query_string"])
+    if current_principal().role is not Role.PLAYER:
+        raise HttpError(
+            403, NotificationErrorCode.PLAYERS_ONLY, "Only players have a notification socket."
+        )
+    g.token_expires_at = datetime.fromtimestamp(int(get_jwt()["exp"]), UTC)
+
+
+def upgrade_required(_exc: WebsocketMismatch) -> Response:
+    """A plain HTTP request to the socket (routing tells it apart from an upgrade)."""
+    return error_response(
+        426,
+        NotificationErrorCode.WEBSOCKET_UPGRADE_REQUIRED,
+        "This endpoint only speaks WebSocket.",
+        headers={"Upgrade": "websocket", "Connection": "Upgrade"},
+    )
+
+
+class SimpleWebSocketTransport(SessionTransport):
+    """flask-sock's (simple-websocket's) connection as the session needs it."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+        self.closed_with: int | None = None
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._ws.connected)
+
+    def send(self, text: str) -> None:
+        try:
+            self._ws.send(text)
+            LIVE_FRAMES_SENT.inc()
+        except (ConnectionClosed, OSError):
+            pass  # the client left; the loop sees it through ``connected``
+
+    def close(self, code: int, reason: str) -> None:
+        self.closed_with = code
+        with contextlib.suppress(ConnectionClosed, OSError):
+            self._ws.close(reason=code, message=reason)
+
+    def discard_incoming(self) -> None:
+        try:
+            for _ in range(_MAX_DISCARDED_PER_WAKEUP):
+                if self._ws.receive(timeout=0) is None:
+                    return
+        except ConnectionClosed:
+            pass
+
+
+@sock.route(WS_PATH, bp=blp)
+def notification_socket(ws: Any) -> None:
+    """Serve one player's socket until it closes (see the module docstring)."""
+    _serve_socket(ws, current_principal().subject, g.token_expires_at)
+
+
+@inject
+def _serve_socket(
+    ws: Any,
+    user_id: str,
+    expires_at: datetime,
+    sessions: LiveSessions = Provide[Container.live_sessions],
+    clock: Clock = Provide[Container.core.clock],
+    inactive_users: InactiveUsers = Provide[Container.core.inactive_users],
+    policy: SessionPolicy = Provide[Container.session_policy],
+) -> None:
+    transport = SimpleWebSocketTransport(ws)
+    try:
+        session = sessions.open(user_id, expires_at)
+    except TooManyLiveSessions as exc:
+        transport.close(CloseCode.TOO_MANY_SESSIONS, exc.message)
+        LIVE_SOCKETS_CLOSED.labels(str(int(CloseCode.TOO_MANY_SESSIONS))).inc()
+        return
+    LIVE_SOCKETS.inc()
+    try:
+        serve(session, transport, clock, inactive_users, policy)
+    finally:
+        sessions.close(session)
+        LIVE_SOCKETS.dec()
+        if transport.closed_with is not None:
+            LIVE_SOCKETS_CLOSED.labels(str(transport.closed_with)).inc()
+
+
+def drain_on_terminate(sessions: LiveSessions) -> None:
+    """Under gunicorn, SIGTERM lets the worker stop as usual and closes every socket with 1001,
+    so clients reconnect to another replica at once instead of waiting out the graceful
+    timeout. Outside a server (the previous handler is the default) nothing is installed."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if not callable(previous):
+        return
+
+    def on_terminate(signum: int, frame: FrameType | None) -> None:
+        previous(signum, frame)
+        _in_background(sessions.drain)
+
+    signal.signal(signal.SIGTERM, on_terminate)
+
+
+def _in_background(work: Callable[[], None]) -> None:
+    """Run ``work`` outside the signal handler: it takes locks the interrupted code may hold,
+    and under gevent the handler runs in the event loop, where nothing may block."""
+    try:
+        from gevent import monkey, spawn
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        spawn = None
+    if spawn is not None and monkey.is_module_patched("threading"):
+        spawn(work)
+        return
+    threading.Thread(target=work, name="live-drain", daemon=True).start()
+
+
+def openapi_operation() -> dict[str, Any]:
+    """The socket in the OpenAPI document (flask-smorest documents only its own routes)."""
+    return {
+        "get": {
+            "tags": ["notifications"],
+            "summary": "Live notifications over WebSocket (players)",
+            "description": __doc__,
+            "operationId": "notificationSocket",
+            "security": [{"bearerAuth": []}, {}],
+            "parameters": [
+                {
+                    "name": TOKEN_QUERY_PARAMETER,
+                    "in": "query",
+                    "required": False,
+                    "description": "The access token, for clients that cannot set headers "
+                    "(browsers). Never logged.",
+                    "schema": {"type": "string", "maxLength": 4096},
+                },
+                {
+                    "name": "Upgrade",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["websocket"]},
+                },
+            ],
+            "responses": {
+                "101": {"description": "Switching protocols: the socket is open"},
+                **{
+                    str(status): {
+                        "description": description,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}
+                            }
+                        },
+                    }
+                    for status, description in (
+                        (401, "Missing, invalid or expired access token, or inactive account"),
+                        (403, "Not a player"),
+                        (426, "Not a WebSocket upgrade request"),
+                    )
+                },
+            },
+        }
+    }

@@ -1,0 +1,68 @@
+"""Request and response schemas of the notification API (unknown fields are rejected)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from shared.web.pagination import PageQuerySchema
+
+_USER_ID = validate.Length(min=1, max=64)
+
+
+class NotificationQuerySchema(PageQuerySchema):
+    unread = fields.Boolean(
+        load_default=False, metadata={"description": "Only unread notifications."}
+    )
+    user_id = fields.String(
+        data_key="userId",
+        validate=_USER_ID,
+        metadata={"description": "Staff only: whose notifications (default: the caller's)."},
+    )
+
+
+class UserQuerySchema(Schema):
+    user_id = fields.String(
+        data_key="userId",
+        validate=_USER_ID,
+        metadata={"description": "Staff only: whose notifications (default: the caller's)."},
+    )
+
+
+class NotificationSchema(Schema):
+    """The same shape the WebSocket sends in ``{"type": "notification", "notification": …}``."""
+
+    id = fields.String(required=True, metadata={"description": "ObjectId, 24 hex digits"})
+    type = fields.String(
+        required=True, metadata={"description": "The event type, e.g. PROMOTION, BONUS_CREDITED"}
+    )
+    title = fields.String()
+    message = fields.String()
+    content = fields.Dict(
+        required=True, metadata={"description": "Free-form, as the producing service wrote it"}
+    )
+    read = fields.Boolean(required=True)
+    # The view already speaks the wire names (shared with the WebSocket).
+    created_at = fields.String(
+        attribute="createdAt", data_key="createdAt", required=True, metadata={"format": "date-time"}
+    )
+    read_at = fields.String(attribute="readAt", data_key="readAt", metadata={"format": "date-time"})
+
+
+class NotificationListSchema(Schema):
+    user_id = fields.String(required=True)
+    notifications = fields.List(fields.Nested(NotificationSchema), required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(data_key="pageSize", required=True)
+    total = fields.Integer(required=True)
+
+
+class UnreadCountSchema(Schema):
+    user_id = fields.String(required=True)
+    unread_count = fields.Integer(data_key="unreadCount", required=True)
+
+
+class MarkedReadSchema(Schema):
+    user_id = fields.String(required=True)
+    updated = fields.Integer(
+        required=True, metadata={"description": "How many notifications were marked read"}
+    )

@@ -1,0 +1,107 @@
+"""Notifications: what a player was told, when, and whether they have read it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from notification_service.domain.exceptions import InvalidNotification
+
+#: the envelope bounds ``user_id`` to 64 characters; event types are ``^[A-Z][A-Z0-9_]{1,63}$``
+MAX_USER_ID_LENGTH = 64
+MAX_TYPE_LENGTH = 64
+MAX_TITLE_LENGTH = 200
+MAX_MESSAGE_LENGTH = 1000
+MAX_CONTENT_DEPTH = 8
+
+
+class AccountStatus(StrEnum):
+    """An account's status as the identity service announces it."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationDraft:
+    """A notification about to be stored: one per consumed event (``event_id`` is unique)."""
+
+    user_id: str
+    type: str
+    event_id: str
+    created_at: datetime
+    content: Mapping[str, Any] = field(default_factory=dict)
+    title: str | None = None
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.user_id or len(self.user_id) > MAX_USER_ID_LENGTH:
+            raise InvalidNotification("A notification needs a user id of at most 64 characters.")
+        if not self.type or len(self.type) > MAX_TYPE_LENGTH:
+            raise InvalidNotification("A notification needs a type of at most 64 characters.")
+        if not self.event_id:
+            raise InvalidNotification("A notification needs the id of the event it came from.")
+        if self.created_at.tzinfo is None:
+            raise InvalidNotification("A notification's time must carry its time zone.")
+        if self.title is not None and len(self.title) > MAX_TITLE_LENGTH:
+            raise InvalidNotification("The title is too long.")
+        if self.message is not None and len(self.message) > MAX_MESSAGE_LENGTH:
+            raise InvalidNotification("The message is too long.")
+        _check_content(self.content, depth=1)
+
+
+@dataclass(slots=True)
+class Notification:
+    """A stored notification of one user; only its read state ever changes."""
+
+    id: str
+    user_id: str
+    type: str
+    event_id: str
+    created_at: datetime
+    content: Mapping[str, Any] = field(default_factory=dict)
+    title: str | None = None
+    message: str | None = None
+    read: bool = False
+    read_at: datetime | None = None
+
+    @classmethod
+    def from_draft(cls, notification_id: str, draft: NotificationDraft) -> Notification:
+        return cls(
+            id=notification_id,
+            user_id=draft.user_id,
+            type=draft.type,
+            event_id=draft.event_id,
+            created_at=draft.created_at,
+            content=draft.content,
+            title=draft.title,
+            message=draft.message,
+        )
+
+    def belongs_to(self, user_id: str) -> bool:
+        return self.user_id == user_id
+
+    def mark_read(self, at: datetime) -> bool:
+        """Mark read (once: the first time it was read is kept); True when it changed."""
+        if self.read:
+            return False
+        self.read = True
+        self.read_at = at
+        return True
+
+
+def _check_content(value: Any, depth: int) -> None:
+    """Free-form, but storable as is: string keys that are not operators, bounded nesting."""
+    if depth > MAX_CONTENT_DEPTH:
+        raise InvalidNotification("The content is nested too deeply.")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str) or not key or key.startswith("$") or "\x00" in key:
+                raise InvalidNotification(f"The content has an unusable field name: {key!r:.40}.")
+            _check_content(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_content(item, depth + 1)

@@ -1,0 +1,38 @@
+"""Repository port of the notification domain; the adapter implements it over MongoDB."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+
+from notification_service.domain.model import Notification, NotificationDraft
+from shared.domain.pagination import Page, PageRequest
+
+
+class NotificationRepository(ABC):
+    @abstractmethod
+    def add_new(self, drafts: Sequence[NotificationDraft]) -> list[Notification]:
+        """Store every draft whose event was not stored before (``event_id`` is unique) and
+        return the notifications actually stored now, in the order of ``drafts``. A draft
+        whose event is already stored is skipped without error, so redelivery is harmless."""
+
+    @abstractmethod
+    def get(self, user_id: str, notification_id: str) -> Notification | None:
+        """The user's notification; None when it does not exist, is someone else's, or the
+        id is malformed."""
+
+    @abstractmethod
+    def list(self, user_id: str, unread_only: bool, page: PageRequest) -> Page[Notification]:
+        """The user's notifications, newest first."""
+
+    @abstractmethod
+    def save_read_state(self, notification: Notification) -> None:
+        """Persist ``read``/``read_at`` (a notification already read stays as it was)."""
+
+    @abstractmethod
+    def mark_all_read(self, user_id: str, at: datetime) -> int:
+        """Mark every unread notification of the user read; returns how many changed."""
+
+    @abstractmethod
+    def count_unread(self, user_id: str) -> int: ...

@@ -1,0 +1,215 @@
+"""The REST API in process (real MongoDB and Redis): happy and unhappy paths, and its docs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask.testing import FlaskClient
+
+from notification_service.container import Container
+from notification_service.domain.model import NotificationDraft
+from tests.integration.notification.conftest import bearer, body
+from tests.support.tokens import TokenMinter
+
+T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def store(container: Container, user_id: str, count: int = 1) -> list[str]:
+    drafts = [
+        NotificationDraft(
+            user_id=user_id,
+            type="PROMOTION",
+            event_id=str(uuid.uuid4()),
+            created_at=T0 + timedelta(minutes=i),
+            content={"promotionId": f"p{i}", "amount": "10.00"},
+            title=f"Promotion {i}",
+        )
+        for i in range(count)
+    ]
+    return [n.id for n in container.notifications().add_new(drafts)]
+
+
+@pytest.fixture
+def player_id() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def player(minter: TokenMinter, player_id: str) -> dict[str, str]:
+    return bearer(minter.token(player_id))
+
+
+def test_a_player_lists_reads_and_counts_their_notifications(
+    client: FlaskClient,
+    notification_container: Container,
+    player: dict[str, str],
+    player_id: str,
+) -> None:
+    ids = store(notification_container, player_id, 3)
+    store(notification_container, "someone-else", 2)
+
+    listed = client.get("/api/v1/notifications?pageSize=2", headers=player)
+    assert listed.status_code == 200, body(listed)
+    page = body(listed)
+    assert page["user_id"] == player_id
+    assert (page["page"], page["pageSize"], page["total"]) == (1, 2, 3)
+    assert [n["id"] for n in page["notifications"]] == [ids[2], ids[1]]
+    first = page["notifications"][0]
+    assert first == {
+        "id": ids[2],
+        "type": "PROMOTION",
+        "title": "Promotion 2",
+        "content": {"promotionId": "p2", "amount": "10.00"},
+        "read": False,
+        "createdAt": "2025-05-01T12:02:00.000Z",
+    }
+
+    marked = client.patch(f"/api/v1/notifications/{ids[2]}/read", headers=player)
+    assert marked.status_code == 200, body(marked)
+    assert body(marked)["read"] is True
+    assert body(marked)["readAt"]
+    again = client.patch(f"/api/v1/notifications/{ids[2]}/read", headers=player)
+    assert body(again)["readAt"] == body(marked)["readAt"]
+
+    unread = body(client.get("/api/v1/notifications?unread=true", headers=player))
+    assert [n["id"] for n in unread["notifications"]] == [ids[1], ids[0]]
+    count = body(client.get("/api/v1/notifications/unread-count", headers=player))
+    assert count == {"user_id": player_id, "unreadCount": 2}
+
+    all_read = client.post("/api/v1/notifications/read-all", headers=player)
+    assert all_read.status_code == 200
+    assert body(all_read) == {"user_id": player_id, "updated": 2}
+    count = body(client.get("/api/v1/notifications/unread-count", headers=player))
+    assert count["unreadCount"] == 0
+
+
+def test_a_player_cannot_read_another_players_notifications(
+    client: FlaskClient, notification_container: Container, player: dict[str, str]
+) -> None:
+    [theirs] = store(notification_container, "player-2")
+    listed = client.get("/api/v1/notifications?userId=player-2", headers=player)
+    assert listed.status_code == 403
+    assert body(listed)["error"]["code"] == "FORBIDDEN"
+    counted = client.get("/api/v1/notifications/unread-count?userId=player-2", headers=player)
+    assert counted.status_code == 403
+    marked = client.patch(f"/api/v1/notifications/{theirs}/read", headers=player)
+    assert marked.status_code == 404
+    assert body(marked)["error"]["code"] == "NOTIFICATION_NOT_FOUND"
+    assert notification_container.notifications().count_unread("player-2") == 1
+
+
+def test_staff_read_a_players_notifications_but_cannot_mark_them(
+    client: FlaskClient, notification_container: Container, minter: TokenMinter
+) -> None:
+    [theirs] = store(notification_container, "player-2")
+    staff = bearer(minter.token("staff-1", role="staff"))
+    listed = client.get("/api/v1/notifications?userId=player-2", headers=staff)
+    assert listed.status_code == 200
+    assert body(listed)["total"] == 1
+    assert client.patch(f"/api/v1/notifications/{theirs}/read", headers=staff).status_code == 404
+
+
+@pytest.mark.parametrize("notification_id", ["not-an-id", "0" * 24, "z" * 24, "1" * 64, "%24where"])
+def test_an_unknown_or_malformed_id_is_a_404_in_the_envelope(
+    client: FlaskClient, player: dict[str, str], notification_id: str
+) -> None:
+    response = client.patch(f"/api/v1/notifications/{notification_id}/read", headers=player)
+    assert response.status_code == 404
+    assert body(response)["error"]["code"] == "NOTIFICATION_NOT_FOUND"
+    assert body(response)["error"]["correlationId"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["pageSize=0", "pageSize=101", "page=0", "unread=maybe", "userId=" + "x" * 65, "color=red"],
+)
+def test_bad_query_parameters_are_refused(
+    client: FlaskClient, player: dict[str, str], query: str
+) -> None:
+    response = client.get(f"/api/v1/notifications?{query}", headers=player)
+    assert response.status_code == 422
+    assert body(response)["error"]["code"] == "VALIDATION_FAILED"
+
+
+def test_tokens_are_checked_like_everywhere_else(
+    client: FlaskClient, notification_container: Container, minter: TokenMinter
+) -> None:
+    assert client.get("/api/v1/notifications").status_code == 401
+    forged = TokenMinter().token("player-1")
+    response = client.get("/api/v1/notifications", headers=bearer(forged))
+    assert response.status_code == 401
+    assert body(response)["error"]["code"] == "TOKEN_INVALID"
+    foreign_kid = TokenMinter()
+    response = client.get(
+        "/api/v1/notifications", headers=bearer(foreign_kid.token("p", kid=minter.kid))
+    )
+    assert response.status_code == 401
+    expired = client.get("/api/v1/notifications", headers=bearer(minter.token("p", lifetime=-60)))
+    assert body(expired)["error"]["code"] == "TOKEN_EXPIRED"
+    partner = bearer(minter.token("hotel", role=None, scope="rewards.read"))
+    assert client.get("/api/v1/notifications", headers=partner).status_code == 403
+    # Only the socket reads the query string.
+    in_query = client.get(f"/api/v1/notifications?access_token={minter.token('p')}")
+    assert in_query.status_code == 401
+
+
+def test_an_inactive_account_is_refused(
+    client: FlaskClient,
+    notification_container: Container,
+    player: dict[str, str],
+    player_id: str,
+) -> None:
+    notification_container.core.inactive_users().mark(player_id, True)
+    response = client.get("/api/v1/notifications", headers=player)
+    assert response.status_code == 401
+    assert body(response)["error"]["code"] == "ACCOUNT_INACTIVE"
+
+
+def test_the_socket_refuses_before_the_upgrade(client: FlaskClient, minter: TokenMinter) -> None:
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade"}
+    plain = client.get("/api/v1/notifications/ws", headers=bearer(minter.token("p")))
+    assert plain.status_code == 426
+    assert body(plain)["error"]["code"] == "NOTIFICATION_WEBSOCKET_UPGRADE_REQUIRED"
+    missing = client.get("/api/v1/notifications/ws", headers=upgrade)
+    assert missing.status_code == 401
+    forged = TokenMinter().token("p")
+    response = client.get(f"/api/v1/notifications/ws?access_token={forged}", headers=upgrade)
+    assert response.status_code == 401
+    assert body(response)["error"]["code"] == "TOKEN_INVALID"
+    staff = minter.token("s", role="staff")
+    response = client.get("/api/v1/notifications/ws", headers={**upgrade, **bearer(staff)})
+    assert response.status_code == 403
+    assert body(response)["error"]["code"] == "NOTIFICATION_PLAYERS_ONLY"
+
+
+def test_readiness_checks_mongodb_redis_and_the_live_channel(client: FlaskClient) -> None:
+    response = client.get("/health/ready")
+    assert response.status_code == 200, body(response)
+    assert set(body(response)["checks"]) == {"mongodb", "redis", "live_channel"}
+
+
+def test_swagger_lists_every_route_with_its_schemas_and_errors(client: FlaskClient) -> None:
+    spec = body(client.get("/notification/openapi.json"))
+    paths = spec["paths"]
+    expected = {
+        ("/api/v1/notifications", "get"): {"200", "401", "403", "422"},
+        ("/api/v1/notifications/unread-count", "get"): {"200", "401", "403", "422"},
+        ("/api/v1/notifications/{notification_id}/read", "patch"): {"200", "401", "403", "404"},
+        ("/api/v1/notifications/read-all", "post"): {"200", "401", "403"},
+        ("/api/v1/notifications/ws", "get"): {"101", "401", "403", "426"},
+    }
+    for (path, method), statuses in expected.items():
+        operation = paths[path][method]
+        assert statuses <= set(operation["responses"]), (path, method)
+        assert operation["security"][0] == {"bearerAuth": []}
+        for status in statuses - {"101"}:
+            content = operation["responses"][status]["content"]["application/json"]
+            assert "$ref" in content["schema"] or content["schema"]
+    schemas = spec["components"]["schemas"]
+    assert "ErrorEnvelope" in schemas
+    assert {"Notification", "NotificationList", "UnreadCount", "MarkedRead"} <= set(schemas)
+    ui = client.get("/notification/api-docs")
+    assert ui.status_code == 200
+    assert b"swagger" in ui.data.lower()

@@ -1,0 +1,148 @@
+"""The MongoDB repository against the wire server: batches once per event, reads by user."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from notification_service.adapters.mongo import (
+    MongoNotificationRepository,
+    NotificationDocument,
+    ensure_indexes,
+    verify_indexes,
+)
+from notification_service.container import Container
+from notification_service.domain.model import NotificationDraft
+from shared.domain.pagination import PageRequest
+
+T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def repository(notification_container: Container) -> MongoNotificationRepository:
+    return notification_container.notifications()
+
+
+def draft(user_id: str = "player-1", minutes: int = 0, **changes: object) -> NotificationDraft:
+    values: dict[str, object] = {
+        "user_id": user_id,
+        "type": "PROMOTION",
+        "event_id": str(uuid.uuid4()),
+        "created_at": T0 + timedelta(minutes=minutes),
+        "content": {"promotionId": "p1", "amount": "25.00", "nested": {"list": [1, {"a": "b"}]}},
+        "title": "Welcome",
+    }
+    values.update(changes)
+    return NotificationDraft(**values)  # type: ignore[arg-type]
+
+
+def test_a_batch_is_stored_once_per_event(repository: MongoNotificationRepository) -> None:
+    first, second = draft(), draft(minutes=1)
+    stored = repository.add_new([first, second, first])
+    assert [n.event_id for n in stored] == [first.event_id, second.event_id]
+    again = repository.add_new([second, draft(minutes=2)])
+    assert len(again) == 1
+    assert NotificationDocument.objects.count() == 3
+
+
+def test_a_notification_reads_back_as_it_was_stored(
+    repository: MongoNotificationRepository,
+) -> None:
+    [stored] = repository.add_new([draft(message="Enjoy")])
+    loaded = repository.get("player-1", stored.id)
+    assert loaded is not None
+    assert loaded.content == {
+        "promotionId": "p1",
+        "amount": "25.00",
+        "nested": {"list": [1, {"a": "b"}]},
+    }
+    assert (loaded.type, loaded.title, loaded.message) == ("PROMOTION", "Welcome", "Enjoy")
+    assert loaded.created_at == T0
+    assert loaded.read is False
+    assert loaded.read_at is None
+    # The batch insert writes what the declared document describes.
+    NotificationDocument.objects.get(event_id=stored.event_id).validate()
+
+
+def test_a_notification_is_only_found_by_its_owner_and_a_valid_id(
+    repository: MongoNotificationRepository,
+) -> None:
+    [stored] = repository.add_new([draft()])
+    assert repository.get("player-2", stored.id) is None
+    assert repository.get("player-1", "not-an-object-id") is None
+    assert repository.get("player-1", "abcdefghijkl") is None
+    assert repository.get("player-1", "0" * 24) is None
+
+
+def test_listing_is_newest_first_paginated_and_filters_unread(
+    repository: MongoNotificationRepository,
+) -> None:
+    stored = repository.add_new([draft(minutes=m) for m in range(5)] + [draft("player-2")])
+    newest_first = [n.id for n in reversed(stored[:5])]
+    page = repository.list("player-1", unread_only=False, page=PageRequest(page=2, page_size=2))
+    assert page.total == 5
+    assert [n.id for n in page.items] == newest_first[2:4]
+
+    read = stored[4]
+    read.mark_read(T0 + timedelta(hours=1))
+    repository.save_read_state(read)
+    unread = repository.list("player-1", unread_only=True, page=PageRequest(page_size=10))
+    assert unread.total == 4
+    assert read.id not in [n.id for n in unread.items]
+    assert repository.count_unread("player-1") == 4
+    assert repository.count_unread("player-2") == 1
+    assert repository.count_unread("nobody") == 0
+
+
+def test_read_state_survives_a_reload_and_keeps_the_first_time(
+    repository: MongoNotificationRepository,
+) -> None:
+    [stored] = repository.add_new([draft()])
+    first = T0 + timedelta(hours=1)
+    stored.mark_read(first)
+    repository.save_read_state(stored)
+    again = repository.get("player-1", stored.id)
+    assert again is not None
+    assert again.read is True
+    assert again.read_at == first
+    again.read_at = first + timedelta(hours=1)
+    repository.save_read_state(again)
+    reloaded = repository.get("player-1", stored.id)
+    assert reloaded is not None
+    assert reloaded.read_at == first
+
+
+def test_mark_all_read_touches_only_the_users_unread_ones(
+    repository: MongoNotificationRepository,
+) -> None:
+    repository.add_new([draft(), draft(minutes=1), draft("player-2")])
+    assert repository.mark_all_read("player-1", T0) == 2
+    assert repository.mark_all_read("player-1", T0) == 0
+    assert repository.count_unread("player-1") == 0
+    assert repository.count_unread("player-2") == 1
+
+
+def test_the_indexes_the_queries_need_exist(notification_container: Container) -> None:
+    indexes = list(NotificationDocument._get_collection().list_indexes())
+    keys = [list(index["key"].keys()) for index in indexes]
+    assert ["event_id"] in keys
+    assert ["user_id", "created_at"] in keys
+    assert ["user_id", "read", "created_at"] in keys
+    unique = [list(i["key"].keys()) for i in indexes if i.get("unique")]
+    assert ["event_id"] in unique
+
+
+def test_the_worker_refuses_a_collection_without_the_unique_index(
+    notification_container: Container,
+) -> None:
+    database = notification_container.mongo()
+    verify_indexes(database)
+    NotificationDocument._get_collection().drop_indexes()
+    try:
+        with pytest.raises(RuntimeError, match="manage migrate"):
+            verify_indexes(database)
+    finally:
+        ensure_indexes(database)
+    verify_indexes(database)

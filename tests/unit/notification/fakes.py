@@ -1,0 +1,111 @@
+"""In-memory fakes of the notification ports."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import datetime
+
+from notification_service.application.live import LiveMessage, SessionTransport
+from notification_service.application.ports import LiveChannel
+from notification_service.domain.model import Notification, NotificationDraft
+from notification_service.domain.ports import NotificationRepository
+from shared.application.ports import InactiveUsers
+from shared.domain.exceptions import DependencyUnavailable
+from shared.domain.pagination import Page, PageRequest
+
+
+class InMemoryNotificationRepository(NotificationRepository):
+    def __init__(self) -> None:
+        self.by_id: dict[str, Notification] = {}
+        self._ids = itertools.count(1)
+
+    def add_new(self, drafts: Sequence[NotificationDraft]) -> list[Notification]:
+        seen = {n.event_id for n in self.by_id.values()}
+        stored: list[Notification] = []
+        for draft in drafts:
+            if draft.event_id in seen:
+                continue
+            seen.add(draft.event_id)
+            notification = Notification.from_draft(f"{next(self._ids):024x}", draft)
+            self.by_id[notification.id] = notification
+            stored.append(notification)
+        return stored
+
+    def get(self, user_id: str, notification_id: str) -> Notification | None:
+        found = self.by_id.get(notification_id)
+        return found if found is not None and found.user_id == user_id else None
+
+    def _of(self, user_id: str, unread_only: bool) -> list[Notification]:
+        mine = [
+            n for n in self.by_id.values() if n.user_id == user_id and not (unread_only and n.read)
+        ]
+        return sorted(mine, key=lambda n: (n.created_at, n.id), reverse=True)
+
+    def list(self, user_id: str, unread_only: bool, page: PageRequest) -> Page[Notification]:
+        mine = self._of(user_id, unread_only)
+        return Page(mine[page.offset : page.offset + page.page_size], len(mine), page)
+
+    def save_read_state(self, notification: Notification) -> None:
+        stored = self.by_id[notification.id]
+        if not stored.read:
+            stored.read, stored.read_at = notification.read, notification.read_at
+
+    def mark_all_read(self, user_id: str, at: datetime) -> int:
+        return sum(1 for n in self._of(user_id, unread_only=True) if n.mark_read(at))
+
+    def count_unread(self, user_id: str) -> int:
+        return len(self._of(user_id, unread_only=True))
+
+
+class RecordingLiveChannel(LiveChannel):
+    def __init__(self) -> None:
+        self.published: list[LiveMessage] = []
+        self.down = False
+
+    def publish(self, messages: Sequence[LiveMessage]) -> None:
+        if self.down:
+            raise DependencyUnavailable("live channel down")
+        self.published.extend(messages)
+
+
+class InMemoryInactiveUsers(InactiveUsers):
+    def __init__(self) -> None:
+        self.inactive: set[str] = set()
+        self.failing = False
+
+    def is_inactive(self, user_id: str) -> bool:
+        if self.failing:
+            raise ConnectionError("store down")
+        return user_id in self.inactive
+
+    def mark(self, user_id: str, inactive: bool) -> None:
+        if inactive:
+            self.inactive.add(user_id)
+        else:
+            self.inactive.discard(user_id)
+
+
+class RecordingTransport(SessionTransport):
+    """A socket that records what was sent; ``leave_after`` sends, the client goes away."""
+
+    def __init__(self, leave_after: int | None = None) -> None:
+        self.sent: list[str] = []
+        self.closed: tuple[int, str] | None = None
+        self.discards = 0
+        self._leave_after = leave_after
+
+    @property
+    def connected(self) -> bool:
+        if self.closed is not None:
+            return False
+        return self._leave_after is None or len(self.sent) < self._leave_after
+
+    def send(self, text: str) -> None:
+        self.sent.append(text)
+
+    def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+    def discard_incoming(self) -> None:
+        self.discards += 1

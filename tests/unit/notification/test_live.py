@@ -1,0 +1,173 @@
+"""Live sessions of one process: routing by user, limits, slow clients, and a socket's life."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from notification_service.application.live import (
+    CloseCode,
+    CloseFrame,
+    LiveMessage,
+    LiveMessageKind,
+    LiveSessions,
+    SendFrame,
+    SessionPolicy,
+    serve,
+)
+from notification_service.domain.exceptions import TooManyLiveSessions
+from shared.domain.clock import Clock
+from tests.unit.notification.fakes import InMemoryInactiveUsers, RecordingTransport
+
+START = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+LATER = START + timedelta(hours=1)
+
+
+class SteppingClock(Clock):
+    """Moves forward by ``step`` every time it is read, so loops reach their deadlines."""
+
+    def __init__(self, step: timedelta) -> None:
+        self._at = START
+        self._step = step
+
+    def now(self) -> datetime:
+        self._at += self._step
+        return self._at
+
+
+def message(user_id: str, text: str = "hello") -> LiveMessage:
+    return LiveMessage(LiveMessageKind.NOTIFICATION, user_id, notification={"id": text})
+
+
+def test_a_message_reaches_every_session_of_its_user_and_no_other() -> None:
+    sessions = LiveSessions(max_per_user=5, queue_size=10)
+    mine = [sessions.open("u1", LATER), sessions.open("u1", LATER)]
+    other = sessions.open("u2", LATER)
+    assert sessions.dispatch(message("u1")) == 2
+    assert sessions.dispatch(message("nobody")) == 0
+    for session in mine:
+        step = session.next(0)
+        assert isinstance(step, SendFrame)
+        assert json.loads(step.text) == {"type": "notification", "notification": {"id": "hello"}}
+    assert other.next(0) is None
+    assert sessions.count() == 3
+
+
+def test_a_user_may_not_open_more_than_the_limit() -> None:
+    sessions = LiveSessions(max_per_user=2, queue_size=10)
+    first = sessions.open("u1", LATER)
+    sessions.open("u1", LATER)
+    with pytest.raises(TooManyLiveSessions):
+        sessions.open("u1", LATER)
+    sessions.close(first)
+    sessions.open("u1", LATER)
+    assert sessions.count() == 2
+
+
+def test_a_client_that_cannot_keep_up_is_closed() -> None:
+    sessions = LiveSessions(max_per_user=2, queue_size=2)
+    session = sessions.open("u1", LATER)
+    assert [sessions.dispatch(message("u1", str(i))) for i in range(3)] == [1, 1, 0]
+    assert session.next(0) == CloseFrame(CloseCode.TRY_AGAIN_LATER, "The client is too slow.")
+
+
+def test_a_close_order_wins_over_queued_frames() -> None:
+    sessions = LiveSessions(max_per_user=2, queue_size=10)
+    session = sessions.open("u1", LATER)
+    sessions.dispatch(message("u1"))
+    sessions.dispatch(LiveMessage.close_sessions("u1", CloseCode.FORBIDDEN, "inactive"))
+    assert session.next(0) == CloseFrame(CloseCode.FORBIDDEN, "inactive")
+
+
+def test_draining_closes_every_session_and_new_ones_at_once() -> None:
+    sessions = LiveSessions(max_per_user=2, queue_size=10)
+    open_ones = [sessions.open("u1", LATER), sessions.open("u2", LATER)]
+    sessions.drain()
+    late = sessions.open("u3", LATER)
+    for session in [*open_ones, late]:
+        step = session.next(0)
+        assert isinstance(step, CloseFrame)
+        assert step.code == CloseCode.GOING_AWAY
+
+
+def test_serve_sends_frames_in_order_until_the_client_leaves() -> None:
+    sessions = LiveSessions(max_per_user=2, queue_size=10)
+    session = sessions.open("u1", LATER)
+    for text in ("a", "b"):
+        sessions.dispatch(message("u1", text))
+    transport = RecordingTransport(leave_after=2)
+    serve(
+        session,
+        transport,
+        SteppingClock(timedelta(milliseconds=1)),
+        InMemoryInactiveUsers(),
+        SessionPolicy(idle_seconds=0.001),
+    )
+    assert [json.loads(t)["notification"]["id"] for t in transport.sent] == ["a", "b"]
+    assert transport.closed is None
+    assert transport.discards >= 1
+
+
+def test_serve_closes_the_socket_when_the_token_expires() -> None:
+    session = LiveSessions(2, 10).open("u1", START + timedelta(seconds=5))
+    transport = RecordingTransport()
+    serve(
+        session,
+        transport,
+        SteppingClock(timedelta(seconds=1)),
+        InMemoryInactiveUsers(),
+        SessionPolicy(idle_seconds=0.001, recheck_seconds=3600),
+    )
+    assert transport.closed is not None
+    assert transport.closed[0] == CloseCode.UNAUTHENTICATED
+
+
+def test_serve_closes_the_socket_of_an_account_found_inactive() -> None:
+    session = LiveSessions(2, 10).open("u1", LATER)
+    inactive = InMemoryInactiveUsers()
+    inactive.mark("u1", True)
+    transport = RecordingTransport()
+    serve(
+        session,
+        transport,
+        SteppingClock(timedelta(seconds=1)),
+        inactive,
+        SessionPolicy(idle_seconds=0.001, recheck_seconds=10),
+    )
+    assert transport.closed is not None
+    assert transport.closed[0] == CloseCode.FORBIDDEN
+
+
+def test_an_unreachable_status_store_does_not_cut_the_socket() -> None:
+    session = LiveSessions(2, 10).open("u1", START + timedelta(seconds=30))
+    inactive = InMemoryInactiveUsers()
+    inactive.failing = True
+    transport = RecordingTransport()
+    serve(
+        session,
+        transport,
+        SteppingClock(timedelta(seconds=1)),
+        inactive,
+        SessionPolicy(idle_seconds=0.001, recheck_seconds=2),
+    )
+    # It lived until its token expired.
+    assert transport.closed is not None
+    assert transport.closed[0] == CloseCode.UNAUTHENTICATED
+
+
+def test_serve_applies_a_close_order() -> None:
+    sessions = LiveSessions(2, 10)
+    session = sessions.open("u1", LATER)
+    sessions.dispatch(LiveMessage.close_sessions("u1", CloseCode.FORBIDDEN, "inactive"))
+    transport = RecordingTransport()
+    serve(
+        session,
+        transport,
+        SteppingClock(timedelta(milliseconds=1)),
+        InMemoryInactiveUsers(),
+        SessionPolicy(idle_seconds=0.001),
+    )
+    assert transport.closed == (CloseCode.FORBIDDEN, "inactive")
+    assert transport.sent == []
