@@ -87,7 +87,7 @@ class TokenMinter(TestSigner):
     """Tokens for player-facing tests: role ``player`` unless told otherwise; extra keyword
     arguments become claims (``aud="someone-else"``)."""
 
-    def token(  # type: ignore[override]
+    def token(
         self,
         subject: str,
         role: str | None = "player",
