@@ -4,21 +4,30 @@ and the standard health service on ``GRPC_PORT``, for internal callers with ``wa
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from redeem_service.container import Container, build_container
 from redeem_service.controllers import grpc_wallet
-from shared.grpc.interceptors import BearerAuthInterceptor, CallContextInterceptor
+from shared.grpc.interceptors import (
+    BearerAuthInterceptor,
+    CallContextInterceptor,
+    ServerInterceptor,
+)
 from shared.grpc.server import GrpcServer, GrpcServerSettings, serve_in_processes
 from shared.observability.logging import configure_logging
 
 
-def create_server(container: Container) -> GrpcServer:
-    """The server with the wallet servicer behind the call-context and token interceptors."""
+def create_server(
+    container: Container, outer_interceptors: Sequence[ServerInterceptor] = ()
+) -> GrpcServer:
+    """The server with the wallet servicer behind the call-context and token interceptors
+    (``outer_interceptors`` wrap them all: fault injection in tests)."""
     settings = container.config()
     grpc_settings = GrpcServerSettings.from_mapping(settings["grpc"])
     server = GrpcServer(
         grpc_settings,
         interceptors=[
+            *outer_interceptors,
             CallContextInterceptor(
                 access_log=grpc_settings.access_log,
                 slow_call_seconds=grpc_settings.slow_call_seconds,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,10 +14,12 @@ from rewards_service.application.commands import (
     PlayerRegistration,
     RevisePromotion,
 )
-from rewards_service.application.events import promotion_assigned
-from rewards_service.application.ports import RewardsUnitOfWork
+from rewards_service.application.events import bonus_credited, promotion_assigned
+from rewards_service.application.ports import RewardsUnitOfWork, WalletCredit, WalletGateway
 from rewards_service.domain.exceptions import (
     OverlappingPromotion,
+    PromotionClaimLimitReached,
+    PromotionNotAssigned,
     PromotionNotFound,
     TooManyPlayers,
     UnknownPlayers,
@@ -224,3 +227,71 @@ class WelcomeService:
                     uow.outbox.add(Topic.NOTIFICATIONS, promotion_assigned(assignment, welcome))
             uow.commit()
         return assigned
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    assignment: PlayerPromotion
+    promotion: Promotion
+    amount: Decimal
+    credit: WalletCredit | None
+
+
+class ClaimService:
+    """A player claims a promotion assigned to them: the bonus goes to their wallet once."""
+
+    def __init__(self, uow: UowFactory, wallet: WalletGateway, clock: Clock) -> None:
+        self._uow = uow
+        self._wallet = wallet
+        self._clock = clock
+
+    def claim(self, player_id: str, promotion_id: str) -> ClaimResult:
+        """In one transaction: lock the assignment, apply the claim rules, credit the wallet
+        (idempotency key = the assignment and claim number), record the claim and its
+        notification. When the wallet cannot be reached nothing is recorded and the promotion
+        stays claimable; a later claim reuses the key, so a credit the wallet did record before
+        its answer was lost is returned, not made twice."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            # Concurrent claims of one assignment queue here; the first to commit wins.
+            assignment = uow.player_promotions.get_for_player(
+                player_id, promotion_id, lock=Lock.UPDATE
+            )
+            if assignment is None:
+                raise PromotionNotAssigned()
+            promotion = uow.promotions.get(promotion_id)
+            if promotion is None:
+                raise PromotionNotAssigned()
+            limited = promotion.max_claims is not None
+            if limited:
+                # The total limit needs the counter held until commit (the wallet call included);
+                # unlimited promotions count their claims after the call, so claims of a popular
+                # promotion do not queue behind each other's wallet calls.
+                promotion = uow.promotions.get(promotion_id, lock=Lock.UPDATE) or promotion
+            claim = assignment.claim(promotion, now)
+            if limited and not uow.promotions.count_claim(promotion.id):
+                raise PromotionClaimLimitReached()
+            credit = None
+            if claim.amount > 0:
+                credit = self._wallet.credit_bonus(
+                    player_id=player_id,
+                    amount=claim.amount,
+                    description=f"Promotion: {promotion.title}"[:500],
+                    additional_data={
+                        "promotionId": promotion.id,
+                        "playerPromotionId": assignment.id,
+                        "claimNumber": str(claim.number),
+                    },
+                    idempotency_key=claim.idempotency_key,
+                )
+            if not limited:
+                uow.promotions.count_claim(promotion.id)
+            uow.player_promotions.update(claim.assignment)
+            uow.outbox.add(Topic.NOTIFICATIONS, bonus_credited(claim, credit))
+            uow.commit()
+        return ClaimResult(
+            assignment=claim.assignment,
+            promotion=claim.promotion,
+            amount=claim.amount,
+            credit=credit,
+        )

@@ -17,6 +17,9 @@ class RewardsErrorCode(AppErrorCode):
     PROMOTION_ALREADY_CLAIMED = "REWARDS_PROMOTION_ALREADY_CLAIMED"
     PROMOTION_NOT_CLAIMABLE = "REWARDS_PROMOTION_NOT_CLAIMABLE"
     CLAIM_LIMIT_REACHED = "REWARDS_CLAIM_LIMIT_REACHED"
+    PROMOTION_NOT_ASSIGNED = "REWARDS_PROMOTION_NOT_ASSIGNED"
+    WALLET_UNAVAILABLE = "REWARDS_WALLET_UNAVAILABLE"
+    WALLET_REFUSED = "REWARDS_WALLET_REFUSED"
 
 
 ERRORS: ErrorMap = {
@@ -29,4 +32,7 @@ ERRORS: ErrorMap = {
     e.PromotionAlreadyClaimed: ErrorSpec(409, RewardsErrorCode.PROMOTION_ALREADY_CLAIMED),
     e.PromotionNotClaimable: ErrorSpec(409, RewardsErrorCode.PROMOTION_NOT_CLAIMABLE),
     e.PromotionClaimLimitReached: ErrorSpec(409, RewardsErrorCode.CLAIM_LIMIT_REACHED),
+    e.PromotionNotAssigned: ErrorSpec(404, RewardsErrorCode.PROMOTION_NOT_ASSIGNED),
+    e.WalletUnavailable: ErrorSpec(503, RewardsErrorCode.WALLET_UNAVAILABLE),
+    e.WalletRefused: ErrorSpec(409, RewardsErrorCode.WALLET_REFUSED),
 }

@@ -9,11 +9,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from rewards_service.application.commands import CreatePromotion, RevisePromotion
-from rewards_service.application.services import PromotionService
+from rewards_service.application.services import ClaimService, PromotionService
 from rewards_service.container import Container
 from rewards_service.controllers.schemas import (
     AssignmentResultSchema,
     AssignSchema,
+    ClaimResultSchema,
+    ClaimSchema,
     PlayerPromotionPageSchema,
     PlayerPromotionQuerySchema,
     PromotionCreateSchema,
@@ -113,6 +115,36 @@ class PromotionById(MethodView):
         promotions is refused with 409 REWARDS_PROMOTION_OVERLAP.
         """
         return service.revise(str(promotion_id), RevisePromotion(**body))
+
+
+@blp.route("/claim")
+class ClaimPromotion(MethodView):
+    @authenticated(roles=[Role.PLAYER])
+    @blp.arguments(ClaimSchema)
+    @blp.response(200, ClaimResultSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404, 409, 422, 503)
+    @inject
+    def post(
+        self, body: dict[str, Any], service: ClaimService = Provide[Container.claim_service]
+    ) -> Any:
+        """Claim a promotion you hold: its bonus is credited to your wallet.
+
+        409 REWARDS_PROMOTION_ALREADY_CLAIMED, REWARDS_PROMOTION_NOT_CLAIMABLE (inactive, not
+        started, over) or REWARDS_CLAIM_LIMIT_REACHED; 404 REWARDS_PROMOTION_NOT_ASSIGNED when
+        you do not hold it; 503 REWARDS_WALLET_UNAVAILABLE when the wallet cannot be reached —
+        nothing was claimed and you can try again.
+        """
+        result = service.claim(current_principal().subject, str(body["promotion_id"]))
+        return {
+            "player_promotion_id": result.assignment.id,
+            "promotion_id": result.promotion.id,
+            "status": result.assignment.status,
+            "claim_count": result.assignment.claim_count,
+            "amount": result.amount,
+            "transaction_id": result.credit.transaction_id if result.credit else None,
+            "bonus_balance": result.credit.bonus_balance if result.credit else None,
+        }
 
 
 @blp.route("/<uuid:promotion_id>/assign")

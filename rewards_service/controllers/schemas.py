@@ -200,3 +200,25 @@ PlayerPromotionPageSchema = page_schema(PlayerPromotionSchema, "PlayerPromotionP
 class PlayerPromotionQuerySchema(PageQuerySchema):
     status = fields.Enum(PlayerPromotionStatus, by_value=True)
     type = fields.Enum(PromotionType, by_value=True)
+
+
+class ClaimSchema(Schema):
+    promotion_id = fields.UUID(
+        data_key="promotionId", required=True, metadata={"description": "A promotion you hold"}
+    )
+
+
+class ClaimResultSchema(Schema):
+    player_promotion_id = fields.String(data_key="playerPromotionId", required=True)
+    promotion_id = fields.String(data_key="promotionId", required=True)
+    status = fields.Enum(PlayerPromotionStatus, by_value=True, required=True)
+    claim_count = fields.Integer(data_key="claimCount", required=True)
+    amount = Money(required=True, metadata={"description": "Bonus credited to the wallet"})
+    transaction_id = fields.String(
+        data_key="transactionId",
+        allow_none=True,
+        metadata={"description": "The wallet transaction (none for a zero amount)"},
+    )
+    bonus_balance = Money(
+        data_key="bonusBalance", allow_none=True, metadata={"description": "After the credit"}
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shared.domain.exceptions import Conflict, InvalidInput, NotFound
+from shared.domain.exceptions import Conflict, DependencyUnavailable, InvalidInput, NotFound
 
 
 class PromotionNotFound(NotFound):
@@ -52,5 +52,25 @@ class PromotionNotClaimable(Conflict):
     default_message = "The promotion cannot be claimed now."
 
 
+class PromotionNotAssigned(NotFound):
+    """The player holds no such promotion (a player cannot tell it from one that does not exist)."""
+
+    default_message = "You have no such promotion."
+
+
 class PromotionClaimLimitReached(Conflict):
     default_message = "The promotion has reached its maximum number of claims."
+
+
+class WalletUnavailable(DependencyUnavailable):
+    """The wallet could not be reached: the claim was not recorded and can be made again."""
+
+    default_message = (
+        "Your wallet cannot be reached right now; the promotion was not claimed. Please try again."
+    )
+
+
+class WalletRefused(Conflict):
+    """The wallet answered no (a conflicting transaction, a limit): nothing was credited."""
+
+    default_message = "The wallet refused the credit; the promotion was not claimed."

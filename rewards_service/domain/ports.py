@@ -53,6 +53,11 @@ class PromotionRepository(ABC):
     def get(self, promotion_id: str, lock: Lock = Lock.NONE) -> Promotion | None: ...
 
     @abstractmethod
+    def count_claim(self, promotion_id: str) -> bool:
+        """Add one claim to the promotion's counter, atomically and only within its total
+        limit; False when the limit is reached."""
+
+    @abstractmethod
     def update(self, promotion: Promotion) -> None:
         """Store changes; raises OverlappingPromotion like :meth:`add`."""
 
@@ -83,6 +88,16 @@ class PlayerPromotionRepository(ABC):
 
     @abstractmethod
     def exists(self, player_id: str, promotion_id: str) -> bool: ...
+
+    @abstractmethod
+    def get_for_player(
+        self, player_id: str, promotion_id: str, lock: Lock = Lock.NONE
+    ) -> PlayerPromotion | None:
+        """The player's assignment of the promotion (locked as asked)."""
+
+    @abstractmethod
+    def update(self, assignment: PlayerPromotion) -> None:
+        """Store a claim's changes (status, claim count, last claim time)."""
 
     @abstractmethod
     def list_for_player(

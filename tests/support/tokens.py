@@ -4,6 +4,7 @@ tokens for real."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -148,6 +150,60 @@ class JwksServer:
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}/.well-known/jwks.json"
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(5)
+
+
+class TokenEndpoint:
+    """``POST /oauth2/token`` (client credentials, Basic auth) issuing the signer's tokens, for
+    tests of callers that fetch their own token. Counts the tokens it issued."""
+
+    def __init__(self, signer: TestSigner, client_id: str, client_secret: str) -> None:
+        self.issued = 0
+        endpoint = self
+        expected = "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                form = parse_qs(self.rfile.read(length).decode())
+                if self.headers.get("Authorization") != expected:
+                    self._answer(401, {"error": "invalid_client"})
+                    return
+                scope = form.get("scope", [""])[0]
+                endpoint.issued += 1
+                token = signer.token(client_id, scope=scope, lifetime=300)
+                self._answer(
+                    200,
+                    {
+                        "access_token": token,
+                        "token_type": "Bearer",
+                        "expires_in": 300,
+                        "scope": scope,
+                    },
+                )
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/oauth2/token"
 
     def stop(self) -> None:
         self._httpd.shutdown()

@@ -133,6 +133,21 @@ class SqlAlchemyPromotionRepository(PromotionRepository):
         row = self._connection.execute(query).mappings().first()
         return _promotion(row) if row else None
 
+    def count_claim(self, promotion_id: str) -> bool:
+        counted = self._connection.execute(
+            update(promotions)
+            .where(
+                promotions.c.id == promotion_id,
+                or_(
+                    promotions.c.max_claims.is_(None),
+                    promotions.c.claims_count < promotions.c.max_claims,
+                ),
+            )
+            .values(claims_count=promotions.c.claims_count + 1)
+            .returning(promotions.c.id)
+        ).first()
+        return counted is not None
+
     def update(self, promotion: Promotion) -> None:
         with _constraints(self._connection):
             self._connection.execute(
@@ -273,6 +288,30 @@ class SqlAlchemyPlayerPromotionRepository(PlayerPromotionRepository):
             )
         ).first()
         return row is not None
+
+    def get_for_player(
+        self, player_id: str, promotion_id: str, lock: Lock = Lock.NONE
+    ) -> PlayerPromotion | None:
+        query = _locked(
+            select(player_promotions).where(
+                player_promotions.c.player_id == player_id,
+                player_promotions.c.promotion_id == promotion_id,
+            ),
+            lock,
+        )
+        row = self._connection.execute(query).mappings().first()
+        return _assignment(row) if row else None
+
+    def update(self, assignment: PlayerPromotion) -> None:
+        self._connection.execute(
+            update(player_promotions)
+            .where(player_promotions.c.id == assignment.id)
+            .values(
+                status=assignment.status.value,
+                claim_count=assignment.claim_count,
+                last_claimed_at=assignment.last_claimed_at,
+            )
+        )
 
     def list_for_player(
         self,

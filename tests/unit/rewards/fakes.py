@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Self, TypeVar
 
-from rewards_service.application.ports import RewardsUnitOfWork
-from rewards_service.domain.exceptions import OverlappingPromotion
+from rewards_service.application.ports import RewardsUnitOfWork, WalletCredit, WalletGateway
+from rewards_service.domain.exceptions import OverlappingPromotion, WalletUnavailable
 from rewards_service.domain.model import (
     AssignedPromotion,
     Player,
@@ -69,6 +70,15 @@ class FakePromotions(PromotionRepository):
         self._refuse_overlap(promotion)
         self._store.promotions[promotion.id] = promotion
 
+    def count_claim(self, promotion_id: str) -> bool:
+        promotion = self._store.promotions[promotion_id]
+        if promotion.max_claims is not None and promotion.claims_count >= promotion.max_claims:
+            return False
+        self._store.promotions[promotion_id] = replace(
+            promotion, claims_count=promotion.claims_count + 1
+        )
+        return True
+
     def list(self, filters: PromotionFilter, page: PageRequest) -> Page[Promotion]:
         found = [
             p
@@ -125,6 +135,21 @@ class FakePlayerPromotions(PlayerPromotionRepository):
             a.player_id == player_id and a.promotion_id == promotion_id
             for a in self._store.assignments.values()
         )
+
+    def get_for_player(
+        self, player_id: str, promotion_id: str, lock: Lock = Lock.NONE
+    ) -> PlayerPromotion | None:
+        return next(
+            (
+                a
+                for a in self._store.assignments.values()
+                if a.player_id == player_id and a.promotion_id == promotion_id
+            ),
+            None,
+        )
+
+    def update(self, assignment: PlayerPromotion) -> None:
+        self._store.assignments[assignment.id] = assignment
 
     def list_for_player(
         self, player_id: str, filters: PlayerPromotionFilter, page: PageRequest, now: datetime
@@ -188,3 +213,32 @@ class FakeUnitOfWork(RewardsUnitOfWork):
 
     def rollback(self) -> None:
         """Nothing to undo: the working copy is dropped at the next ``with``."""
+
+
+class FakeWallet(WalletGateway):
+    """Credits once per idempotency key, like the real wallet; can be told to be down."""
+
+    def __init__(self) -> None:
+        self.credits: dict[str, tuple[str, Decimal]] = {}
+        self.down = False
+        self.calls = 0
+
+    def credit_bonus(
+        self,
+        player_id: str,
+        amount: Decimal,
+        description: str,
+        additional_data: Mapping[str, str],
+        idempotency_key: str,
+    ) -> WalletCredit:
+        self.calls += 1
+        if self.down:
+            raise WalletUnavailable()
+        replayed = idempotency_key in self.credits
+        self.credits.setdefault(idempotency_key, (player_id, amount))
+        balance = sum(
+            (a for p, a in self.credits.values() if p == player_id), start=Decimal("0.00")
+        )
+        return WalletCredit(
+            transaction_id=f"tx-{idempotency_key}", bonus_balance=balance, replayed=replayed
+        )

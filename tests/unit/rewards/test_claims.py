@@ -1,0 +1,162 @@
+"""Claiming a promotion with in-memory adapters and a fake wallet."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from rewards_service.application.commands import CreatePromotion
+from rewards_service.application.services import ClaimService, PromotionService
+from rewards_service.domain.exceptions import (
+    PromotionAlreadyClaimed,
+    PromotionClaimLimitReached,
+    PromotionNotAssigned,
+    PromotionNotClaimable,
+    WalletUnavailable,
+)
+from rewards_service.domain.model import Player, PlayerPromotionStatus, PromotionType
+from shared.domain.clock import FixedClock
+from shared.domain.principal import Principal, Role
+from tests.unit.rewards.fakes import FakeUnitOfWork, FakeWallet, Store
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+STAFF = Principal(subject=str(uuid.uuid4()), role=Role.STAFF)
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def wallet() -> FakeWallet:
+    return FakeWallet()
+
+
+@pytest.fixture
+def promotions(store: Store, clock: FixedClock) -> PromotionService:
+    return PromotionService(uow=lambda: FakeUnitOfWork(store), clock=clock)
+
+
+@pytest.fixture
+def claims(store: Store, clock: FixedClock, wallet: FakeWallet) -> ClaimService:
+    return ClaimService(uow=lambda: FakeUnitOfWork(store), wallet=wallet, clock=clock)
+
+
+def held(
+    store: Store, promotions: PromotionService, amount: str = "25.00", **limits: int
+) -> tuple[str, str]:
+    """A player holding a new running promotion: (player id, promotion id)."""
+    player = str(uuid.uuid4())
+    store.players[player] = Player(player, NOW)
+    promotion = promotions.create(
+        CreatePromotion(
+            title="Spring bonus",
+            description="",
+            type=PromotionType.BONUS,
+            amount=Decimal(amount),
+            start_date=NOW - timedelta(days=1),
+            end_date=NOW + timedelta(days=30),
+            **limits,
+        ),
+        STAFF,
+    )
+    promotions.assign(promotion.id, [player], STAFF)
+    return player, promotion.id
+
+
+def test_a_claim_credits_the_wallet_once_and_notifies(store, promotions, claims, wallet):
+    player, promotion = held(store, promotions)
+    result = claims.claim(player, promotion)
+    assert result.assignment.status is PlayerPromotionStatus.CLAIMED
+    assert result.amount == Decimal("25.00")
+    assert result.credit is not None
+    assert result.credit.bonus_balance == Decimal("25.00")
+    assert list(wallet.credits.values()) == [(player, Decimal("25.00"))]
+    assert next(iter(wallet.credits)) == f"{result.assignment.id}:1"
+    topic, event = store.outbox[-1]
+    assert (topic.value, event.event_type) == ("notifications", "BONUS_CREDITED")
+    assert event.data["content"]["amount"] == "25.00"
+    assert store.promotions[promotion].claims_count == 1
+    with pytest.raises(PromotionAlreadyClaimed):
+        claims.claim(player, promotion)
+    assert len(wallet.credits) == 1
+
+
+def test_a_wallet_outage_records_nothing_and_leaves_it_claimable(store, promotions, claims, wallet):
+    player, promotion = held(store, promotions)
+    wallet.down = True
+    with pytest.raises(WalletUnavailable):
+        claims.claim(player, promotion)
+    [assignment] = store.assignments.values()
+    assert assignment.status is PlayerPromotionStatus.ASSIGNED
+    assert not any(e.event_type == "BONUS_CREDITED" for _, e in store.outbox)
+    assert store.promotions[promotion].claims_count == 0
+    wallet.down = False
+    assert claims.claim(player, promotion).assignment.status is PlayerPromotionStatus.CLAIMED
+
+
+def test_a_claim_retried_after_a_lost_answer_is_not_credited_twice(
+    store, promotions, claims, wallet
+):
+    player, promotion = held(store, promotions)
+    [assignment] = store.assignments.values()
+    # The wallet recorded the credit, but its answer never came back (the claim rolled back).
+    wallet.credits[f"{assignment.id}:1"] = (player, Decimal("25.00"))
+    result = claims.claim(player, promotion)
+    assert result.credit is not None
+    assert result.credit.replayed
+    assert len(wallet.credits) == 1
+
+
+def test_only_a_held_promotion_can_be_claimed(store, promotions, claims):
+    player, promotion = held(store, promotions)
+    with pytest.raises(PromotionNotAssigned):
+        claims.claim(str(uuid.uuid4()), promotion)
+    with pytest.raises(PromotionNotAssigned):
+        claims.claim(player, str(uuid.uuid4()))
+
+
+def test_an_ended_or_deactivated_promotion_cannot_be_claimed(store, promotions, claims, clock):
+    player, promotion = held(store, promotions)
+    clock.advance(days=31)
+    with pytest.raises(PromotionNotClaimable):
+        claims.claim(player, promotion)
+
+
+def test_the_total_limit_is_enforced(store, promotions, claims, wallet):
+    first, promotion = held(store, promotions, max_claims=1)
+    second = str(uuid.uuid4())
+    store.players[second] = Player(second, NOW)
+    promotions.assign(promotion, [second], STAFF)
+    claims.claim(first, promotion)
+    with pytest.raises(PromotionClaimLimitReached):
+        claims.claim(second, promotion)
+    assert len(wallet.credits) == 1
+
+
+def test_a_repeatable_promotion_uses_a_new_key_per_claim(store, promotions, claims, wallet):
+    player, promotion = held(store, promotions, max_claims_per_player=2)
+    first = claims.claim(player, promotion)
+    assert first.assignment.status is PlayerPromotionStatus.ASSIGNED
+    second = claims.claim(player, promotion)
+    assert second.assignment.status is PlayerPromotionStatus.CLAIMED
+    assert sorted(k.rsplit(":", 1)[1] for k in wallet.credits) == ["1", "2"]
+
+
+def test_a_zero_amount_promotion_is_claimed_without_a_wallet_call(
+    store, promotions, claims, wallet
+):
+    player, promotion = held(store, promotions, amount="0.00")
+    result = claims.claim(player, promotion)
+    assert result.credit is None
+    assert wallet.calls == 0
+    assert result.assignment.status is PlayerPromotionStatus.CLAIMED
