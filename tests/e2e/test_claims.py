@@ -226,11 +226,12 @@ def test_a_wallet_outage_fails_claims_cleanly_then_they_succeed(
 
     # The wallet is back: after the breaker's reset time a trial call goes through and closes it.
     isolated.start_wallet()
-    response = wait_until(
-        lambda: (r := claim(isolated.url, players[0], promotions[0])).status_code == 200 and r,
-        timeout=30,
-        interval=0.5,
-    )
+
+    def claimed() -> requests.Response | None:
+        attempt = claim(isolated.url, players[0], promotions[0])
+        return attempt if attempt.status_code == 200 else None
+
+    response = wait_until(claimed, timeout=30, interval=0.5)
     assert response.json()["status"] == "CLAIMED"
     assert isolated.breaker() == 0.0
     for player, promotion in zip(players[1:], promotions[1:], strict=True):

@@ -13,7 +13,9 @@ PASSWORD = "correct horse battery"
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.1) -> T:
+def wait_until(
+    predicate: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1
+) -> T:
     """Poll until ``predicate`` returns something truthy; return it."""
     deadline = time.monotonic() + timeout
     while True:

@@ -20,6 +20,7 @@ from redeem_service.container import Container as RedeemContainer
 from redeem_service.grpc_server import create_server
 from rewards_service.adapters.wallet import GrpcWalletGateway
 from rewards_service.domain.exceptions import WalletRefused, WalletUnavailable
+from shared.grpc.interceptors import ServerInterceptor
 from shared.grpc.server import GrpcServer
 from shared.security.client_credentials import ClientCredentialsTokens
 from tests.support.tokens import TestSigner, TokenEndpoint
@@ -27,7 +28,7 @@ from tests.support.tokens import TestSigner, TokenEndpoint
 CLIENT_ID, CLIENT_SECRET = "rewards-service", "a-test-secret"
 
 
-class LoseAnswers(grpc.ServerInterceptor):  # type: ignore[misc]
+class LoseAnswers(ServerInterceptor):
     """Lets the wallet record the call, then holds the answer past the caller's deadline."""
 
     def __init__(self, count: int, hold_seconds: float) -> None:
@@ -89,10 +90,12 @@ def gateway(
 
 def credits(container: RedeemContainer, player: str) -> list[Any]:
     with container.core.database().connect() as connection:
-        return connection.execute(
-            text("SELECT idempotency_key, amount FROM transactions WHERE player_id = :p"),
-            {"p": player},
-        ).all()
+        return list(
+            connection.execute(
+                text("SELECT idempotency_key, amount FROM transactions WHERE player_id = :p"),
+                {"p": player},
+            ).all()
+        )
 
 
 def credit(wallet: GrpcWalletGateway, player: str, key: str, amount: str = "25.00") -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -52,7 +53,7 @@ def claims(store: Store, clock: FixedClock, wallet: FakeWallet) -> ClaimService:
 
 
 def held(
-    store: Store, promotions: PromotionService, amount: str = "25.00", **limits: int
+    store: Store, promotions: PromotionService, amount: str = "25.00", **limits: Any
 ) -> tuple[str, str]:
     """A player holding a new running promotion: (player id, promotion id)."""
     player = str(uuid.uuid4())
