@@ -284,10 +284,11 @@ class ClaimService:
                     },
                     idempotency_key=claim.idempotency_key,
                 )
-            if not limited:
-                uow.promotions.count_claim(promotion.id)
             uow.player_promotions.update(claim.assignment)
             uow.outbox.add(Topic.NOTIFICATIONS, bonus_credited(claim, credit))
+            if not limited:
+                # Last before the commit: the promotion row is locked from here to the commit.
+                uow.promotions.count_claim(promotion.id)
             uow.commit()
         return ClaimResult(
             assignment=claim.assignment,

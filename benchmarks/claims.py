@@ -1,0 +1,213 @@
+"""Claims per second and claim latency (p50/p99), the wallet's gRPC call included.
+
+    .venv/bin/python -m benchmarks.claims [--players 1500] [--rate 100] [--seconds 10]
+
+Starts auth, rewards and redeem (web, workers, gRPC) on embedded servers, registers players
+(they receive the running welcome promotion through the rewards worker), then:
+
+1. an open-loop run: claims started at a fixed ``--rate`` per second for ``--seconds`` (each
+   latency is measured from its scheduled start, so a slow server cannot hide its queue);
+2. a closed-loop run: ``--threads`` clients claiming back to back, for the maximum rate.
+
+At the end every successful claim must have exactly one wallet transaction. The password hash is
+made cheap for the benchmark's own players (registration is not what is measured here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+from sqlalchemy import create_engine, text
+
+from benchmarks.support import BenchPlatform, embedded_platform
+from shared.persistence.database import normalise_url
+
+PASSWORD = "benchmark passphrase"  # noqa: S105 - throw-away players
+
+
+def register(platform: BenchPlatform, count: int, threads: int = 8) -> list[tuple[str, str]]:
+    """``count`` players: (player id, access token)."""
+    auth = platform.url("auth")
+    session_local = threading.local()
+
+    def one(n: int) -> tuple[str, str]:
+        session = getattr(session_local, "s", None) or requests.Session()
+        session_local.s = session
+        email = f"bench-{n}-{time.monotonic_ns()}@example.com"
+        created = session.post(
+            f"{auth}/api/v1/auth/register", json={"email": email, "password": PASSWORD}, timeout=30
+        )
+        created.raise_for_status()
+        login = session.post(
+            f"{auth}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30
+        )
+        login.raise_for_status()
+        return created.json()["id"], login.json()["accessToken"]
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def wait_for_welcomes(platform: BenchPlatform, count: int) -> str:
+    engine = create_engine(normalise_url(platform.cluster.env.postgres_url_for["rewards"]))
+    deadline = time.monotonic() + 300
+    with engine.connect() as connection:
+        while time.monotonic() < deadline:
+            held = connection.execute(text("SELECT count(*) FROM player_promotions")).scalar_one()
+            if held >= count:
+                return str(
+                    connection.execute(
+                        text("SELECT id FROM promotions WHERE type = 'WELCOME_BONUS'")
+                    ).scalar_one()
+                )
+            time.sleep(0.5)
+    raise SystemExit("the welcome promotions were not all assigned")
+
+
+def claim(session: requests.Session, base: str, token: str, promotion: str) -> tuple[int, float]:
+    started = time.perf_counter()
+    response = session.post(
+        f"{base}/api/v1/promotions/claim",
+        json={"promotionId": promotion},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    return response.status_code, time.perf_counter() - started
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] * 1000
+
+
+def open_loop(
+    base: str, players: list[tuple[str, str]], promotion: str, rate: float, seconds: float
+) -> dict[str, Any]:
+    count = min(len(players), int(rate * seconds))
+    interval = 1.0 / rate
+    latencies: list[float] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+    local = threading.local()
+    start = time.perf_counter() + 0.2
+
+    def scheduled(n: int) -> None:
+        due = start + n * interval
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        session = getattr(local, "s", None) or requests.Session()
+        local.s = session
+        status, _ = claim(session, base, players[n][1], promotion)
+        finished = time.perf_counter()
+        with lock:
+            statuses.append(status)
+            latencies.append(finished - due)  # from the scheduled start
+
+    with ThreadPoolExecutor(64) as pool:
+        list(pool.map(scheduled, range(count)))
+    elapsed = time.perf_counter() - start
+    return {
+        "claims": count,
+        "ok": statuses.count(200),
+        "seconds": elapsed,
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "max_ms": max(latencies) * 1000,
+    }
+
+
+def closed_loop(
+    base: str, players: list[tuple[str, str]], promotion: str, threads: int
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+    queue = iter(players)
+    started = time.perf_counter()
+
+    def worker() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                player = next(queue, None)
+            if player is None:
+                return
+            status, latency = claim(session, base, player[1], promotion)
+            with lock:
+                statuses.append(status)
+                latencies.append(latency)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {
+        "claims": len(statuses),
+        "ok": statuses.count(200),
+        "seconds": elapsed,
+        "claims_per_second": len(statuses) / elapsed,
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--players", type=int, default=1500)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=16)
+    args = parser.parse_args()
+    cheap_hash = {
+        "LOYALTY__PASSWORD_HASHING__MEMORY_COST_KIB": "1024",
+        "LOYALTY__PASSWORD_HASHING__TIME_COST": "1",
+        "LOYALTY__RATE_LIMITS__ENABLED": "false",
+    }
+    with embedded_platform(["auth", "rewards", "redeem"], extra_env=cheap_hash) as platform:
+        print(f"registering {args.players} players…", flush=True)
+        players = register(platform, args.players)
+        promotion = wait_for_welcomes(platform, args.players)
+        base = platform.url("rewards")
+        split = min(len(players), int(args.rate * args.seconds))
+        print(f"open loop: {args.rate:.0f} claims/s for {args.seconds:.0f} s…", flush=True)
+        steady = open_loop(base, players[:split], promotion, args.rate, args.seconds)
+        print(f"closed loop: {args.threads} clients…", flush=True)
+        flat_out = closed_loop(base, players[split:], promotion, args.threads)
+        engine = create_engine(normalise_url(platform.cluster.env.postgres_url_for["redeem"]))
+        with engine.connect() as connection:
+            credits = connection.execute(
+                text("SELECT count(*), count(DISTINCT idempotency_key) FROM transactions")
+            ).one()
+    ok = steady["ok"] + flat_out["ok"]
+    print(
+        "\nclaim endpoint (rewards web + gRPC AddTransaction),"
+        "2 gunicorn workers each, on this machine:"
+    )
+    print(
+        f"  open loop {args.rate:.0f}/s: {steady['claims']} claims, ok {steady['ok']}, "
+        f"p50 {steady['p50_ms']:.1f} ms, p99 {steady['p99_ms']:.1f} ms, "
+        f"max {steady['max_ms']:.1f} ms   (target p99 ≤ 50 ms)"
+    )
+    if flat_out["claims"]:
+        print(
+            f"  closed loop ({args.threads} clients): {flat_out['claims_per_second']:.0f} "
+            f"claims/s, p50 {flat_out['p50_ms']:.1f} ms, p99 {flat_out['p99_ms']:.1f} ms"
+        )
+    print(
+        f"  wallet: {credits[0]} credit transactions for {ok} successful claims "
+        f"({credits[1]} distinct keys) — {'OK' if credits[0] == ok == credits[1] else 'MISMATCH'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
