@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 from string import Template
 
+from embedded.servers import ManagedProcess, spawn, wait_for_port
+
 # Files of infra/nginx that the rendered configuration includes; they are copied next to it so
 # the rendered directory is self-contained.
 SHARED_FILES = ("http.conf", "locations.conf", "proxy_headers.conf", "security_headers.conf")
@@ -81,3 +83,32 @@ def _address(address: str) -> str:
     if not address or any(ch in address for ch in " \t\n;{}'\"$"):
         raise ValueError(f"invalid upstream address: {address!r}")
     return address
+
+
+def start_gateway(
+    nginx: str, listen_port: int, service_ports: dict[str, int], workdir: Path, log_path: Path
+) -> ManagedProcess:
+    """Render the configuration for services on 127.0.0.1 and run nginx as a child process.
+
+    Every route exists whether or not its service runs: one that does not answers 503 in the
+    error envelope."""
+    upstreams = {name: [f"127.0.0.1:{service_ports[name]}"] for name in SERVICES}
+    config = render_gateway_config(listen_port, upstreams, workdir)
+    workdir = workdir.resolve()
+    managed = spawn(
+        "gateway",
+        [
+            nginx,
+            "-c",
+            str(config),
+            "-p",
+            str(workdir),
+            "-e",
+            str(workdir / "logs" / "error.log"),
+            "-g",
+            "daemon off;",
+        ],
+        log_path,
+    )
+    wait_for_port(listen_port, 15, managed.process)
+    return managed

@@ -35,7 +35,6 @@ from embedded.servers import (
 from embedded.services import (
     SERVICES,
     PlatformEnv,
-    ServiceSpec,
     available_services,
     write_private_json,
 )
@@ -144,6 +143,8 @@ class Platform:
 
         nginx = shutil.which("nginx") if not args.no_gateway else None
         gateway_url = f"http://127.0.0.1:{args.gateway_port}" if nginx else None
+        # Behind the gateway the services take the client address from X-Forwarded-For.
+        proxy_hops = {"TRUSTED_PROXY_HOPS": "1"} if nginx else {}
         auth_url = "http://127.0.0.1:8001"
         env = PlatformEnv(
             postgres_url_for=databases,
@@ -153,6 +154,7 @@ class Platform:
             issuer=gateway_url or auth_url,
             auth_internal_url=auth_url,
             secrets=self.secrets(),
+            extra=proxy_hops,
         )
         cluster = ServiceCluster(
             env=env,
@@ -180,7 +182,7 @@ class Platform:
             endpoints["services"][spec.name] = cluster.start(spec)
 
         if nginx:
-            self.start_gateway(nginx, services, env)
+            self.start_gateway(nginx, env)
             endpoints["gateway"] = gateway_url
         endpoints["issuer"] = env.issuer
         endpoints["public"] = gateway_url or auth_url
@@ -190,37 +192,16 @@ class Platform:
         self.summary(document, nginx is not None)
         self.supervise()
 
-    def start_gateway(self, nginx: str, services: list[ServiceSpec], env: PlatformEnv) -> None:
-        try:
-            from embedded.gateway import render_gateway_config
-        except ImportError:
-            say("  (gateway configuration not available; skipping nginx)")
-            return
-        # Every route exists; a service not built yet answers 503 through the gateway.
-        upstreams = {s.name: [f"127.0.0.1:{env.port(s)}"] for s in SERVICES}
-        workdir = self.data / "nginx"
-        config = render_gateway_config(self.args.gateway_port, upstreams, workdir)
-        say(f"Starting the gateway (nginx) on port {self.args.gateway_port}…")
-        from embedded.servers import spawn, wait_for_port
+    def start_gateway(self, nginx: str, env: PlatformEnv) -> None:
+        from embedded.gateway import start_gateway
 
-        managed = self._process(
-            spawn(
-                "gateway",
-                [
-                    nginx,
-                    "-c",
-                    str(config),
-                    "-p",
-                    str(workdir),
-                    "-e",
-                    str(workdir / "logs" / "error.log"),
-                    "-g",
-                    "daemon off;",
-                ],
-                self.logs / "nginx.log",
+        say(f"Starting the gateway (nginx) on port {self.args.gateway_port}…")
+        ports = {s.name: env.port(s) for s in SERVICES}
+        self._process(
+            start_gateway(
+                nginx, self.args.gateway_port, ports, self.data / "nginx", self.logs / "nginx.log"
             )
         )
-        wait_for_port(self.args.gateway_port, 15, managed.process)
 
     def summary(self, document: dict[str, Any], gateway: bool) -> None:
         endpoints = document["endpoints"]

@@ -4,6 +4,7 @@ gRPC) against the session's servers, started the way the platform runner starts 
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +15,9 @@ import requests
 from sqlalchemy.engine import make_url
 
 from embedded.cluster import ServiceCluster
-from embedded.servers import free_port
-from embedded.services import PlatformEnv, available_services
+from embedded.gateway import start_gateway
+from embedded.servers import ManagedProcess, free_port
+from embedded.services import SERVICES, PlatformEnv, available_services
 from shared.persistence.migrations import drop_database, ensure_database
 from tests.support.infra import Infra
 
@@ -26,6 +28,7 @@ class RunningPlatform:
     endpoints: dict[str, dict[str, Any]]
     credentials: dict[str, Any]
     infra: Infra
+    gateway: str | None = None
 
     def url(self, service: str) -> str:
         return str(self.endpoints[service]["url"])
@@ -68,7 +71,7 @@ def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     }
     for url in databases.values():
         ensure_database(url)
-    ports = {s.name: free_port() for s in services}
+    ports = {s.name: free_port() for s in SERVICES}
     auth_url = f"http://127.0.0.1:{ports['auth']}"
     env = PlatformEnv(
         postgres_url_for=databases,
@@ -88,12 +91,24 @@ def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     )
     log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
     cluster = ServiceCluster(env=env, services=services, log_dir=log_dir, web_workers=2)
+    gateway: ManagedProcess | None = None
     try:
         cluster.migrate()
         credentials = cluster.seed()
         endpoints = cluster.start_all()
-        yield RunningPlatform(cluster, endpoints, credentials, infra)
+        gateway_url = None
+        nginx = shutil.which("nginx")
+        if nginx:
+            # The gateway in front of the same processes, as the platform runner starts it.
+            gateway_port = free_port()
+            gateway = start_gateway(
+                nginx, gateway_port, ports, log_dir / "nginx", log_dir / "nginx.log"
+            )
+            gateway_url = f"http://127.0.0.1:{gateway_port}"
+        yield RunningPlatform(cluster, endpoints, credentials, infra, gateway_url)
     finally:
+        if gateway is not None:
+            gateway.stop()
         cluster.stop()
         for url in databases.values():
             drop_database(url)
