@@ -3,6 +3,7 @@ ids, health, metrics and local Swagger UI. Every service's ``create_app()`` star
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -13,11 +14,17 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from shared.errors import CommonErrorCode
 from shared.observability import context
 from shared.observability.logging import configure_logging, get_logger
 from shared.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
 from shared.web.docs import DOCS_CSP, TEMPLATES_DIR, swagger_assets_blueprint
-from shared.web.errors import ErrorMap, http_exception_response, register_error_handlers
+from shared.web.errors import (
+    ErrorMap,
+    HttpError,
+    http_exception_response,
+    register_error_handlers,
+)
 from shared.web.health import HealthCheck, health_blueprint
 from shared.web.schemas import ErrorEnvelopeSchema
 
@@ -99,6 +106,24 @@ def _metrics() -> Response:
     return Response(payload, content_type=content_type)
 
 
+_NUL_IN_JSON = re.compile(rb"\\u0000", re.IGNORECASE)
+
+
+def _refuse_nul_characters() -> None:
+    """No text we store may hold NUL (PostgreSQL refuses it, and it is never legitimate): refuse
+    it at the edge, for every service, instead of failing deep in an adapter."""
+    if b"%00" in request.query_string or "\x00" in request.path:
+        raise HttpError(
+            400, CommonErrorCode.BAD_REQUEST, "The request may not contain NUL characters."
+        )
+    if request.content_length and request.mimetype == "application/json":
+        body = request.get_data(cache=True)
+        if _NUL_IN_JSON.search(body):
+            raise HttpError(
+                422, CommonErrorCode.VALIDATION_FAILED, "Text may not contain NUL characters."
+            )
+
+
 def _install_request_hooks(app: Flask, service: str, access_log: bool) -> None:
     docs_prefix = f"/{service}/api-docs"
 
@@ -106,6 +131,7 @@ def _install_request_hooks(app: Flask, service: str, access_log: bool) -> None:
     def _start() -> None:
         g.started = time.perf_counter()
         context.bind(context.from_headers(request.headers))  # type: ignore[arg-type]
+        _refuse_nul_characters()
 
     @app.after_request
     def _finish(response: Response) -> Response:

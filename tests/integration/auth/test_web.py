@@ -106,3 +106,13 @@ def test_the_openapi_document_lists_every_route_with_bearer_auth(client):
     staff = paths["/api/v1/auth/register-staff"]["post"]
     assert staff["security"] == [{"bearerAuth": []}]
     assert {"401", "403", "409", "422"} <= set(staff["responses"])
+
+
+def test_nul_characters_are_refused_at_the_edge(client):
+    body = b'{"email": "a@example.com", "password": "correct horse\\u0000 battery"}'
+    response = client.post("/api/v1/auth/register", data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "VALIDATION_FAILED"
+    query = client.get("/api/v1/auth/users?q=abc%00def")
+    assert query.status_code == 400
+    assert query.json["error"]["code"] == "BAD_REQUEST"
