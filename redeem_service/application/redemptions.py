@@ -182,11 +182,10 @@ class RedemptionDecisions:
                 if uow.transactions.add_many(debits) != len(debits):
                     raise BalanceChangedConcurrently()
             uow.redemptions.save_decisions(pending)
-            for redemption in pending:
-                correlation_id = arrived[redemption.id][1].correlation_id
-                uow.outbox.add(
-                    Topic.REDEEM_CONFIRMED, redemption_decided(redemption, correlation_id)
-                )
+            uow.outbox.add_many(
+                Topic.REDEEM_CONFIRMED,
+                [redemption_decided(r, arrived[r.id][1].correlation_id) for r in pending],
+            )
             uow.commit()
         return DecisionResult(pending, already_decided=len(arrived) - len(pending))
 
@@ -195,7 +194,7 @@ class RedemptionDecisions:
     ) -> list[WalletTransaction]:
         players = sorted({r.player_id for r in pending})
         wallets = uow.wallets.lock(players)
-        inactive = {p for p in players if self._inactive_users.is_inactive(p)}
+        inactive = self._inactive_users.inactive_among(players)
         debits: list[WalletTransaction] = []
         for redemption in pending:
             wallet = wallets.get(redemption.player_id) or Wallet(redemption.player_id)

@@ -437,9 +437,23 @@ _REDEMPTION_VALUES = insert(redemptions).values(
 _ADD_REDEMPTION = _REDEMPTION_VALUES.on_conflict_do_nothing(
     index_elements=[redemptions.c.requested_by, redemptions.c.idempotency_key]
 ).returning(redemptions.c.id)
-# Requests that arrived as events: nothing is written for an id already stored.
-_ADD_MISSING_REDEMPTIONS = _REDEMPTION_VALUES.on_conflict_do_nothing(
-    index_elements=[redemptions.c.id]
+# Requests that arrived as events, as one statement over arrays: nothing is written for an id
+# already stored.
+_ADD_MISSING_REDEMPTIONS = text(
+    """
+    INSERT INTO redemptions (id, player_id, points, reward_description, merchant, status,
+                             channel, request_hash, requested_by, created_at)
+    SELECT id, player_id, points, reward_description, merchant::jsonb, 'PENDING', channel,
+           request_hash, requested_by, created_at
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:players AS text[]), CAST(:points AS bigint[]),
+                CAST(:descriptions AS text[]), CAST(:merchants AS text[]),
+                CAST(:channels AS text[]), CAST(:hashes AS text[]),
+                CAST(:requesters AS text[]), CAST(:created AS timestamptz[]))
+         AS r(id, player_id, points, reward_description, merchant, channel, request_hash,
+              requested_by, created_at)
+    ORDER BY id
+    ON CONFLICT (id) DO NOTHING
+    """
 )
 _GET_REDEMPTION = select(redemptions).where(redemptions.c.id == bindparam("id"))
 _REDEMPTION_BY_KEY = select(redemptions).where(
@@ -472,11 +486,26 @@ class SqlAlchemyRedemptionRepository(RedemptionRepository):
         return result.first() is not None
 
     def add_missing(self, redemptions: Sequence[Redemption]) -> None:
-        if redemptions:
-            self._connection.execute(
-                _ADD_MISSING_REDEMPTIONS,
-                [_redemption_row(r) for r in sorted(redemptions, key=lambda r: r.id)],
-            )
+        if not redemptions:
+            return
+        if any(not r.is_pending or r.idempotency_key is not None for r in redemptions):
+            raise ValueError("only new requests without a caller's key arrive as events")
+        self._connection.execute(
+            _ADD_MISSING_REDEMPTIONS,
+            {
+                "ids": [r.id for r in redemptions],
+                "players": [r.player_id for r in redemptions],
+                "points": [r.points for r in redemptions],
+                "descriptions": [r.reward_description for r in redemptions],
+                "merchants": [
+                    json.dumps(r.merchant.to_dict()) if r.merchant else None for r in redemptions
+                ],
+                "channels": [r.channel.value for r in redemptions],
+                "hashes": [r.request_hash for r in redemptions],
+                "requesters": [r.requested_by for r in redemptions],
+                "created": [r.created_at for r in redemptions],
+            },
+        )
 
     def get(self, redemption_id: str) -> Redemption | None:
         row = self._connection.execute(_GET_REDEMPTION, {"id": redemption_id}).first()
