@@ -7,18 +7,22 @@ import threading
 from decimal import Decimal
 
 import pytest
+from flask.testing import FlaskClient
 
 from redeem_service.application.commands import RecordTransaction
 from redeem_service.container import Container
 from redeem_service.controllers.consumers import RewardConfirmedHandler
 from redeem_service.domain.model import Currency, TransactionType
 from shared.messaging.consumer import RejectEvent
+from tests.integration.redeem.conftest import bearer
 from tests.integration.redeem.support import (
     Running,
     fresh_topic,
     inbound,
+    json_of,
     ledger,
     new_player,
+    outbox_messages,
     points_balance,
     reward_confirmed,
     transaction_count,
@@ -26,6 +30,7 @@ from tests.integration.redeem.support import (
 )
 from tests.support.infra import Infra
 from tests.support.kafka import TopicProbe, produce
+from tests.support.tokens import TestSigner
 
 TOPIC = "reward-confirmed"
 
@@ -183,3 +188,22 @@ def test_bad_events_are_dead_lettered_and_the_good_ones_credited(
     ]
     assert transaction_count(engine, player) == 3
     assert {r["headers"]["dlq-original-topic"] for r in dead} == {topic}
+
+
+def test_an_adjustment_on_a_balance_below_zero_is_notified_with_that_balance(
+    redeem_container: Container,
+    handler: RewardConfirmedHandler,
+    client: FlaskClient,
+    signer: TestSigner,
+) -> None:
+    player = new_player()
+    handler.handle([inbound(reward_confirmed(player, -50), TOPIC)])
+    response = client.post(
+        f"/api/v1/wallet/players/{player}/adjustments",
+        json={"currency": "POINTS", "type": "CREDIT", "amount": "20", "reason": "Goodwill"},
+        headers=bearer(signer.user_token("admin-1", role="admin")),
+    )
+    assert response.status_code == 201, response.json
+    assert json_of(response)["balances"]["points"] == -30
+    [notified] = outbox_messages(redeem_container.core.database(), "notifications")
+    assert notified["content"]["balance"] == "-30"

@@ -227,3 +227,15 @@ def test_a_player_lists_their_redemptions_newest_first(
     assert refused.status_code == 403
     assert client.get(f"{URL}?colour=red", headers=bearer(token)).status_code == 422
     assert client.get(URL, headers=staff).status_code == 422
+
+
+def test_the_redemption_api_is_documented(client: FlaskClient) -> None:
+    spec = json_of(client.get("/redeem/openapi.json"))
+    paths = spec["paths"]
+    assert {"/api/v1/redemptions", "/api/v1/redemptions/{redeem_request_id}"} <= set(paths)
+    post = paths["/api/v1/redemptions"]["post"]
+    assert {"202", "400", "401", "403", "422"} <= set(post["responses"])
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in post["parameters"])
+    body = spec["components"]["schemas"]["RedemptionCreate"]
+    assert set(body["properties"]) == {"playerId", "points", "rewardDescription", "merchant"}
+    assert body["required"] == ["points", "rewardDescription"]
