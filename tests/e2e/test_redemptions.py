@@ -182,6 +182,8 @@ def test_a_reversal_takes_back_spent_points_and_the_player_is_told(
     try:
         award(platform, player.id, 100)
         assert notification(ws)["type"] == "POINTS_EARNED"
+        # The wallet and the notification service consume the award independently.
+        wait_until(lambda: points_of(platform, player) == 100)
         assert redeem(platform, player.token, 100).status_code == 202
         assert notification(ws)["type"] == "REDEMPTION_CONFIRMED"
         award(platform, player.id, -100)
