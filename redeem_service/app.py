@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from redeem_service.container import Container, build_container
-from redeem_service.controllers import wallet
+from redeem_service.controllers import redemptions, wallet
 from redeem_service.controllers.errors import ERRORS
 from shared.messaging.kafka import check_broker
 from shared.persistence.database import check_database
@@ -37,8 +37,9 @@ def create_app(
         ERRORS,
         readiness,
         title="Loyalty Wallet API",
-        description="Player wallets: bonus and points balances, the transaction log and "
-        "adjustments. Internal services use the gRPC Wallet service instead.",
+        description="Player wallets: bonus and points balances, the transaction log, "
+        "adjustments and redemptions of points. Internal services use the gRPC Wallet service "
+        "instead.",
     )
     security = settings["security"]
     configure_resource_server(
@@ -49,5 +50,6 @@ def create_app(
         inactive_users=core.inactive_users(),
     )
     api.register_blueprint(wallet.blp)
+    api.register_blueprint(redemptions.blp)
     app.extensions["container"] = container
     return app

@@ -7,6 +7,8 @@ from pathlib import Path
 from dependency_injector import containers, providers
 
 from redeem_service.adapters.persistence.unit_of_work import SqlAlchemyRedeemUnitOfWork
+from redeem_service.application.points import PointsService
+from redeem_service.application.redemptions import RedemptionDecisions, RedemptionService
 from redeem_service.application.services import WalletService
 from shared.config import load_settings
 from shared.container import CoreContainer
@@ -24,6 +26,14 @@ class Container(containers.DeclarativeContainer):
 
     uow = providers.Factory(SqlAlchemyRedeemUnitOfWork, engine=core.database, schemas=core.schemas)
     wallet_service = providers.Factory(WalletService, uow=uow.provider, clock=core.clock)
+    points_service = providers.Factory(PointsService, uow=uow.provider, clock=core.clock)
+    redemption_service = providers.Factory(RedemptionService, uow=uow.provider, clock=core.clock)
+    redemption_decisions = providers.Factory(
+        RedemptionDecisions,
+        uow=uow.provider,
+        clock=core.clock,
+        inactive_users=core.inactive_users,
+    )
 
     key_resolver = providers.Singleton(
         JwksKeyResolver,

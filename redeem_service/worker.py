@@ -1,44 +1,91 @@
-"""The wallet service's worker (``python -m redeem_service.worker``): publishes its outbox and
-follows ``user-status`` to refuse deactivated accounts."""
+"""The wallet service's worker (``python -m redeem_service.worker``): publishes its outbox,
+credits points from ``reward-confirmed``, decides redemptions from ``redeem-events``, and follows
+``user-status`` to refuse deactivated accounts. Each consumer has its own group, so a backlog of
+one never delays another."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from confluent_kafka import Consumer
 
-from redeem_service.container import build_container
-from redeem_service.controllers.consumers import UserStatusHandler
+from redeem_service.container import Container, build_container
+from redeem_service.controllers.consumers import (
+    RedeemRequestedHandler,
+    RewardConfirmedHandler,
+    UserStatusHandler,
+)
 from shared.application.events import Topic
-from shared.messaging.consumer import ConsumerRunner, ConsumerSettings
+from shared.messaging.consumer import ConsumerRunner, ConsumerSettings, EventHandler
 from shared.messaging.kafka import consumer_config
 from shared.messaging.relay import OutboxRelay
-from shared.messaging.worker import Worker
+from shared.messaging.worker import Component, Worker
 from shared.observability.logging import configure_logging
+
+
+def consumer_runner(
+    container: Container, topic: Topic, handler: EventHandler, settings: Mapping[str, Any]
+) -> ConsumerRunner:
+    """A consumer group member for ``topic`` with its ``worker.consumers.<name>`` settings."""
+    config: dict[str, Any] = container.config()
+    group = str(settings["group"])
+    return ConsumerRunner(
+        consumer_factory=lambda: Consumer(consumer_config(config["kafka"], group)),
+        dead_letter_producer=container.core.producer(),
+        handler=handler,
+        schemas=container.core.schemas(),
+        settings=ConsumerSettings(
+            group_id=group,
+            topics=[topic.value],
+            batch_size=int(settings.get("batch_size", 500)),
+            poll_timeout=float(settings.get("poll_timeout_seconds", 0.5)),
+        ),
+    )
+
+
+def components(container: Container) -> list[Component]:
+    """The relay and the three consumers."""
+    worker = container.config()["worker"]
+    consumers = worker["consumers"]
+    core = container.core
+    relay = OutboxRelay(
+        core.database(),
+        core.producer(),
+        service="redeem",
+        batch_size=int(worker["relay_batch_size"]),
+        poll_interval=float(worker["relay_poll_seconds"]),
+    )
+    return [
+        relay,
+        consumer_runner(
+            container,
+            Topic.USER_STATUS,
+            UserStatusHandler(core.inactive_users()),
+            consumers["user_status"],
+        ),
+        consumer_runner(
+            container,
+            Topic.REWARD_CONFIRMED,
+            RewardConfirmedHandler(container.points_service()),
+            consumers["reward_confirmed"],
+        ),
+        consumer_runner(
+            container,
+            Topic.REDEEM_EVENTS,
+            RedeemRequestedHandler(container.redemption_decisions()),
+            consumers["redeem_events"],
+        ),
+    ]
 
 
 def main() -> None:
     container = build_container()
     settings = container.config()
     configure_logging("redeem-worker", level=settings["logging"]["level"])
-    worker_settings = settings["worker"]
-    core = container.core
-    relay = OutboxRelay(
-        core.database(),
-        core.producer(),
-        service="redeem",
-        batch_size=int(worker_settings["relay_batch_size"]),
-        poll_interval=float(worker_settings["relay_poll_seconds"]),
-    )
-    group = str(worker_settings["user_status_group"])
-    user_status = ConsumerRunner(
-        consumer_factory=lambda: Consumer(consumer_config(settings["kafka"], group)),
-        dead_letter_producer=core.producer(),
-        handler=UserStatusHandler(core.inactive_users()),
-        schemas=core.schemas(),
-        settings=ConsumerSettings(group_id=group, topics=[Topic.USER_STATUS.value]),
-    )
     try:
         Worker(
-            [relay, user_status], metrics_port=int(worker_settings["metrics_port"]) or None
+            components(container), metrics_port=int(settings["worker"]["metrics_port"]) or None
         ).run_forever()
     finally:
         container.shutdown_resources()

@@ -51,8 +51,9 @@ class NotificationIngestion:
         self._live = live
         self._sources = sources
 
-    def draft(self, sourced: SourcedEvent) -> NotificationDraft:
-        """The notification an event describes; ``InvalidNotification`` when it cannot be one."""
+    def draft(self, sourced: SourcedEvent) -> NotificationDraft | None:
+        """The notification an event describes (None when it is worth none);
+        ``InvalidNotification`` when it cannot be one."""
         mapper = self._sources.get(sourced.topic)
         if mapper is None:
             raise InvalidNotification(f"Events on {sourced.topic!r} are not notifications.")
@@ -65,7 +66,7 @@ class NotificationIngestion:
         client reads them over REST. Failing the batch for it would not help, because a
         redelivered event is a duplicate and is not pushed again.
         """
-        drafts = [self.draft(sourced) for sourced in events]
+        drafts = [d for d in (self.draft(sourced) for sourced in events) if d is not None]
         stored = self._repository.add_new(drafts) if drafts else []
         pushed = False
         if stored:

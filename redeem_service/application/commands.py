@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from redeem_service.domain.model import Currency, TransactionType
+from redeem_service.domain.redemption import Merchant
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +34,28 @@ class AdjustBalance:
     amount: str | int | Decimal
     reason: str
     idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRedemption:
+    """Spend points on a reward (REST): a player for themself, a partner naming the player."""
+
+    points: int
+    reward_description: str
+    idempotency_key: str
+    player_id: str | None = None
+    merchant: Merchant | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecideRedemption:
+    """A ``REDEEM_REQUESTED`` event to decide: from the REST API, or produced by a partner."""
+
+    redeem_request_id: str
+    player_id: str
+    points: int
+    reward_description: str
+    event_id: str
+    requested_by: str | None = None
+    merchant: Merchant | None = None
+    correlation_id: str | None = None

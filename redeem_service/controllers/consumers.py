@@ -1,11 +1,26 @@
-"""Kafka consumers of the wallet service."""
+"""Kafka consumers of the wallet service: account status, points from partner events, and
+redemption requests."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from redeem_service.application.commands import DecideRedemption
+from redeem_service.application.points import PointsService
+from redeem_service.application.redemptions import RedemptionDecisions
+from redeem_service.controllers.metrics import POINTS_AWARDS, REDEMPTIONS_DECIDED
+from redeem_service.domain.exceptions import (
+    BalanceLimitExceeded,
+    RedemptionConflict,
+)
+from redeem_service.domain.model import PointsAward
+from redeem_service.domain.redemption import Merchant
 from shared.application.ports import InactiveUsers
-from shared.messaging.consumer import EventHandler, InboundEvent
+from shared.domain.exceptions import InvalidInput
+from shared.messaging.consumer import EventHandler, InboundEvent, RejectEvent
+from shared.observability.logging import get_logger
+
+log = get_logger(__name__)
 
 
 class UserStatusHandler(EventHandler):
@@ -22,3 +37,85 @@ class UserStatusHandler(EventHandler):
         for inbound in events:
             event = inbound.event
             self._inactive_users.mark(event.user_id, event.data.get("status") == "INACTIVE")
+
+
+def _award(inbound: InboundEvent) -> PointsAward:
+    data = inbound.event.data
+    try:
+        return PointsAward(
+            player_id=inbound.event.user_id,
+            points=data["pointsAwarded"],
+            source_event_id=str(data["sourceEventId"]).lower(),
+            source_event_type=str(data["sourceEventType"]),
+            partner_id=data.get("partnerId"),
+            reference=data.get("reference"),
+            rule_version=data.get("ruleVersion"),
+            event_id=inbound.event.event_id,
+        )
+    except InvalidInput as exc:
+        raise RejectEvent("invalid_award", exc.message) from exc
+
+
+class RewardConfirmedHandler(EventHandler):
+    """``reward-confirmed``: each batch of awards is credited (reversals debited) in one
+    transaction, once per ``sourceEventId`` whatever the redeliveries."""
+
+    event_types = frozenset({"REWARD_CONFIRMED"})
+
+    def __init__(self, service: PointsService) -> None:
+        self._service = service
+
+    def handle(self, events: Sequence[InboundEvent]) -> None:
+        awards = [_award(inbound) for inbound in events]
+        try:
+            result = self._service.award(awards)
+        except BalanceLimitExceeded as exc:
+            # Raised for the batch; the runner then retries the events one by one, so only the
+            # award that would overflow the balance ends up in the dead-letter topic.
+            raise RejectEvent("balance_limit", exc.message) from exc
+        for outcome in ("earned", "reversed", "duplicates", "zero"):
+            count = getattr(result, outcome)
+            if count:
+                POINTS_AWARDS.labels(outcome.removesuffix("s")).inc(count)
+        log.debug("points_awarded", events=len(events), earned=result.earned)
+
+
+def _decision(inbound: InboundEvent) -> DecideRedemption:
+    data = inbound.event.data
+    try:
+        merchant = Merchant.from_dict(data.get("merchant"))
+    except InvalidInput as exc:
+        raise RejectEvent("invalid_redemption", exc.message) from exc
+    return DecideRedemption(
+        redeem_request_id=str(data["redeemRequestId"]),
+        player_id=inbound.event.user_id,
+        points=data["points"],
+        reward_description=str(data["rewardDescription"]),
+        event_id=inbound.event.event_id,
+        requested_by=data.get("requestedBy"),
+        merchant=merchant,
+        correlation_id=inbound.event.correlation_id,
+    )
+
+
+class RedeemRequestedHandler(EventHandler):
+    """``redeem-events``: REDEEM_REQUESTED (from the API, or produced by a partner) → decided,
+    outcome published on ``redeem-confirmed``. A request that can never be decided (not a
+    valid player or request, or an id already naming another request) is dead-lettered."""
+
+    event_types = frozenset({"REDEEM_REQUESTED"})
+
+    def __init__(self, decisions: RedemptionDecisions) -> None:
+        self._decisions = decisions
+
+    def handle(self, events: Sequence[InboundEvent]) -> None:
+        requests = [_decision(inbound) for inbound in events]
+        try:
+            result = self._decisions.decide(requests)
+        except RedemptionConflict as exc:
+            raise RejectEvent("redeem_request_conflict", exc.message) from exc
+        except InvalidInput as exc:
+            raise RejectEvent("invalid_redemption", exc.message) from exc
+        for redemption in result.decided:
+            reason = redemption.reason.value if redemption.reason else "none"
+            REDEMPTIONS_DECIDED.labels(redemption.status.value, reason).inc()

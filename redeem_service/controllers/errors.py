@@ -18,6 +18,11 @@ class RedeemErrorCode(AppErrorCode):
     INSUFFICIENT_BALANCE = "REDEEM_INSUFFICIENT_BALANCE"
     BALANCE_LIMIT_EXCEEDED = "REDEEM_BALANCE_LIMIT_EXCEEDED"
     IDEMPOTENCY_KEY_REUSED = "REDEEM_IDEMPOTENCY_KEY_REUSED"
+    IDEMPOTENCY_KEY_REQUIRED = "REDEEM_IDEMPOTENCY_KEY_REQUIRED"
+    INVALID_REDEMPTION = "REDEEM_INVALID_REDEMPTION"
+    REDEMPTION_NOT_FOUND = "REDEEM_REDEMPTION_NOT_FOUND"
+    REDEMPTION_CONFLICT = "REDEEM_REDEMPTION_CONFLICT"
+    CONCURRENT_UPDATE = "REDEEM_CONCURRENT_UPDATE"
 
 
 ERRORS: ErrorMap = {
@@ -28,6 +33,14 @@ ERRORS: ErrorMap = {
     e.InsufficientBalance: ErrorSpec(409, RedeemErrorCode.INSUFFICIENT_BALANCE),
     e.BalanceLimitExceeded: ErrorSpec(409, RedeemErrorCode.BALANCE_LIMIT_EXCEEDED),
     e.IdempotencyKeyReused: ErrorSpec(409, RedeemErrorCode.IDEMPOTENCY_KEY_REUSED),
+    # A redemption's key reused with another body is a client error in the request (422),
+    # unlike a wallet transaction's key, which conflicts with the recorded one (409).
+    e.RedemptionKeyReused: ErrorSpec(422, RedeemErrorCode.IDEMPOTENCY_KEY_REUSED),
+    e.InvalidRedemption: ErrorSpec(422, RedeemErrorCode.INVALID_REDEMPTION),
+    e.RedemptionNotFound: ErrorSpec(404, RedeemErrorCode.REDEMPTION_NOT_FOUND),
+    e.RedemptionConflict: ErrorSpec(409, RedeemErrorCode.REDEMPTION_CONFLICT),
+    e.RedemptionAlreadyDecided: ErrorSpec(409, RedeemErrorCode.REDEMPTION_CONFLICT),
+    e.BalanceChangedConcurrently: ErrorSpec(409, RedeemErrorCode.CONCURRENT_UPDATE),
 }
 
 _INVALID = grpc.StatusCode.INVALID_ARGUMENT

@@ -3,13 +3,24 @@ strings in JSON so money never passes through a float)."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
 
 from redeem_service.domain.model import Currency, TransactionSource, TransactionType
+from redeem_service.domain.redemption import (
+    MAX_REDEMPTION_POINTS,
+    MAX_REWARD_DESCRIPTION_LENGTH,
+    Merchant,
+    RedemptionChannel,
+    RedemptionStatus,
+    RejectionReason,
+)
 from shared.web.pagination import PageQuerySchema, page_schema
 
 AMOUNT_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:\-]{1,100}$"
+PLAYER_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
 
 
 class BalancesSchema(Schema):
@@ -83,3 +94,104 @@ class AdjustmentSchema(Schema):
     replayed = fields.Boolean(
         required=True, metadata={"description": "True when the key was already used"}
     )
+
+
+# -- redemptions -----------------------------------------------------------------------------
+
+
+class MerchantSchema(Schema):
+    partner_id = fields.String(
+        data_key="partnerId",
+        validate=validate.Length(min=1, max=64),
+        metadata={"example": "dining"},
+    )
+    location = fields.String(
+        validate=validate.Length(min=1, max=100), metadata={"example": "Steakhouse, level 2"}
+    )
+    reference = fields.String(
+        validate=validate.Length(min=1, max=100), metadata={"example": "table-12"}
+    )
+
+    @post_load
+    def to_merchant(self, data: dict[str, Any], **_: Any) -> Merchant:
+        return Merchant(**data)
+
+
+class RedemptionCreateSchema(Schema):
+    player_id = fields.String(
+        data_key="playerId",
+        validate=validate.Regexp(PLAYER_ID_PATTERN, error="1 to 64 characters of [A-Za-z0-9._:-]."),
+        metadata={"description": "Partners: required. Players: optional, and only their own id"},
+    )
+    points = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_REDEMPTION_POINTS),
+        metadata={"example": 500},
+    )
+    reward_description = fields.String(
+        data_key="rewardDescription",
+        required=True,
+        validate=validate.Length(min=1, max=MAX_REWARD_DESCRIPTION_LENGTH),
+        metadata={"example": "Dinner for two"},
+    )
+    merchant = fields.Nested(MerchantSchema, metadata={"description": "Optional context"})
+
+
+class RedemptionHeadersSchema(Schema):
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=validate.Regexp(
+            IDEMPOTENCY_KEY_PATTERN, error="1 to 100 characters of [A-Za-z0-9._:-]."
+        ),
+        metadata={
+            "description": "Required (400 REDEEM_IDEMPOTENCY_KEY_REQUIRED without it). The "
+            "same key and body return the first answer; the same key with another body is "
+            "refused (422 REDEEM_IDEMPOTENCY_KEY_REUSED)."
+        },
+    )
+
+
+class RedemptionAcceptedSchema(Schema):
+    redeem_request_id = fields.String(data_key="redeemRequestId", required=True)
+    status = fields.Enum(RedemptionStatus, by_value=True, required=True)
+
+
+class RedemptionSchema(Schema):
+    redeem_request_id = fields.String(attribute="id", data_key="redeemRequestId", required=True)
+    player_id = fields.String(data_key="playerId", required=True)
+    points = fields.Integer(required=True)
+    reward_description = fields.String(data_key="rewardDescription", required=True)
+    merchant = fields.Nested(MerchantSchema, allow_none=True)
+    status = fields.Enum(RedemptionStatus, by_value=True, required=True)
+    reason = fields.Enum(RejectionReason, by_value=True, allow_none=True)
+    message = fields.String(attribute="rejection_message", allow_none=True)
+    requested_by = fields.String(
+        data_key="requestedBy", required=True, metadata={"description": "Client id or user id"}
+    )
+    channel = fields.Enum(
+        RedemptionChannel,
+        by_value=True,
+        required=True,
+        metadata={"description": "API, or EVENT when a partner produced it to redeem-events"},
+    )
+    transaction_id = fields.String(data_key="transactionId", allow_none=True)
+    points_balance = fields.Integer(
+        data_key="pointsBalance",
+        allow_none=True,
+        metadata={"description": "The points balance right after the decision"},
+    )
+    created_at = fields.DateTime(data_key="createdAt", required=True)
+    decided_at = fields.DateTime(data_key="decidedAt", allow_none=True)
+
+
+RedemptionPageSchema = page_schema(RedemptionSchema, "RedemptionPage")
+
+
+class RedemptionQuerySchema(PageQuerySchema):
+    player_id = fields.String(
+        data_key="playerId",
+        validate=validate.Regexp(PLAYER_ID_PATTERN, error="1 to 64 characters of [A-Za-z0-9._:-]."),
+        metadata={"description": "Required for staff and partners; players see their own"},
+    )
+    status = fields.Enum(RedemptionStatus, by_value=True)

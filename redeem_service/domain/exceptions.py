@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.domain.exceptions import Conflict, DomainError, InvalidInput
+from shared.domain.exceptions import Conflict, DomainError, InvalidInput, NotFound
 
 
 class InvalidAmount(InvalidInput):
@@ -40,3 +40,39 @@ class IdempotencyKeyReused(Conflict):
         "This idempotency key was already used for a different transaction "
         "(player, amount, currency or type differ)."
     )
+
+
+class InvalidRedemption(InvalidInput):
+    default_message = "The redemption request is not valid."
+
+
+class RedemptionNotFound(NotFound):
+    """Also what a caller is told about someone else's redemption: its existence is private."""
+
+    default_message = "The redemption was not found."
+
+
+class RedemptionKeyReused(IdempotencyKeyReused):
+    """The caller's idempotency key was already used for a redemption with another content."""
+
+    default_message = (
+        "This idempotency key was already used for a different redemption "
+        "(player, points, reward or merchant differ)."
+    )
+
+
+class RedemptionConflict(Conflict):
+    """A redeem request id that already names another request (player, points or reward)."""
+
+    default_message = "The redeem request id is already used by a different request."
+
+
+class RedemptionAlreadyDecided(Conflict):
+    default_message = "The redemption was already decided."
+
+
+class BalanceChangedConcurrently(Conflict):
+    """A locked balance moved, or a guarded update refused a change the rules allowed: never
+    expected; nothing is committed and the work is retried."""
+
+    default_message = "The balance changed while it was being updated. Please retry."

@@ -2,6 +2,8 @@
 
 Every change is one :class:`WalletTransaction` carrying the balances right after it, so the log
 alone explains every balance: the sum of a player's transactions equals the balance, always.
+Points come in as :class:`PointsAward` (earned, or taken back by a reversal) and go out through
+redemptions (``redeem_service.domain.redemption``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class TransactionSource(StrEnum):
 
     SERVICE = "SERVICE"  # an internal service through the wallet API (gRPC)
     ADJUSTMENT = "ADJUSTMENT"  # an administrator's manual adjustment
+    EARNING = "EARNING"  # points confirmed for a partner event (reward-confirmed)
+    REDEMPTION = "REDEMPTION"  # points spent on a reward
 
 
 # Bounds: one transaction, and what a balance can hold (NUMERIC(14,2) / BIGINT columns).
@@ -164,6 +168,17 @@ class Wallet:
             return Wallet(self.player_id, after.quantize(CENTS), self.points)
         return Wallet(self.player_id, self.bonus, int(after))
 
+    def award(self, points: int) -> Wallet:
+        """The wallet after points earned or, negative, taken back by a reversal.
+
+        A reversal takes its points back even when the player has spent them: the balance may
+        go below zero, the log stays exact, and the player earns back before redeeming again
+        (redemptions never take a balance below zero; see :meth:`apply`)."""
+        after = self.points + points
+        if after > MAX_BALANCE[Currency.POINTS]:
+            raise BalanceLimitExceeded()
+        return Wallet(self.player_id, self.bonus, after)
+
 
 def _check_additional_data(data: Mapping[str, Any]) -> dict[str, Any]:
     try:
@@ -262,3 +277,67 @@ class WalletTransaction:
             and self.kind is request.kind
             and self.amount == request.amount
         )
+
+
+REWARD_KEY_PREFIX = "reward:"
+
+
+@dataclass(frozen=True, slots=True)
+class PointsAward:
+    """Points the rewards service confirmed for one partner event (``REWARD_CONFIRMED``):
+    positive when earned, negative when a reversal takes them back. The wallet records each
+    source event at most once, under the idempotency key ``reward:<sourceEventId>``."""
+
+    player_id: str
+    points: int
+    source_event_id: str
+    source_event_type: str
+    partner_id: str | None = None
+    reference: str | None = None
+    rule_version: int | None = None
+    event_id: str | None = None
+
+    def __post_init__(self) -> None:
+        check_player_id(self.player_id)
+        if isinstance(self.points, bool) or not isinstance(self.points, int):
+            raise InvalidAmount("Awarded points are a whole number.")
+        if abs(self.points) > MAX_TRANSACTION_AMOUNT[Currency.POINTS]:
+            raise InvalidAmount("The award is larger than one transaction may be.")
+        if not IDEMPOTENCY_KEY_PATTERN.match(self.idempotency_key):
+            raise InvalidIdempotencyKey("The source event id is not usable as a key.")
+
+    @property
+    def idempotency_key(self) -> str:
+        return REWARD_KEY_PREFIX + self.source_event_id
+
+    @property
+    def changes_balance(self) -> bool:
+        """A zero award (a wager too small to earn) is acknowledged but records nothing."""
+        return self.points != 0
+
+    def record(self, before: Wallet, now: datetime) -> WalletTransaction:
+        """The log line of this award on ``before`` (the player's wallet right now)."""
+        after = before.award(self.points)
+        reversal = self.points < 0
+        details: dict[str, Any] = {
+            "sourceEventId": self.source_event_id,
+            "sourceEventType": self.source_event_type,
+        }
+        optional = {
+            "partnerId": self.partner_id,
+            "reference": self.reference,
+            "ruleVersion": self.rule_version,
+            "eventId": self.event_id,
+        }
+        details.update({k: v for k, v in optional.items() if v is not None})
+        request = TransactionRequest(
+            player_id=self.player_id,
+            kind=TransactionType.DEBIT if reversal else TransactionType.CREDIT,
+            amount=Amount(Currency.POINTS, Decimal(abs(self.points))),
+            idempotency_key=self.idempotency_key,
+            actor=(self.partner_id or "rewards")[:64],
+            source=TransactionSource.EARNING,
+            description=f"Points {'reversed' if reversal else 'earned'}: {self.source_event_type}",
+            additional_data=details,
+        )
+        return WalletTransaction.record(request, after, now)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +15,7 @@ from redeem_service.domain.model import (
     Wallet,
     WalletTransaction,
 )
+from redeem_service.domain.redemption import Redemption, RedemptionStatus
 from shared.domain.pagination import Page, PageRequest
 
 
@@ -28,6 +29,23 @@ class WalletRepository(ABC):
         """Credit or debit atomically (the wallet is created by its first credit) and return it
         as it is now. Raises InsufficientBalance or BalanceLimitExceeded (see
         :meth:`Wallet.apply`) without changing anything."""
+
+    @abstractmethod
+    def create_missing(self, player_ids: Collection[str], now: datetime) -> None:
+        """Open an empty wallet for each player who has none yet."""
+
+    @abstractmethod
+    def lock(self, player_ids: Collection[str]) -> dict[str, Wallet]:
+        """The existing wallets among ``player_ids``, locked until the unit of work ends.
+        Always locked in the same order, so two units of work never wait for each other."""
+
+    @abstractmethod
+    def add_points(
+        self, changes: Mapping[str, int], now: datetime, *, allow_negative: bool
+    ) -> dict[str, Wallet]:
+        """Add each signed change to its player's points balance, atomically, and return the
+        wallets changed. Without ``allow_negative`` a change that would take a balance below
+        zero is not applied (that player is missing from the result)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +70,15 @@ class TransactionRepository(ABC):
         """Append to the log; False (and nothing written) when the idempotency key is taken."""
 
     @abstractmethod
+    def add_many(self, transactions: Sequence[WalletTransaction]) -> int:
+        """Append in bulk; returns how many were written (a taken key writes nothing)."""
+
+    @abstractmethod
     def get_by_idempotency_key(self, key: str) -> WalletTransaction | None: ...
+
+    @abstractmethod
+    def existing_keys(self, keys: Collection[str]) -> set[str]:
+        """Which of ``keys`` the log already holds."""
 
     @abstractmethod
     def list(
@@ -63,3 +89,40 @@ class TransactionRepository(ABC):
     @abstractmethod
     def discrepancies(self, limit: int = 100) -> Sequence[LedgerDiscrepancy]:
         """Wallets whose balances differ from the sums of their transactions."""
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionFilter:
+    player_id: str
+    status: RedemptionStatus | None = None
+    requested_by: str | None = None
+
+
+class RedemptionRepository(ABC):
+    @abstractmethod
+    def add(self, redemption: Redemption) -> bool:
+        """Store a new request; False (nothing written) when its requester already used the
+        idempotency key."""
+
+    @abstractmethod
+    def add_missing(self, redemptions: Sequence[Redemption]) -> None:
+        """Store those whose id is not stored yet (requests that arrived as events)."""
+
+    @abstractmethod
+    def get(self, redemption_id: str) -> Redemption | None: ...
+
+    @abstractmethod
+    def get_by_idempotency_key(self, requested_by: str, key: str) -> Redemption | None: ...
+
+    @abstractmethod
+    def lock(self, redemption_ids: Collection[str]) -> dict[str, Redemption]:
+        """The stored redemptions among the ids, locked until the unit of work ends (always in
+        the same order)."""
+
+    @abstractmethod
+    def save_decisions(self, redemptions: Sequence[Redemption]) -> None:
+        """Record the outcomes of redemptions that were pending."""
+
+    @abstractmethod
+    def list(self, filters: RedemptionFilter, page: PageRequest) -> Page[Redemption]:
+        """Newest first."""

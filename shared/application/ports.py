@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 
 
 class InactiveUsers(ABC):
@@ -13,3 +14,7 @@ class InactiveUsers(ABC):
 
     @abstractmethod
     def mark(self, user_id: str, inactive: bool) -> None: ...
+
+    def inactive_among(self, user_ids: Collection[str]) -> set[str]:
+        """Which of ``user_ids`` are inactive (adapters answer in one round trip)."""
+        return {user_id for user_id in user_ids if self.is_inactive(user_id)}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -13,8 +16,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     func,
     insert,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -63,6 +68,22 @@ DROP_NOTIFY_DDL = (
 
 _metadata = MetaData()
 _outbox = outbox_table(_metadata)
+# Built once with bind parameters: building the statement per event cost more CPU (~0.3 ms)
+# than running it.
+_INSERTED = ("event_id", "topic", "message_key", "payload", "headers")
+_ADD = insert(_outbox).values(
+    {_outbox.c[name]: bindparam(name, type_=_outbox.c[name].type) for name in _INSERTED}
+)
+_ADD_MANY = text(
+    """
+    INSERT INTO outbox (event_id, topic, message_key, payload, headers)
+    SELECT event_id, topic, message_key, payload::jsonb, headers::jsonb
+    FROM unnest(CAST(:event_ids AS text[]), CAST(:topics AS text[]), CAST(:keys AS text[]),
+                CAST(:payloads AS text[]), CAST(:headers AS text[]))
+         WITH ORDINALITY AS e(event_id, topic, message_key, payload, headers, position)
+    ORDER BY position
+    """
+)
 
 
 class SqlAlchemyOutbox(Outbox):
@@ -73,26 +94,41 @@ class SqlAlchemyOutbox(Outbox):
         self._schemas = schemas
 
     def add(self, topic: Topic, event: IntegrationEvent, key: str | None = None) -> None:
+        self._connection.execute(_ADD, self._row(topic, event, key))
+
+    def add_many(self, topic: Topic, events: Sequence[IntegrationEvent]) -> None:
+        if not events:
+            return
+        rows = [self._row(topic, event, None) for event in events]
+        # One statement over arrays, in order: a batch costs one round trip.
+        self._connection.execute(
+            _ADD_MANY,
+            {
+                "event_ids": [r["event_id"] for r in rows],
+                "topics": [r["topic"] for r in rows],
+                "keys": [r["message_key"] for r in rows],
+                "payloads": [json.dumps(r["payload"]) for r in rows],
+                "headers": [json.dumps(r["headers"]) for r in rows],
+            },
+        )
+
+    def _row(self, topic: Topic, event: IntegrationEvent, key: str | None) -> dict[str, Any]:
         trace = context.current()
         if event.correlation_id is None:
-            from dataclasses import replace
-
             event = replace(event, correlation_id=trace.correlation_id)
         message = event.to_message()
         self._schemas.validate(message)
-        self._connection.execute(
-            insert(_outbox).values(
-                event_id=event.event_id,
-                topic=str(topic),
-                message_key=key or event.user_id,
-                payload=message,
-                headers={
-                    "X-Correlation-ID": event.correlation_id,
-                    "traceparent": trace.traceparent(),
-                    "eventType": event.event_type,
-                },
-            )
-        )
+        return {
+            "event_id": event.event_id,
+            "topic": str(topic),
+            "message_key": key or event.user_id,
+            "payload": message,
+            "headers": {
+                "X-Correlation-ID": event.correlation_id,
+                "traceparent": trace.traceparent(),
+                "eventType": event.event_type,
+            },
+        }
 
 
 def encode_payload(payload: object) -> bytes:

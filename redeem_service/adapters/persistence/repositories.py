@@ -1,13 +1,17 @@
-"""SQLAlchemy repositories of wallets and their transactions (rows ↔ domain objects).
+"""SQLAlchemy repositories of wallets, their transactions and redemptions (rows ↔ domain objects).
 
 Balances change through single conditional statements — the guard (never below zero, never past
 the limit) is part of the UPDATE itself — so concurrent changes of one wallet serialise on its row
-and no read-modify-write race can break the ledger.
+and no read-modify-write race can break the ledger. Batches (points from partner events,
+redemption decisions) lock their wallets in player order first and then change every balance in
+one statement over arrays (``unnest``), so a batch costs a handful of round trips whatever its
+size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,8 +19,12 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
-from redeem_service.adapters.persistence.tables import transactions, wallets
-from redeem_service.domain.exceptions import BalanceLimitExceeded, InsufficientBalance
+from redeem_service.adapters.persistence.tables import redemptions, transactions, wallets
+from redeem_service.domain.exceptions import (
+    BalanceLimitExceeded,
+    InsufficientBalance,
+    RedemptionAlreadyDecided,
+)
 from redeem_service.domain.model import (
     MAX_BALANCE,
     Amount,
@@ -28,9 +36,18 @@ from redeem_service.domain.model import (
 )
 from redeem_service.domain.ports import (
     LedgerDiscrepancy,
+    RedemptionFilter,
+    RedemptionRepository,
     TransactionFilter,
     TransactionRepository,
     WalletRepository,
+)
+from redeem_service.domain.redemption import (
+    Merchant,
+    Redemption,
+    RedemptionChannel,
+    RedemptionStatus,
+    RejectionReason,
 )
 from shared.domain.pagination import Page, PageRequest
 
@@ -102,6 +119,38 @@ _LIMITS = {
 }
 
 
+# Wallets of a batch: opened when missing, then locked in player order (a fixed order, so two
+# batches sharing players wait for each other instead of deadlocking).
+_CREATE_MISSING = text(
+    """
+    INSERT INTO wallets (player_id, bonus_balance, points_balance, version, created_at, updated_at)
+    SELECT player_id, 0, 0, 0, :now, :now
+    FROM unnest(CAST(:players AS text[])) AS player_id
+    ORDER BY player_id
+    ON CONFLICT (player_id) DO NOTHING
+    """
+)
+_LOCK = text(
+    """
+    SELECT player_id, bonus_balance, points_balance FROM wallets
+    WHERE player_id = ANY(CAST(:players AS text[]))
+    ORDER BY player_id
+    FOR UPDATE
+    """
+)
+_ADD_POINTS = """
+    UPDATE wallets AS w
+    SET points_balance = w.points_balance + c.change,
+        version = w.version + 1,
+        updated_at = :now
+    FROM unnest(CAST(:players AS text[]), CAST(:changes AS bigint[])) AS c(player_id, change)
+    WHERE w.player_id = c.player_id {guard}
+    RETURNING w.player_id, w.bonus_balance, w.points_balance
+"""
+_ADD_POINTS_ANY = text(_ADD_POINTS.format(guard=""))
+_ADD_POINTS_GUARDED = text(_ADD_POINTS.format(guard="AND w.points_balance + c.change >= 0"))
+
+
 class SqlAlchemyWalletRepository(WalletRepository):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
@@ -136,6 +185,29 @@ class SqlAlchemyWalletRepository(WalletRepository):
         # The balance moved between the two statements; the guard's answer stands.
         raise InsufficientBalance() if kind is TransactionType.DEBIT else BalanceLimitExceeded()
 
+    def create_missing(self, player_ids: Collection[str], now: datetime) -> None:
+        if player_ids:
+            self._connection.execute(_CREATE_MISSING, {"players": list(player_ids), "now": now})
+
+    def lock(self, player_ids: Collection[str]) -> dict[str, Wallet]:
+        if not player_ids:
+            return {}
+        rows = self._connection.execute(_LOCK, {"players": list(player_ids)})
+        return {row.player_id: _wallet(row) for row in rows}
+
+    def add_points(
+        self, changes: Mapping[str, int], now: datetime, *, allow_negative: bool
+    ) -> dict[str, Wallet]:
+        if not changes:
+            return {}
+        statement = _ADD_POINTS_ANY if allow_negative else _ADD_POINTS_GUARDED
+        players = sorted(changes)
+        rows = self._connection.execute(
+            statement,
+            {"players": players, "changes": [changes[p] for p in players], "now": now},
+        )
+        return {row.player_id: _wallet(row) for row in rows}
+
 
 def _transaction(row: Any) -> WalletTransaction:
     currency = Currency(row.currency)
@@ -164,7 +236,51 @@ _ADD_TRANSACTION = (
     .on_conflict_do_nothing(index_elements=[transactions.c.idempotency_key])
     .returning(transactions.c.id)
 )
+# A batch as one statement over arrays, in the batch's order (``seq`` follows it): a multi-row
+# VALUES list costs the driver more CPU to parse than the database takes to run it.
+_ADD_TRANSACTIONS = text(
+    """
+    INSERT INTO transactions (id, player_id, amount, currency, type, description,
+                              additional_data, idempotency_key, actor, source,
+                              bonus_balance_after, points_balance_after, created_at)
+    SELECT id, player_id, amount, currency, type, description, additional_data::jsonb,
+           idempotency_key, actor, source, bonus_after, points_after, created_at
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:players AS text[]), CAST(:amounts AS numeric[]),
+                CAST(:currencies AS text[]), CAST(:types AS text[]),
+                CAST(:descriptions AS text[]), CAST(:data AS text[]), CAST(:keys AS text[]),
+                CAST(:actors AS text[]), CAST(:sources AS text[]),
+                CAST(:bonus_after AS numeric[]), CAST(:points_after AS bigint[]),
+                CAST(:created AS timestamptz[]))
+         WITH ORDINALITY
+         AS t(id, player_id, amount, currency, type, description, additional_data,
+              idempotency_key, actor, source, bonus_after, points_after, created_at, position)
+    ORDER BY position
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+    """
+)
 _BY_KEY = select(transactions).where(transactions.c.idempotency_key == bindparam("key"))
+_EXISTING_KEYS = text(
+    "SELECT idempotency_key FROM transactions WHERE idempotency_key = ANY(CAST(:keys AS text[]))"
+)
+
+
+def _row(transaction: WalletTransaction) -> dict[str, Any]:
+    return {
+        "id": transaction.id,
+        "player_id": transaction.player_id,
+        "amount": transaction.amount.value,
+        "currency": transaction.currency.value,
+        "type": transaction.kind.value,
+        "description": transaction.description,
+        "additional_data": dict(transaction.additional_data),
+        "idempotency_key": transaction.idempotency_key,
+        "actor": transaction.actor,
+        "source": transaction.source.value,
+        "bonus_balance_after": transaction.bonus_after,
+        "points_balance_after": transaction.points_after,
+        "created_at": transaction.created_at,
+    }
 
 
 class SqlAlchemyTransactionRepository(TransactionRepository):
@@ -172,22 +288,38 @@ class SqlAlchemyTransactionRepository(TransactionRepository):
         self._connection = connection
 
     def add(self, transaction: WalletTransaction) -> bool:
-        parameters = {
-            "id": transaction.id,
-            "player_id": transaction.player_id,
-            "amount": transaction.amount.value,
-            "currency": transaction.currency.value,
-            "type": transaction.kind.value,
-            "description": transaction.description,
-            "additional_data": dict(transaction.additional_data),
-            "idempotency_key": transaction.idempotency_key,
-            "actor": transaction.actor,
-            "source": transaction.source.value,
-            "bonus_balance_after": transaction.bonus_after,
-            "points_balance_after": transaction.points_after,
-            "created_at": transaction.created_at,
-        }
-        return self._connection.execute(_ADD_TRANSACTION, parameters).first() is not None
+        return self._connection.execute(_ADD_TRANSACTION, _row(transaction)).first() is not None
+
+    def add_many(self, transactions: Sequence[WalletTransaction]) -> int:
+        if not transactions:
+            return 0
+        result = self._connection.execute(
+            _ADD_TRANSACTIONS,
+            {
+                "ids": [t.id for t in transactions],
+                "players": [t.player_id for t in transactions],
+                "amounts": [t.amount.value for t in transactions],
+                "currencies": [t.currency.value for t in transactions],
+                "types": [t.kind.value for t in transactions],
+                "descriptions": [t.description for t in transactions],
+                "data": [
+                    json.dumps(dict(t.additional_data), separators=(",", ":")) for t in transactions
+                ],
+                "keys": [t.idempotency_key for t in transactions],
+                "actors": [t.actor for t in transactions],
+                "sources": [t.source.value for t in transactions],
+                "bonus_after": [t.bonus_after for t in transactions],
+                "points_after": [t.points_after for t in transactions],
+                "created": [t.created_at for t in transactions],
+            },
+        )
+        return len(result.all())
+
+    def existing_keys(self, keys: Collection[str]) -> set[str]:
+        if not keys:
+            return set()
+        rows = self._connection.execute(_EXISTING_KEYS, {"keys": list(keys)})
+        return {row.idempotency_key for row in rows}
 
     def get_by_idempotency_key(self, key: str) -> WalletTransaction | None:
         row = self._connection.execute(_BY_KEY, {"key": key}).first()
@@ -256,3 +388,172 @@ _DISCREPANCIES = text(
     LIMIT :limit
     """
 )
+
+
+def _redemption(row: Any) -> Redemption:
+    return Redemption(
+        id=str(row.id),
+        player_id=row.player_id,
+        points=int(row.points),
+        reward_description=row.reward_description,
+        requested_by=row.requested_by,
+        channel=RedemptionChannel(row.channel),
+        created_at=row.created_at,
+        request_hash=row.request_hash,
+        merchant=Merchant.from_dict(row.merchant),
+        idempotency_key=row.idempotency_key,
+        status=RedemptionStatus(row.status),
+        reason=RejectionReason(row.reason) if row.reason else None,
+        transaction_id=str(row.transaction_id) if row.transaction_id else None,
+        points_balance=None if row.points_balance is None else int(row.points_balance),
+        decided_at=row.decided_at,
+    )
+
+
+def _redemption_row(redemption: Redemption) -> dict[str, Any]:
+    return {
+        "id": redemption.id,
+        "player_id": redemption.player_id,
+        "points": redemption.points,
+        "reward_description": redemption.reward_description,
+        "merchant": redemption.merchant.to_dict() if redemption.merchant else None,
+        "status": redemption.status.value,
+        "reason": redemption.reason.value if redemption.reason else None,
+        "channel": redemption.channel.value,
+        "idempotency_key": redemption.idempotency_key,
+        "request_hash": redemption.request_hash,
+        "requested_by": redemption.requested_by,
+        "transaction_id": redemption.transaction_id,
+        "points_balance": redemption.points_balance,
+        "created_at": redemption.created_at,
+        "decided_at": redemption.decided_at,
+    }
+
+
+_REDEMPTION_VALUES = insert(redemptions).values(
+    {column: bindparam(column.name, type_=column.type) for column in redemptions.c}
+)
+# A new request: nothing is written when the requester already used the key.
+_ADD_REDEMPTION = _REDEMPTION_VALUES.on_conflict_do_nothing(
+    index_elements=[redemptions.c.requested_by, redemptions.c.idempotency_key]
+).returning(redemptions.c.id)
+# Requests that arrived as events, as one statement over arrays: nothing is written for an id
+# already stored.
+_ADD_MISSING_REDEMPTIONS = text(
+    """
+    INSERT INTO redemptions (id, player_id, points, reward_description, merchant, status,
+                             channel, request_hash, requested_by, created_at)
+    SELECT id, player_id, points, reward_description, merchant::jsonb, 'PENDING', channel,
+           request_hash, requested_by, created_at
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:players AS text[]), CAST(:points AS bigint[]),
+                CAST(:descriptions AS text[]), CAST(:merchants AS text[]),
+                CAST(:channels AS text[]), CAST(:hashes AS text[]),
+                CAST(:requesters AS text[]), CAST(:created AS timestamptz[]))
+         AS r(id, player_id, points, reward_description, merchant, channel, request_hash,
+              requested_by, created_at)
+    ORDER BY id
+    ON CONFLICT (id) DO NOTHING
+    """
+)
+_GET_REDEMPTION = select(redemptions).where(redemptions.c.id == bindparam("id"))
+_REDEMPTION_BY_KEY = select(redemptions).where(
+    redemptions.c.requested_by == bindparam("requested_by"),
+    redemptions.c.idempotency_key == bindparam("key"),
+)
+_LOCK_REDEMPTIONS = text(
+    "SELECT * FROM redemptions WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR UPDATE"
+)
+_SAVE_DECISIONS = text(
+    """
+    UPDATE redemptions AS r
+    SET status = d.status, reason = d.reason, transaction_id = d.transaction_id,
+        points_balance = d.points_balance, decided_at = d.decided_at
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:reasons AS text[]),
+                CAST(:transactions AS uuid[]), CAST(:balances AS bigint[]),
+                CAST(:decided AS timestamptz[]))
+         AS d(id, status, reason, transaction_id, points_balance, decided_at)
+    WHERE r.id = d.id AND r.status = 'PENDING'
+    """
+)
+
+
+class SqlAlchemyRedemptionRepository(RedemptionRepository):
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def add(self, redemption: Redemption) -> bool:
+        result = self._connection.execute(_ADD_REDEMPTION, _redemption_row(redemption))
+        return result.first() is not None
+
+    def add_missing(self, redemptions: Sequence[Redemption]) -> None:
+        if not redemptions:
+            return
+        if any(not r.is_pending or r.idempotency_key is not None for r in redemptions):
+            raise ValueError("only new requests without a caller's key arrive as events")
+        self._connection.execute(
+            _ADD_MISSING_REDEMPTIONS,
+            {
+                "ids": [r.id for r in redemptions],
+                "players": [r.player_id for r in redemptions],
+                "points": [r.points for r in redemptions],
+                "descriptions": [r.reward_description for r in redemptions],
+                "merchants": [
+                    json.dumps(r.merchant.to_dict()) if r.merchant else None for r in redemptions
+                ],
+                "channels": [r.channel.value for r in redemptions],
+                "hashes": [r.request_hash for r in redemptions],
+                "requesters": [r.requested_by for r in redemptions],
+                "created": [r.created_at for r in redemptions],
+            },
+        )
+
+    def get(self, redemption_id: str) -> Redemption | None:
+        row = self._connection.execute(_GET_REDEMPTION, {"id": redemption_id}).first()
+        return _redemption(row) if row else None
+
+    def get_by_idempotency_key(self, requested_by: str, key: str) -> Redemption | None:
+        row = self._connection.execute(
+            _REDEMPTION_BY_KEY, {"requested_by": requested_by, "key": key}
+        ).first()
+        return _redemption(row) if row else None
+
+    def lock(self, redemption_ids: Collection[str]) -> dict[str, Redemption]:
+        if not redemption_ids:
+            return {}
+        rows = self._connection.execute(_LOCK_REDEMPTIONS, {"ids": list(redemption_ids)})
+        return {str(row.id): _redemption(row) for row in rows}
+
+    def save_decisions(self, redemptions: Sequence[Redemption]) -> None:
+        if not redemptions:
+            return
+        result = self._connection.execute(
+            _SAVE_DECISIONS,
+            {
+                "ids": [r.id for r in redemptions],
+                "statuses": [r.status.value for r in redemptions],
+                "reasons": [r.reason.value if r.reason else None for r in redemptions],
+                "transactions": [r.transaction_id for r in redemptions],
+                "balances": [r.points_balance for r in redemptions],
+                "decided": [r.decided_at for r in redemptions],
+            },
+        )
+        if result.rowcount != len(redemptions):
+            raise RedemptionAlreadyDecided()
+
+    def list(self, filters: RedemptionFilter, page: PageRequest) -> Page[Redemption]:
+        conditions = [redemptions.c.player_id == filters.player_id]
+        if filters.status is not None:
+            conditions.append(redemptions.c.status == filters.status.value)
+        if filters.requested_by is not None:
+            conditions.append(redemptions.c.requested_by == filters.requested_by)
+        total = self._connection.execute(
+            select(func.count()).select_from(redemptions).where(*conditions)
+        ).scalar_one()
+        rows = self._connection.execute(
+            select(redemptions)
+            .where(*conditions)
+            .order_by(redemptions.c.created_at.desc(), redemptions.c.id.desc())
+            .limit(page.page_size)
+            .offset(page.offset)
+        ).all()
+        return Page(items=[_redemption(r) for r in rows], total=total, request=page)

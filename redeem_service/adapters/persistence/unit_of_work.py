@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from redeem_service.adapters.persistence.repositories import (
+    SqlAlchemyRedemptionRepository,
     SqlAlchemyTransactionRepository,
     SqlAlchemyWalletRepository,
 )
@@ -26,3 +27,4 @@ class SqlAlchemyRedeemUnitOfWork(SqlAlchemyUnitOfWork, RedeemUnitOfWork):
             connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
         self.wallets = SqlAlchemyWalletRepository(connection)
         self.transactions = SqlAlchemyTransactionRepository(connection)
+        self.redemptions = SqlAlchemyRedemptionRepository(connection)

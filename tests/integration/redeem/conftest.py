@@ -62,7 +62,9 @@ def redeem_container(infra: Infra, redeem_database: str, jwks: JwksServer) -> It
 def _clean_redeem(redeem_container: Container) -> Iterator[None]:
     yield
     with redeem_container.core.database().begin() as connection:
-        connection.execute(text("TRUNCATE transactions, wallets, outbox, processed_events"))
+        connection.execute(
+            text("TRUNCATE redemptions, transactions, wallets, outbox, processed_events")
+        )
     redeem_container.core.redis().flushdb()
 
 

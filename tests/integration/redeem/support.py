@@ -1,16 +1,24 @@
-"""Helpers for the wallet integration tests: requests, ledger checks, database lock probes."""
+"""Helpers for the wallet integration tests: requests, events, ledger checks, consumer runners,
+database lock probes."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from confluent_kafka import Consumer
 from sqlalchemy import Engine, text
 
 from protos.loyalty.wallet.v1 import wallet_pb2
+from shared.application.events import IntegrationEvent
+from shared.messaging.consumer import ConsumerRunner, ConsumerSettings, EventHandler, InboundEvent
+from shared.messaging.kafka import consumer_config, create_producer, ensure_topics
+from shared.messaging.schemas import event_schemas
+from tests.support.infra import Infra
 
 
 def json_of(response: Any) -> Any:
@@ -102,3 +110,110 @@ def waiting_on_locks(engine: Engine) -> int:
                 )
             ).scalar_one()
         )
+
+
+def inbound(event: IntegrationEvent, topic: str, offset: int = 0) -> InboundEvent:
+    """An event as the consumer runner hands it to a handler (already validated)."""
+    message = event.to_message()
+    event_schemas().validate(message)
+    return InboundEvent(
+        event=event, topic=topic, partition=0, offset=offset, key=event.user_id, raw=message
+    )
+
+
+def reward_confirmed(
+    player_id: str, points: int, source_event_id: str | None = None, **extra: Any
+) -> IntegrationEvent:
+    return IntegrationEvent(
+        "REWARD_CONFIRMED",
+        player_id,
+        {
+            "pointsAwarded": points,
+            "sourceEventId": source_event_id or str(uuid.uuid4()),
+            "sourceEventType": "DINING" if points >= 0 else "DINING_REVERSED",
+            "ruleVersion": 1,
+            "partnerId": "dining",
+            **extra,
+        },
+    )
+
+
+def redeem_requested(
+    player_id: str,
+    points: int,
+    redeem_request_id: str | None = None,
+    requested_by: str = "casino",
+    **extra: Any,
+) -> IntegrationEvent:
+    return IntegrationEvent(
+        "REDEEM_REQUESTED",
+        player_id,
+        {
+            "redeemRequestId": redeem_request_id or str(uuid.uuid4()),
+            "points": points,
+            "rewardDescription": "Show tickets",
+            "requestedBy": requested_by,
+            **extra,
+        },
+    )
+
+
+def outbox_messages(engine: Engine, topic: str | None = None) -> list[dict[str, Any]]:
+    """Outbox rows in order: the payload plus its topic."""
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT topic, payload FROM outbox ORDER BY id")).all()
+    return [{"topic": r.topic, **r.payload} for r in rows if topic is None or r.topic == topic]
+
+
+def outbox_events(engine: Engine, topic: str) -> list[IntegrationEvent]:
+    """The events of ``topic`` waiting in the outbox, as a consumer would read them."""
+    return [
+        IntegrationEvent.from_message({k: v for k, v in m.items() if k != "topic"})
+        for m in outbox_messages(engine, topic)
+    ]
+
+
+def points_balance(engine: Engine, player_id: str) -> int | None:
+    with engine.connect() as connection:
+        value = connection.execute(
+            text("SELECT points_balance FROM wallets WHERE player_id = :p"), {"p": player_id}
+        ).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+class Running:
+    """A consumer runner in a thread, as the worker runs it, on its own group."""
+
+    def __init__(self, infra: Infra, topic: str, handler: EventHandler) -> None:
+        settings: dict[str, Any] = {
+            **infra.kafka_settings,
+            "consumer": {
+                "session_timeout_ms": 2000,
+                "heartbeat_interval_ms": 500,
+                "fetch_wait_max_ms": 10,
+            },
+        }
+        group = f"redeem-test-{uuid.uuid4().hex[:8]}"
+        self.runner = ConsumerRunner(
+            consumer_factory=lambda: Consumer(consumer_config(settings, group)),
+            dead_letter_producer=create_producer(settings),
+            handler=handler,
+            schemas=event_schemas(),
+            settings=ConsumerSettings(
+                group_id=group, topics=[topic], retry_backoff=0.01, poll_timeout=0.05
+            ),
+        )
+        self.thread = threading.Thread(target=self.runner.run, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.runner.stop()
+        self.thread.join(20)
+        assert not self.thread.is_alive()
+
+
+def fresh_topic(infra: Infra, prefix: str) -> str:
+    """A topic (and its dead-letter companion) of this test alone."""
+    name = f"{prefix}-test-{uuid.uuid4().hex[:8]}"
+    ensure_topics(infra.kafka_settings, [name, f"{name}.dlq"])
+    return name

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Self
@@ -13,11 +13,15 @@ from redeem_service.application.ports import RedeemUnitOfWork
 from redeem_service.domain.model import Amount, TransactionType, Wallet, WalletTransaction
 from redeem_service.domain.ports import (
     LedgerDiscrepancy,
+    RedemptionFilter,
+    RedemptionRepository,
     TransactionFilter,
     TransactionRepository,
     WalletRepository,
 )
+from redeem_service.domain.redemption import Redemption
 from shared.application.events import IntegrationEvent, Topic
+from shared.application.ports import InactiveUsers
 from shared.application.unit_of_work import Outbox, ProcessedEvents
 from shared.domain.pagination import Page, PageRequest
 from shared.messaging.schemas import event_schemas
@@ -31,6 +35,7 @@ class Store:
     transactions: list[WalletTransaction] = field(default_factory=list)
     outbox: list[tuple[Topic, IntegrationEvent]] = field(default_factory=list)
     processed: set[tuple[str, str]] = field(default_factory=set)
+    redemptions: dict[str, Redemption] = field(default_factory=dict)
     commits: int = 0
 
 
@@ -47,6 +52,25 @@ class InMemoryWalletRepository(WalletRepository):
         self._store.wallets[player_id] = after
         return after
 
+    def create_missing(self, player_ids: Collection[str], now: datetime) -> None:
+        for player_id in player_ids:
+            self._store.wallets.setdefault(player_id, Wallet(player_id))
+
+    def lock(self, player_ids: Collection[str]) -> dict[str, Wallet]:
+        return {p: self._store.wallets[p] for p in player_ids if p in self._store.wallets}
+
+    def add_points(
+        self, changes: Mapping[str, int], now: datetime, *, allow_negative: bool
+    ) -> dict[str, Wallet]:
+        changed: dict[str, Wallet] = {}
+        for player_id, change in changes.items():
+            wallet = self._store.wallets[player_id]
+            if not allow_negative and wallet.points + change < 0:
+                continue
+            changed[player_id] = replace(wallet, points=wallet.points + change)
+        self._store.wallets.update(changed)
+        return changed
+
 
 class InMemoryTransactionRepository(TransactionRepository):
     def __init__(self, store: Store) -> None:
@@ -58,8 +82,15 @@ class InMemoryTransactionRepository(TransactionRepository):
         self._store.transactions.append(transaction)
         return True
 
+    def add_many(self, transactions: Sequence[WalletTransaction]) -> int:
+        return sum(1 for t in transactions if self.add(t))
+
     def get_by_idempotency_key(self, key: str) -> WalletTransaction | None:
         return next((t for t in self._store.transactions if t.idempotency_key == key), None)
+
+    def existing_keys(self, keys: Collection[str]) -> set[str]:
+        wanted = set(keys)
+        return {t.idempotency_key for t in self._store.transactions if t.idempotency_key in wanted}
 
     def list(
         self, player_id: str, filters: TransactionFilter, page: PageRequest
@@ -76,6 +107,76 @@ class InMemoryTransactionRepository(TransactionRepository):
 
     def discrepancies(self, limit: int = 100) -> Sequence[LedgerDiscrepancy]:
         return []
+
+
+class InMemoryRedemptionRepository(RedemptionRepository):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add(self, redemption: Redemption) -> bool:
+        key = (redemption.requested_by, redemption.idempotency_key)
+        if redemption.idempotency_key is not None and any(
+            (r.requested_by, r.idempotency_key) == key for r in self._store.redemptions.values()
+        ):
+            return False
+        self._store.redemptions[redemption.id] = copy.deepcopy(redemption)
+        return True
+
+    def add_missing(self, redemptions: Sequence[Redemption]) -> None:
+        for redemption in redemptions:
+            self._store.redemptions.setdefault(redemption.id, copy.deepcopy(redemption))
+
+    def get(self, redemption_id: str) -> Redemption | None:
+        found = self._store.redemptions.get(redemption_id)
+        return copy.deepcopy(found)
+
+    def get_by_idempotency_key(self, requested_by: str, key: str) -> Redemption | None:
+        return next(
+            (
+                copy.deepcopy(r)
+                for r in self._store.redemptions.values()
+                if r.requested_by == requested_by and r.idempotency_key == key
+            ),
+            None,
+        )
+
+    def lock(self, redemption_ids: Collection[str]) -> dict[str, Redemption]:
+        return {
+            i: copy.deepcopy(self._store.redemptions[i])
+            for i in redemption_ids
+            if i in self._store.redemptions
+        }
+
+    def save_decisions(self, redemptions: Sequence[Redemption]) -> None:
+        for redemption in redemptions:
+            assert self._store.redemptions[redemption.id].is_pending
+            self._store.redemptions[redemption.id] = copy.deepcopy(redemption)
+
+    def list(self, filters: RedemptionFilter, page: PageRequest) -> Page[Redemption]:
+        found = sorted(
+            (
+                r
+                for r in self._store.redemptions.values()
+                if r.player_id == filters.player_id
+                and (filters.status is None or r.status is filters.status)
+                and (filters.requested_by is None or r.requested_by == filters.requested_by)
+            ),
+            key=lambda r: (r.created_at, r.id),
+            reverse=True,
+        )
+        items = found[page.offset : page.offset + page.page_size]
+        return Page(items=items, total=len(found), request=page)
+
+
+class FakeInactiveUsers(InactiveUsers):
+    def __init__(self, *inactive: str) -> None:
+        self.inactive = set(inactive)
+
+    def is_inactive(self, user_id: str) -> bool:
+        return user_id in self.inactive
+
+    def mark(self, user_id: str, inactive: bool) -> None:
+        (self.inactive.add if inactive else self.inactive.discard)(user_id)
 
 
 class InMemoryOutbox(Outbox):
@@ -110,6 +211,7 @@ class FakeUnitOfWork(RedeemUnitOfWork):
         self.transactions = InMemoryTransactionRepository(self._working)
         self.outbox = InMemoryOutbox(self._working)
         self.processed_events = InMemoryProcessedEvents(self._working)
+        self.redemptions = InMemoryRedemptionRepository(self._working)
         return self
 
     def commit(self) -> None:
@@ -118,6 +220,7 @@ class FakeUnitOfWork(RedeemUnitOfWork):
         self.store.transactions = self._working.transactions
         self.store.outbox = self._working.outbox
         self.store.processed = self._working.processed
+        self.store.redemptions = self._working.redemptions
         self.store.commits += 1
         self._working = None
 

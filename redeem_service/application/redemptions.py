@@ -1,0 +1,220 @@
+"""Redemptions: accept requests (REST, idempotent per caller and key), decide them in batches
+(the worker), and let the player, the requesting partner and staff read them."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from redeem_service.application.commands import DecideRedemption, RequestRedemption
+from redeem_service.application.events import redeem_requested, redemption_decided
+from redeem_service.application.points import expect_balances
+from redeem_service.application.ports import RedeemUnitOfWork
+from redeem_service.domain.exceptions import (
+    BalanceChangedConcurrently,
+    InvalidRedemption,
+    RedemptionConflict,
+    RedemptionKeyReused,
+    RedemptionNotFound,
+)
+from redeem_service.domain.model import Wallet, WalletTransaction, check_player_id
+from redeem_service.domain.ports import RedemptionFilter
+from redeem_service.domain.redemption import (
+    Redemption,
+    RedemptionChannel,
+    RedemptionStatus,
+    requester_of,
+)
+from shared.application.events import Topic
+from shared.application.ports import InactiveUsers
+from shared.domain.clock import Clock
+from shared.domain.exceptions import Conflict, PermissionDenied
+from shared.domain.pagination import Page, PageRequest
+from shared.domain.principal import Principal, Role, Scope
+
+UowFactory = Callable[[], RedeemUnitOfWork]
+#: who a redemption produced straight to ``redeem-events`` is recorded as, when it does not say
+UNNAMED_PARTNER = "redeem-events"
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionReceipt:
+    """The accepted request (the first one, for a retry with the same key and body)."""
+
+    redemption: Redemption
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    decided: Sequence[Redemption]
+    #: events about redemptions decided before (redeliveries, replays): nothing changed
+    already_decided: int
+
+
+class RedemptionService:
+    """What players, partners and staff do with redemptions over the API."""
+
+    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def request(self, command: RequestRedemption, caller: Principal) -> RedemptionReceipt:
+        """Accept a request to spend points (decided later by the worker): stored PENDING with
+        its ``REDEEM_REQUESTED`` event in one transaction. The caller's idempotency key with
+        the same body returns the first request; with another body it is refused."""
+        redemption = Redemption.request(
+            redemption_id=str(uuid.uuid4()),
+            player_id=_redeeming_player(command, caller),
+            points=command.points,
+            reward_description=command.reward_description,
+            requested_by=requester_of(caller),
+            channel=RedemptionChannel.API,
+            now=self._clock.now(),
+            merchant=command.merchant,
+            idempotency_key=command.idempotency_key,
+        )
+        with self._uow() as uow:
+            if uow.redemptions.add(redemption):
+                uow.outbox.add(Topic.REDEEM_EVENTS, redeem_requested(redemption))
+                uow.commit()
+                return RedemptionReceipt(redemption, replayed=False)
+        # The key was used before (or concurrently, and that request committed first).
+        with self._uow() as uow:
+            first = uow.redemptions.get_by_idempotency_key(
+                redemption.requested_by, command.idempotency_key
+            )
+        if first is None:  # pragma: no cover - a stored redemption is never deleted
+            raise Conflict("The request conflicted with another one. Please retry.")
+        if not first.is_same_request(redemption):
+            raise RedemptionKeyReused()
+        return RedemptionReceipt(first, replayed=True)
+
+    def get(self, redemption_id: str, reader: Principal) -> Redemption:
+        """One redemption, for the player, the partner that requested it, or staff."""
+        with self._uow() as uow:
+            redemption = uow.redemptions.get(redemption_id)
+        if redemption is None or not redemption.readable_by(reader):
+            raise RedemptionNotFound()
+        return redemption
+
+    def list(
+        self,
+        reader: Principal,
+        player_id: str | None,
+        status: RedemptionStatus | None,
+        page: PageRequest,
+    ) -> Page[Redemption]:
+        """A player's redemptions, newest first: players their own, staff anyone's, partners
+        those they requested."""
+        target = player_id or (reader.subject if reader.role is Role.PLAYER else None)
+        if target is None:
+            raise InvalidRedemption("Name the player (playerId).")
+        check_player_id(target)
+        requested_by = None
+        if reader.is_client:
+            requested_by = requester_of(reader)
+        else:
+            reader.ensure_can_read_player(target)
+        with self._uow() as uow:
+            return uow.redemptions.list(RedemptionFilter(target, status, requested_by), page)
+
+
+def _redeeming_player(command: RequestRedemption, caller: Principal) -> str:
+    if caller.is_client:
+        if not caller.has_scope(Scope.REWARDS_REDEEM):
+            raise PermissionDenied("Redeeming needs the rewards.redeem scope.")
+        if not command.player_id:
+            raise InvalidRedemption("A partner names the player (playerId).")
+        return command.player_id
+    if caller.role is Role.PLAYER:
+        if command.player_id not in (None, caller.subject):
+            raise PermissionDenied("A player redeems only their own points.")
+        return caller.subject
+    raise PermissionDenied("Only players and partners redeem points.")
+
+
+class RedemptionDecisions:
+    """The worker's side: decide pending redemptions, a batch of events at a time."""
+
+    def __init__(self, uow: UowFactory, clock: Clock, inactive_users: InactiveUsers) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._inactive_users = inactive_users
+
+    def decide(self, requests: Sequence[DecideRedemption]) -> DecisionResult:
+        """Decide every pending redemption the events name, in event order per player, in one
+        transaction: requests produced straight to ``redeem-events`` are stored first; each
+        is confirmed with its debit (never below zero) or rejected with a reason, and its
+        outcome is written to ``redeem-confirmed``. Already decided ones change nothing.
+        Raises RedemptionConflict when an event reuses the id of another request."""
+        now = self._clock.now()
+        candidates = [(_from_event(request, now), request) for request in requests]
+        arrived: dict[str, tuple[Redemption, DecideRedemption]] = {}
+        for candidate, request in candidates:
+            arrived.setdefault(candidate.id, (candidate, request))
+        ids = sorted(arrived)
+        with self._uow() as uow:
+            uow.redemptions.add_missing([arrived[i][0] for i in ids])
+            stored = uow.redemptions.lock(ids)
+            for candidate, _ in candidates:
+                if not stored[candidate.id].is_same_request(candidate):
+                    raise RedemptionConflict(
+                        f"Redeem request {candidate.id} already names a different request."
+                    )
+            # Event order (dict order), so one player's requests are decided as they came.
+            pending = [stored[i] for i in arrived if stored[i].is_pending]
+            if not pending:
+                return DecisionResult([], already_decided=len(arrived))
+            debits = self._decide(uow, pending, now)
+            if debits:
+                changes: dict[str, int] = defaultdict(int)
+                expected: dict[str, Wallet] = {}
+                for debit in debits:
+                    changes[debit.player_id] -= debit.amount.points
+                    expected[debit.player_id] = debit.wallet_after
+                # The guard is in the statement too: a balance never goes below zero here.
+                applied = uow.wallets.add_points(changes, now, allow_negative=False)
+                expect_balances(applied, expected, changes)
+                if uow.transactions.add_many(debits) != len(debits):
+                    raise BalanceChangedConcurrently()
+            uow.redemptions.save_decisions(pending)
+            uow.outbox.add_many(
+                Topic.REDEEM_CONFIRMED,
+                [redemption_decided(r, arrived[r.id][1].correlation_id) for r in pending],
+            )
+            uow.commit()
+        return DecisionResult(pending, already_decided=len(arrived) - len(pending))
+
+    def _decide(
+        self, uow: RedeemUnitOfWork, pending: list[Redemption], now: datetime
+    ) -> list[WalletTransaction]:
+        players = sorted({r.player_id for r in pending})
+        wallets = uow.wallets.lock(players)
+        inactive = self._inactive_users.inactive_among(players)
+        debits: list[WalletTransaction] = []
+        for redemption in pending:
+            wallet = wallets.get(redemption.player_id) or Wallet(redemption.player_id)
+            debit = redemption.decide(
+                wallet, player_active=redemption.player_id not in inactive, now=now
+            )
+            if debit is not None:
+                wallets[redemption.player_id] = debit.wallet_after
+                debits.append(debit)
+        return debits
+
+
+def _from_event(request: DecideRedemption, now: datetime) -> Redemption:
+    return Redemption.request(
+        redemption_id=request.redeem_request_id,
+        player_id=request.player_id,
+        points=request.points,
+        reward_description=request.reward_description,
+        requested_by=(request.requested_by or UNNAMED_PARTNER),
+        channel=RedemptionChannel.EVENT,
+        now=now,
+        merchant=request.merchant,
+    )

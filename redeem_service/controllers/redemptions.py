@@ -1,0 +1,121 @@
+"""Redemptions over REST: players (and partners with ``rewards.redeem``) ask to spend points; the
+worker decides; the player, the requesting partner and staff read the outcome."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from redeem_service.application.commands import RequestRedemption
+from redeem_service.application.redemptions import RedemptionService
+from redeem_service.container import Container
+from redeem_service.controllers.errors import RedeemErrorCode
+from redeem_service.controllers.metrics import REDEMPTIONS_REQUESTED
+from redeem_service.controllers.schemas import (
+    RedemptionAcceptedSchema,
+    RedemptionCreateSchema,
+    RedemptionHeadersSchema,
+    RedemptionPageSchema,
+    RedemptionQuerySchema,
+    RedemptionSchema,
+)
+from redeem_service.domain.redemption import RedemptionStatus
+from shared.domain.principal import Role, Scope
+from shared.security.resource_server import authenticated, current_principal
+from shared.web.errors import HttpError
+from shared.web.pagination import page_request
+from shared.web.schemas import BEARER_AUTH, errors
+
+blp = Blueprint(
+    "redemptions",
+    __name__,
+    url_prefix="/api/v1/redemptions",
+    description="Spend points on rewards: requested here, decided asynchronously",
+)
+_READERS = [Role.PLAYER, Role.STAFF, Role.ADMIN]
+_PARTNER_SCOPES = [Scope.REWARDS_REDEEM, Scope.REWARDS_READ]
+
+
+@blp.route("")
+class Redemptions(MethodView):
+    @authenticated(roles=[Role.PLAYER], scopes=[Scope.REWARDS_REDEEM])
+    @blp.arguments(RedemptionHeadersSchema, location="headers")
+    @blp.arguments(RedemptionCreateSchema)
+    @blp.response(202, RedemptionAcceptedSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 400, 401, 403, 413, 422)
+    @inject
+    def post(
+        self,
+        headers: dict[str, Any],
+        body: dict[str, Any],
+        service: RedemptionService = Provide[Container.redemption_service],
+    ) -> Any:
+        """Ask to spend points on a reward (a player for themself; a partner with
+        ``rewards.redeem`` names the player). Answered 202 PENDING at once; the outcome
+        (CONFIRMED, or REJECTED with a reason) follows on ``redeem-confirmed``, in the player's
+        notifications and at the ``Location`` returned. ``Idempotency-Key`` is required."""
+        key = headers.get("idempotency_key")
+        if key is None:
+            raise HttpError(
+                400,
+                RedeemErrorCode.IDEMPOTENCY_KEY_REQUIRED,
+                "An Idempotency-Key header is required, so a retry never redeems twice.",
+            )
+        receipt = service.request(
+            RequestRedemption(
+                points=body["points"],
+                reward_description=body["reward_description"],
+                idempotency_key=key,
+                player_id=body.get("player_id"),
+                merchant=body.get("merchant"),
+            ),
+            current_principal(),
+        )
+        REDEMPTIONS_REQUESTED.labels("replayed" if receipt.replayed else "created").inc()
+        redemption_id = receipt.redemption.id
+        response_headers = {"Location": f"{blp.url_prefix}/{redemption_id}"}
+        if receipt.replayed:
+            response_headers["Idempotent-Replayed"] = "true"
+        # The first answer, also for a retry: the request was accepted, still to be decided.
+        accepted = {"redeem_request_id": redemption_id, "status": RedemptionStatus.PENDING}
+        return accepted, response_headers
+
+    @authenticated(roles=_READERS, scopes=_PARTNER_SCOPES)
+    @blp.arguments(RedemptionQuerySchema, location="query", unknown=RAISE)
+    @blp.response(200, RedemptionPageSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 422)
+    @inject
+    def get(
+        self,
+        args: dict[str, Any],
+        service: RedemptionService = Provide[Container.redemption_service],
+    ) -> Any:
+        """A player's redemptions, newest first (``status`` filters). Players see their own;
+        staff name any player; partners see the ones they requested."""
+        page = page_request(args)
+        found = service.list(current_principal(), args.get("player_id"), args.get("status"), page)
+        return found.to_dict()
+
+
+@blp.route("/<uuid:redeem_request_id>")
+class RedemptionById(MethodView):
+    @authenticated(roles=_READERS, scopes=_PARTNER_SCOPES)
+    @blp.response(200, RedemptionSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404)
+    @inject
+    def get(
+        self,
+        redeem_request_id: uuid.UUID,
+        service: RedemptionService = Provide[Container.redemption_service],
+    ) -> Any:
+        """One redemption and its outcome (the player's own; the requesting partner's; staff:
+        any). Someone else's reads as 404."""
+        return service.get(str(redeem_request_id), current_principal())
