@@ -1,4 +1,9 @@
-"""JSON Schema contracts for events (``docs/events/``), checked by producers and consumers alike."""
+"""JSON Schema contracts for events (``docs/events/``), checked by producers and consumers alike.
+
+Every event is checked twice on its way (outbox and consumer), so the check is on the hot path:
+jsonschema-rs (compiled, ~100x faster) answers "valid?", and only a document it refuses goes
+through the pure-Python validator, whose verdict and messages stay the reference.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
@@ -36,17 +42,25 @@ class EventSchemas:
         if ENVELOPE_FILE not in documents:
             raise FileNotFoundError(f"no {ENVELOPE_FILE} in {directory}")
         registry: Registry[Any] = Registry().with_resources(resources)
+        fast_registry = jsonschema_rs.Registry(
+            [(uri, resource.contents) for uri, resource in resources]
+        )
         checker = FormatChecker()
         self._envelope = Draft202012Validator(
             documents[ENVELOPE_FILE], registry=registry, format_checker=checker
         )
         self._validators: dict[tuple[str, int], Draft202012Validator] = {}
+        self._fast: dict[tuple[str, int], Any] = {}
         for name, document in documents.items():
             if name == ENVELOPE_FILE:
                 continue
             event_type, version = name.removesuffix(".schema.json").rsplit(".v", 1)
-            self._validators[(event_type, int(version))] = Draft202012Validator(
+            key = (event_type, int(version))
+            self._validators[key] = Draft202012Validator(
                 document, registry=registry, format_checker=checker
+            )
+            self._fast[key] = jsonschema_rs.validator_for(
+                document, registry=fast_registry, validate_formats=True
             )
 
     def known(self) -> set[tuple[str, int]]:
@@ -54,6 +68,11 @@ class EventSchemas:
 
     def validate(self, message: Mapping[str, Any]) -> None:
         """Raise :class:`EventSchemaError` naming the first problems found."""
+        event_type, version = message.get("eventType"), message.get("version")
+        if isinstance(event_type, str) and type(version) is int:
+            fast = self._fast.get((event_type, version))
+            if fast is not None and fast.is_valid(message):
+                return
         self._raise_for(self._envelope, message)
         key = (str(message["eventType"]), int(message["version"]))
         validator = self._validators.get(key)
