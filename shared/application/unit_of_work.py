@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
@@ -15,6 +16,11 @@ class Outbox(ABC):
     @abstractmethod
     def add(self, topic: Topic, event: IntegrationEvent, key: str | None = None) -> None:
         """Record ``event`` for publication on ``topic`` (key defaults to the event's user id)."""
+
+    def add_all(self, topic: Topic, events: Sequence[IntegrationEvent]) -> None:
+        """Record ``events`` in this order (adapters may write them in one statement)."""
+        for event in events:
+            self.add(topic, event)
 
 
 class ProcessedEvents(ABC):
