@@ -17,6 +17,14 @@ class RewardsErrorCode(AppErrorCode):
     PROMOTION_ALREADY_CLAIMED = "REWARDS_PROMOTION_ALREADY_CLAIMED"
     PROMOTION_NOT_CLAIMABLE = "REWARDS_PROMOTION_NOT_CLAIMABLE"
     CLAIM_LIMIT_REACHED = "REWARDS_CLAIM_LIMIT_REACHED"
+    INVALID_EVENTS = "REWARDS_INVALID_EVENTS"
+    TOO_MANY_EVENTS = "REWARDS_TOO_MANY_EVENTS"
+    PARTNER_MISMATCH = "REWARDS_PARTNER_MISMATCH"
+    BROKER_UNAVAILABLE = "REWARDS_BROKER_UNAVAILABLE"
+    INVALID_EARNING_RULE = "REWARDS_INVALID_EARNING_RULE"
+    EARNING_RULE_SCHEDULE_CONFLICT = "REWARDS_EARNING_RULE_SCHEDULE_CONFLICT"
+    PLAYER_NOT_FOUND = "REWARDS_PLAYER_NOT_FOUND"
+    INVALID_PERIOD = "REWARDS_INVALID_PERIOD"
 
 
 ERRORS: ErrorMap = {
@@ -29,4 +37,12 @@ ERRORS: ErrorMap = {
     e.PromotionAlreadyClaimed: ErrorSpec(409, RewardsErrorCode.PROMOTION_ALREADY_CLAIMED),
     e.PromotionNotClaimable: ErrorSpec(409, RewardsErrorCode.PROMOTION_NOT_CLAIMABLE),
     e.PromotionClaimLimitReached: ErrorSpec(409, RewardsErrorCode.CLAIM_LIMIT_REACHED),
+    e.InvalidPartnerEvents: ErrorSpec(422, RewardsErrorCode.INVALID_EVENTS),
+    e.TooManyPartnerEvents: ErrorSpec(422, RewardsErrorCode.TOO_MANY_EVENTS),
+    e.PartnerMismatch: ErrorSpec(403, RewardsErrorCode.PARTNER_MISMATCH),
+    e.EventBrokerUnavailable: ErrorSpec(503, RewardsErrorCode.BROKER_UNAVAILABLE),
+    e.InvalidEarningRule: ErrorSpec(422, RewardsErrorCode.INVALID_EARNING_RULE),
+    e.EarningRuleScheduleConflict: ErrorSpec(409, RewardsErrorCode.EARNING_RULE_SCHEDULE_CONFLICT),
+    e.PlayerNotFound: ErrorSpec(404, RewardsErrorCode.PLAYER_NOT_FOUND),
+    e.InvalidPointsWindow: ErrorSpec(422, RewardsErrorCode.INVALID_PERIOD),
 }

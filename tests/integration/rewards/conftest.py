@@ -86,8 +86,13 @@ def _clean_rewards(rewards_container: Container) -> Iterator[None]:
     engine = rewards_container.core.database()
     with engine.begin() as connection:
         connection.execute(
-            text("TRUNCATE player_promotions, players, promotions, outbox, processed_events")
+            text(
+                "TRUNCATE player_promotions, reward_events, player_points_daily, "
+                "player_points_monthly, players, promotions, outbox, processed_events"
+            )
         )
+        # The default rule versions come with the migration; later ones are the test's.
+        connection.execute(text("DELETE FROM earning_rules WHERE version > 1"))
     rewards_container.core.redis().flushdb()
 
 
