@@ -59,15 +59,16 @@ class Container(containers.DeclarativeContainer):
     points_service = providers.Factory(
         PointsService, uow=uow.provider, clock=core.clock, cache=points_cache
     )
+    partner_event_publisher = providers.Singleton(
+        KafkaPartnerEventPublisher,
+        producer=core.producer,
+        timeout_seconds=config.earning.ingest_ack_timeout_seconds.as_float(),
+    )
     partner_event_ingestion = providers.Factory(
         PartnerEventIngestion,
         clock=core.clock,
         contracts=providers.Singleton(JsonSchemaEventContracts, core.schemas),
-        publisher=providers.Singleton(
-            KafkaPartnerEventPublisher,
-            producer=core.producer,
-            timeout_seconds=config.earning.ingest_ack_timeout_seconds.as_float(),
-        ),
+        publisher=partner_event_publisher,
         max_ahead=max_ahead,
     )
 

@@ -150,6 +150,22 @@ class Tokens:
     def headers(self, subject: str, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.user(subject, role)}"}
 
+    def client(self, client_id: str, *scopes: str) -> dict[str, str]:
+        """A partner's client-credentials token (no role; the client id is the subject)."""
+        now = datetime.now(UTC)
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": client_id,
+            "client_id": client_id,
+            "scope": " ".join(scopes),
+            "iat": now,
+            "exp": now + timedelta(minutes=5),
+            "jti": uuid.uuid4().hex,
+        }
+        token = jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": KID})
+        return {"Authorization": f"Bearer {token}"}
+
 
 @pytest.fixture(scope="session")
 def tokens(signing_key: rsa.RSAPrivateKey) -> Tokens:
