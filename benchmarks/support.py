@@ -138,9 +138,11 @@ def wrk(
     if script:
         command += ["-s", lua.name]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    if not re.search(r"\s50%\s+[\d.]+(us|ms|s)\s", output):
+        raise RuntimeError(f"wrk measured nothing usable:\n{output}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     non_2xx_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors_match = re.search(r"Socket errors:.*", output)
     return WrkResult(
