@@ -7,6 +7,7 @@ invalidation is bounded by the entries' short TTL.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,7 @@ def _generation_key(player_id: str) -> str:
     return f"{PREFIX}:{{{player_id}}}:gen"
 
 
-def _entry_key(player_id: str, generation: int, query: str) -> str:
+def _entry_key(player_id: str, generation: str, query: str) -> str:
     return f"{PREFIX}:{{{player_id}}}:{generation}:{query}"
 
 
@@ -68,15 +69,15 @@ class RedisPointsCache(PointsCache):
         # Longer than any entry lives, so a generation never restarts under a live entry.
         self._generation_ttl = max(self._ttl * 2, int(generation_ttl_seconds))
 
-    def generation(self, player_id: str) -> int:
+    def generation(self, player_id: str) -> str:
         try:
             value = self._redis.get(_generation_key(player_id))
         except RedisError as exc:
             log.warning("points_cache_unavailable", error=str(exc))
-            return 0
-        return int(value) if value else 0
+            return "0"
+        return str(value) if value else "0"
 
-    def get(self, player_id: str, generation: int, query: str) -> PointsSummary | None:
+    def get(self, player_id: str, generation: str, query: str) -> PointsSummary | None:
         try:
             raw = self._redis.get(_entry_key(player_id, generation, query))
         except RedisError as exc:
@@ -84,7 +85,7 @@ class RedisPointsCache(PointsCache):
             return None
         return _decode(str(raw)) if raw else None
 
-    def put(self, player_id: str, generation: int, query: str, summary: PointsSummary) -> None:
+    def put(self, player_id: str, generation: str, query: str, summary: PointsSummary) -> None:
         try:
             self._redis.set(
                 _entry_key(player_id, generation, query), _encode(summary), ex=self._ttl
@@ -95,12 +96,12 @@ class RedisPointsCache(PointsCache):
     def invalidate(self, player_ids: Collection[str]) -> None:
         if not player_ids:
             return
+        # A fresh random generation: one SET (with its expiry) per player, whatever was there.
+        generation = uuid.uuid4().hex[:12]
         try:
             pipeline = self._redis.pipeline(transaction=False)
             for player_id in player_ids:
-                key = _generation_key(player_id)
-                pipeline.incr(key)
-                pipeline.expire(key, self._generation_ttl)
+                pipeline.set(_generation_key(player_id), generation, ex=self._generation_ttl)
             pipeline.execute()
         except RedisError as exc:
             # The events are committed; answers cached before them expire within the TTL.

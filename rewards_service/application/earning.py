@@ -45,9 +45,9 @@ MAX_EVENTS_PER_SUBMISSION = 500
 
 
 class EventsRecordedConcurrently(DependencyUnavailable):
-    """Another consumer recorded some of the batch's events meanwhile (a rebalance hands a
-    partition over while the old owner still works): the batch is rolled back and consumed
-    again, and then those events are seen as recorded."""
+    """Another consumer recorded (or settled) some of the batch's events meanwhile (a rebalance
+    hands a partition over while the old owner still works): the batch is rolled back and
+    consumed again, and then those events are seen as recorded."""
 
     default_message = "Some events were recorded concurrently; the batch will be retried."
 
@@ -96,7 +96,8 @@ class EarningService:
             inserted = uow.reward_events.add_all(list(awards.recorded.values()), now)
             if len(inserted) != len(awards.recorded):
                 raise EventsRecordedConcurrently()
-            uow.reward_events.settle(list(awards.settled.values()), now)
+            if uow.reward_events.settle(list(awards.settled.values()), now) != len(awards.settled):
+                raise EventsRecordedConcurrently()
             uow.player_points.add(awards.increments())
             uow.outbox.add_all(
                 Topic.REWARD_CONFIRMED, [reward_confirmed(r, now) for r in awards.confirmed]

@@ -134,8 +134,8 @@ class RewardEventRepository(ABC):
         """Insert the records not stored yet; return the ids inserted."""
 
     @abstractmethod
-    def settle(self, records: Sequence[RecordedEvent], now: datetime) -> None:
-        """Store the decision on pending reversals (only while they are still pending)."""
+    def settle(self, records: Sequence[RecordedEvent], now: datetime) -> int:
+        """Store the decision on pending reversals still pending; return how many were."""
 
 
 class PlayerPointsRepository(ABC):

@@ -88,17 +88,28 @@ class SqlAlchemyOutbox(Outbox):
         self._schemas = schemas
 
     def add(self, topic: Topic, event: IntegrationEvent, key: str | None = None) -> None:
-        self._connection.execute(insert(_outbox).values(self._row(topic, event, key)))
+        trace = context.current()
+        self._connection.execute(
+            insert(_outbox).values(self._row(topic, event, key, trace, trace.traceparent()))
+        )
 
     def add_all(self, topic: Topic, events: Sequence[IntegrationEvent]) -> None:
         """The whole batch in one statement: the rows travel as one JSON array (no per-value
         binding), and their ids follow the order of ``events``."""
         if events:
-            rows = [self._row(topic, event, None) for event in events]
+            trace = context.current()
+            traceparent = trace.traceparent()
+            rows = [self._row(topic, event, None, trace, traceparent) for event in events]
             self._connection.execute(_INSERT_MANY, {"rows": encode_payload(rows).decode()})
 
-    def _row(self, topic: Topic, event: IntegrationEvent, key: str | None) -> dict[str, Any]:
-        trace = context.current()
+    def _row(
+        self,
+        topic: Topic,
+        event: IntegrationEvent,
+        key: str | None,
+        trace: context.TraceContext,
+        traceparent: str,
+    ) -> dict[str, Any]:
         if event.correlation_id is None:
             event = replace(event, correlation_id=trace.correlation_id)
         message = event.to_message()
@@ -110,7 +121,7 @@ class SqlAlchemyOutbox(Outbox):
             "payload": message,
             "headers": {
                 "X-Correlation-ID": event.correlation_id,
-                "traceparent": trace.traceparent(),
+                "traceparent": traceparent,
                 "eventType": event.event_type,
             },
         }

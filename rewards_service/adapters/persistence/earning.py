@@ -166,7 +166,7 @@ _INSERT_EVENTS = text(
     FROM json_to_recordset(CAST(:rows AS json)) AS e (
         event_id uuid, player_id uuid, event_type text, source text, occurred_at timestamptz,
         partner_id text, reference text, original_event_id uuid, status text,
-        points_awarded integer, rule_version integer, payload jsonb
+        points_awarded integer, rule_version integer, payload json
     )
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id
@@ -251,9 +251,10 @@ class SqlAlchemyRewardEventRepository(RewardEventRepository):
         inserted = self._connection.execute(_INSERT_EVENTS, {"rows": _json(rows), "now": now})
         return {str(r.event_id) for r in inserted}
 
-    def settle(self, records: Sequence[RecordedEvent], now: datetime) -> None:
+    def settle(self, records: Sequence[RecordedEvent], now: datetime) -> int:
+        settled = 0
         for record in records:
-            self._connection.execute(
+            settled += self._connection.execute(
                 update(reward_events)
                 .where(
                     reward_events.c.event_id == record.event_id,
@@ -265,7 +266,8 @@ class SqlAlchemyRewardEventRepository(RewardEventRepository):
                     rule_version=record.rule_version,
                     awarded_at=now if record.status.is_confirmed else None,
                 )
-            )
+            ).rowcount
+        return settled
 
 
 def _month(day: date) -> date:

@@ -4,6 +4,7 @@ exclusion constraints are declared in the migrations, where the database enforce
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -98,7 +99,8 @@ reward_events = Table(
     "reward_events",
     metadata,
     Column("event_id", UUID(as_uuid=False), primary_key=True),
-    Column("player_id", UUID(as_uuid=False), ForeignKey("players.id"), nullable=False),
+    # Checked against players by the consumer in the same transaction (no foreign key: cost).
+    Column("player_id", UUID(as_uuid=False), nullable=False),
     Column("event_type", String(32), nullable=False),
     Column("source", String(8), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
@@ -108,7 +110,7 @@ reward_events = Table(
     Column("status", String(16), nullable=False),
     Column("points_awarded", Integer, nullable=False),
     Column("rule_version", Integer, nullable=True),
-    Column("payload", JSONB, nullable=False),
+    Column("payload", JSON, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("awarded_at", DateTime(timezone=True), nullable=True),
 )

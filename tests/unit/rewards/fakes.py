@@ -258,10 +258,13 @@ class FakeRewardEvents(RewardEventRepository):
                 inserted.add(record.event_id)
         return inserted
 
-    def settle(self, records: Sequence[RecordedEvent], now: datetime) -> None:
+    def settle(self, records: Sequence[RecordedEvent], now: datetime) -> int:
+        settled = 0
         for record in records:
             if self._store.events[record.event_id].status is AwardStatus.PENDING:
                 self._store.events[record.event_id] = record
+                settled += 1
+        return settled
 
 
 class FakePlayerPoints(PlayerPointsRepository):
@@ -343,21 +346,21 @@ class FakeUnitOfWork(RewardsUnitOfWork):
 
 class FakePointsCache(PointsCache):
     def __init__(self) -> None:
-        self.generations: dict[str, int] = {}
-        self.entries: dict[tuple[str, int, str], PointsSummary] = {}
+        self.generations: dict[str, str] = {}
+        self.entries: dict[tuple[str, str, str], PointsSummary] = {}
 
-    def generation(self, player_id: str) -> int:
-        return self.generations.get(player_id, 0)
+    def generation(self, player_id: str) -> str:
+        return self.generations.get(player_id, "0")
 
-    def get(self, player_id: str, generation: int, query: str) -> PointsSummary | None:
+    def get(self, player_id: str, generation: str, query: str) -> PointsSummary | None:
         return self.entries.get((player_id, generation, query))
 
-    def put(self, player_id: str, generation: int, query: str, summary: PointsSummary) -> None:
+    def put(self, player_id: str, generation: str, query: str, summary: PointsSummary) -> None:
         self.entries[(player_id, generation, query)] = summary
 
     def invalidate(self, player_ids: Collection[str]) -> None:
         for player_id in player_ids:
-            self.generations[player_id] = self.generations.get(player_id, 0) + 1
+            self.generations[player_id] = self.generations.get(player_id, "0") + "+"
 
 
 class SchemaContracts(EventContracts):

@@ -494,3 +494,23 @@ def test_a_message_reads_into_the_domain() -> None:
     assert event.amount == Decimal("450.10")
     assert event.payload["reference"] == "T-100"
     assert event.correlation_id == "req-1"
+
+
+def test_a_pending_reversal_settled_elsewhere_meanwhile_rolls_the_batch_back(
+    store: Store, clock: FixedClock, cache: FakePointsCache, players: list[str]
+) -> None:
+    original = message(players[0])
+    undo = reversal_of(original)
+    EarningService(lambda: FakeUnitOfWork(store), clock, cache).record(parsed(undo))
+
+    class RacingUnitOfWork(FakeUnitOfWork):
+        def __enter__(self) -> RacingUnitOfWork:
+            super().__enter__()
+            self.reward_events.settle = lambda records, now: 0  # type: ignore[method-assign]
+            return self
+
+    with pytest.raises(EventsRecordedConcurrently):
+        EarningService(lambda: RacingUnitOfWork(store), clock, cache).record(parsed(original))
+    assert original["eventId"] not in store.events
+    assert store.events[undo["eventId"]].status is AwardStatus.PENDING
+    assert not store.confirmations()
