@@ -145,6 +145,7 @@ def main() -> None:
                 "load generator": lambda: [os.getpid()],
             }
         )
+        load_before = os.getloadavg()[0]
         try:
             started = time.monotonic()
             produce_all(bulk_producer(bootstrap), "reward-events", records)
@@ -178,6 +179,11 @@ def main() -> None:
         f"{os.cpu_count()} CPUs shared by the whole platform and the load generator"
     )
     print(f"measured until: {what}")
+    print(
+        f"machine load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+        "(other work on the machine slows the wall-clock figure; the CPU figures below do not "
+        "depend on it much)"
+    )
     print(f"produce        {args.events / (produced - started):>10,.0f} events/s")
     rate = args.events / elapsed
     print(f"end to end     {rate:>10,.0f} events/s  ({elapsed:.1f} s)  target ≥ 5,000")

@@ -123,8 +123,9 @@ def main() -> None:
                 f"{base}{path}", script=bearer + _PERIOD % {"path": path, "now": now}, **run
             )
 
+    print(f"\nmachine load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
     print(
-        f"\npoints query: GET /api/v1/rewards/{{playerId}}?breakdown=true, {args.connections} "
+        f"points query: GET /api/v1/rewards/{{playerId}}?breakdown=true, {args.connections} "
         f"connections, {args.duration}s each, rewards under gunicorn (2 gthread workers), "
         f"{os.cpu_count()} CPUs shared with the load generator\n"
     )

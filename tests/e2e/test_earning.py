@@ -337,3 +337,27 @@ def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
             {"ids": ids},
         ).all()
     assert dict(statuses) == {"AWARDED": len(events)}
+
+
+EARNING_ROUTES = {
+    ("post", "/api/v1/rewards/events"): ("202", (401, 403, 413, 422, 503)),
+    ("get", "/api/v1/rewards/rules"): ("200", (401, 403, 422)),
+    ("post", "/api/v1/rewards/rules"): ("201", (401, 403, 409, 422)),
+    ("get", "/api/v1/rewards/{player_id}"): ("200", (401, 403, 404, 422)),
+}
+
+
+def test_the_earning_api_is_documented(platform: RunningPlatform) -> None:
+    spec = requests.get(f"{platform.url('rewards')}/rewards/openapi.json", timeout=10).json()
+    for (method, path), (success, failures) in EARNING_ROUTES.items():
+        operation = spec["paths"][path][method]
+        assert operation["summary"], (method, path)
+        assert operation["security"] == [{"bearerAuth": []}]
+        assert "schema" in operation["responses"][success]["content"]["application/json"]
+        for status in failures:
+            content = operation["responses"][str(status)]["content"]["application/json"]
+            assert content["schema"]["$ref"].endswith("/ErrorEnvelope"), (method, path, status)
+        if method == "post":
+            assert "requestBody" in operation, (method, path)
+    parameters = spec["components"]["schemas"]["EarningParameters"]["properties"]
+    assert parameters["unitAmount"]["type"] == "string"
