@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
+import statistics
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import requests
+from sqlalchemy import create_engine
 
 from benchmarks.earning_support import (
     bulk_producer,
@@ -33,8 +36,52 @@ from benchmarks.earning_support import (
     wait_for_count,
 )
 from benchmarks.support import WrkResult, embedded_platform, wrk
+from rewards_service.adapters.persistence.earning import SqlAlchemyPlayerPointsRepository
+from rewards_service.domain.points import plan_window
+from shared.persistence.database import normalise_url
 
 SIZES = (10, 10_000, 100_000)
+
+
+def _database_cost(
+    database: str, player: str, runs: int = 300
+) -> tuple[float, float, float, float]:
+    """The totals statement alone (one connection, no HTTP): p50/p99 in ms for all time and
+    for random 30-day periods with partial edge days."""
+    engine = create_engine(normalise_url(database))
+    rng = random.Random(3)
+    now = datetime.now(UTC)
+    timings: dict[str, list[float]] = {"all": [], "period": []}
+    try:
+        with engine.connect() as connection:
+            repository = SqlAlchemyPlayerPointsRepository(connection)
+            for _ in range(runs):
+                start = now - timedelta(seconds=rng.randrange(86400, 700 * 86400))
+                for kind, plan in (
+                    ("all", plan_window(None, None)),
+                    (
+                        "period",
+                        plan_window(
+                            start, start + timedelta(days=30, seconds=rng.randrange(86400))
+                        ),
+                    ),
+                ):
+                    began = time.perf_counter()
+                    repository.totals(player, plan)
+                    timings[kind].append((time.perf_counter() - began) * 1000)
+    finally:
+        engine.dispose()
+
+    def p(values: list[float], q: int) -> float:
+        return statistics.quantiles(values, n=100)[q - 1]
+
+    return (
+        p(timings["all"], 50),
+        p(timings["all"], 99),
+        p(timings["period"], 50),
+        p(timings["period"], 99),
+    )
+
 
 _COMMON = """
 local threads = 0
@@ -80,6 +127,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
     results: dict[str, dict[int, WrkResult]] = {"cached": {}, "uncached": {}, "period": {}}
+    database_costs: dict[int, tuple[float, float, float, float]] = {}
     with embedded_platform(["auth", "rewards"]) as platform:
         bootstrap = platform.servers["kafka"]
         database = platform.cluster.env.postgres_url_for["rewards"]
@@ -108,6 +156,7 @@ def main() -> None:
             ).json()
             events = sum(s["events"] for s in totals["breakdown"].values())
             assert events == size, f"expected {size} events, the API counts {events}"
+            database_costs[size] = _database_cost(database, player)
             run = {"duration": args.duration, "connections": args.connections}
             wrk(
                 f"{base}{path}?breakdown=true",
@@ -141,6 +190,10 @@ def main() -> None:
                 f"{labels[kind]:<34} {size:>8,} {r.requests_per_second:>8.0f} {r.p50_ms:>8.2f} "
                 f"{r.p99_ms:>8.2f} {r.non_2xx:>8}"
             )
+    print("\nthe totals statement alone (one connection, 300 runs each):")
+    print(f"{'events':>8} {'all time p50':>13} {'p99':>7} {'30 days p50':>12} {'p99':>7}  (ms)")
+    for size, (all50, all99, period50, period99) in database_costs.items():
+        print(f"{size:>8,} {all50:>13.2f} {all99:>7.2f} {period50:>12.2f} {period99:>7.2f}")
     print()
     for kind, by_size in results.items():
         ratio = by_size[SIZES[-1]].p99_ms / by_size[SIZES[0]].p99_ms
