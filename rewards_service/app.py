@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from rewards_service.container import Container, build_container
-from rewards_service.controllers import promotions
+from rewards_service.controllers import earning, promotions
 from rewards_service.controllers.errors import ERRORS
 from shared.messaging.kafka import check_broker
 from shared.persistence.database import check_database
@@ -37,7 +37,8 @@ def create_app(
         ERRORS,
         readiness,
         title="Loyalty Rewards API",
-        description="Promotions: created and assigned by staff, held and read by players.",
+        description="Promotions (created and assigned by staff, held by players) and loyalty "
+        "points earned from partner events (hotel, casino, dining) under versioned rules.",
     )
     security = settings["security"]
     configure_resource_server(
@@ -48,5 +49,6 @@ def create_app(
         inactive_users=core.inactive_users(),
     )
     api.register_blueprint(promotions.blp)
+    api.register_blueprint(earning.blp)
     app.extensions["container"] = container
     return app

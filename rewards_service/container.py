@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from dependency_injector import containers, providers
 
+from rewards_service.adapters.cache import RedisPointsCache
+from rewards_service.adapters.messaging import JsonSchemaEventContracts, KafkaPartnerEventPublisher
 from rewards_service.adapters.persistence.unit_of_work import SqlAlchemyRewardsUnitOfWork
 from rewards_service.adapters.wallet import GrpcWalletGateway
 from rewards_service.application.services import ClaimService, PromotionService, WelcomeService
+from rewards_service.application.earning import (
+    EarningRuleService,
+    EarningService,
+    PartnerEventIngestion,
+    PointsService,
+)
 from shared.config import load_settings
 from shared.container import CoreContainer
 from shared.security.client_credentials import ClientCredentialsTokens
@@ -58,6 +67,35 @@ class Container(containers.DeclarativeContainer):
         ClaimService, uow=uow.provider, wallet=wallet, clock=core.clock
     )
     welcome_service = providers.Factory(WelcomeService, uow=uow.provider, clock=core.clock)
+
+    # How far ahead of our clock an event may be dated; a new rule version is at least as far.
+    max_ahead = providers.Factory(timedelta, seconds=config.earning.max_ahead_seconds.as_float())
+    points_cache = providers.Singleton(
+        RedisPointsCache,
+        redis=core.redis,
+        ttl_seconds=config.earning.points_cache_seconds.as_float(),
+    )
+    earning_service = providers.Factory(
+        EarningService, uow=uow.provider, clock=core.clock, cache=points_cache
+    )
+    earning_rule_service = providers.Factory(
+        EarningRuleService, uow=uow.provider, clock=core.clock, lead=max_ahead
+    )
+    points_service = providers.Factory(
+        PointsService, uow=uow.provider, clock=core.clock, cache=points_cache
+    )
+    partner_event_publisher = providers.Singleton(
+        KafkaPartnerEventPublisher,
+        producer=core.producer,
+        timeout_seconds=config.earning.ingest_ack_timeout_seconds.as_float(),
+    )
+    partner_event_ingestion = providers.Factory(
+        PartnerEventIngestion,
+        clock=core.clock,
+        contracts=providers.Singleton(JsonSchemaEventContracts, core.schemas),
+        publisher=partner_event_publisher,
+        max_ahead=max_ahead,
+    )
 
 
 def build_container(overrides: dict[str, object] | None = None) -> Container:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from confluent_kafka import Consumer
 
 from rewards_service.container import Container, build_container
-from rewards_service.controllers.consumers import PlayerRegistrations, UserStatusChanges
+from rewards_service.controllers.consumers import (
+    PartnerEvents,
+    PlayerRegistrations,
+    UserStatusChanges,
+)
 from shared.application.events import Topic
 from shared.messaging.consumer import ConsumerRunner, ConsumerSettings, EventHandler
 from shared.messaging.kafka import consumer_config, create_producer
@@ -22,6 +27,7 @@ def consumer(
     group_id: str,
     topic: Topic,
     handler: EventHandler,
+    batch_size: int | None = None,
 ) -> ConsumerRunner:
     kafka = settings["kafka"]
     return ConsumerRunner(
@@ -33,7 +39,7 @@ def consumer(
         settings=ConsumerSettings(
             group_id=group_id,
             topics=[topic.value],
-            batch_size=int(settings["consumers"]["batch_size"]),
+            batch_size=batch_size or int(settings["consumers"]["batch_size"]),
         ),
     )
 
@@ -67,7 +73,22 @@ def main() -> None:
             Topic.USER_STATUS,
             UserStatusChanges(container.core.inactive_users()),
         ),
+        consumer(
+            container,
+            settings,
+            groups["reward_events"]["group_id"],
+            Topic.REWARD_EVENTS,
+            PartnerEvents(
+                container.earning_service(), container.core.clock(), container.max_ahead()
+            ),
+            batch_size=int(groups["reward_events"]["batch_size"]),
+        ),
     ]
+    # Batches allocate many short-lived objects: collect the young generation less often, and
+    # keep what start-up built out of every collection.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     try:
         Worker(components, metrics_port=int(worker_settings["metrics_port"]) or None).run_forever()
     finally:

@@ -182,7 +182,7 @@ class RedemptionDecisions:
                 if uow.transactions.add_many(debits) != len(debits):
                     raise BalanceChangedConcurrently()
             uow.redemptions.save_decisions(pending)
-            uow.outbox.add_many(
+            uow.outbox.add_all(
                 Topic.REDEEM_CONFIRMED,
                 [redemption_decided(r, arrived[r.id][1].correlation_id) for r in pending],
             )

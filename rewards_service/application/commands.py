@@ -1,11 +1,14 @@
-"""Commands the web edge and the consumers hand to the promotions use cases, and their results."""
+"""Commands the web edge and the consumers hand to the rewards use cases, and their results."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
+from rewards_service.domain.earning import EarningParameters, EarningRule, EarningType
+from rewards_service.domain.ledger import RecordedEvent, Refusal
 from rewards_service.domain.model import (
     AssignmentSource,
     PlayerPromotionStatus,
@@ -65,3 +68,40 @@ class PlayerPromotionView:
     assigned_at: datetime
     last_claimed_at: datetime | None
     promotion: Promotion
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleEarningRule:
+    earning_type: EarningType
+    effective_from: datetime
+    parameters: EarningParameters
+
+
+class RuleStatus(StrEnum):
+    CURRENT = "CURRENT"
+    SCHEDULED = "SCHEDULED"
+    SUPERSEDED = "SUPERSEDED"
+
+
+@dataclass(frozen=True, slots=True)
+class EarningRuleView:
+    """A rule version and where it stands at the time of the read."""
+
+    rule: EarningRule
+    status: RuleStatus
+
+
+@dataclass(frozen=True, slots=True)
+class EarningResult:
+    """What one batch of partner events came to."""
+
+    #: events refused (dead-lettered by the consumer)
+    refused: list[Refusal] = field(default_factory=list)
+    #: REWARD_CONFIRMED events written
+    confirmed: int = 0
+    #: reversals now waiting for their original
+    pending: int = 0
+    #: events already recorded (redelivered)
+    replayed: int = 0
+    #: pending reversals of earlier batches refused now that their original arrived
+    rejected_later: list[RecordedEvent] = field(default_factory=list)

@@ -1,10 +1,18 @@
-"""Integration events the promotions publish (schemas in docs/events/)."""
+"""Integration events rewards publishes (schemas in docs/events/)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
+from rewards_service.domain.ledger import RecordedEvent
 from rewards_service.application.ports import WalletCredit
 from rewards_service.domain.model import AssignmentSource, Claim, PlayerPromotion, Promotion
 from shared.application.events import IntegrationEvent, format_timestamp
+
+#: REWARD_CONFIRMED ids derive from the source event id: one source event, one confirmation id,
+#: whoever computes it and however often (the outbox refuses a second row with the same id).
+REWARD_CONFIRMED_NAMESPACE = uuid.UUID("6f1d6a52-3c1e-4f4e-9d55-0b8c2f7a9e31")
 
 
 def promotion_assigned(assignment: PlayerPromotion, promotion: Promotion) -> IntegrationEvent:
@@ -32,6 +40,30 @@ def promotion_assigned(assignment: PlayerPromotion, promotion: Promotion) -> Int
             "content": content,
         },
         occurred_at=assignment.assigned_at,
+    )
+
+
+def reward_confirmed(record: RecordedEvent, now: datetime) -> IntegrationEvent:
+    """REWARD_CONFIRMED on ``reward-confirmed``: the points ``record`` awarded (negative for a
+    reversal, 0 for a repeated reversal); the wallet applies them once per sourceEventId."""
+    event = record.event
+    data: dict[str, object] = {
+        "pointsAwarded": record.points,
+        "sourceEventId": event.event_id,
+        "sourceEventType": event.event_type.value,
+        "partnerId": event.partner_id,
+    }
+    if record.rule_version is not None:
+        data["ruleVersion"] = record.rule_version
+    if event.reference is not None:
+        data["reference"] = event.reference
+    return IntegrationEvent(
+        event_type="REWARD_CONFIRMED",
+        user_id=event.player_id,
+        data=data,
+        event_id=str(uuid.uuid5(REWARD_CONFIRMED_NAMESPACE, event.event_id)),
+        occurred_at=now,
+        correlation_id=event.correlation_id,
     )
 
 

@@ -1,16 +1,26 @@
-"""Kafka consumers of the rewards service: player registrations and account status changes."""
+"""Kafka consumers of the rewards service: player registrations, account status changes and
+partner events."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rewards_service.application.commands import PlayerRegistration
+from rewards_service.application.earning import EarningService
+from rewards_service.application.partner_events import (
+    PARTNER_EVENT_TYPES,
+    canonical_uuid,
+    parse_partner_event,
+)
 from rewards_service.application.services import WelcomeService
+from rewards_service.domain.earning import PartnerEvent
+from rewards_service.domain.exceptions import InvalidPartnerEvent
 from shared.application.events import parse_timestamp
 from shared.application.ports import InactiveUsers
-from shared.messaging.consumer import EventHandler, InboundEvent, RejectEvent
+from shared.domain.clock import Clock
+from shared.messaging.consumer import EventHandler, InboundEvent, Rejected, RejectEvent
 from shared.observability.logging import get_logger
 
 log = get_logger(__name__)
@@ -72,3 +82,64 @@ class UserStatusChanges(EventHandler):
         for inbound in events:
             inactive = inbound.event.data["status"] == "INACTIVE"
             self._inactive_users.mark(inbound.event.user_id, inactive=inactive)
+
+
+class PartnerEvents(EventHandler):
+    """``reward-events``: HOTEL_STAY, CASINO_SPEND, DINING and their reversals → canonical
+    events, points, REWARD_CONFIRMED. Each event is checked on its own first, so a bad one is
+    dead-lettered with its reason while the rest of the batch is recorded in one transaction."""
+
+    event_types = PARTNER_EVENT_TYPES
+
+    def __init__(self, service: EarningService, clock: Clock, max_ahead: timedelta) -> None:
+        self._service = service
+        self._clock = clock
+        self._max_ahead = max_ahead
+
+    def handle(self, events: Sequence[InboundEvent]) -> list[Rejected]:
+        now = self._clock.now()
+        rejected: list[Rejected] = []
+        parsed: list[PartnerEvent] = []
+        by_id: dict[str, InboundEvent] = {}
+        for inbound in events:
+            try:
+                event = parse_partner_event(inbound.raw, now, self._max_ahead)
+                _check_key(inbound, event)
+            except InvalidPartnerEvent as exc:
+                rejected.append(Rejected(inbound, exc.reason, exc.message))
+                continue
+            parsed.append(event)
+            by_id.setdefault(event.event_id, inbound)
+        if parsed:
+            result = self._service.record(parsed)
+            rejected.extend(
+                Rejected(by_id[r.event_id], r.reason, r.message) for r in result.refused
+            )
+            for late in result.rejected_later:
+                log.warning(
+                    "pending_reversal_rejected",
+                    event_id=late.event_id,
+                    original_event_id=late.event.original_event_id,
+                )
+            log.info(
+                "partner_events_recorded",
+                events=len(events),
+                confirmed=result.confirmed,
+                pending=result.pending,
+                replayed=result.replayed,
+                refused=len(rejected),
+            )
+        return rejected
+
+
+def _check_key(inbound: InboundEvent, event: PartnerEvent) -> None:
+    # One player's events must share a partition (their order, and one consumer at a time).
+    key = inbound.key or ""
+    try:
+        same = canonical_uuid(key, "key_mismatch", "the record key") == event.player_id
+    except InvalidPartnerEvent:
+        same = False
+    if not same:
+        raise InvalidPartnerEvent(
+            "key_mismatch", f"the record key {key[:64]!r} is not the player id {event.player_id}"
+        )

@@ -20,6 +20,14 @@ class RewardsErrorCode(AppErrorCode):
     PROMOTION_NOT_ASSIGNED = "REWARDS_PROMOTION_NOT_ASSIGNED"
     WALLET_UNAVAILABLE = "REWARDS_WALLET_UNAVAILABLE"
     WALLET_REFUSED = "REWARDS_WALLET_REFUSED"
+    INVALID_EVENTS = "REWARDS_INVALID_EVENTS"
+    TOO_MANY_EVENTS = "REWARDS_TOO_MANY_EVENTS"
+    PARTNER_MISMATCH = "REWARDS_PARTNER_MISMATCH"
+    BROKER_UNAVAILABLE = "REWARDS_BROKER_UNAVAILABLE"
+    INVALID_EARNING_RULE = "REWARDS_INVALID_EARNING_RULE"
+    EARNING_RULE_SCHEDULE_CONFLICT = "REWARDS_EARNING_RULE_SCHEDULE_CONFLICT"
+    PLAYER_NOT_FOUND = "REWARDS_PLAYER_NOT_FOUND"
+    INVALID_PERIOD = "REWARDS_INVALID_PERIOD"
 
 
 ERRORS: ErrorMap = {
@@ -35,4 +43,12 @@ ERRORS: ErrorMap = {
     e.PromotionNotAssigned: ErrorSpec(404, RewardsErrorCode.PROMOTION_NOT_ASSIGNED),
     e.WalletUnavailable: ErrorSpec(503, RewardsErrorCode.WALLET_UNAVAILABLE),
     e.WalletRefused: ErrorSpec(409, RewardsErrorCode.WALLET_REFUSED),
+    e.InvalidPartnerEvents: ErrorSpec(422, RewardsErrorCode.INVALID_EVENTS),
+    e.TooManyPartnerEvents: ErrorSpec(422, RewardsErrorCode.TOO_MANY_EVENTS),
+    e.PartnerMismatch: ErrorSpec(403, RewardsErrorCode.PARTNER_MISMATCH),
+    e.EventBrokerUnavailable: ErrorSpec(503, RewardsErrorCode.BROKER_UNAVAILABLE),
+    e.InvalidEarningRule: ErrorSpec(422, RewardsErrorCode.INVALID_EARNING_RULE),
+    e.EarningRuleScheduleConflict: ErrorSpec(409, RewardsErrorCode.EARNING_RULE_SCHEDULE_CONFLICT),
+    e.PlayerNotFound: ErrorSpec(404, RewardsErrorCode.PLAYER_NOT_FOUND),
+    e.InvalidPointsWindow: ErrorSpec(422, RewardsErrorCode.INVALID_PERIOD),
 }

@@ -1,10 +1,16 @@
-"""Facts the promotions domain refuses with; each maps to one HTTP status and error code."""
+"""Facts the rewards domain refuses with; each maps to one HTTP status and error code."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shared.domain.exceptions import Conflict, DependencyUnavailable, InvalidInput, NotFound
+from shared.domain.exceptions import (
+    Conflict,
+    DependencyUnavailable,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 
 
 class PromotionNotFound(NotFound):
@@ -74,3 +80,52 @@ class WalletRefused(Conflict):
     """The wallet answered no (a conflicting transaction, a limit): nothing was credited."""
 
     default_message = "The wallet refused the credit; the promotion was not claimed."
+class InvalidPartnerEvent(InvalidInput):
+    """A partner event that can never be processed; ``reason`` is the stable dead-letter reason
+    (``invalid_player_id``, ``occurred_in_future``, ``unknown_player``, ``reversal_mismatch``…)."""
+
+    default_message = "The partner event is not valid."
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class InvalidPartnerEvents(InvalidInput):
+    """Some events of a submission are not valid; none of them was accepted."""
+
+    default_message = "Some events are not valid; none was accepted."
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(f"{len(problems)} event(s) are not valid; none was accepted.")
+        self.details = {"events": problems}
+
+
+class TooManyPartnerEvents(InvalidInput):
+    default_message = "Too many events in one submission."
+
+
+class PartnerMismatch(PermissionDenied):
+    """A partner may only submit events in its own name (partnerId = its client id)."""
+
+    default_message = "partnerId must be the client id of the calling partner."
+
+
+class EventBrokerUnavailable(DependencyUnavailable):
+    default_message = "The events could not be handed to the broker; nothing was accepted. Retry."
+
+
+class InvalidEarningRule(InvalidInput):
+    default_message = "The earning rule is not valid."
+
+
+class EarningRuleScheduleConflict(Conflict):
+    default_message = "A new rule version cannot start before the latest one."
+
+
+class PlayerNotFound(NotFound):
+    default_message = "The player was not found."
+
+
+class InvalidPointsWindow(InvalidInput):
+    default_message = "The period is not valid."

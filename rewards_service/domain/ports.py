@@ -1,4 +1,4 @@
-"""Repository ports of the promotions domain; adapters implement them over PostgreSQL."""
+"""Repository ports of the rewards domain; adapters implement them over PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from rewards_service.domain.earning import EarningRule, EarningSource
+from rewards_service.domain.ledger import LedgerContext, PointsIncrement, RecordedEvent
 from rewards_service.domain.model import (
     AssignedPromotion,
     Player,
@@ -16,6 +18,7 @@ from rewards_service.domain.model import (
     Promotion,
     PromotionType,
 )
+from rewards_service.domain.points import SourceTotal, WindowPlan
 from shared.domain.pagination import Page, PageRequest
 
 
@@ -108,3 +111,55 @@ class PlayerPromotionRepository(ABC):
         now: datetime,
     ) -> Page[AssignedPromotion]:
         """The player's assignments, newest first; the status filter is evaluated at ``now``."""
+
+
+class EarningRuleRepository(ABC):
+    @abstractmethod
+    def revision(self, lock: Lock = Lock.NONE) -> int:
+        """A number that changes whenever a rule version is added.
+
+        ``Lock.SHARE`` keeps versions from being added until the transaction ends (events are
+        priced under it); ``Lock.UPDATE`` waits for those transactions and keeps others out (a
+        version is added under it)."""
+
+    @abstractmethod
+    def list(self) -> list[EarningRule]:
+        """Every version of every rule."""
+
+    @abstractmethod
+    def add(self, rule: EarningRule) -> None: ...
+
+
+class RewardEventRepository(ABC):
+    """Canonical partner events, each stored once with what it was awarded."""
+
+    @abstractmethod
+    def existing(self, event_ids: Collection[str]) -> set[str]:
+        """Which of ``event_ids`` are recorded already."""
+
+    @abstractmethod
+    def ledger_context(
+        self, original_ids: Collection[str], earning_ids: Collection[str]
+    ) -> LedgerContext:
+        """Recorded events named by ``original_ids``, which of them are reversed already, and
+        the pending reversals waiting for ``earning_ids``."""
+
+    @abstractmethod
+    def add_all(self, records: Sequence[RecordedEvent], now: datetime) -> set[str]:
+        """Insert the records not stored yet; return the ids inserted."""
+
+    @abstractmethod
+    def settle(self, records: Sequence[RecordedEvent], now: datetime) -> int:
+        """Store the decision on pending reversals still pending; return how many were."""
+
+
+class PlayerPointsRepository(ABC):
+    """Per player, source, day and month totals, kept with the events that make them."""
+
+    @abstractmethod
+    def add(self, increments: Sequence[PointsIncrement]) -> None: ...
+
+    @abstractmethod
+    def totals(self, player_id: str, plan: WindowPlan) -> dict[EarningSource, SourceTotal]:
+        """The player's totals over the planned period: whole months and days from the stored
+        totals, the partial edges from the recorded events."""

@@ -17,8 +17,8 @@ class Outbox(ABC):
     def add(self, topic: Topic, event: IntegrationEvent, key: str | None = None) -> None:
         """Record ``event`` for publication on ``topic`` (key defaults to the event's user id)."""
 
-    def add_many(self, topic: Topic, events: Sequence[IntegrationEvent]) -> None:
-        """Record several events for ``topic``, in order (each keyed by its user id)."""
+    def add_all(self, topic: Topic, events: Sequence[IntegrationEvent]) -> None:
+        """Record ``events`` in this order (adapters may write them in one statement)."""
         for event in events:
             self.add(topic, event)
 

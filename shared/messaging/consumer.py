@@ -88,6 +88,15 @@ class InboundEvent:
         return context.from_headers(headers)
 
 
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An event of a batch the handler refused while applying the others."""
+
+    inbound: InboundEvent
+    reason: str
+    message: str
+
+
 class EventHandler(ABC):
     """Processes a batch of events of one consumer group; idempotent by ``eventId``."""
 
@@ -95,9 +104,13 @@ class EventHandler(ABC):
     event_types: frozenset[str] = frozenset()
 
     @abstractmethod
-    def handle(self, events: Sequence[InboundEvent]) -> None:
+    def handle(self, events: Sequence[InboundEvent]) -> Sequence[Rejected] | None:
         """Apply the effects of ``events`` (all or nothing). Raise :class:`RejectEvent` for an
-        event that can never succeed; any other exception is retried, then dead-lettered."""
+        event that can never succeed; any other exception is retried, then dead-lettered.
+
+        A handler that checks each event of a batch may instead apply the good ones and return
+        the refused ones: they are dead-lettered without holding back (or re-running) the rest.
+        """
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,9 +251,8 @@ class ConsumerRunner:
         group = self._settings.group_id
         try:
             with context.bound(events[0].trace):
-                self._handler.handle(events)
-            for inbound in events:
-                EVENTS_CONSUMED.labels(group, inbound.topic, "processed").inc()
+                rejected = self._handler.handle(events)
+            self._settle(events, rejected)
             return
         except self._settings.transient as exc:
             raise DependencyDown(f"{type(exc).__name__}: {exc}") from exc
@@ -254,8 +266,8 @@ class ConsumerRunner:
         for inbound in events:
             try:
                 with context.bound(inbound.trace):
-                    self._handler.handle([inbound])
-                EVENTS_CONSUMED.labels(group, inbound.topic, "processed").inc()
+                    rejected = self._handler.handle([inbound])
+                self._settle([inbound], rejected)
             except self._settings.transient as exc:
                 raise DependencyDown(f"{type(exc).__name__}: {exc}") from exc
             except Exception as exc:
@@ -273,10 +285,11 @@ class ConsumerRunner:
             reraise=True,
         )
         try:
+            rejected: Sequence[Rejected] | None = None
             for attempt in retrying:
                 with attempt, context.bound(inbound.trace):
-                    self._handler.handle([inbound])
-            EVENTS_CONSUMED.labels(group, inbound.topic, "processed").inc()
+                    rejected = self._handler.handle([inbound])
+            self._settle([inbound], rejected)
         except RejectEvent as exc:
             self._dead_letter_event(inbound, exc.reason, exc.message)
         except self._settings.transient as exc:
@@ -284,6 +297,14 @@ class ConsumerRunner:
         except Exception as exc:
             log.exception("event_failed", group=group, event_id=inbound.event.event_id)
             self._dead_letter_event(inbound, "processing_failed", f"{type(exc).__name__}: {exc}")
+
+    def _settle(self, events: Sequence[InboundEvent], rejected: Sequence[Rejected] | None) -> None:
+        refused = {id(r.inbound) for r in rejected or ()}
+        for item in rejected or ():
+            self._dead_letter_event(item.inbound, item.reason, item.message)
+        for inbound in events:
+            if id(inbound) not in refused:
+                EVENTS_CONSUMED.labels(self._settings.group_id, inbound.topic, "processed").inc()
 
     # -- dead letters ---------------------------------------------------------------------------
 

@@ -15,11 +15,23 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import KafkaError, Producer
-from sqlalchemy import Engine, MetaData, delete, func, select
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    MetaData,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared.observability.logging import get_logger
 from shared.observability.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
-from shared.persistence.outbox import OUTBOX_CHANNEL, encode_payload, outbox_table
+from shared.persistence.outbox import OUTBOX_CHANNEL, outbox_table
 
 log = get_logger(__name__)
 _outbox = outbox_table(MetaData())
@@ -110,7 +122,8 @@ class OutboxRelay:
                     _outbox.c.id,
                     _outbox.c.topic,
                     _outbox.c.message_key,
-                    _outbox.c.payload,
+                    # As text: published as stored, without decoding and encoding it again.
+                    cast(_outbox.c.payload, Text).label("payload"),
                     _outbox.c.headers,
                 )
                 .order_by(_outbox.c.id)
@@ -132,7 +145,7 @@ class OutboxRelay:
                 self._producer.produce(
                     row.topic,
                     key=row.message_key.encode(),
-                    value=encode_payload(row.payload),
+                    value=row.payload.encode("utf-8"),
                     headers=headers,
                     on_delivery=on_delivery,
                 )
@@ -143,7 +156,8 @@ class OutboxRelay:
                     f"{len(failures)} deliveries failed, {remaining} unacknowledged"
                     + (f": {failures[0]}" if failures else "")
                 )
-            connection.execute(delete(_outbox).where(_outbox.c.id.in_([r.id for r in rows])))
+            published = bindparam("ids", [r.id for r in rows], type_=ARRAY(BigInteger))
+            connection.execute(delete(_outbox).where(_outbox.c.id == any_(published)))
         OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
         return len(rows)
 

@@ -71,18 +71,19 @@ _outbox = outbox_table(_metadata)
 # Built once with bind parameters: building the statement per event cost more CPU (~0.3 ms)
 # than running it.
 _INSERTED = ("event_id", "topic", "message_key", "payload", "headers")
-_ADD = insert(_outbox).values(
+_INSERT_ONE = insert(_outbox).values(
     {_outbox.c[name]: bindparam(name, type_=_outbox.c[name].type) for name in _INSERTED}
 )
-_ADD_MANY = text(
-    """
-    INSERT INTO outbox (event_id, topic, message_key, payload, headers)
-    SELECT event_id, topic, message_key, payload::jsonb, headers::jsonb
-    FROM unnest(CAST(:event_ids AS text[]), CAST(:topics AS text[]), CAST(:keys AS text[]),
-                CAST(:payloads AS text[]), CAST(:headers AS text[]))
-         WITH ORDINALITY AS e(event_id, topic, message_key, payload, headers, position)
-    ORDER BY position
-    """
+_INSERT_MANY = text(
+    f"""
+    INSERT INTO {OUTBOX_TABLE} (event_id, topic, message_key, payload, headers)
+    SELECT r.event_id, r.topic, r.message_key, r.payload, r.headers
+    FROM ROWS FROM (
+        json_to_recordset(CAST(:rows AS json))
+        AS (event_id text, topic text, message_key text, payload jsonb, headers jsonb)
+    ) WITH ORDINALITY AS r (event_id, topic, message_key, payload, headers, n)
+    ORDER BY r.n
+    """  # noqa: S608 - the table name is a constant
 )
 
 
@@ -94,26 +95,28 @@ class SqlAlchemyOutbox(Outbox):
         self._schemas = schemas
 
     def add(self, topic: Topic, event: IntegrationEvent, key: str | None = None) -> None:
-        self._connection.execute(_ADD, self._row(topic, event, key))
-
-    def add_many(self, topic: Topic, events: Sequence[IntegrationEvent]) -> None:
-        if not events:
-            return
-        rows = [self._row(topic, event, None) for event in events]
-        # One statement over arrays, in order: a batch costs one round trip.
+        trace = context.current()
         self._connection.execute(
-            _ADD_MANY,
-            {
-                "event_ids": [r["event_id"] for r in rows],
-                "topics": [r["topic"] for r in rows],
-                "keys": [r["message_key"] for r in rows],
-                "payloads": [json.dumps(r["payload"]) for r in rows],
-                "headers": [json.dumps(r["headers"]) for r in rows],
-            },
+            _INSERT_ONE, self._row(topic, event, key, trace, trace.traceparent())
         )
 
-    def _row(self, topic: Topic, event: IntegrationEvent, key: str | None) -> dict[str, Any]:
-        trace = context.current()
+    def add_all(self, topic: Topic, events: Sequence[IntegrationEvent]) -> None:
+        """The whole batch in one statement: the rows travel as one JSON array (no per-value
+        binding), and their ids follow the order of ``events``."""
+        if events:
+            trace = context.current()
+            traceparent = trace.traceparent()
+            rows = [self._row(topic, event, None, trace, traceparent) for event in events]
+            self._connection.execute(_INSERT_MANY, {"rows": encode_payload(rows).decode()})
+
+    def _row(
+        self,
+        topic: Topic,
+        event: IntegrationEvent,
+        key: str | None,
+        trace: context.TraceContext,
+        traceparent: str,
+    ) -> dict[str, Any]:
         if event.correlation_id is None:
             event = replace(event, correlation_id=trace.correlation_id)
         message = event.to_message()
@@ -125,7 +128,7 @@ class SqlAlchemyOutbox(Outbox):
             "payload": message,
             "headers": {
                 "X-Correlation-ID": event.correlation_id,
-                "traceparent": trace.traceparent(),
+                "traceparent": traceparent,
                 "eventType": event.event_type,
             },
         }

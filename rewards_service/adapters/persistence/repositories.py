@@ -14,13 +14,15 @@ from sqlalchemy import (
     RowMapping,
     Select,
     and_,
+    any_,
+    bindparam,
     func,
     not_,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.exc import IntegrityError
 
 from rewards_service.adapters.persistence.tables import player_promotions, promotions
@@ -224,8 +226,10 @@ class SqlAlchemyPlayerRepository(PlayerRepository):
     def known(self, player_ids: Collection[str]) -> set[str]:
         if not player_ids:
             return set()
+        # One array parameter, however many ids (a consumer batch asks about hundreds).
+        ids = bindparam(None, list(player_ids), type_=ARRAY(UUID(as_uuid=False)))
         rows = self._connection.execute(
-            select(players_table.c.id).where(players_table.c.id.in_(list(player_ids)))
+            select(players_table.c.id).where(players_table.c.id == any_(ids))
         ).all()
         return {str(r.id) for r in rows}
 

@@ -4,20 +4,26 @@ exclusion constraints are declared in the migrations, where the database enforce
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
     UniqueConstraint,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.persistence.outbox import outbox_table
 from shared.persistence.processed_events import processed_events_table
@@ -74,6 +80,74 @@ Index(
     player_promotions.c.assigned_at.desc(),
 )
 Index("ix_player_promotions_promotion", player_promotions.c.promotion_id)
+
+earning_rules = Table(
+    "earning_rules",
+    metadata,
+    # Grows with every version added: its maximum is the rules' revision.
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("earning_type", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("effective_from", DateTime(timezone=True), nullable=False),
+    Column("parameters", JSONB, nullable=False),
+    Column("created_by", String(64), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("earning_type", "version", name="uq_earning_rules_type_version"),
+)
+
+reward_events = Table(
+    "reward_events",
+    metadata,
+    Column("event_id", UUID(as_uuid=False), primary_key=True),
+    # Checked against players by the consumer in the same transaction (no foreign key: cost).
+    Column("player_id", UUID(as_uuid=False), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("source", String(8), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("partner_id", String(64), nullable=False),
+    Column("reference", String(100), nullable=True),
+    Column("original_event_id", UUID(as_uuid=False), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("points_awarded", Integer, nullable=False),
+    Column("rule_version", Integer, nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("awarded_at", DateTime(timezone=True), nullable=True),
+)
+Index(
+    "ix_reward_events_player_occurred_at",
+    reward_events.c.player_id,
+    reward_events.c.occurred_at,
+)
+Index(
+    "ix_reward_events_original",
+    reward_events.c.original_event_id,
+    postgresql_where=text("original_event_id IS NOT NULL"),
+)
+# At most one reversal takes an original's points back.
+Index(
+    "uq_reward_events_one_reversal",
+    reward_events.c.original_event_id,
+    unique=True,
+    postgresql_where=text("original_event_id IS NOT NULL AND status = 'AWARDED'"),
+)
+
+
+def _points_totals(name: str, period: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("player_id", UUID(as_uuid=False), nullable=False),
+        Column(period, Date, nullable=False),
+        Column("source", String(8), nullable=False),
+        Column("points", BigInteger, nullable=False),
+        Column("events", Integer, nullable=False),
+        PrimaryKeyConstraint("player_id", period, "source", name=f"pk_{name}"),
+    )
+
+
+player_points_daily = _points_totals("player_points_daily", "day")
+player_points_monthly = _points_totals("player_points_monthly", "month")
 
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

@@ -1,9 +1,14 @@
-"""The promotions' unit of work: one PostgreSQL transaction, its repositories, its outbox."""
+"""The rewards unit of work: one PostgreSQL transaction, its repositories, its outbox."""
 
 from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from rewards_service.adapters.persistence.earning import (
+    SqlAlchemyEarningRuleRepository,
+    SqlAlchemyPlayerPointsRepository,
+    SqlAlchemyRewardEventRepository,
+)
 from rewards_service.adapters.persistence.repositories import (
     SqlAlchemyPlayerPromotionRepository,
     SqlAlchemyPlayerRepository,
@@ -18,3 +23,6 @@ class SqlAlchemyRewardsUnitOfWork(SqlAlchemyUnitOfWork, RewardsUnitOfWork):
         self.promotions = SqlAlchemyPromotionRepository(connection)
         self.players = SqlAlchemyPlayerRepository(connection)
         self.player_promotions = SqlAlchemyPlayerPromotionRepository(connection)
+        self.earning_rules = SqlAlchemyEarningRuleRepository(connection)
+        self.reward_events = SqlAlchemyRewardEventRepository(connection)
+        self.player_points = SqlAlchemyPlayerPointsRepository(connection)

@@ -86,8 +86,13 @@ def _clean_rewards(rewards_container: Container) -> Iterator[None]:
     engine = rewards_container.core.database()
     with engine.begin() as connection:
         connection.execute(
-            text("TRUNCATE player_promotions, players, promotions, outbox, processed_events")
+            text(
+                "TRUNCATE player_promotions, reward_events, player_points_daily, "
+                "player_points_monthly, players, promotions, outbox, processed_events"
+            )
         )
+        # The default rule versions come with the migration; later ones are the test's.
+        connection.execute(text("DELETE FROM earning_rules WHERE version > 1"))
     rewards_container.core.redis().flushdb()
 
 
@@ -144,6 +149,22 @@ class Tokens:
 
     def headers(self, subject: str, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.user(subject, role)}"}
+
+    def client(self, client_id: str, *scopes: str) -> dict[str, str]:
+        """A partner's client-credentials token (no role; the client id is the subject)."""
+        now = datetime.now(UTC)
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": client_id,
+            "client_id": client_id,
+            "scope": " ".join(scopes),
+            "iat": now,
+            "exp": now + timedelta(minutes=5),
+            "jti": uuid.uuid4().hex,
+        }
+        token = jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": KID})
+        return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from shared.messaging.consumer import (
     ConsumerSettings,
     EventHandler,
     InboundEvent,
+    Rejected,
     RejectEvent,
 )
 from shared.messaging.kafka import consumer_config, create_producer, ensure_topics
@@ -179,3 +180,44 @@ def test_events_of_other_types_are_skipped(infra: Infra, topic: str) -> None:
         wait_until(lambda: handler.seen == ["x@example.com"])
     finally:
         running.stop()
+
+
+class SortingHandler(EventHandler):
+    """Checks each event itself, applies the good ones and hands back the refused ones."""
+
+    event_types = frozenset({"PLAYER_REGISTERED"})
+
+    def __init__(self, refuse: set[str]) -> None:
+        self.refuse = refuse
+        self.batches: list[list[str]] = []
+
+    def handle(self, events: Sequence[InboundEvent]) -> list[Rejected]:
+        emails = [i.event.data["email"] for i in events]
+        self.batches.append(emails)
+        return [
+            Rejected(i, "unknown_player", f"no player for {i.event.data['email']}")
+            for i in events
+            if i.event.data["email"] in self.refuse
+        ]
+
+
+def test_a_handler_may_refuse_some_events_of_a_batch_without_rerunning_it(
+    infra: Infra, topic: str
+) -> None:
+    handler = SortingHandler(refuse={"ghost@example.com"})
+    dlq = TopicProbe(infra.kafka_bootstrap, f"{topic}.dlq")
+    emails = ["a@example.com", "ghost@example.com", "b@example.com"]
+    for email in emails:
+        produce(infra.kafka_bootstrap, topic, registered(email), key="same-player")
+    running = Running(infra, topic, f"g-{uuid.uuid4().hex}", handler)
+    try:
+        (dead,) = dlq.wait_for(lambda r: True)
+        wait_until(lambda: sum(len(b) for b in handler.batches) >= 3)
+    finally:
+        running.stop()
+        dlq.close()
+    # Every event was handed over once: nothing was retried one by one.
+    assert sorted(e for batch in handler.batches for e in batch) == sorted(emails)
+    assert dead["headers"]["dlq-reason"] == "unknown_player"
+    assert dead["headers"]["dlq-error"] == "no player for ghost@example.com"
+    assert dead["value"]["email"] == "ghost@example.com"

@@ -5,12 +5,35 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
-from rewards_service.application.ports import RewardsUnitOfWork, WalletCredit, WalletGateway
-from rewards_service.domain.exceptions import OverlappingPromotion, WalletUnavailable
+from rewards_service.application.ports import (
+    EventContracts,
+    PartnerEventPublisher,
+    PointsCache,
+    RewardsUnitOfWork,
+    WalletCredit,
+    WalletGateway,
+)
+from rewards_service.domain.earning import (
+    DEFAULT_PARAMETERS,
+    EarningRule,
+    EarningSource,
+    EarningType,
+)
+from rewards_service.domain.exceptions import (
+    EventBrokerUnavailable,
+    OverlappingPromotion,
+    WalletUnavailable,
+)
+from rewards_service.domain.ledger import (
+    AwardStatus,
+    LedgerContext,
+    PointsIncrement,
+    RecordedEvent,
+)
 from rewards_service.domain.model import (
     AssignedPromotion,
     Player,
@@ -18,18 +41,31 @@ from rewards_service.domain.model import (
     Promotion,
     PromotionType,
 )
+from rewards_service.domain.points import PointsSummary, SourceTotal, WindowPlan
 from rewards_service.domain.ports import (
+    EarningRuleRepository,
     Lock,
+    PlayerPointsRepository,
     PlayerPromotionFilter,
     PlayerPromotionRepository,
     PlayerRepository,
     PromotionFilter,
     PromotionRepository,
+    RewardEventRepository,
 )
 from shared.application.events import IntegrationEvent, Topic
 from shared.application.unit_of_work import Outbox, ProcessedEvents
 from shared.domain.pagination import Page, PageRequest
-from shared.messaging.schemas import event_schemas
+from shared.messaging.schemas import EventSchemaError, event_schemas
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def default_rules() -> list[EarningRule]:
+    return [
+        EarningRule(t, 1, EPOCH, DEFAULT_PARAMETERS[t], created_at=EPOCH, created_by="migration")
+        for t in EarningType
+    ]
 
 
 @dataclass
@@ -39,6 +75,14 @@ class Store:
     assignments: dict[str, PlayerPromotion] = field(default_factory=dict)
     outbox: list[tuple[Topic, IntegrationEvent]] = field(default_factory=list)
     processed: set[tuple[str, str]] = field(default_factory=set)
+    rules: list[EarningRule] = field(default_factory=default_rules)
+    events: dict[str, RecordedEvent] = field(default_factory=dict)
+    #: what the stored daily totals hold, by (player, day, source): [points, events]
+    daily: dict[tuple[str, Any, EarningSource], list[int]] = field(default_factory=dict)
+    rule_locks: list[Lock] = field(default_factory=list)
+
+    def confirmations(self) -> list[IntegrationEvent]:
+        return [e for t, e in self.outbox if t is Topic.REWARD_CONFIRMED]
 
 
 T = TypeVar("T")
@@ -190,6 +234,119 @@ class FakeProcessedEvents(ProcessedEvents):
         return new
 
 
+class FakeEarningRules(EarningRuleRepository):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def revision(self, lock: Lock = Lock.NONE) -> int:
+        self._store.rule_locks.append(lock)
+        return len(self._store.rules)
+
+    def list(self) -> list[EarningRule]:
+        return list(self._store.rules)
+
+    def add(self, rule: EarningRule) -> None:
+        if any(
+            (r.earning_type, r.version) == (rule.earning_type, rule.version)
+            for r in self._store.rules
+        ):
+            raise AssertionError("unique (earning_type, version)")
+        self._store.rules.append(rule)
+
+
+class FakeRewardEvents(RewardEventRepository):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def existing(self, event_ids: Collection[str]) -> set[str]:
+        return {e for e in event_ids if e in self._store.events}
+
+    def ledger_context(
+        self, original_ids: Collection[str], earning_ids: Collection[str]
+    ) -> LedgerContext:
+        events = self._store.events
+        wanted = set(original_ids) | set(earning_ids)
+        pending: dict[str, list[RecordedEvent]] = {}
+        for record in events.values():
+            original = record.event.original_event_id
+            if original in wanted and record.status is AwardStatus.PENDING:
+                pending.setdefault(original, []).append(record)
+        return LedgerContext(
+            originals={i: events[i] for i in original_ids if i in events},
+            reversed_originals={
+                r.event.original_event_id or ""
+                for r in events.values()
+                if r.event.original_event_id in wanted and r.status is AwardStatus.AWARDED
+            },
+            pending=pending,
+        )
+
+    def add_all(self, records: Sequence[RecordedEvent], now: datetime) -> set[str]:
+        inserted = set()
+        for record in records:
+            if record.event_id not in self._store.events:
+                self._store.events[record.event_id] = record
+                inserted.add(record.event_id)
+        return inserted
+
+    def settle(self, records: Sequence[RecordedEvent], now: datetime) -> int:
+        settled = 0
+        for record in records:
+            if self._store.events[record.event_id].status is AwardStatus.PENDING:
+                self._store.events[record.event_id] = record
+                settled += 1
+        return settled
+
+
+class FakePlayerPoints(PlayerPointsRepository):
+    """Keeps the daily totals like the adapter; answers a period from the recorded events (the
+    plan's split is the adapter's business and is checked against PostgreSQL)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add(self, increments: Sequence[PointsIncrement]) -> None:
+        for item in increments:
+            entry = self._store.daily.setdefault((item.player_id, item.day, item.source), [0, 0])
+            entry[0] += item.points
+            entry[1] += item.events
+
+    def totals(self, player_id: str, plan: WindowPlan) -> dict[EarningSource, SourceTotal]:
+        start, end = _bounds(plan)
+        totals: dict[EarningSource, SourceTotal] = {}
+        for record in self._store.events.values():
+            event = record.event
+            if event.player_id != player_id or not record.counts:
+                continue
+            if (start and event.occurred_at < start) or (end and event.occurred_at >= end):
+                continue
+            found = totals.get(event.source, SourceTotal())
+            totals[event.source] = SourceTotal(found.points + record.points, found.events + 1)
+        return totals
+
+
+def _bounds(plan: WindowPlan) -> tuple[datetime | None, datetime | None]:
+    """The period a plan covers (the union of its pieces is one interval)."""
+    starts: list[datetime | None] = []
+    ends: list[datetime | None] = []
+
+    def moment(day: Any) -> datetime | None:
+        return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
+
+    if plan.months is not None:
+        starts.append(moment(plan.months.start))
+        ends.append(moment(plan.months.end))
+    for span in plan.days:
+        starts.append(moment(span.start))
+        ends.append(moment(span.end))
+    for piece in plan.moments:
+        starts.append(piece.start)
+        ends.append(piece.end)
+    start = None if None in starts else min(s for s in starts if s is not None)
+    end = None if None in ends else max(e for e in ends if e is not None)
+    return start, end
+
+
 class FakeUnitOfWork(RewardsUnitOfWork):
     """Works on a copy of the store; commit publishes the copy, anything else forgets it."""
 
@@ -204,6 +361,9 @@ class FakeUnitOfWork(RewardsUnitOfWork):
         self.player_promotions = FakePlayerPromotions(self._work)
         self.outbox = FakeOutbox(self._work)
         self.processed_events = FakeProcessedEvents(self._work)
+        self.earning_rules = FakeEarningRules(self._work)
+        self.reward_events = FakeRewardEvents(self._work)
+        self.player_points = FakePlayerPoints(self._work)
         return self
 
     def commit(self) -> None:
@@ -242,3 +402,42 @@ class FakeWallet(WalletGateway):
         return WalletCredit(
             transaction_id=f"tx-{idempotency_key}", bonus_balance=balance, replayed=replayed
         )
+class FakePointsCache(PointsCache):
+    def __init__(self) -> None:
+        self.generations: dict[str, str] = {}
+        self.entries: dict[tuple[str, str, str], PointsSummary] = {}
+
+    def generation(self, player_id: str) -> str:
+        return self.generations.get(player_id, "0")
+
+    def get(self, player_id: str, generation: str, query: str) -> PointsSummary | None:
+        return self.entries.get((player_id, generation, query))
+
+    def put(self, player_id: str, generation: str, query: str, summary: PointsSummary) -> None:
+        self.entries[(player_id, generation, query)] = summary
+
+    def invalidate(self, player_ids: Collection[str]) -> None:
+        for player_id in player_ids:
+            self.generations[player_id] = self.generations.get(player_id, "0") + "+"
+
+
+class SchemaContracts(EventContracts):
+    """The real contracts (docs/events): they are plain files, no server needed."""
+
+    def problem(self, message: Mapping[str, Any]) -> str | None:
+        try:
+            event_schemas().validate(message)
+        except EventSchemaError as exc:
+            return str(exc)
+        return None
+
+
+class FakePublisher(PartnerEventPublisher):
+    def __init__(self) -> None:
+        self.published: list[Mapping[str, Any]] = []
+        self.down = False
+
+    def publish(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        if self.down:
+            raise EventBrokerUnavailable()
+        self.published.extend(messages)

@@ -1,0 +1,271 @@
+"""Earning use cases: record partner events and award their points, manage the earning rules,
+answer a player's points, and accept partner events over REST."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from rewards_service.application.commands import (
+    EarningResult,
+    EarningRuleView,
+    RuleStatus,
+    ScheduleEarningRule,
+)
+from rewards_service.application.events import reward_confirmed
+from rewards_service.application.partner_events import parse_partner_event
+from rewards_service.application.ports import (
+    EventContracts,
+    PartnerEventPublisher,
+    PointsCache,
+    RewardsUnitOfWork,
+)
+from rewards_service.domain.earning import EarningRule, EarningType, PartnerEvent, RuleBook
+from rewards_service.domain.exceptions import (
+    InvalidPartnerEvent,
+    InvalidPartnerEvents,
+    PartnerMismatch,
+    PlayerNotFound,
+    TooManyPartnerEvents,
+)
+from rewards_service.domain.ledger import AwardStatus, Ledger, Refusal
+from rewards_service.domain.points import PointsSummary, plan_window
+from rewards_service.domain.ports import Lock
+from shared.application.events import Topic, format_timestamp
+from shared.domain.clock import Clock
+from shared.domain.exceptions import DependencyUnavailable
+from shared.domain.principal import Principal, Scope
+
+UowFactory = Callable[[], RewardsUnitOfWork]
+
+#: events in one REST submission
+MAX_EVENTS_PER_SUBMISSION = 500
+
+
+class EventsRecordedConcurrently(DependencyUnavailable):
+    """Another consumer recorded (or settled) some of the batch's events meanwhile (a rebalance
+    hands a partition over while the old owner still works): the batch is rolled back and
+    consumed again, and then those events are seen as recorded."""
+
+    default_message = "Some events were recorded concurrently; the batch will be retried."
+
+
+class EarningService:
+    """Partner events → canonical events, points, REWARD_CONFIRMED: one transaction a batch."""
+
+    def __init__(self, uow: UowFactory, clock: Clock, cache: PointsCache) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._cache = cache
+        # Rule versions are immutable: kept here, reloaded when the revision moves.
+        self._rules = RuleBook([], revision=-1)
+
+    def record(self, events: Sequence[PartnerEvent]) -> EarningResult:
+        """Record the new events of a batch once, price them, confirm them.
+
+        Redelivered events change nothing (the events table is the record of what was
+        processed). Events of players rewards does not know are refused (``unknown_player``),
+        as are reversals naming another player's or another type's event; the others go on.
+        """
+        unique: dict[str, PartnerEvent] = {}
+        for event in events:
+            unique.setdefault(event.event_id, event)
+        now = self._clock.now()
+        with self._uow() as uow:
+            rules = self._current_rules(uow)
+            existing = uow.reward_events.existing(list(unique))
+            fresh = [e for e in unique.values() if e.event_id not in existing]
+            replayed = len(events) - len(fresh)
+            if not fresh:
+                uow.commit()
+                return EarningResult(replayed=len(events))
+            known = uow.players.known({e.player_id for e in fresh})
+            refused = [
+                Refusal(e.event_id, "unknown_player", f"player {e.player_id} is not registered")
+                for e in fresh
+                if e.player_id not in known
+            ]
+            fresh = [e for e in fresh if e.player_id in known]
+            context = uow.reward_events.ledger_context(
+                original_ids={e.original_event_id for e in fresh if e.original_event_id},
+                earning_ids={e.event_id for e in fresh if not e.is_reversal},
+            )
+            awards = Ledger(rules, context).award(fresh)
+            inserted = uow.reward_events.add_all(list(awards.recorded.values()), now)
+            if len(inserted) != len(awards.recorded):
+                raise EventsRecordedConcurrently()
+            if uow.reward_events.settle(list(awards.settled.values()), now) != len(awards.settled):
+                raise EventsRecordedConcurrently()
+            uow.player_points.add(awards.increments())
+            uow.outbox.add_all(
+                Topic.REWARD_CONFIRMED, [reward_confirmed(r, now) for r in awards.confirmed]
+            )
+            uow.commit()
+        self._cache.invalidate({r.event.player_id for r in awards.confirmed if r.counts})
+        return EarningResult(
+            refused=refused + awards.refused,
+            confirmed=len(awards.confirmed),
+            pending=sum(r.status is AwardStatus.PENDING for r in awards.recorded.values()),
+            replayed=replayed,
+            rejected_later=[r for r in awards.settled.values() if r.status is AwardStatus.REJECTED],
+        )
+
+    def _current_rules(self, uow: RewardsUnitOfWork) -> RuleBook:
+        # The share lock keeps a new version from being added while this batch is priced.
+        revision = uow.earning_rules.revision(lock=Lock.SHARE)
+        if revision != self._rules.revision:
+            self._rules = RuleBook(uow.earning_rules.list(), revision)
+        return self._rules
+
+
+class EarningRuleService:
+    """Staff read the earning rules and schedule new versions."""
+
+    def __init__(self, uow: UowFactory, clock: Clock, lead: timedelta) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._lead = lead
+
+    def list(self, earning_type: EarningType | None = None) -> list[EarningRuleView]:
+        """Every version (current, scheduled, superseded), by type and newest first."""
+        with self._uow() as uow:
+            book = RuleBook(uow.earning_rules.list())
+        now = self._clock.now()
+        views: list[EarningRuleView] = []
+        for kind in EarningType:
+            if earning_type is not None and kind is not earning_type:
+                continue
+            current = book.rule_at(kind, now)
+            for rule in sorted(book.versions(kind), key=lambda r: r.version, reverse=True):
+                if current is not None and rule.version == current.version:
+                    status = RuleStatus.CURRENT
+                elif rule.effective_from > now:
+                    status = RuleStatus.SCHEDULED
+                else:
+                    status = RuleStatus.SUPERSEDED
+                views.append(EarningRuleView(rule, status))
+        return views
+
+    def schedule(self, command: ScheduleEarningRule, actor: Principal) -> EarningRule:
+        """Add the next version of a rule, effective from a moment at least the lead ahead.
+
+        The exclusive lock waits for batches being priced and holds new ones back, so the clock
+        is read when no event can be priced under the old versions any more.
+        """
+        with self._uow() as uow:
+            revision = uow.earning_rules.revision(lock=Lock.UPDATE)
+            book = RuleBook(uow.earning_rules.list(), revision)
+            rule = book.schedule(
+                command.earning_type,
+                command.effective_from,
+                command.parameters,
+                now=self._clock.now(),
+                lead=self._lead,
+                created_by=actor.subject,
+            )
+            uow.earning_rules.add(rule)
+            uow.commit()
+        return rule
+
+
+class PointsService:
+    """A player's points over a period, from the stored totals, cached briefly."""
+
+    def __init__(self, uow: UowFactory, clock: Clock, cache: PointsCache) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._cache = cache
+
+    def summary(
+        self,
+        player_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        viewer: Principal,
+    ) -> PointsSummary:
+        """The player, staff, or a partner with ``rewards.read``; 404 for unknown players."""
+        viewer.ensure_can_read_player(player_id, Scope.REWARDS_READ)
+        plan = plan_window(start, end)
+        query = "|".join(format_timestamp(m) if m else "-" for m in (start, end))
+        generation = self._cache.generation(player_id)
+        cached = self._cache.get(player_id, generation, query)
+        if cached is not None:
+            return cached
+        with self._uow() as uow:
+            totals = uow.player_points.totals(player_id, plan)
+            if not any(t.events for t in totals.values()) and not uow.players.known([player_id]):
+                raise PlayerNotFound()
+        summary = PointsSummary.of(player_id, totals, start, end, self._clock.now())
+        self._cache.put(player_id, generation, query, summary)
+        return summary
+
+
+class PartnerEventIngestion:
+    """Partner events over REST: checked like the consumer checks them, then handed to Kafka.
+
+    Nothing is stored here; the consumer records them (idempotent by eventId), so a partner
+    may resend a submission whose answer it did not get.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        contracts: EventContracts,
+        publisher: PartnerEventPublisher,
+        max_ahead: timedelta,
+    ) -> None:
+        self._clock = clock
+        self._contracts = contracts
+        self._publisher = publisher
+        self._max_ahead = max_ahead
+
+    def submit(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        partner: Principal,
+        correlation_id: str | None = None,
+    ) -> list[str]:
+        """Complete, check and publish the events (all or none); returns their eventIds.
+
+        The partner sends the type's fields; ``partnerId`` is its client id (filled in when
+        missing, 403 when another), ``eventId`` a fresh UUID and ``occurredAt`` now when
+        missing, ``version`` 1, ``correlationId`` the request's.
+        """
+        if len(messages) > MAX_EVENTS_PER_SUBMISSION:
+            raise TooManyPartnerEvents(
+                f"At most {MAX_EVENTS_PER_SUBMISSION} events can be submitted at once."
+            )
+        partner_id = partner.client_id or partner.subject
+        now = self._clock.now()
+        completed: list[dict[str, Any]] = []
+        problems: dict[str, str] = {}
+        for index, message in enumerate(messages):
+            if message.get("partnerId", partner_id) != partner_id:
+                raise PartnerMismatch()
+            document: dict[str, Any] = {
+                "eventId": str(uuid.uuid4()),
+                "version": 1,
+                "occurredAt": format_timestamp(now),
+                "correlationId": correlation_id,
+                **message,
+                "partnerId": partner_id,
+            }
+            problem = self._contracts.problem(document)
+            if problem is None:
+                try:
+                    event = parse_partner_event(document, now, self._max_ahead)
+                    # The key is the player id: one spelling of it for key and body.
+                    document["user_id"] = event.player_id
+                    document["eventId"] = event.event_id
+                except InvalidPartnerEvent as exc:
+                    problem = f"{exc.reason}: {exc.message}"
+            if problem is not None:
+                problems[str(index)] = problem
+            else:
+                completed.append(document)
+        if problems:
+            raise InvalidPartnerEvents(problems)
+        self._publisher.publish(completed)
+        return [d["eventId"] for d in completed]

@@ -1,0 +1,152 @@
+"""Request and response schemas of the earning API: partner events, rules, points."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
+
+from rewards_service.application.earning import MAX_EVENTS_PER_SUBMISSION
+from rewards_service.domain.earning import MAX_RULE_POINTS, EarningSource, EarningType
+from rewards_service.domain.points import EARLIEST, LATEST
+
+_POINTS = validate.Range(min=0, max=MAX_RULE_POINTS)
+
+
+class UnitAmount(fields.String):
+    """A money amount as a string with at most 2 decimals (never a float)."""
+
+    PATTERN = re.compile(r"^[0-9]{1,7}(\.[0-9]{1,2})?$")
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else f"{Decimal(value):.2f}"
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not self.PATTERN.fullmatch(text) or Decimal(text) <= 0:
+            raise ValidationError('Use a positive amount string with at most 2 decimals, "10.00".')
+        return Decimal(text)
+
+
+class PartnerEventSubmissionSchema(Schema):
+    """``{"events": [...]}``, or one event object on its own."""
+
+    events = fields.List(
+        fields.Dict(keys=fields.String(validate=validate.Length(max=64))),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_EVENTS_PER_SUBMISSION),
+        metadata={
+            "description": "Partner events (HOTEL_STAY, CASINO_SPEND, DINING, *_REVERSED), each "
+            "as its schema in docs/events describes it; eventId, occurredAt, version and "
+            "partnerId may be left out"
+        },
+    )
+
+    @pre_load
+    def _single(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, dict) and "events" not in data:
+            return {"events": [data]}
+        return data
+
+
+class AcceptedEventsSchema(Schema):
+    accepted = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "The eventIds handed to the broker, in the order sent"},
+    )
+
+
+class EarningParametersSchema(Schema):
+    points_per_event = fields.Integer(data_key="pointsPerEvent", load_default=0, validate=_POINTS)
+    points_per_night = fields.Integer(
+        data_key="pointsPerNight",
+        load_default=0,
+        validate=_POINTS,
+        metadata={"description": "HOTEL_STAY only"},
+    )
+    points_per_unit = fields.Integer(data_key="pointsPerUnit", load_default=0, validate=_POINTS)
+    unit_amount = UnitAmount(
+        data_key="unitAmount",
+        load_default=Decimal("10.00"),
+        metadata={"description": "Points per unit are per FULL unit spent (floored)"},
+    )
+
+
+class EarningRuleCreateSchema(Schema):
+    earning_type = fields.Enum(EarningType, by_value=True, data_key="ruleType", required=True)
+    effective_from = fields.AwareDateTime(
+        data_key="effectiveFrom",
+        required=True,
+        metadata={"description": "At least the configured lead ahead of now (default 300 s)"},
+    )
+    parameters = fields.Nested(EarningParametersSchema, required=True)
+
+
+class EarningRuleSchema(Schema):
+    earning_type = fields.Enum(EarningType, by_value=True, data_key="ruleType", required=True)
+    version = fields.Integer(required=True)
+    effective_from = fields.DateTime(data_key="effectiveFrom", required=True)
+    parameters = fields.Nested(EarningParametersSchema, required=True)
+    status = fields.String(
+        required=True, metadata={"description": "CURRENT, SCHEDULED or SUPERSEDED (as of now)"}
+    )
+    created_at = fields.DateTime(data_key="createdAt", required=True)
+    created_by = fields.String(data_key="createdBy", allow_none=True)
+
+
+class EarningRuleListSchema(Schema):
+    items = fields.List(fields.Nested(EarningRuleSchema), required=True)
+
+
+class EarningRuleQuerySchema(Schema):
+    earning_type = fields.Enum(EarningType, by_value=True, data_key="ruleType")
+
+
+_BOUNDED = validate.Range(
+    min=EARLIEST, max=LATEST, error="Must be between 2000-01-01 and 2100-01-01."
+)
+
+
+class PointsQuerySchema(Schema):
+    start = fields.AwareDateTime(
+        data_key="from",
+        validate=_BOUNDED,
+        metadata={"description": "Inclusive start (ISO 8601 with an offset); all time if absent"},
+    )
+    end = fields.AwareDateTime(
+        data_key="to",
+        validate=_BOUNDED,
+        metadata={"description": "Exclusive end (ISO 8601 with an offset); all time if absent"},
+    )
+    breakdown = fields.Boolean(
+        load_default=False, metadata={"description": "Add the totals per source"}
+    )
+
+    @validates_schema
+    def _period(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("start"), data.get("end")
+        if start is not None and end is not None and end <= start:
+            raise ValidationError("Must be after from.", "to")
+
+
+class SourceTotalSchema(Schema):
+    points = fields.Integer(required=True)
+    events = fields.Integer(
+        required=True, metadata={"description": "Events counted (earnings and reversals)"}
+    )
+
+
+class PointsSchema(Schema):
+    player_id = fields.String(data_key="playerId", required=True)
+    total_points = fields.Integer(data_key="totalPoints", required=True)
+    start = fields.DateTime(data_key="from", allow_none=True)
+    end = fields.DateTime(data_key="to", allow_none=True)
+    breakdown = fields.Dict(
+        keys=fields.Enum(EarningSource, by_value=True),
+        values=fields.Nested(SourceTotalSchema),
+        metadata={"description": "Per source (HOTEL, CASINO, DINING), reversals netted in"},
+    )
+    calculation_timestamp = fields.DateTime(data_key="calculationTimestamp", required=True)

@@ -1,0 +1,363 @@
+"""Earning points end to end: auth, rewards (web and workers) and the broker as real processes.
+
+A partner submits events over REST → reward-events → the rewards worker → reward-confirmed and
+the player's points; a partner token without the scope is refused; bad events are dead-lettered;
+a rewards worker killed with SIGKILL in the middle of a stream loses and doubles nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from confluent_kafka import Producer
+from sqlalchemy import Engine, create_engine, text
+
+from embedded.services import start_worker
+from shared.persistence.database import normalise_url
+from tests.e2e.conftest import RunningPlatform
+from tests.support.kafka import TopicProbe, produce
+from tests.support.partner_events import partner_message, reversal_message
+
+EARNING_GROUP = "rewards-reward-events"
+PASSWORD = "correct horse battery"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def rewards_db(platform: RunningPlatform) -> Iterator[Engine]:
+    engine = create_engine(normalise_url(platform.cluster.env.postgres_url_for["rewards"]))
+    yield engine
+    engine.dispose()
+
+
+def register_player(platform: RunningPlatform) -> tuple[str, dict[str, str]]:
+    """A player registered through auth, known to rewards, with their own access token."""
+    auth = platform.url("auth")
+    email = f"earner-{uuid.uuid4().hex[:10]}@example.com"
+    created = requests.post(
+        f"{auth}/api/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "firstName": "Ada"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    login = requests.post(
+        f"{auth}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
+    )
+    headers = bearer(login.json()["accessToken"])
+    player: str = created.json()["id"]
+    points = f"{platform.url('rewards')}/api/v1/rewards/{player}"
+    wait_until(lambda: requests.get(points, headers=headers, timeout=10).status_code == 200)
+    return player, headers
+
+
+def test_a_partner_submission_is_confirmed_and_counted_for_the_player(
+    platform: RunningPlatform,
+) -> None:
+    player, player_headers = register_player(platform)
+    confirmed = TopicProbe(platform.infra.kafka_bootstrap, "reward-confirmed")
+    try:
+        hotel = bearer(platform.client_token("hotel"))
+        response = requests.post(
+            f"{platform.url('rewards')}/api/v1/rewards/events",
+            json={
+                "events": [
+                    {"eventType": "HOTEL_STAY", "user_id": player, "reference": "F-1", "nights": 3},
+                    {"eventType": "HOTEL_STAY", "user_id": player, "reference": "F-2", "nights": 1},
+                ]
+            },
+            headers=hotel,
+            timeout=10,
+        )
+        assert response.status_code == 202, response.text
+        stay, short = response.json()["accepted"]
+        records = confirmed.wait_for(
+            lambda r: r["value"].get("sourceEventId") in {stay, short}, count=2
+        )
+        # The short stay is cancelled: its points are taken back.
+        cancel = requests.post(
+            f"{platform.url('rewards')}/api/v1/rewards/events",
+            json={"eventType": "HOTEL_STAY_REVERSED", "user_id": player, "originalEventId": short},
+            headers=hotel,
+            timeout=10,
+        )
+        assert cancel.status_code == 202, cancel.text
+        (undo,) = cancel.json()["accepted"]
+        records += confirmed.wait_for(lambda r: r["value"].get("sourceEventId") == undo)
+    finally:
+        confirmed.close()
+    by_source = {r["value"]["sourceEventId"]: r for r in records}
+    assert by_source[stay]["value"]["pointsAwarded"] == 30
+    assert by_source[short]["value"]["pointsAwarded"] == 10
+    assert by_source[undo]["value"]["pointsAwarded"] == -10
+    assert by_source[stay]["key"] == player
+    assert by_source[stay]["value"]["partnerId"] == "hotel"
+
+    def summary() -> Any:
+        answer = requests.get(
+            f"{platform.url('rewards')}/api/v1/rewards/{player}?breakdown=true",
+            headers=player_headers,
+            timeout=10,
+        ).json()
+        return answer if answer["totalPoints"] == 30 else None
+
+    points = wait_until(summary)
+    assert points["breakdown"]["HOTEL"] == {"points": 30, "events": 3}
+    assert points["breakdown"]["CASINO"] == {"points": 0, "events": 0}
+    # A partner with rewards.read sees the same; another player does not.
+    dining = bearer(platform.client_token("dining", scope="rewards.read"))
+    url = f"{platform.url('rewards')}/api/v1/rewards/{player}"
+    assert requests.get(url, headers=dining, timeout=10).json()["totalPoints"] == 30
+    _, someone_else = register_player(platform)
+    assert requests.get(url, headers=someone_else, timeout=10).status_code == 403
+
+
+def test_a_partner_token_without_rewards_write_is_refused(platform: RunningPlatform) -> None:
+    read_only = bearer(platform.client_token("casino", scope="rewards.read"))
+    response = requests.post(
+        f"{platform.url('rewards')}/api/v1/rewards/events",
+        json={
+            "eventType": "CASINO_SPEND",
+            "user_id": str(uuid.uuid4()),
+            "reference": "S-1",
+            "amountWagered": "50.00",
+        },
+        headers=read_only,
+        timeout=10,
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "FORBIDDEN"
+    staff = bearer(platform.admin_token())
+    rules = requests.get(
+        f"{platform.url('rewards')}/api/v1/rewards/rules", headers=staff, timeout=10
+    )
+    assert rules.status_code == 200
+    assert {r["ruleType"] for r in rules.json()["items"]} == {
+        "HOTEL_STAY",
+        "CASINO_SPEND",
+        "DINING",
+    }
+    assert (
+        requests.get(
+            f"{platform.url('rewards')}/api/v1/rewards/rules", headers=read_only, timeout=10
+        ).status_code
+        == 403
+    )
+
+
+def test_bad_partner_events_go_to_the_dead_letter_topic_with_their_reason(
+    platform: RunningPlatform,
+) -> None:
+    bootstrap = platform.infra.kafka_bootstrap
+    player, _ = register_player(platform)
+    dead_letters = TopicProbe(bootstrap, "reward-events.dlq")
+    confirmed = TopicProbe(bootstrap, "reward-confirmed")
+    try:
+        stranger = str(uuid.uuid4())
+        unknown = partner_message(stranger)
+        other, _ = register_player(platform)
+        foreign_original = partner_message(other, "DINING")
+        mismatch = reversal_message(foreign_original, user_id=player)
+        good = partner_message(player, "DINING", checkAmount="20.00")
+        produce(bootstrap, "reward-events", foreign_original, key=other)
+        produce(bootstrap, "reward-events", unknown, key=stranger)
+        produce(bootstrap, "reward-events", mismatch, key=player)
+        produce(bootstrap, "reward-events", b"{not json", key=player)
+        produce(bootstrap, "reward-events", good, key=player)
+
+        def ours(record: dict[str, Any]) -> bool:
+            return record["headers"].get("dlq-consumer-group") == EARNING_GROUP and record[
+                "key"
+            ] in {
+                stranger,
+                player,
+            }
+
+        dead = dead_letters.wait_for(ours, count=3)
+        (credited,) = confirmed.wait_for(
+            lambda r: r["value"].get("sourceEventId") == good["eventId"]
+        )
+    finally:
+        dead_letters.close()
+        confirmed.close()
+    reasons = sorted(r["headers"]["dlq-reason"] for r in dead)
+    assert reasons == ["invalid_json", "reversal_mismatch", "unknown_player"]
+    assert credited["value"]["pointsAwarded"] == 7
+
+
+def _events_recorded(engine: Engine, event_ids: list[str]) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM reward_events WHERE event_id = ANY(CAST(:ids AS uuid[]))"
+                ),
+                {"ids": event_ids},
+            ).scalar_one()
+        )
+
+
+def _wait_until_busy(engine: Engine, application: str, timeout: float = 60.0) -> None:
+    """Until a backend of ``application`` is inside a transaction: the worker owns partitions
+    of reward-events and is recording a batch of the stream right now."""
+    deadline = time.monotonic() + timeout
+    with engine.connect() as connection:
+        while time.monotonic() < deadline:
+            busy = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND xact_start IS NOT NULL"
+                ),
+                {"name": application},
+            ).scalar_one()
+            if busy:
+                return
+            connection.rollback()  # a fresh snapshot of the activity view each time
+            time.sleep(0.005)
+    raise AssertionError(f"{application} never recorded a batch")
+
+
+def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
+    platform: RunningPlatform, rewards_db: Engine
+) -> None:
+    bootstrap = platform.infra.kafka_bootstrap
+    spec = next(s for s in platform.cluster.services if s.name == "rewards")
+    log_dir = platform.cluster.log_dir
+    env = platform.cluster.env.for_service(spec)
+    doomed_env = {**env, "LOYALTY__DATABASE__APPLICATION_NAME": "rewards-worker-doomed"}
+
+    # Players as auth announces them; rewards must know them before their events count.
+    players = [str(uuid.uuid4()) for _ in range(40)]
+    for player in players:
+        produce(
+            bootstrap,
+            "players",
+            {
+                "eventId": str(uuid.uuid4()),
+                "eventType": "PLAYER_REGISTERED",
+                "version": 1,
+                "occurredAt": "2026-01-01T00:00:00Z",
+                "correlationId": None,
+                "user_id": player,
+                "email": f"{player[:8]}@example.com",
+                "registeredAt": "2026-01-01T00:00:00Z",
+            },
+            key=player,
+        )
+
+    def all_known() -> bool:
+        with rewards_db.connect() as connection:
+            found = connection.execute(
+                text("SELECT count(*) FROM players WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                {"ids": players},
+            ).scalar_one()
+        return bool(found == len(players))
+
+    wait_until(all_known)
+
+    confirmed = TopicProbe(bootstrap, "reward-confirmed")
+    second = start_worker(spec, doomed_env, log_dir, name="rewards-worker-doomed")
+    restarted = None
+    try:
+        events = [
+            partner_message(
+                players[i % len(players)], ("CASINO_SPEND", "DINING", "HOTEL_STAY")[i % 3]
+            )
+            for i in range(10_000)
+        ]
+        ids = [e["eventId"] for e in events]
+
+        def stream() -> None:
+            producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+            for index, event in enumerate(events):
+                producer.produce(
+                    "reward-events", key=event["user_id"].encode(), value=json.dumps(event).encode()
+                )
+                if index % 250 == 249:
+                    producer.flush(10)
+                    time.sleep(0.1)  # a stream, not one burst: ~2,500 events/s
+            assert producer.flush(30) == 0
+
+        streaming = threading.Thread(target=stream)
+        streaming.start()
+        # Killed once it has written some of the stream (it owns partitions), mid-stream.
+        _wait_until_busy(rewards_db, "rewards-worker-doomed")
+        os.kill(second.pid, signal.SIGKILL)
+        second.process.wait(10)
+        at_kill = _events_recorded(rewards_db, ids)
+        assert at_kill < len(events), "the stream was over before the kill"
+        restarted = start_worker(spec, env, log_dir, name="rewards-worker-restarted")
+        streaming.join(60)
+        wait_until(lambda: _events_recorded(rewards_db, ids) == len(events), timeout=120)
+        wanted = set(ids)
+
+        def sources() -> list[str]:
+            return [
+                r["value"]["sourceEventId"]
+                for r in confirmed.matching(lambda r: r["value"].get("sourceEventId") in wanted)
+            ]
+
+        wait_until(lambda: len(set(sources())) == len(events), timeout=120)
+        time.sleep(3)  # a doubled confirmation would arrive right behind
+        delivered = sources()
+    finally:
+        confirmed.close()
+        second.stop()
+        if restarted is not None:
+            restarted.stop()
+    assert len(set(delivered)) == len(events)
+    assert len(delivered) == len(events)
+    assert _events_recorded(rewards_db, ids) == len(events)
+    with rewards_db.connect() as connection:
+        statuses = connection.execute(
+            text(
+                "SELECT status, count(*) FROM reward_events "
+                "WHERE event_id = ANY(CAST(:ids AS uuid[])) GROUP BY status"
+            ),
+            {"ids": ids},
+        ).all()
+    assert dict(statuses) == {"AWARDED": len(events)}
+
+
+EARNING_ROUTES = {
+    ("post", "/api/v1/rewards/events"): ("202", (401, 403, 413, 422, 503)),
+    ("get", "/api/v1/rewards/rules"): ("200", (401, 403, 422)),
+    ("post", "/api/v1/rewards/rules"): ("201", (401, 403, 409, 422)),
+    ("get", "/api/v1/rewards/{player_id}"): ("200", (401, 403, 404, 422)),
+}
+
+
+def test_the_earning_api_is_documented(platform: RunningPlatform) -> None:
+    spec = requests.get(f"{platform.url('rewards')}/rewards/openapi.json", timeout=10).json()
+    for (method, path), (success, failures) in EARNING_ROUTES.items():
+        operation = spec["paths"][path][method]
+        assert operation["summary"], (method, path)
+        assert operation["security"] == [{"bearerAuth": []}]
+        assert "schema" in operation["responses"][success]["content"]["application/json"]
+        for status in failures:
+            content = operation["responses"][str(status)]["content"]["application/json"]
+            assert content["schema"]["$ref"].endswith("/ErrorEnvelope"), (method, path, status)
+        if method == "post":
+            assert "requestBody" in operation, (method, path)
+    parameters = spec["components"]["schemas"]["EarningParameters"]["properties"]
+    assert parameters["unitAmount"]["type"] == "string"

@@ -1,0 +1,331 @@
+"""The reward-events consumer against PostgreSQL, Redis and the broker: each event earns its
+rule's points once, replays change nothing, reversals and reorders settle, bad events go to the
+dead-letter topic with their reason, and the rule effective at the event's time applies."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer
+from dependency_injector import providers
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from rewards_service.container import Container
+from shared.domain.clock import FixedClock
+from shared.messaging.consumer import ConsumerRunner, ConsumerSettings
+from shared.messaging.kafka import consumer_config, create_producer, ensure_topics
+from shared.messaging.schemas import event_schemas
+from tests.integration.rewards.conftest import ApiClient, add_players
+from tests.integration.rewards.support import (
+    confirmations,
+    daily_totals,
+    handle,
+    handler,
+    inbound,
+    recorded,
+)
+from tests.support.infra import Infra
+from tests.support.kafka import TopicProbe, produce
+from tests.support.partner_events import partner_message, reversal_message
+
+
+@pytest.fixture
+def players(rewards_container: Container) -> list[str]:
+    return add_players(rewards_container, 3)
+
+
+def test_each_event_earns_its_rule_points_once_with_one_confirmation(
+    rewards_container: Container, players: list[str]
+) -> None:
+    alice, bob, _ = players
+    batch = [
+        partner_message(alice, "CASINO_SPEND", amountWagered="129.99"),
+        partner_message(bob, "DINING", checkAmount="48.20"),
+        partner_message(alice, "HOTEL_STAY", nights=3),
+        partner_message(bob, "CASINO_SPEND", amountWagered="9.99"),
+    ]
+    assert handle(rewards_container, *batch) == []
+
+    stored = recorded(rewards_container)
+    assert {
+        e: (r["status"], r["points_awarded"], r["rule_version"]) for e, r in stored.items()
+    } == {
+        batch[0]["eventId"]: ("AWARDED", 12, 1),
+        batch[1]["eventId"]: ("AWARDED", 9, 1),
+        batch[2]["eventId"]: ("AWARDED", 30, 1),
+        batch[3]["eventId"]: ("AWARDED", 0, 1),
+    }
+    assert stored[batch[0]["eventId"]]["payload"]["reference"] == batch[0]["reference"]
+    sent = confirmations(rewards_container)
+    assert [(c["sourceEventId"], c["pointsAwarded"]) for c in sent] == [
+        (m["eventId"], points) for m, points in zip(batch, [12, 9, 30, 0], strict=True)
+    ]
+    first = sent[0]
+    assert first["key"] == alice
+    assert first["user_id"] == alice
+    assert first["eventType"] == "REWARD_CONFIRMED"
+    assert first["sourceEventType"] == "CASINO_SPEND"
+    assert first["partnerId"] == "casino"
+    assert first["reference"] == batch[0]["reference"]
+    assert first["correlationId"] == batch[0]["correlationId"]
+    day = batch[0]["occurredAt"][:10]
+    assert daily_totals(rewards_container, alice) == {
+        (day, "CASINO"): (12, 1),
+        (day, "HOTEL"): (30, 1),
+    }
+
+    # Replayed: the whole batch, part of it, one event twice in a batch: nothing changes.
+    assert handle(rewards_container, *batch) == []
+    assert handle(rewards_container, batch[2], batch[2], batch[0]) == []
+    assert len(confirmations(rewards_container)) == 4
+    assert len(recorded(rewards_container)) == 4
+    assert daily_totals(rewards_container, alice)[(day, "CASINO")] == (12, 1)
+
+
+def test_reversals_and_reorders_are_settled_each_exactly_once(
+    rewards_container: Container, players: list[str]
+) -> None:
+    player = players[0]
+    original = partner_message(player, "DINING", checkAmount="100.00")
+    undo = reversal_message(original)
+    again = reversal_message(original)
+
+    # The reversal arrives first: it waits, nothing is confirmed or counted.
+    assert handle(rewards_container, undo) == []
+    assert recorded(rewards_container)[undo["eventId"]]["status"] == "PENDING"
+    assert confirmations(rewards_container) == []
+    assert daily_totals(rewards_container, player) == {}
+
+    # The original, a second reversal and the first one replayed, in one batch.
+    assert handle(rewards_container, original, again, undo) == []
+    stored = recorded(rewards_container)
+    assert (stored[undo["eventId"]]["status"], stored[undo["eventId"]]["points_awarded"]) == (
+        "AWARDED",
+        -15,
+    )
+    assert stored[undo["eventId"]]["rule_version"] == 1
+    assert (stored[again["eventId"]]["status"], stored[again["eventId"]]["points_awarded"]) == (
+        "DUPLICATE",
+        0,
+    )
+    assert [(c["sourceEventId"], c["pointsAwarded"]) for c in confirmations(rewards_container)] == [
+        (original["eventId"], 15),
+        (undo["eventId"], -15),
+        (again["eventId"], 0),
+    ]
+    totals = daily_totals(rewards_container, player)
+    assert sum(points for points, _ in totals.values()) == 0
+    assert sum(events for _, events in totals.values()) == 2
+
+    # And once more, everything replayed: still one confirmation each.
+    assert handle(rewards_container, undo, original, again) == []
+    assert len(confirmations(rewards_container)) == 3
+
+
+def test_the_database_keeps_one_awarded_reversal_per_original(
+    rewards_container: Container, players: list[str]
+) -> None:
+    original = partner_message(players[0], "HOTEL_STAY", nights=1)
+    undo = reversal_message(original)
+    handle(rewards_container, original, undo)
+    engine = rewards_container.core.database()
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO reward_events (event_id, player_id, event_type, source, "
+                "occurred_at, partner_id, original_event_id, status, points_awarded, "
+                "rule_version, payload, recorded_at, awarded_at) VALUES (:id, :player, "
+                "'HOTEL_STAY_REVERSED', 'HOTEL', now(), 'hotel', :original, 'AWARDED', -10, 1, "
+                "'{}', now(), now())"
+            ),
+            {"id": str(uuid.uuid4()), "player": players[0], "original": original["eventId"]},
+        )
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            text("UPDATE reward_events SET points_awarded = 5 WHERE event_id = :id"),
+            {"id": undo["eventId"]},
+        )
+
+
+def test_refused_events_are_handed_back_and_the_rest_of_the_batch_is_recorded(
+    rewards_container: Container, players: list[str]
+) -> None:
+    alice, bob, _ = players
+    alices = partner_message(alice)
+    refused = {
+        "unknown_player": partner_message(str(uuid.uuid4())),
+        "reversal_mismatch": reversal_message(alices, user_id=bob),
+        "occurred_in_future": partner_message(
+            alice, occurred_at=datetime.now(UTC) + timedelta(minutes=30)
+        ),
+    }
+    good = partner_message(bob, "DINING")
+    rejected = handle(rewards_container, alices, *refused.values(), good)
+    assert {r.inbound.event.event_id: r.reason for r in rejected} == {
+        m["eventId"]: reason for reason, m in refused.items()
+    }
+    assert set(recorded(rewards_container)) == {alices["eventId"], good["eventId"]}
+
+
+def test_a_record_keyed_by_something_else_than_the_player_is_refused(
+    rewards_container: Container, players: list[str]
+) -> None:
+    message = partner_message(players[0])
+    (rejected,) = handler(rewards_container).handle([inbound(message, key="casino-floor-1")])
+    assert rejected.reason == "key_mismatch"
+    upper = inbound(partner_message(players[0]), key=players[0].upper())
+    assert handler(rewards_container).handle([upper]) == []
+
+
+def test_the_rule_effective_at_the_events_time_prices_it(
+    rewards_container: Container, client: ApiClient, staff: dict[str, str], players: list[str]
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    clock = FixedClock(now)
+    rewards_container.core.clock.override(providers.Object(clock))
+    try:
+        start = now + timedelta(minutes=10)
+        created = client.post(
+            "/api/v1/rewards/rules",
+            json={
+                "ruleType": "CASINO_SPEND",
+                "effectiveFrom": start.isoformat(),
+                "parameters": {"pointsPerUnit": 3, "unitAmount": "10.00"},
+            },
+            headers=staff,
+        )
+        assert created.status_code == 201, created.json
+        assert created.json["version"] == 2
+        # An hour later, events from before and after the new version's start arrive.
+        clock.advance(hours=1)
+        before = partner_message(players[0], occurred_at=start - timedelta(seconds=1))
+        after = partner_message(players[0], occurred_at=start)
+        late = partner_message(players[0], occurred_at=now - timedelta(days=3))
+        assert handle(rewards_container, before, after, late) == []
+    finally:
+        rewards_container.core.clock.reset_override()
+    priced = {
+        c["sourceEventId"]: (c["pointsAwarded"], c["ruleVersion"])
+        for c in confirmations(rewards_container)
+    }
+    assert priced == {
+        before["eventId"]: (12, 1),
+        after["eventId"]: (36, 2),
+        late["eventId"]: (12, 1),
+    }
+
+
+class Running:
+    """The consumer runner with the rewards handler in a thread, as the worker runs it."""
+
+    def __init__(self, infra: Infra, topic: str, container: Container) -> None:
+        settings: dict[str, Any] = {
+            **infra.kafka_settings,
+            "consumer": {
+                "session_timeout_ms": 2000,
+                "heartbeat_interval_ms": 500,
+                "fetch_wait_max_ms": 10,
+            },
+        }
+        group = f"rewards-earning-test-{uuid.uuid4().hex[:8]}"
+        self.runner = ConsumerRunner(
+            consumer_factory=lambda: Consumer(consumer_config(settings, group)),
+            dead_letter_producer=create_producer(settings),
+            handler=handler(container),
+            schemas=event_schemas(),
+            settings=ConsumerSettings(
+                group_id=group, topics=[topic], batch_size=1000, poll_timeout=0.1
+            ),
+        )
+        self.thread = threading.Thread(target=self.runner.run, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.runner.stop()
+        self.thread.join(20)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def topic(infra: Infra) -> str:
+    name = f"reward-events-test-{uuid.uuid4().hex[:8]}"
+    ensure_topics(infra.kafka_settings, [name, f"{name}.dlq"])
+    return name
+
+
+def test_bad_events_are_dead_lettered_with_their_reason_and_the_partition_keeps_moving(
+    infra: Infra, topic: str, rewards_container: Container, players: list[str]
+) -> None:
+    player = players[0]
+    dlq = TopicProbe(infra.kafka_bootstrap, f"{topic}.dlq")
+    first, last = partner_message(player), partner_message(player, "DINING")
+    stranger = str(uuid.uuid4())
+    no_amount = partner_message(player)
+    del no_amount["amountWagered"]
+    future = partner_message(player, occurred_at=datetime.now(UTC) + timedelta(hours=1))
+    bad: list[tuple[str, bytes | dict[str, Any]]] = [
+        (player, first),
+        (stranger, partner_message(stranger)),
+        (player, b"{not json"),
+        (player, no_amount),
+        (player, future),
+        (player, {**partner_message(player), "occurredAt": "yesterday"}),
+        ("not-the-player", partner_message(player)),
+        (player, last),
+    ]
+    for key, record in bad:
+        produce(infra.kafka_bootstrap, topic, record, key=key)
+    running = Running(infra, topic, rewards_container)
+    try:
+        dead = dlq.wait_for(lambda r: True, count=6)
+        expected = {first["eventId"], last["eventId"]}
+        deadline = time.monotonic() + 20
+        while set(recorded(rewards_container)) != expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        running.stop()
+        dlq.close()
+    assert set(recorded(rewards_container)) == expected
+    assert sorted(r["headers"]["dlq-reason"] for r in dead) == [
+        "invalid_json",
+        "key_mismatch",
+        "occurred_in_future",
+        "schema_violation",
+        "schema_violation",
+        "unknown_player",
+    ]
+    unknown = next(r for r in dead if r["headers"]["dlq-reason"] == "unknown_player")
+    assert unknown["key"] == stranger
+    assert stranger in unknown["headers"]["dlq-error"]
+    assert unknown["value"]["user_id"] == stranger
+    assert unknown["headers"]["dlq-consumer-group"].startswith("rewards-earning-test-")
+
+
+def test_a_batch_of_a_thousand_events_over_many_players(
+    rewards_container: Container,
+) -> None:
+    many = add_players(rewards_container, 50)
+    now = datetime.now(UTC)
+    batch = [
+        partner_message(
+            many[i % 50], "CASINO_SPEND", now - timedelta(hours=i), amountWagered="20.00"
+        )
+        for i in range(1000)
+    ]
+    assert handle(rewards_container, *batch) == []
+    assert len(confirmations(rewards_container)) == 1000
+    with rewards_container.core.database().connect() as connection:
+        daily = connection.execute(
+            text("SELECT sum(points), sum(events) FROM player_points_daily")
+        ).one()
+        monthly = connection.execute(
+            text("SELECT sum(points), sum(events) FROM player_points_monthly")
+        ).one()
+    assert (int(daily[0]), int(daily[1])) == (2000, 1000)
+    assert (int(monthly[0]), int(monthly[1])) == (2000, 1000)

@@ -1,0 +1,63 @@
+"""The outbox against PostgreSQL: a batch written in one statement keeps its order."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from shared.application.events import IntegrationEvent, Topic
+from shared.messaging.schemas import EventSchemaError, event_schemas
+from shared.persistence.database import normalise_url
+from shared.persistence.outbox import SqlAlchemyOutbox
+from tests.support.infra import Infra
+
+
+@pytest.fixture(scope="module")
+def engine(infra: Infra) -> Iterator[Engine]:
+    # Any service database has the outbox; rewards' is migrated for the session anyway.
+    engine = create_engine(normalise_url(infra.database("rewards")))
+    yield engine
+    engine.dispose()
+
+
+def confirmation(points: int) -> IntegrationEvent:
+    return IntegrationEvent(
+        "REWARD_CONFIRMED",
+        str(uuid.uuid4()),
+        {
+            "pointsAwarded": points,
+            "sourceEventId": str(uuid.uuid4()),
+            "sourceEventType": "DINING",
+        },
+        correlation_id="req-7",
+    )
+
+
+def test_add_all_writes_the_batch_in_order_with_its_headers(engine: Engine) -> None:
+    events = [confirmation(points) for points in range(250)]
+    with engine.begin() as connection:
+        SqlAlchemyOutbox(connection, event_schemas()).add_all(Topic.REWARD_CONFIRMED, events)
+        rows = connection.execute(
+            text("SELECT event_id, topic, message_key, payload, headers FROM outbox ORDER BY id")
+        ).all()
+        connection.execute(text("DELETE FROM outbox"))
+    assert [r.event_id for r in rows] == [e.event_id for e in events]
+    assert [r.payload["pointsAwarded"] for r in rows] == list(range(250))
+    first = rows[0]
+    assert first.topic == "reward-confirmed"
+    assert first.message_key == events[0].user_id
+    assert first.headers["X-Correlation-ID"] == "req-7"
+    assert first.headers["eventType"] == "REWARD_CONFIRMED"
+
+
+def test_add_all_refuses_a_batch_with_an_event_that_breaks_its_contract(engine: Engine) -> None:
+    broken = IntegrationEvent("REWARD_CONFIRMED", str(uuid.uuid4()), {"pointsAwarded": "ten"})
+    with engine.begin() as connection, pytest.raises(EventSchemaError):
+        SqlAlchemyOutbox(connection, event_schemas()).add_all(
+            Topic.REWARD_CONFIRMED, [confirmation(1), broken]
+        )
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM outbox")).scalar_one() == 0

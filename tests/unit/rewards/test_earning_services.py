@@ -1,0 +1,516 @@
+"""Earning use cases with in-memory adapters: recording batches, rules, points, REST ingestion."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from rewards_service.application.commands import RuleStatus, ScheduleEarningRule
+from rewards_service.application.earning import (
+    EarningRuleService,
+    EarningService,
+    EventsRecordedConcurrently,
+    PartnerEventIngestion,
+    PointsService,
+)
+from rewards_service.application.partner_events import parse_partner_event
+from rewards_service.domain.earning import EarningParameters, EarningSource, EarningType
+from rewards_service.domain.exceptions import (
+    EventBrokerUnavailable,
+    InvalidEarningRule,
+    InvalidPartnerEvent,
+    InvalidPartnerEvents,
+    PartnerMismatch,
+    PlayerNotFound,
+    TooManyPartnerEvents,
+)
+from rewards_service.domain.ledger import AwardStatus
+from rewards_service.domain.model import Player
+from rewards_service.domain.ports import Lock
+from shared.domain.clock import FixedClock
+from shared.domain.exceptions import PermissionDenied
+from shared.domain.principal import Principal, Role
+from tests.unit.rewards.fakes import (
+    FakePointsCache,
+    FakePublisher,
+    FakeUnitOfWork,
+    SchemaContracts,
+    Store,
+)
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+AHEAD = timedelta(minutes=5)
+STAFF = Principal(subject=str(uuid.uuid4()), role=Role.STAFF)
+CASINO = Principal(subject="casino", scopes=frozenset({"rewards.write", "rewards.read"}))
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def cache() -> FakePointsCache:
+    return FakePointsCache()
+
+
+@pytest.fixture
+def earning(store: Store, clock: FixedClock, cache: FakePointsCache) -> EarningService:
+    return EarningService(uow=lambda: FakeUnitOfWork(store), clock=clock, cache=cache)
+
+
+@pytest.fixture
+def players(store: Store) -> list[str]:
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    store.players.update({p: Player(p, NOW) for p in ids})
+    return ids
+
+
+def message(player: str, event_type: str = "CASINO_SPEND", **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "eventId": str(uuid.uuid4()),
+        "eventType": event_type,
+        "version": 1,
+        "occurredAt": "2026-06-01T10:00:00Z",
+        "correlationId": "req-1",
+        "user_id": player,
+        "partnerId": "casino",
+        "reference": "T-100",
+    }
+    defaults: dict[str, dict[str, Any]] = {
+        "CASINO_SPEND": {"amountWagered": "125.00"},
+        "DINING": {"checkAmount": "48.20"},
+        "HOTEL_STAY": {"nights": 2},
+    }
+    body.update(defaults.get(event_type, {}))
+    body.update(fields)
+    return body
+
+
+def reversal_of(original: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    body = message(
+        original["user_id"],
+        f"{original['eventType']}_REVERSED",
+        originalEventId=original["eventId"],
+    )
+    body.pop("reference")
+    body.update(fields)
+    return body
+
+
+def parsed(*messages: dict[str, Any]) -> list[Any]:
+    return [parse_partner_event(m, NOW, AHEAD) for m in messages]
+
+
+# -- recording events -------------------------------------------------------------------------
+
+
+def test_a_batch_is_recorded_priced_and_confirmed_once(
+    earning: EarningService, store: Store, players: list[str], cache: FakePointsCache
+) -> None:
+    batch = [message(players[0]), message(players[1], "DINING"), message(players[0], "HOTEL_STAY")]
+    result = earning.record(parsed(*batch))
+    assert result.confirmed == 3
+    assert not result.refused
+    confirmations = store.confirmations()
+    assert [(c.user_id, c.data["pointsAwarded"]) for c in confirmations] == [
+        (players[0], 12),
+        (players[1], 9),
+        (players[0], 20),
+    ]
+    first = confirmations[0]
+    assert first.data["sourceEventId"] == batch[0]["eventId"]
+    assert first.data["sourceEventType"] == "CASINO_SPEND"
+    assert first.data["ruleVersion"] == 1
+    assert first.correlation_id == "req-1"
+    assert set(cache.generations) == {players[0], players[1]}
+    # The whole batch is priced under the shared lock on the rules.
+    assert store.rule_locks == [Lock.SHARE]
+
+    # Redelivered (alone, in a batch, twice in one batch): nothing changes.
+    replay = earning.record(parsed(*batch, batch[1]))
+    assert replay.confirmed == 0
+    assert replay.replayed == 4
+    assert len(store.confirmations()) == 3
+    assert len(store.events) == 3
+
+
+def test_the_confirmation_id_follows_from_the_source_event(
+    earning: EarningService, store: Store, players: list[str]
+) -> None:
+    batch = [message(players[0]), message(players[0])]
+    earning.record(parsed(*batch))
+    ids = [c.event_id for c in store.confirmations()]
+    assert len(set(ids)) == 2
+    again = Store(players=store.players)
+    EarningService(lambda: FakeUnitOfWork(again), FixedClock(NOW), FakePointsCache()).record(
+        parsed(*batch)
+    )
+    assert [c.event_id for c in again.confirmations()] == ids
+
+
+def test_events_of_unknown_players_are_refused_and_the_rest_recorded(
+    earning: EarningService, store: Store, players: list[str]
+) -> None:
+    stranger = message(str(uuid.uuid4()))
+    good = message(players[0])
+    result = earning.record(parsed(stranger, good))
+    assert [(r.event_id, r.reason) for r in result.refused] == [
+        (stranger["eventId"], "unknown_player")
+    ]
+    assert list(store.events) == [good["eventId"]]
+
+
+def test_reversals_replays_and_reorders_leave_each_event_counted_once(
+    earning: EarningService, store: Store, players: list[str]
+) -> None:
+    original = message(players[0], amountWagered="300.00")
+    undo = reversal_of(original)
+    again = reversal_of(original)
+
+    assert earning.record(parsed(undo)).pending == 1  # before its original
+    assert store.events[undo["eventId"]].status is AwardStatus.PENDING
+    assert not store.confirmations()
+
+    result = earning.record(parsed(original, again, undo))  # undo replayed: ignored
+    assert result.confirmed == 3
+    assert [(c.data["sourceEventId"], c.data["pointsAwarded"]) for c in store.confirmations()] == [
+        (original["eventId"], 30),
+        (undo["eventId"], -30),
+        (again["eventId"], 0),
+    ]
+    assert store.events[undo["eventId"]].status is AwardStatus.AWARDED
+    assert store.events[again["eventId"]].status is AwardStatus.DUPLICATE
+    daily = sum(points for points, _events in store.daily.values())
+    assert daily == 0
+
+
+def test_a_reversal_of_another_players_event_is_refused(
+    earning: EarningService, store: Store, players: list[str]
+) -> None:
+    original = message(players[0])
+    earning.record(parsed(original))
+    foreign = reversal_of(original, user_id=players[1])
+    result = earning.record(parsed(foreign))
+    assert [r.reason for r in result.refused] == ["reversal_mismatch"]
+    assert foreign["eventId"] not in store.events
+
+
+def test_a_new_rule_version_is_picked_up_for_events_after_its_start(
+    store: Store, clock: FixedClock, earning: EarningService, players: list[str]
+) -> None:
+    rules = EarningRuleService(lambda: FakeUnitOfWork(store), clock, lead=AHEAD)
+    start = NOW + timedelta(hours=1)
+    rules.schedule(
+        ScheduleEarningRule(
+            EarningType.CASINO_SPEND,
+            start,
+            EarningParameters(points_per_unit=3, unit_amount=Decimal("10.00")),
+        ),
+        STAFF,
+    )
+    clock.advance(hours=2)
+    before = message(players[0], occurredAt="2026-06-01T12:59:59Z")
+    after = message(players[0], occurredAt="2026-06-01T13:00:00Z")
+    events = [parse_partner_event(m, clock.now(), AHEAD) for m in (before, after)]
+    earning.record(events)
+    assert [(c.data["pointsAwarded"], c.data["ruleVersion"]) for c in store.confirmations()] == [
+        (12, 1),
+        (36, 2),
+    ]
+
+
+def test_a_concurrent_recording_of_the_same_events_rolls_the_batch_back(
+    store: Store, clock: FixedClock, cache: FakePointsCache, players: list[str]
+) -> None:
+    class RacingUnitOfWork(FakeUnitOfWork):
+        def __enter__(self) -> RacingUnitOfWork:
+            super().__enter__()
+            add_all = self.reward_events.add_all
+
+            def racing(records: Any, now: datetime) -> set[str]:
+                inserted = add_all(records, now)
+                return inserted - {records[0].event_id}  # another consumer was first
+
+            self.reward_events.add_all = racing  # type: ignore[method-assign]
+            return self
+
+    service = EarningService(lambda: RacingUnitOfWork(store), clock, cache)
+    with pytest.raises(EventsRecordedConcurrently):
+        service.record(parsed(message(players[0]), message(players[1])))
+    assert not store.events
+    assert not store.outbox
+    assert not cache.generations
+
+
+# -- rules --------------------------------------------------------------------------------------
+
+
+def test_staff_see_every_version_with_its_status(store: Store, clock: FixedClock) -> None:
+    rules = EarningRuleService(lambda: FakeUnitOfWork(store), clock, lead=AHEAD)
+    scheduled = rules.schedule(
+        ScheduleEarningRule(
+            EarningType.DINING, NOW + timedelta(days=1), EarningParameters(points_per_event=8)
+        ),
+        STAFF,
+    )
+    assert scheduled.version == 2
+    assert scheduled.created_by == STAFF.subject
+    assert store.rule_locks == [Lock.UPDATE]
+    listed = [(v.rule.earning_type, v.rule.version, v.status) for v in rules.list()]
+    assert listed == [
+        (EarningType.HOTEL_STAY, 1, RuleStatus.CURRENT),
+        (EarningType.CASINO_SPEND, 1, RuleStatus.CURRENT),
+        (EarningType.DINING, 2, RuleStatus.SCHEDULED),
+        (EarningType.DINING, 1, RuleStatus.CURRENT),
+    ]
+    clock.advance(days=2)
+    dining = [(v.rule.version, v.status) for v in rules.list(EarningType.DINING)]
+    assert dining == [(2, RuleStatus.CURRENT), (1, RuleStatus.SUPERSEDED)]
+
+
+def test_a_version_in_the_past_is_refused(store: Store, clock: FixedClock) -> None:
+    rules = EarningRuleService(lambda: FakeUnitOfWork(store), clock, lead=AHEAD)
+    with pytest.raises(InvalidEarningRule):
+        rules.schedule(
+            ScheduleEarningRule(EarningType.DINING, NOW, EarningParameters(points_per_event=1)),
+            STAFF,
+        )
+    assert len(store.rules) == 3
+
+
+# -- points -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def points(store: Store, clock: FixedClock, cache: FakePointsCache) -> PointsService:
+    return PointsService(lambda: FakeUnitOfWork(store), clock, cache)
+
+
+def test_points_are_summed_by_source_and_cached_until_new_events(
+    points: PointsService,
+    earning: EarningService,
+    players: list[str],
+    clock: FixedClock,
+    cache: FakePointsCache,
+) -> None:
+    player = players[0]
+    viewer = Principal(subject=player, role=Role.PLAYER)
+    earning.record(parsed(message(player), message(player, "DINING")))
+    first = points.summary(player, None, None, viewer)
+    assert first.total_points == 21
+    assert first.breakdown[EarningSource.CASINO].points == 12
+    assert first.breakdown[EarningSource.DINING].events == 1
+    assert first.breakdown[EarningSource.HOTEL].points == 0
+    assert first.calculated_at == NOW
+
+    clock.advance(seconds=5)
+    assert points.summary(player, None, None, viewer) == first  # from the cache
+
+    earning.record(parsed(message(player, "HOTEL_STAY")))
+    fresh = points.summary(player, None, None, viewer)
+    assert fresh.total_points == 41
+    assert fresh.calculated_at == NOW + timedelta(seconds=5)
+    assert len(cache.entries) == 2
+
+
+def test_points_of_a_period(
+    points: PointsService, earning: EarningService, players: list[str]
+) -> None:
+    player = players[0]
+    earning.record(
+        parsed(
+            message(player, occurredAt="2026-05-01T10:00:00Z"),
+            message(player, occurredAt="2026-05-20T10:00:00Z"),
+        )
+    )
+    may_first = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    summary = points.summary(player, may_first, may_first + timedelta(days=2), STAFF)
+    assert summary.total_points == 12
+    assert summary.start == may_first
+
+
+def test_who_may_read_a_players_points(
+    points: PointsService, earning: EarningService, players: list[str]
+) -> None:
+    player = players[0]
+    earning.record(parsed(message(player)))
+    assert points.summary(player, None, None, STAFF).total_points == 12
+    assert points.summary(player, None, None, CASINO).total_points == 12
+    with pytest.raises(PermissionDenied):
+        points.summary(player, None, None, Principal(subject=players[1], role=Role.PLAYER))
+    with pytest.raises(PermissionDenied):
+        points.summary(player, None, None, Principal("dining", scopes=frozenset({"x.y"})))
+
+
+def test_an_unknown_player_is_not_found_and_a_new_one_has_zero(
+    points: PointsService, players: list[str]
+) -> None:
+    with pytest.raises(PlayerNotFound):
+        points.summary(str(uuid.uuid4()), None, None, STAFF)
+    assert points.summary(players[2], None, None, STAFF).total_points == 0
+
+
+# -- REST ingestion -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@pytest.fixture
+def ingestion(clock: FixedClock, publisher: FakePublisher) -> PartnerEventIngestion:
+    return PartnerEventIngestion(clock, SchemaContracts(), publisher, max_ahead=AHEAD)
+
+
+def test_submitted_events_are_completed_checked_and_published(
+    ingestion: PartnerEventIngestion, publisher: FakePublisher
+) -> None:
+    player = str(uuid.uuid4())
+    own_id = str(uuid.uuid4())
+    accepted = ingestion.submit(
+        [
+            {
+                "eventType": "DINING",
+                "user_id": player.upper(),
+                "reference": "C-1",
+                "checkAmount": "5",
+            },
+            {
+                "eventId": own_id,
+                "eventType": "HOTEL_STAY",
+                "user_id": player,
+                "reference": "F",
+                "nights": 1,
+            },
+        ],
+        CASINO,
+        correlation_id="req-9",
+    )
+    assert accepted[1] == own_id
+    first, second = publisher.published
+    assert first["eventId"] == accepted[0]
+    assert first["partnerId"] == "casino"
+    assert first["version"] == 1
+    assert first["occurredAt"] == "2026-06-01T12:00:00.000Z"
+    assert first["correlationId"] == "req-9"
+    assert first["user_id"] == player  # one spelling for the key and the body
+    assert second["partnerId"] == "casino"
+
+
+def test_one_invalid_event_refuses_the_whole_submission(
+    ingestion: PartnerEventIngestion, publisher: FakePublisher
+) -> None:
+    player = str(uuid.uuid4())
+    good = {"eventType": "DINING", "user_id": player, "reference": "C-1", "checkAmount": "5.00"}
+    with pytest.raises(InvalidPartnerEvents) as refused:
+        ingestion.submit(
+            [
+                good,
+                {**good, "checkAmount": 5},
+                {**good, "user_id": "not-a-uuid"},
+                {**good, "occurredAt": "2026-06-01T13:00:00Z"},
+                {**good, "eventType": "PLAYER_REGISTERED"},
+            ],
+            CASINO,
+        )
+    problems = refused.value.details["events"]
+    assert set(problems) == {"1", "2", "3", "4"}
+    assert "checkAmount" in problems["1"]
+    assert problems["2"].startswith("invalid_player_id")
+    assert problems["3"].startswith("occurred_in_future")
+    assert not publisher.published
+
+
+def test_a_partner_submits_only_in_its_own_name(
+    ingestion: PartnerEventIngestion, publisher: FakePublisher
+) -> None:
+    body = {"eventType": "DINING", "user_id": str(uuid.uuid4()), "partnerId": "hotel"}
+    with pytest.raises(PartnerMismatch):
+        ingestion.submit([{**body, "reference": "C", "checkAmount": "1"}], CASINO)
+    assert not publisher.published
+
+
+def test_submissions_are_bounded_and_a_broker_failure_is_reported(
+    ingestion: PartnerEventIngestion, publisher: FakePublisher
+) -> None:
+    body = {"eventType": "DINING", "user_id": str(uuid.uuid4()), "reference": "C"}
+    with pytest.raises(TooManyPartnerEvents):
+        ingestion.submit([{**body, "checkAmount": "1"}] * 501, CASINO)
+    publisher.down = True
+    with pytest.raises(EventBrokerUnavailable):
+        ingestion.submit([{**body, "checkAmount": "1"}], CASINO)
+
+
+# -- reading a message ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"user_id": "player-7"}, "invalid_player_id"),
+        ({"eventId": "nope"}, "invalid_event_id"),
+        ({"occurredAt": "2026-06-01T12:05:01Z"}, "occurred_in_future"),
+        ({"occurredAt": "1999-12-31T23:59:59Z"}, "invalid_occurred_at"),
+        ({"occurredAt": "tomorrow"}, "invalid_occurred_at"),
+        ({"eventType": "PLAYER_REGISTERED"}, "unsupported_event_type"),
+        ({"amountWagered": "-1"}, "invalid_amount"),
+        ({"amountWagered": "NaN"}, "invalid_amount"),
+    ],
+)
+def test_a_message_is_refused_for_a_stable_reason(change: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidPartnerEvent) as refused:
+        parse_partner_event({**message(str(uuid.uuid4())), **change}, NOW, AHEAD)
+    assert refused.value.reason == reason
+
+
+def test_a_reversal_cannot_reverse_itself() -> None:
+    body = reversal_of(message(str(uuid.uuid4())))
+    body["originalEventId"] = body["eventId"]
+    with pytest.raises(InvalidPartnerEvent) as refused:
+        parse_partner_event(body, NOW, AHEAD)
+    assert refused.value.reason == "invalid_reversal"
+
+
+def test_a_message_reads_into_the_domain() -> None:
+    player = str(uuid.uuid4())
+    event = parse_partner_event(
+        message(player.upper(), "HOTEL_STAY", amount="450.10", occurredAt="2026-06-01T12:04:59Z"),
+        NOW,
+        AHEAD,
+    )
+    assert event.player_id == player
+    assert event.nights == 2
+    assert event.amount == Decimal("450.10")
+    assert event.payload["reference"] == "T-100"
+    assert event.correlation_id == "req-1"
+
+
+def test_a_pending_reversal_settled_elsewhere_meanwhile_rolls_the_batch_back(
+    store: Store, clock: FixedClock, cache: FakePointsCache, players: list[str]
+) -> None:
+    original = message(players[0])
+    undo = reversal_of(original)
+    EarningService(lambda: FakeUnitOfWork(store), clock, cache).record(parsed(undo))
+
+    class RacingUnitOfWork(FakeUnitOfWork):
+        def __enter__(self) -> RacingUnitOfWork:
+            super().__enter__()
+            self.reward_events.settle = lambda records, now: 0  # type: ignore[method-assign]
+            return self
+
+    with pytest.raises(EventsRecordedConcurrently):
+        EarningService(lambda: RacingUnitOfWork(store), clock, cache).record(parsed(original))
+    assert original["eventId"] not in store.events
+    assert store.events[undo["eventId"]].status is AwardStatus.PENDING
+    assert not store.confirmations()
