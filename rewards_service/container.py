@@ -11,13 +11,13 @@ from rewards_service.adapters.cache import RedisPointsCache
 from rewards_service.adapters.messaging import JsonSchemaEventContracts, KafkaPartnerEventPublisher
 from rewards_service.adapters.persistence.unit_of_work import SqlAlchemyRewardsUnitOfWork
 from rewards_service.adapters.wallet import GrpcWalletGateway
-from rewards_service.application.services import ClaimService, PromotionService, WelcomeService
 from rewards_service.application.earning import (
     EarningRuleService,
     EarningService,
     PartnerEventIngestion,
     PointsService,
 )
+from rewards_service.application.services import ClaimService, PromotionService, WelcomeService
 from shared.config import load_settings
 from shared.container import CoreContainer
 from shared.security.client_credentials import ClientCredentialsTokens

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from rewards_service.domain.ledger import RecordedEvent
 from rewards_service.application.ports import WalletCredit
+from rewards_service.domain.ledger import RecordedEvent
 from rewards_service.domain.model import AssignmentSource, Claim, PlayerPromotion, Promotion
 from shared.application.events import IntegrationEvent, format_timestamp
 

@@ -80,6 +80,8 @@ class WalletRefused(Conflict):
     """The wallet answered no (a conflicting transaction, a limit): nothing was credited."""
 
     default_message = "The wallet refused the credit; the promotion was not claimed."
+
+
 class InvalidPartnerEvent(InvalidInput):
     """A partner event that can never be processed; ``reason`` is the stable dead-letter reason
     (``invalid_player_id``, ``occurred_in_future``, ``unknown_player``, ``reversal_mismatch``…)."""

@@ -276,6 +276,11 @@ def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
     wait_until(all_known)
 
     confirmed = TopicProbe(bootstrap, "reward-confirmed")
+    # The doomed worker is the only member of the group, so it owns every partition and is
+    # certainly mid-stream when killed; the restarted one then serves the platform again.
+    for running in [p for p in platform.cluster.processes if p.name.startswith("rewards-worker")]:
+        running.stop()
+        platform.cluster.processes.remove(running)
     second = start_worker(spec, doomed_env, log_dir, name="rewards-worker-doomed")
     restarted = None
     try:
@@ -306,7 +311,8 @@ def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
         second.process.wait(10)
         at_kill = _events_recorded(rewards_db, ids)
         assert at_kill < len(events), "the stream was over before the kill"
-        restarted = start_worker(spec, env, log_dir, name="rewards-worker-restarted")
+        restarted = start_worker(spec, env, log_dir, name="rewards-worker")
+        platform.cluster.processes.append(restarted)
         streaming.join(60)
         wait_until(lambda: _events_recorded(rewards_db, ids) == len(events), timeout=120)
         wanted = set(ids)
@@ -323,8 +329,10 @@ def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
     finally:
         confirmed.close()
         second.stop()
-        if restarted is not None:
-            restarted.stop()
+        if restarted is None:  # leave the platform with a rewards worker, whatever happened
+            platform.cluster.processes.append(
+                start_worker(spec, env, log_dir, name="rewards-worker")
+            )
     assert len(set(delivered)) == len(events)
     assert len(delivered) == len(events)
     assert _events_recorded(rewards_db, ids) == len(events)

@@ -402,6 +402,8 @@ class FakeWallet(WalletGateway):
         return WalletCredit(
             transaction_id=f"tx-{idempotency_key}", bonus_balance=balance, replayed=replayed
         )
+
+
 class FakePointsCache(PointsCache):
     def __init__(self) -> None:
         self.generations: dict[str, str] = {}
