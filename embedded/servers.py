@@ -17,8 +17,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
-
 
 class ServerStartError(RuntimeError):
     pass
@@ -117,6 +115,7 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         import pgserver
+        import psycopg
         from pgserver import _commands
 
         pg_ctl = _commands.pg_ctl  # type: ignore[attr-defined]
