@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,25 +23,11 @@ from sqlalchemy import Engine, create_engine, text
 from embedded.services import start_worker
 from shared.persistence.database import normalise_url
 from tests.e2e.conftest import RunningPlatform
+from tests.support.e2e import Player, bearer, wait_until
 from tests.support.kafka import TopicProbe, produce
 from tests.support.partner_events import partner_message, reversal_message
 
 EARNING_GROUP = "rewards-reward-events"
-PASSWORD = "correct horse battery"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -53,22 +39,10 @@ def rewards_db(platform: RunningPlatform) -> Iterator[Engine]:
 
 def register_player(platform: RunningPlatform) -> tuple[str, dict[str, str]]:
     """A player registered through auth, known to rewards, with their own access token."""
-    auth = platform.url("auth")
-    email = f"earner-{uuid.uuid4().hex[:10]}@example.com"
-    created = requests.post(
-        f"{auth}/api/v1/auth/register",
-        json={"email": email, "password": PASSWORD, "firstName": "Ada"},
-        timeout=10,
-    )
-    assert created.status_code == 201, created.text
-    login = requests.post(
-        f"{auth}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
-    )
-    headers = bearer(login.json()["accessToken"])
-    player: str = created.json()["id"]
-    points = f"{platform.url('rewards')}/api/v1/rewards/{player}"
-    wait_until(lambda: requests.get(points, headers=headers, timeout=10).status_code == 200)
-    return player, headers
+    player = Player(platform.url("auth"))
+    points = f"{platform.url('rewards')}/api/v1/rewards/{player.id}"
+    wait_until(lambda: requests.get(points, headers=player.headers, timeout=10).status_code == 200)
+    return player.id, player.headers
 
 
 def test_a_partner_submission_is_confirmed_and_counted_for_the_player(

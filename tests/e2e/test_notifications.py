@@ -3,8 +3,6 @@ notification service, the auth service's tokens and deactivations, WebSockets an
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from embedded.servers import ManagedProcess, free_port
 from embedded.services import SERVICES, start_web, wait_ready
 from shared.application.events import IntegrationEvent
 from tests.e2e.conftest import RunningPlatform
+from tests.support.e2e import Player, wait_until, welcomed_player
 from tests.support.kafka import TopicProbe, produce
 from tests.support.tokens import TokenMinter
 from tests.support.websocket import Closed, connect, next_event, refused_status, socket_url
@@ -32,42 +31,6 @@ PROMOTION = {
     "endDate": "2030-12-31T00:00:00Z",
     "source": "WELCOME",
 }
-
-
-class Player:
-    def __init__(self, platform: RunningPlatform) -> None:
-        email = f"player-{uuid.uuid4().hex[:10]}@example.com"
-        password = "correct horse battery"
-        auth = platform.url("auth")
-        registered = requests.post(
-            f"{auth}/api/v1/auth/register",
-            json={"email": email, "password": password},
-            timeout=10,
-        )
-        assert registered.status_code == 201, registered.text
-        self.id = str(registered.json()["id"])
-        login = requests.post(
-            f"{auth}/api/v1/auth/login", json={"email": email, "password": password}, timeout=10
-        )
-        assert login.status_code == 200, login.text
-        self.token = str(login.json()["accessToken"])
-        if "rewards" in platform.endpoints:
-            self._settle_welcome(platform.url("notification"))
-
-    def _settle_welcome(self, web: str) -> None:
-        """Registration gives the running welcome promotion (rewards → notifications); wait for
-        it and mark it read, so the tests below see only the notifications they publish."""
-        deadline = time.monotonic() + WAIT
-        while not notifications(web, self, "?unread=true")["total"]:
-            assert time.monotonic() < deadline, "the welcome notification never arrived"
-            time.sleep(0.1)
-        requests.post(
-            f"{web}/api/v1/notifications/read-all", headers=self.headers, timeout=10
-        ).raise_for_status()
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
 
 
 def promotion_event(user_id: str, title: str = "A welcome gift") -> dict[str, Any]:
@@ -110,7 +73,7 @@ def test_a_notification_reaches_the_open_socket_and_is_stored_unread_then_read(
     platform: RunningPlatform,
 ) -> None:
     web = platform.url("notification")
-    player = Player(platform)
+    player = welcomed_player(platform, timeout=WAIT)
     ws = connect(socket_url(web), player.token, in_query=True)
     try:
         event = promotion_event(player.id)
@@ -143,12 +106,13 @@ def test_a_notification_reaches_the_open_socket_and_is_stored_unread_then_read(
 
 def test_a_player_who_was_offline_reads_them_later(platform: RunningPlatform) -> None:
     web = platform.url("notification")
-    player = Player(platform)
+    player = welcomed_player(platform, timeout=WAIT)
     publish(platform, promotion_event(player.id, title="While you were away"))
-    deadline = time.monotonic() + WAIT
-    while notifications(web, player, "?unread=true")["total"] == 0:
-        assert time.monotonic() < deadline, "the notification was not stored"
-        time.sleep(0.1)
+    wait_until(
+        lambda: notifications(web, player, "?unread=true")["total"],
+        timeout=WAIT,
+        what="the notification being stored",
+    )
     [stored] = notifications(web, player, "?unread=true")["notifications"]
     assert (stored["title"], stored["read"]) == ("While you were away", False)
 
@@ -158,7 +122,7 @@ def test_a_socket_on_another_process_gets_what_the_worker_consumed(
 ) -> None:
     """The worker (consumer) runs beside the platform's web process; the sockets are on that
     web process and on a second one: both hear it through Redis pub/sub."""
-    player = Player(platform)
+    player = welcomed_player(platform, timeout=WAIT)
     on_second = connect(socket_url(second_web), player.token)
     on_first = connect(socket_url(platform.url("notification")), player.token)
     try:
@@ -186,7 +150,7 @@ def test_a_socket_on_another_process_gets_what_the_worker_consumed(
 
 def test_redelivering_the_same_event_creates_nothing_new(platform: RunningPlatform) -> None:
     web = platform.url("notification")
-    player = Player(platform)
+    player = welcomed_player(platform, timeout=WAIT)
     ws = connect(socket_url(web), player.token)
     try:
         event = promotion_event(player.id, title="Once")
@@ -209,7 +173,8 @@ def test_redelivering_the_same_event_creates_nothing_new(platform: RunningPlatfo
 
 def test_a_player_cannot_read_another_players_notifications(platform: RunningPlatform) -> None:
     web = platform.url("notification")
-    owner, intruder = Player(platform), Player(platform)
+    owner = welcomed_player(platform, timeout=WAIT)
+    intruder = welcomed_player(platform, timeout=WAIT)
     ws = connect(socket_url(web), owner.token)
     try:
         publish(platform, promotion_event(owner.id))
@@ -234,7 +199,7 @@ def test_a_player_cannot_read_another_players_notifications(platform: RunningPla
 
 def test_a_socket_without_or_with_a_forged_token_is_refused(platform: RunningPlatform) -> None:
     url = socket_url(platform.url("notification"))
-    player = Player(platform)
+    player = welcomed_player(platform, timeout=WAIT)
     assert refused_status(url) == 401
     header, payload, _signature = player.token.split(".")
     kid = str(
@@ -254,7 +219,7 @@ def test_an_invalid_event_goes_to_the_dead_letter_topic_and_the_consumer_keeps_g
     platform: RunningPlatform,
 ) -> None:
     web = platform.url("notification")
-    player = Player(platform)
+    player = welcomed_player(platform, timeout=WAIT)
     dlq = TopicProbe(platform.infra.kafka_bootstrap, "notifications.dlq")
     try:
         invalid = promotion_event(player.id, title="No content")
@@ -285,7 +250,7 @@ def test_an_invalid_event_goes_to_the_dead_letter_topic_and_the_consumer_keeps_g
 def test_deactivating_a_player_closes_their_sockets_and_refuses_them(
     platform: RunningPlatform, second_web: str
 ) -> None:
-    player = Player(platform)
+    player = welcomed_player(platform, timeout=WAIT)
     sockets = [
         connect(socket_url(platform.url("notification")), player.token),
         connect(socket_url(second_web), player.token),

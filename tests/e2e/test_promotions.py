@@ -7,7 +7,6 @@ the OpenAPI document."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,44 +19,10 @@ from sqlalchemy import create_engine, text
 
 from shared.persistence.database import normalise_url
 from tests.e2e.conftest import RunningPlatform
+from tests.support.e2e import Player, bearer, wait_until
 from tests.support.kafka import TopicProbe, produce
 
-PASSWORD = "correct horse battery"
 PLAYERS_GROUP = "rewards-players"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-class Player:
-    def __init__(self, platform: RunningPlatform) -> None:
-        self.email = f"player-{uuid.uuid4().hex[:10]}@example.com"
-        auth = platform.url("auth")
-        created = requests.post(
-            f"{auth}/api/v1/auth/register",
-            json={"email": self.email, "password": PASSWORD, "firstName": "Ada"},
-            timeout=10,
-        )
-        assert created.status_code == 201, created.text
-        self.id: str = created.json()["id"]
-        login = requests.post(
-            f"{auth}/api/v1/auth/login",
-            json={"email": self.email, "password": PASSWORD},
-            timeout=10,
-        )
-        assert login.status_code == 200, login.text
-        self.headers = bearer(login.json()["accessToken"])
 
 
 class Rewards:
@@ -148,7 +113,7 @@ def test_a_new_player_gets_the_seeded_welcome_promotion_and_a_notification(
     platform: RunningPlatform, rewards: Rewards, notifications: TopicProbe
 ) -> None:
     seeded = platform.credentials["welcomePromotion"]
-    player = Player(platform)
+    player = Player(platform.url("auth"))
 
     (welcome,) = rewards.welcomed(player)
     assert welcome["promotion"]["id"] == seeded["id"]
@@ -191,7 +156,7 @@ def test_a_redelivered_registration_creates_nothing_new(
     bootstrap = platform.infra.kafka_bootstrap
     players_topic = TopicProbe(bootstrap, "players")
     try:
-        player = Player(platform)
+        player = Player(platform.url("auth"))
         (original,) = players_topic.wait_for(
             lambda r: isinstance(r["value"], dict) and r["value"].get("user_id") == player.id
         )
@@ -260,13 +225,13 @@ def test_invalid_registration_events_are_dead_lettered_and_the_consumer_keeps_go
     assert sorted(r["headers"]["dlq-reason"] for r in dead) == ["invalid_json", "invalid_player_id"]
 
     # The consumer is still at work: the next registration is welcomed.
-    assert rewards.welcomed(Player(platform))
+    assert rewards.welcomed(Player(platform.url("auth")))
 
 
 def test_staff_assign_a_promotion_and_each_new_holder_is_notified_once(
     platform: RunningPlatform, rewards: Rewards, notifications: TopicProbe
 ) -> None:
-    first, second = Player(platform), Player(platform)
+    first, second = Player(platform.url("auth")), Player(platform.url("auth"))
     rewards.welcomed(first)
     rewards.welcomed(second)
     promotion = rewards.create(type="FREE_SPINS", title="Slots night", amount="12.50")
@@ -290,7 +255,7 @@ def test_staff_assign_a_promotion_and_each_new_holder_is_notified_once(
 def test_assignments_and_promotions_that_break_the_rules_are_refused(
     platform: RunningPlatform, rewards: Rewards
 ) -> None:
-    player = Player(platform)
+    player = Player(platform.url("auth"))
     rewards.welcomed(player)
     now = datetime.now(UTC)
     inactive = rewards.create(isActive=False)
@@ -331,7 +296,7 @@ def test_assignments_and_promotions_that_break_the_rules_are_refused(
 def test_a_player_reads_only_their_own_promotions(
     platform: RunningPlatform, rewards: Rewards
 ) -> None:
-    me, other = Player(platform), Player(platform)
+    me, other = Player(platform.url("auth")), Player(platform.url("auth"))
     rewards.welcomed(me)
     forbidden = requests.get(f"{rewards.url}/players/{other.id}", headers=me.headers, timeout=10)
     assert forbidden.status_code == 403
@@ -343,7 +308,7 @@ def test_a_player_reads_only_their_own_promotions(
 def test_a_deactivated_player_is_refused_by_rewards_within_seconds(
     platform: RunningPlatform, rewards: Rewards
 ) -> None:
-    player = Player(platform)
+    player = Player(platform.url("auth"))
     rewards.welcomed(player)
     users = f"{platform.url('auth')}/api/v1/auth/users/{player.id}"
     mine = f"{rewards.url}/players/{player.id}"

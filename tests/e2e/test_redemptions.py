@@ -5,7 +5,6 @@ letters."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,55 +14,11 @@ import requests
 
 from shared.application.events import IntegrationEvent
 from tests.e2e.conftest import RunningPlatform
+from tests.support.e2e import Player, wait_until, welcomed_player
 from tests.support.kafka import TopicProbe, produce
 from tests.support.websocket import connect, next_event, socket_url
 
 WAIT = 30.0
-PASSWORD = "correct horse battery"
-
-
-class Player:
-    """A registered, logged-in player whose welcome notification is already read."""
-
-    def __init__(self, platform: RunningPlatform) -> None:
-        email = f"player-{uuid.uuid4().hex[:10]}@example.com"
-        auth = platform.url("auth")
-        created = requests.post(
-            f"{auth}/api/v1/auth/register", json={"email": email, "password": PASSWORD}, timeout=10
-        )
-        assert created.status_code == 201, created.text
-        self.id = str(created.json()["id"])
-        login = requests.post(
-            f"{auth}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
-        )
-        assert login.status_code == 200, login.text
-        self.token = str(login.json()["accessToken"])
-        web = platform.url("notification")
-        if "rewards" in platform.endpoints:
-            wait_until(lambda: unread(web, self) > 0)
-            requests.post(
-                f"{web}/api/v1/notifications/read-all", headers=self.headers, timeout=10
-            ).raise_for_status()
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def wait_until(predicate: Any, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
-def unread(web: str, player: Player) -> int:
-    response = requests.get(
-        f"{web}/api/v1/notifications/unread-count", headers=player.headers, timeout=10
-    )
-    return int(response.json()["unreadCount"])
 
 
 def award(platform: RunningPlatform, player_id: str, points: int) -> IntegrationEvent:
@@ -132,14 +87,14 @@ def outcomes(platform: RunningPlatform) -> Iterator[TopicProbe]:
 def test_points_and_a_redemption_reach_the_wallet_and_the_player_s_socket(
     platform: RunningPlatform, outcomes: TopicProbe
 ) -> None:
-    player = Player(platform)
+    player = welcomed_player(platform, timeout=WAIT)
     ws = connect(socket_url(platform.url("notification")), player.token)
     try:
         award(platform, player.id, 800)
         earned = notification(ws)
         assert earned["type"] == "POINTS_EARNED"
         assert earned["content"]["points"] == 800
-        wait_until(lambda: points_of(platform, player) == 800)
+        wait_until(lambda: points_of(platform, player) == 800, timeout=WAIT)
 
         accepted = redeem(platform, player.token, 500, key="dinner-1")
         assert accepted.status_code == 202, accepted.text
@@ -177,13 +132,13 @@ def test_points_and_a_redemption_reach_the_wallet_and_the_player_s_socket(
 def test_a_reversal_takes_back_spent_points_and_the_player_is_told(
     platform: RunningPlatform,
 ) -> None:
-    player = Player(platform)
+    player = welcomed_player(platform, timeout=WAIT)
     ws = connect(socket_url(platform.url("notification")), player.token)
     try:
         award(platform, player.id, 100)
         assert notification(ws)["type"] == "POINTS_EARNED"
         # The wallet and the notification service consume the award independently.
-        wait_until(lambda: points_of(platform, player) == 100)
+        wait_until(lambda: points_of(platform, player) == 100, timeout=WAIT)
         assert redeem(platform, player.token, 100).status_code == 202
         assert notification(ws)["type"] == "REDEMPTION_CONFIRMED"
         award(platform, player.id, -100)
@@ -192,15 +147,15 @@ def test_a_reversal_takes_back_spent_points_and_the_player_is_told(
         ws.close()
     assert reversed_["type"] == "POINTS_REVERSED"
     assert "below zero" in reversed_["message"]
-    wait_until(lambda: points_of(platform, player) == -100)
+    wait_until(lambda: points_of(platform, player) == -100, timeout=WAIT)
 
 
 def test_a_partner_produces_a_redemption_straight_to_redeem_events(
     platform: RunningPlatform, outcomes: TopicProbe
 ) -> None:
-    player = Player(platform)
+    player = welcomed_player(platform, timeout=WAIT)
     award(platform, player.id, 1000)
-    wait_until(lambda: points_of(platform, player) == 1000)
+    wait_until(lambda: points_of(platform, player) == 1000, timeout=WAIT)
     request_id = str(uuid.uuid4())
     event = IntegrationEvent(
         "REDEEM_REQUESTED",
@@ -236,7 +191,8 @@ def test_a_partner_produces_a_redemption_straight_to_redeem_events(
 
 
 def test_callers_who_may_not_redeem_are_refused(platform: RunningPlatform) -> None:
-    player, other = Player(platform), Player(platform)
+    player = welcomed_player(platform, timeout=WAIT)
+    other = welcomed_player(platform, timeout=WAIT)
     read_only = platform.client_token("hotel", scope="rewards.read")
     refused = redeem(platform, read_only, 10, playerId=player.id)
     assert refused.status_code == 403

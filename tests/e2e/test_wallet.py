@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,18 +20,8 @@ from embedded.servers import free_port, spawn
 from embedded.services import SERVICES
 from protos.loyalty.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from tests.e2e.conftest import RunningPlatform
+from tests.support.e2e import Player, wait_until
 from tests.support.kafka import TopicProbe
-
-PASSWORD = "correct horse battery"
-
-
-def wait_until(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def serving(channel: grpc.Channel) -> bool:
@@ -68,17 +57,8 @@ def metadata(token: str) -> tuple[tuple[str, str], ...]:
 
 def register_player(platform: RunningPlatform) -> tuple[str, str]:
     """A new player account: (user id, access token)."""
-    email = f"player-{uuid.uuid4().hex[:10]}@example.com"
-    auth = platform.url("auth")
-    created = requests.post(
-        f"{auth}/api/v1/auth/register", json={"email": email, "password": PASSWORD}, timeout=10
-    )
-    assert created.status_code == 201, created.text
-    login = requests.post(
-        f"{auth}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
-    )
-    assert login.status_code == 200, login.text
-    return str(created.json()["id"]), str(login.json()["accessToken"])
+    player = Player(platform.url("auth"), first_name=None)
+    return player.id, player.token
 
 
 def credit(player: str, amount: str, key: str) -> wallet_pb2.AddTransactionRequest:

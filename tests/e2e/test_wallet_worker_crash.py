@@ -14,7 +14,6 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from embedded.services import SERVICES, run_manage, start_worker
 from shared.application.events import IntegrationEvent
 from shared.persistence.database import normalise_url
 from tests.e2e.conftest import RunningPlatform
+from tests.support.e2e import wait_until
 
 EVENTS = 10_000
 PLAYERS = 100
@@ -33,15 +33,6 @@ CHUNKS = 40
 WAIT = 120.0
 
 REDEEM = next(s for s in SERVICES if s.name == "redeem")
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = WAIT, what: str = "it") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not met in {timeout}s")
 
 
 def produce_stream(bootstrap: str, events: list[IntegrationEvent], done: threading.Event) -> None:
@@ -112,6 +103,7 @@ def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
         log = log_dir / "redeem-worker-2.log"
         wait_until(
             lambda: log.exists() and "redeem-reward-confirmed" in log.read_text(),
+            timeout=WAIT,
             what="the second worker joining",
         )
         # Let the group rebalance over both members before the stream starts (a wait, not a
@@ -124,7 +116,7 @@ def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
             daemon=True,
         )
         producer.start()
-        wait_until(lambda: recorded() >= 1500, what="crediting to start")
+        wait_until(lambda: recorded() >= 1500, timeout=WAIT, what="crediting to start")
         os.killpg(second.pid, signal.SIGKILL)
         second.process.wait(10)
         at_kill = recorded()
@@ -132,7 +124,9 @@ def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(
         restarted = start_worker(REDEEM, env, log_dir, name="redeem-worker-2-restarted")
         producer.join(WAIT)
         assert produced.is_set()
-        wait_until(lambda: recorded() >= EVENTS - zero_awards, what="the stream draining")
+        wait_until(
+            lambda: recorded() >= EVENTS - zero_awards, timeout=WAIT, what="the stream draining"
+        )
     finally:
         for process in (second, restarted):
             if process is not None:

@@ -5,25 +5,32 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import RunningPlatform
 
 PASSWORD = "correct horse battery"
 T = TypeVar("T")
 
 
 def wait_until(
-    predicate: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1
+    predicate: Callable[[], T | None],
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    what: str = "condition",
 ) -> T:
-    """Poll until ``predicate`` returns something truthy; return it."""
+    """Poll until ``predicate`` returns something truthy; return it. ``what`` names the
+    condition in the failure message."""
     deadline = time.monotonic() + timeout
     while True:
         result = predicate()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(f"{what} not met in {timeout}s")
         time.sleep(interval)
 
 
@@ -32,15 +39,16 @@ def bearer(token: str) -> dict[str, str]:
 
 
 class Player:
-    """A player registered and logged in through the auth service's HTTP API."""
+    """A player registered and logged in through the auth service's HTTP API.
 
-    def __init__(self, auth_url: str, first_name: str = "Ada") -> None:
+    ``first_name=None`` registers without a first name (the field is left out)."""
+
+    def __init__(self, auth_url: str, first_name: str | None = "Ada") -> None:
         self.email = f"player-{uuid.uuid4().hex[:10]}@example.com"
-        created = requests.post(
-            f"{auth_url}/api/v1/auth/register",
-            json={"email": self.email, "password": PASSWORD, "firstName": first_name},
-            timeout=10,
-        )
+        registration = {"email": self.email, "password": PASSWORD}
+        if first_name is not None:
+            registration["firstName"] = first_name
+        created = requests.post(f"{auth_url}/api/v1/auth/register", json=registration, timeout=10)
         assert created.status_code == 201, created.text
         self.id: str = created.json()["id"]
         login = requests.post(
@@ -54,6 +62,38 @@ class Player:
     @property
     def headers(self) -> dict[str, str]:
         return bearer(self.token)
+
+    def read_welcome(self, notification_url: str, timeout: float = 30.0) -> Player:
+        """Wait for the notification registration brings (the running welcome promotion:
+        rewards → notifications) and mark everything read, so a test then sees only the
+        notifications it causes. Only where the platform runs rewards."""
+
+        def unread() -> int:
+            response = requests.get(
+                f"{notification_url}/api/v1/notifications/unread-count",
+                headers=self.headers,
+                timeout=10,
+            )
+            assert response.status_code == 200, response.text
+            return int(response.json()["unreadCount"])
+
+        wait_until(unread, timeout=timeout, what="the welcome notification arriving")
+        requests.post(
+            f"{notification_url}/api/v1/notifications/read-all", headers=self.headers, timeout=10
+        ).raise_for_status()
+        return self
+
+
+def welcomed_player(
+    platform: RunningPlatform, first_name: str | None = None, timeout: float = 30.0
+) -> Player:
+    """A player registered through the platform's auth service (without a first name unless one
+    is given) whose welcome notification, where the platform runs rewards (which gives it), has
+    arrived and is marked read."""
+    player = Player(platform.url("auth"), first_name=first_name)
+    if "rewards" in platform.endpoints:
+        player.read_welcome(platform.url("notification"), timeout=timeout)
+    return player
 
 
 def json_or_text(response: requests.Response) -> Any:
