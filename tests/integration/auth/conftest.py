@@ -39,6 +39,9 @@ def auth_container(infra: Infra, auth_database: str) -> Iterator[Container]:
     container = build_container(auth_overrides(infra, auth_database))
     yield container
     container.shutdown_resources()
+    # Drop the singletons holding the Kafka producer too: a live librdkafka handle keeps
+    # reconnecting (and logging) once the broker is stopped at the end of the session.
+    container.reset_singletons()
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,9 @@ def notification_container(infra: Infra, minter: TokenMinter) -> Iterator[Contai
     container.live_subscriber().stop()
     database.client.drop_database(database.name)
     container.shutdown_resources()
+    # Drop the singletons holding the Kafka producer too: a live librdkafka handle keeps
+    # reconnecting (and logging) once the broker is stopped at the end of the session.
+    container.reset_singletons()
 
 
 @pytest.fixture(scope="session")

@@ -56,6 +56,9 @@ def redeem_container(infra: Infra, redeem_database: str, jwks: JwksServer) -> It
     container = build_container(redeem_overrides(infra, redeem_database, jwks.url))
     yield container
     container.shutdown_resources()
+    # Drop the singletons holding the Kafka producer too: a live librdkafka handle keeps
+    # reconnecting (and logging) once the broker is stopped at the end of the session.
+    container.reset_singletons()
 
 
 @pytest.fixture(autouse=True)

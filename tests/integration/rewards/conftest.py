@@ -71,6 +71,9 @@ def rewards_container(
     yield container
     container.key_resolver.reset_override()
     container.shutdown_resources()
+    # Drop the singletons holding the Kafka producer too: a live librdkafka handle keeps
+    # reconnecting (and logging) once the broker is stopped at the end of the session.
+    container.reset_singletons()
 
 
 @pytest.fixture(scope="session")
