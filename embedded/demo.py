@@ -2,7 +2,9 @@
 
 A player registers with a WebSocket open and sees the welcome promotion arrive; staff assign a
 second promotion, which arrives too; the player claims the welcome bonus and the wallet shows the
-credit and its transaction.
+credit and its transaction; the hotel app posts a stay over REST and the casino produces a wager
+straight to Kafka, the player sees the points arrive, their total with its breakdown, redeems
+points and sees the confirmation and the new balance.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Demo:
         gateway = endpoints.get("gateway")
         self.url = {name: gateway or entry["url"] for name, entry in services.items()}
         self.credentials = platform["credentials"]
+        self.kafka = str(endpoints["servers"]["kafka"])
         self.http = requests.Session()
         self.notifications: list[dict[str, Any]] = []
         self._arrived = threading.Condition()
@@ -196,9 +199,112 @@ class Demo:
                 },
             )
 
+            self.earn_and_redeem(player["id"], token)
+
         unread = self.call("GET", "notification", "/api/v1/notifications?unread=true", token)
         say(f"\nThe player has {unread['total']} unread notifications stored for later.")
         ws.close()
+
+    def partner_token(self, client: str) -> str:
+        """A partner app's access token (OAuth2 client credentials)."""
+        secret = self.credentials["clients"][client]
+        response = self.http.post(
+            f"{self.url['auth']}/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(secret["clientId"], secret["clientSecret"]),
+            timeout=15,
+        )
+        if response.status_code != 200:
+            raise SystemExit(f"the {client} token request answered {response.status_code}")
+        return str(response.json()["access_token"])
+
+    def produce_wager(self, player_id: str, amount: str) -> str:
+        """The casino system publishes its wager straight to Kafka, as a partner may."""
+        from confluent_kafka import Producer
+
+        event_id = str(uuid.uuid4())
+        event = {
+            "eventId": event_id,
+            "eventType": "CASINO_SPEND",
+            "version": 1,
+            "occurredAt": datetime.now(UTC).isoformat(),
+            "user_id": player_id,
+            "partnerId": "casino",
+            "reference": f"table-7:{event_id[:8]}",
+            "currency": "USD",
+            "amountWagered": amount,
+            "game": "blackjack",
+        }
+        producer = Producer({"bootstrap.servers": self.kafka, "enable.idempotence": True})
+        failures: list[str] = []
+        producer.produce(
+            "reward-events",
+            key=player_id,
+            value=json.dumps(event).encode(),
+            on_delivery=lambda err, _msg: failures.append(str(err)) if err else None,
+        )
+        if producer.flush(15) or failures:
+            raise SystemExit(f"the wager was not delivered to Kafka: {failures or 'timeout'}")
+        return event_id
+
+    def earn_and_redeem(self, player_id: str, token: str) -> None:
+        say("\n4. The hotel app obtains a token and posts a 3-night stay.")
+        hotel = self.partner_token("hotel")
+        accepted = self.call(
+            "POST",
+            "rewards",
+            "/api/v1/rewards/events",
+            hotel,
+            json={
+                "eventType": "HOTEL_STAY",
+                "user_id": player_id,
+                "reference": f"folio-{uuid.uuid4().hex[:6]}",
+                "nights": 3,
+            },
+        )
+        say(f"   accepted: {accepted['accepted']}")
+        stay = self.wait_for("POINTS_EARNED", token)
+        show("live notification", {"type": stay["type"], "message": stay.get("message")})
+
+        say("\n5. The casino produces a $250 wager straight to Kafka (topic reward-events).")
+        say(f"   produced event {self.produce_wager(player_id, '250.00')}")
+        wager = self.wait_for("POINTS_EARNED", token)
+        show("live notification", {"type": wager["type"], "message": wager.get("message")})
+
+        say("\n6. The player's points total, computed from the events with its breakdown.")
+        points = self.call("GET", "rewards", f"/api/v1/rewards/{player_id}?breakdown=true", token)
+        show("points", points)
+
+        say("\n7. The player redeems 40 points (an Idempotency-Key makes a retry safe).")
+        self.wait_for_points(token, 55)
+        request = self.call(
+            "POST",
+            "redeem",
+            "/api/v1/redemptions",
+            token,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            json={"points": 40, "rewardDescription": "Dinner for two at the steakhouse"},
+        )
+        show("redemption", request)
+        outcome = self.wait_for("REDEMPTION_CONFIRMED", token)
+        show("live notification", {"type": outcome["type"], "message": outcome.get("message")})
+        status = self.call(
+            "GET", "redeem", f"/api/v1/redemptions/{request['redeemRequestId']}", token
+        )
+        show("redemption", {k: status[k] for k in ("redeemRequestId", "status", "points")})
+        wallet = self.call("GET", "redeem", "/api/v1/wallet/me", token)
+        show("wallet balances", wallet["balances"])
+
+    def wait_for_points(self, token: str, points: int, timeout: float = 15.0) -> None:
+        """The wallet credits points from ``reward-confirmed`` independently of the
+        notification; wait until it holds what the player just earned."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            balances = self.call("GET", "redeem", "/api/v1/wallet/me", token)["balances"]
+            if int(balances["points"]) >= points:
+                return
+            time.sleep(0.2)
+        raise SystemExit(f"the wallet did not show {points} points within {timeout:.0f}s")
 
 
 def main(argv: list[str] | None = None) -> int:

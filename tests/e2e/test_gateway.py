@@ -112,6 +112,18 @@ def test_an_oversized_body_is_refused_at_the_gateway(gateway: str) -> None:
     assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
+def test_a_malformed_request_line_is_refused_in_the_envelope(gateway: str) -> None:
+    # nginx refuses a NUL byte in the path itself, before any service sees it.
+    response = requests.get(f"{gateway}/api/v1/rewards/%00abc", timeout=10)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BAD_REQUEST"
+    assert "nginx" not in response.text
+    # The gateway's own error pages are internal: asked for directly, they do not exist.
+    direct = requests.get(f"{gateway}/_gateway/bad-request", timeout=10)
+    assert direct.status_code == 404
+    assert direct.json()["error"]["code"] == "NOT_FOUND"
+
+
 def test_logins_from_one_address_are_rate_limited(gateway: str) -> None:
     # A different unknown email each time: the auth service's per-account lockout stays out of
     # the way, so what answers 429 is the gateway's per-address limit.
