@@ -406,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
             bench.add_workers(args.throughput_workers - 1)
         say(f"Producing {args.events} events for the throughput run…")
         stored_rate, wall_rate = measure_throughput(producer, collection, args.events)
+        # Released before the broker stops, so the client does not retry a closed port at exit.
+        del producer
 
     say("")
     say(
