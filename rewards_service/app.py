@@ -9,11 +9,9 @@ from flask import Flask
 from rewards_service.container import Container, build_container
 from rewards_service.controllers import earning, promotions
 from rewards_service.controllers.errors import ERRORS
-from shared.messaging.kafka import check_broker
-from shared.persistence.database import check_database
 from shared.security.resource_server import configure_resource_server
 from shared.web.app_factory import create_base_app
-from shared.web.health import HealthCheck
+from shared.web.health import core_checks
 
 SERVICE = "rewards"
 
@@ -25,11 +23,7 @@ def create_app(
     container = container or build_container(overrides)
     settings = container.config()
     core = container.core
-    readiness = [
-        HealthCheck("database", lambda: check_database(core.database())),
-        HealthCheck("redis", lambda: core.redis().ping()),
-        HealthCheck("kafka", lambda: check_broker(settings["kafka"])),
-    ]
+    readiness = core_checks(core, settings["kafka"])
     app, api = create_base_app(
         __name__,
         SERVICE,

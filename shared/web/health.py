@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from shared.messaging.kafka import check_broker
 from shared.observability.logging import get_logger
+from shared.persistence.database import check_database
 
 log = get_logger(__name__)
 
@@ -19,6 +22,16 @@ class HealthCheck:
 
     name: str
     probe: Callable[[], None]
+
+
+def core_checks(core: Any, kafka: Mapping[str, Any]) -> list[HealthCheck]:
+    """The readiness of a service built on ``shared.container.CoreContainer`` (``core``, the
+    service container's provider of it): PostgreSQL, Redis, the broker."""
+    return [
+        HealthCheck("database", lambda: check_database(core.database())),
+        HealthCheck("redis", lambda: core.redis().ping()),
+        HealthCheck("kafka", lambda: check_broker(kafka)),
+    ]
 
 
 def health_blueprint(checks: Sequence[HealthCheck]) -> Blueprint:
