@@ -1,4 +1,5 @@
-"""A Kafka consumer for tests: collects what arrives on a topic and waits for a match."""
+"""Kafka for tests: a probe that collects what arrives on a topic and waits for a match, and a
+consumer runner started in a thread as a worker runs it."""
 
 from __future__ import annotations
 
@@ -6,12 +7,19 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from shared.messaging.consumer import decode_headers
+from shared.messaging.consumer import (
+    ConsumerRunner,
+    ConsumerSettings,
+    EventHandler,
+    decode_headers,
+)
+from shared.messaging.kafka import consumer_config, create_producer
+from shared.messaging.schemas import event_schemas
 
 
 class TopicProbe:
@@ -105,3 +113,39 @@ def produce(
         headers=list((headers or {}).items()),
     )
     assert producer.flush(10) == 0
+
+
+class RunningConsumer:
+    """A consumer runner in a thread, as the worker runs it: short session timeouts so a test's
+    group settles fast; ``settings`` are the runner's own (poll timeout, batch size, backoff)."""
+
+    def __init__(
+        self,
+        kafka: Mapping[str, Any],
+        topic: str,
+        handler: EventHandler,
+        group: str,
+        **settings: Any,
+    ) -> None:
+        config: dict[str, Any] = {
+            **kafka,
+            "consumer": {
+                "session_timeout_ms": 2000,
+                "heartbeat_interval_ms": 500,
+                "fetch_wait_max_ms": 10,
+            },
+        }
+        self.runner = ConsumerRunner(
+            consumer_factory=lambda: Consumer(consumer_config(config, group)),
+            dead_letter_producer=create_producer(config),
+            handler=handler,
+            schemas=event_schemas(),
+            settings=ConsumerSettings(group_id=group, topics=[topic], **settings),
+        )
+        self.thread = threading.Thread(target=self.runner.run, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.runner.stop()
+        self.thread.join(20)
+        assert not self.thread.is_alive(), "the consumer runner did not stop"

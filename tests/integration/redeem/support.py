@@ -3,22 +3,21 @@ database lock probes."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from confluent_kafka import Consumer
 from sqlalchemy import Engine, text
 
 from protos.loyalty.wallet.v1 import wallet_pb2
 from shared.application.events import IntegrationEvent
-from shared.messaging.consumer import ConsumerRunner, ConsumerSettings, EventHandler, InboundEvent
-from shared.messaging.kafka import consumer_config, create_producer, ensure_topics
+from shared.messaging.consumer import EventHandler, InboundEvent
+from shared.messaging.kafka import ensure_topics
 from shared.messaging.schemas import event_schemas
 from tests.support.infra import Infra
+from tests.support.kafka import RunningConsumer
 
 
 def json_of(response: Any) -> Any:
@@ -181,35 +180,14 @@ def points_balance(engine: Engine, player_id: str) -> int | None:
     return None if value is None else int(value)
 
 
-class Running:
+class Running(RunningConsumer):
     """A consumer runner in a thread, as the worker runs it, on its own group."""
 
     def __init__(self, infra: Infra, topic: str, handler: EventHandler) -> None:
-        settings: dict[str, Any] = {
-            **infra.kafka_settings,
-            "consumer": {
-                "session_timeout_ms": 2000,
-                "heartbeat_interval_ms": 500,
-                "fetch_wait_max_ms": 10,
-            },
-        }
         group = f"redeem-test-{uuid.uuid4().hex[:8]}"
-        self.runner = ConsumerRunner(
-            consumer_factory=lambda: Consumer(consumer_config(settings, group)),
-            dead_letter_producer=create_producer(settings),
-            handler=handler,
-            schemas=event_schemas(),
-            settings=ConsumerSettings(
-                group_id=group, topics=[topic], retry_backoff=0.01, poll_timeout=0.05
-            ),
+        super().__init__(
+            infra.kafka_settings, topic, handler, group, retry_backoff=0.01, poll_timeout=0.05
         )
-        self.thread = threading.Thread(target=self.runner.run, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.runner.stop()
-        self.thread.join(20)
-        assert not self.thread.is_alive()
 
 
 def fresh_topic(infra: Infra, prefix: str) -> str:

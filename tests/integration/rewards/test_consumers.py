@@ -3,7 +3,6 @@ registration (once, whatever the redeliveries), dead letters, and account status
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -11,18 +10,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
 from sqlalchemy import text
 
 from rewards_service.container import Container
 from rewards_service.controllers.consumers import PlayerRegistrations, UserStatusChanges
 from shared.application.events import IntegrationEvent
-from shared.messaging.consumer import ConsumerRunner, ConsumerSettings, InboundEvent, RejectEvent
-from shared.messaging.kafka import consumer_config, create_producer, ensure_topics
-from shared.messaging.schemas import event_schemas
+from shared.messaging.consumer import InboundEvent, RejectEvent
+from shared.messaging.kafka import ensure_topics
 from tests.integration.rewards.conftest import ApiClient, Tokens, create_promotion, outbox_messages
 from tests.support.infra import Infra
-from tests.support.kafka import TopicProbe, produce
+from tests.support.kafka import RunningConsumer, TopicProbe, produce
 
 
 def registered(player_id: str | None = None, event_id: str | None = None) -> IntegrationEvent:
@@ -144,35 +141,14 @@ def test_a_staff_assignment_after_registration_reaches_the_new_player(
     assert response.json["assigned"] == [event.user_id]
 
 
-class Running:
+class Running(RunningConsumer):
     """A consumer runner in a thread, as the worker runs it."""
 
     def __init__(self, infra: Infra, topic: str, handler: Any) -> None:
-        settings: dict[str, Any] = {
-            **infra.kafka_settings,
-            "consumer": {
-                "session_timeout_ms": 2000,
-                "heartbeat_interval_ms": 500,
-                "fetch_wait_max_ms": 10,
-            },
-        }
         group = f"rewards-test-{uuid.uuid4().hex[:8]}"
-        self.runner = ConsumerRunner(
-            consumer_factory=lambda: Consumer(consumer_config(settings, group)),
-            dead_letter_producer=create_producer(settings),
-            handler=handler,
-            schemas=event_schemas(),
-            settings=ConsumerSettings(
-                group_id=group, topics=[topic], retry_backoff=0.01, poll_timeout=0.1
-            ),
+        super().__init__(
+            infra.kafka_settings, topic, handler, group, retry_backoff=0.01, poll_timeout=0.1
         )
-        self.thread = threading.Thread(target=self.runner.run, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.runner.stop()
-        self.thread.join(20)
-        assert not self.thread.is_alive()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -4,23 +4,19 @@ dead-letter topic with their reason, and the rule effective at the event's time 
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
 from dependency_injector import providers
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from rewards_service.container import Container
 from shared.domain.clock import FixedClock
-from shared.messaging.consumer import ConsumerRunner, ConsumerSettings
-from shared.messaging.kafka import consumer_config, create_producer, ensure_topics
-from shared.messaging.schemas import event_schemas
+from shared.messaging.kafka import ensure_topics
 from tests.integration.rewards.conftest import ApiClient, add_players
 from tests.integration.rewards.support import (
     confirmations,
@@ -31,7 +27,7 @@ from tests.integration.rewards.support import (
     recorded,
 )
 from tests.support.infra import Infra
-from tests.support.kafka import TopicProbe, produce
+from tests.support.kafka import RunningConsumer, TopicProbe, produce
 from tests.support.partner_events import partner_message, reversal_message
 
 
@@ -221,35 +217,19 @@ def test_the_rule_effective_at_the_events_time_prices_it(
     }
 
 
-class Running:
+class Running(RunningConsumer):
     """The consumer runner with the rewards handler in a thread, as the worker runs it."""
 
     def __init__(self, infra: Infra, topic: str, container: Container) -> None:
-        settings: dict[str, Any] = {
-            **infra.kafka_settings,
-            "consumer": {
-                "session_timeout_ms": 2000,
-                "heartbeat_interval_ms": 500,
-                "fetch_wait_max_ms": 10,
-            },
-        }
         group = f"rewards-earning-test-{uuid.uuid4().hex[:8]}"
-        self.runner = ConsumerRunner(
-            consumer_factory=lambda: Consumer(consumer_config(settings, group)),
-            dead_letter_producer=create_producer(settings),
-            handler=handler(container),
-            schemas=event_schemas(),
-            settings=ConsumerSettings(
-                group_id=group, topics=[topic], batch_size=1000, poll_timeout=0.1
-            ),
+        super().__init__(
+            infra.kafka_settings,
+            topic,
+            handler(container),
+            group,
+            batch_size=1000,
+            poll_timeout=0.1,
         )
-        self.thread = threading.Thread(target=self.runner.run, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.runner.stop()
-        self.thread.join(20)
-        assert not self.thread.is_alive()
 
 
 @pytest.fixture

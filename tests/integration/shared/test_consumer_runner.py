@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer
 from sqlalchemy.exc import OperationalError
 
 from shared.application.events import IntegrationEvent
 from shared.messaging.consumer import (
-    ConsumerRunner,
-    ConsumerSettings,
     EventHandler,
     InboundEvent,
     Rejected,
     RejectEvent,
 )
-from shared.messaging.kafka import consumer_config, create_producer, ensure_topics
-from shared.messaging.schemas import event_schemas
+from shared.messaging.kafka import ensure_topics
 from tests.support.infra import Infra
-from tests.support.kafka import TopicProbe, produce
+from tests.support.kafka import RunningConsumer, TopicProbe, produce
 
 
 class RecordingHandler(EventHandler):
@@ -59,32 +54,10 @@ def registered(email: str) -> dict[str, Any]:
     ).to_message()
 
 
-class Running:
+class Running(RunningConsumer):
     def __init__(self, infra: Infra, topic: str, group: str, handler: EventHandler) -> None:
-        settings = {
-            "bootstrap_servers": infra.kafka_bootstrap,
-            "consumer": {
-                "session_timeout_ms": 2000,
-                "heartbeat_interval_ms": 500,
-                "fetch_wait_max_ms": 10,
-            },
-        }
-        self.runner = ConsumerRunner(
-            consumer_factory=lambda: Consumer(consumer_config(settings, group)),
-            dead_letter_producer=create_producer(settings),
-            handler=handler,
-            schemas=event_schemas(),
-            settings=ConsumerSettings(
-                group_id=group, topics=[topic], retry_backoff=0.01, poll_timeout=0.1
-            ),
-        )
-        self.thread = threading.Thread(target=self.runner.run, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.runner.stop()
-        self.thread.join(20)
-        assert not self.thread.is_alive(), "the runner did not stop"
+        kafka = {"bootstrap_servers": infra.kafka_bootstrap}
+        super().__init__(kafka, topic, handler, group, retry_backoff=0.01, poll_timeout=0.1)
 
 
 def wait_until(predicate, timeout: float = 20.0) -> None:
