@@ -7,6 +7,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 from dependency_injector import containers, providers
+from redis import Redis
 from sqlalchemy import Engine
 
 from shared.domain.clock import SystemClock
@@ -14,7 +15,7 @@ from shared.messaging.kafka import create_producer
 from shared.messaging.schemas import event_schemas
 from shared.persistence.database import create_database_engine
 from shared.redis_client import redis_resource
-from shared.security.user_status import RedisInactiveUsers
+from shared.security.user_status import MirroredInactiveUsers, RedisInactiveUsers
 
 
 def _engine(settings: dict[str, Any]) -> Iterator[Engine]:
@@ -23,6 +24,14 @@ def _engine(settings: dict[str, Any]) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+def _inactive_users(redis: Redis) -> Iterator[MirroredInactiveUsers]:
+    mirror = MirroredInactiveUsers(RedisInactiveUsers(redis))
+    try:
+        yield mirror
+    finally:
+        mirror.close()
 
 
 def _producer(settings: dict[str, Any]) -> Iterator[Producer]:
@@ -43,4 +52,4 @@ class CoreContainer(containers.DeclarativeContainer):
     database = providers.Resource(_engine, config.database)
     redis = providers.Resource(redis_resource, config.redis.url)
     producer = providers.Resource(_producer, config.kafka)
-    inactive_users = providers.Singleton(RedisInactiveUsers, redis)
+    inactive_users = providers.Resource(_inactive_users, redis)

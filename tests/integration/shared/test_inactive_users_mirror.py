@@ -1,0 +1,109 @@
+"""The in-memory mirror of inactive users against a real Redis: it follows changes made by other
+processes, reloads after losing its subscription, and keeps databases apart."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from redis import Redis
+
+from embedded.services import redis_url_for
+from shared.redis_client import create_redis
+from shared.security.user_status import MirroredInactiveUsers, RedisInactiveUsers
+from tests.support.e2e import wait_until
+from tests.support.infra import Infra
+
+DB = 9
+OTHER_DB = 10
+
+
+@pytest.fixture
+def clients(infra: Infra) -> Iterator[tuple[Redis, Redis]]:
+    first = create_redis(redis_url_for(infra.redis_url, DB))
+    other = create_redis(redis_url_for(infra.redis_url, OTHER_DB))
+    yield first, other
+    first.close()
+    other.close()
+
+
+@pytest.fixture
+def mirrors(clients: tuple[Redis, Redis]) -> Iterator[list[MirroredInactiveUsers]]:
+    made: list[MirroredInactiveUsers] = []
+    yield made
+    for mirror in made:
+        mirror.close()
+
+
+def mirror_of(redis: Redis, made: list[MirroredInactiveUsers]) -> MirroredInactiveUsers:
+    mirror = MirroredInactiveUsers(RedisInactiveUsers(redis), retry_seconds=0.1)
+    made.append(mirror)
+    mirror.is_inactive("warm-up")  # starts the listener
+    wait_until(lambda: mirror.synced, timeout=10)
+    return mirror
+
+
+def test_a_change_made_elsewhere_reaches_the_mirror_and_its_maker_at_once(
+    clients: tuple[Redis, Redis], mirrors: list[MirroredInactiveUsers]
+) -> None:
+    redis, _ = clients
+    maker, follower = mirror_of(redis, mirrors), mirror_of(redis, mirrors)
+    user = str(uuid.uuid4())
+
+    maker.mark(user, inactive=True)
+    assert maker.is_inactive(user)
+    wait_until(lambda: follower.is_inactive(user), timeout=5)
+    assert follower.inactive_among([user, "someone-else"]) == {user}
+
+    maker.mark(user, inactive=False)
+    assert not maker.is_inactive(user)
+    wait_until(lambda: not follower.is_inactive(user), timeout=5)
+    assert follower.synced, "answers came from the mirror, not from Redis"
+
+
+def test_a_new_process_loads_every_inactive_user_and_answers_from_redis_until_then(
+    clients: tuple[Redis, Redis], mirrors: list[MirroredInactiveUsers]
+) -> None:
+    redis, _ = clients
+    users = [str(uuid.uuid4()) for _ in range(1500)]  # more than one SCAN page
+    for user in users:
+        RedisInactiveUsers(redis).mark(user, inactive=True)
+
+    late = MirroredInactiveUsers(RedisInactiveUsers(redis))
+    mirrors.append(late)
+    assert late.is_inactive(users[0])  # before the load: straight from Redis
+    wait_until(lambda: late.synced, timeout=10)
+    assert late.inactive_among(users) == set(users)
+    assert not late.is_inactive(str(uuid.uuid4()))
+
+
+def test_after_losing_its_subscription_the_mirror_reloads_what_it_missed(
+    clients: tuple[Redis, Redis], mirrors: list[MirroredInactiveUsers]
+) -> None:
+    redis, _ = clients
+    mirror = mirror_of(redis, mirrors)
+    missed = str(uuid.uuid4())
+    # Written without an announcement, as a change published while the mirror was disconnected.
+    redis.set("user:inactive:" + missed, "1")
+    assert not mirror.is_inactive(missed)
+
+    assert redis.client_kill_filter(_type="pubsub") >= 1
+
+    wait_until(lambda: mirror.is_inactive(missed), timeout=10)
+
+
+def test_each_database_keeps_its_own_flags(
+    clients: tuple[Redis, Redis], mirrors: list[MirroredInactiveUsers]
+) -> None:
+    redis, other_redis = clients
+    here, maker_here = mirror_of(redis, mirrors), mirror_of(redis, mirrors)
+    there = mirror_of(other_redis, mirrors)
+    user, sentinel = str(uuid.uuid4()), str(uuid.uuid4())
+
+    there.mark(user, inactive=True)
+    maker_here.mark(sentinel, inactive=True)  # published after, so seen after
+    wait_until(lambda: here.is_inactive(sentinel), timeout=5)
+
+    assert not here.is_inactive(user)
+    assert there.is_inactive(user)
