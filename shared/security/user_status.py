@@ -13,6 +13,7 @@ import threading
 from collections.abc import Collection
 
 from redis import Redis
+from redis.client import PubSub
 
 from shared.application.ports import InactiveUsers
 from shared.observability.logging import get_logger
@@ -23,8 +24,8 @@ log = get_logger(__name__)
 class RedisInactiveUsers(InactiveUsers):
     """One key per inactive user. No expiry: an account stays refused until reactivated.
 
-    Every change is also announced (the user id) on :attr:`channel`, in the same transaction, so
-    that processes mirroring the set can re-read that user.
+    Every change is also announced (the user id) on a channel, in the same transaction, so that
+    processes mirroring the set (:meth:`subscribe`) can re-read that user.
     """
 
     def __init__(self, redis: Redis, prefix: str = "user:inactive:") -> None:
@@ -32,11 +33,13 @@ class RedisInactiveUsers(InactiveUsers):
         self._prefix = prefix
         database = redis.connection_pool.connection_kwargs.get("db", 0)
         # Pub/sub is server-wide, the flags are per database: one channel per database.
-        self.channel = f"{prefix}changes:{database}"
+        self._channel = f"{prefix}changes:{database}"
 
-    @property
-    def redis(self) -> Redis:
-        return self._redis
+    def subscribe(self) -> PubSub:
+        """A subscription to the ids whose flag changed (its caller closes it)."""
+        pubsub: PubSub = self._redis.pubsub()  # type: ignore[no-untyped-call]
+        pubsub.subscribe(self._channel)
+        return pubsub
 
     def is_inactive(self, user_id: str) -> bool:
         return bool(self._redis.exists(self._prefix + user_id))
@@ -59,7 +62,7 @@ class RedisInactiveUsers(InactiveUsers):
                 pipe.set(self._prefix + user_id, "1")
             else:
                 pipe.delete(self._prefix + user_id)
-            pipe.publish(self.channel, user_id)
+            pipe.publish(self._channel, user_id)
             pipe.execute()
 
 
@@ -97,7 +100,7 @@ class MirroredInactiveUsers(InactiveUsers):
     def inactive_among(self, user_ids: Collection[str]) -> set[str]:
         self._ensure_listening()
         if self._synced:
-            return {user_id for user_id in user_ids if user_id in self._ids}
+            return set(user_ids) & self._ids
         return self._store.inactive_among(user_ids)
 
     def mark(self, user_id: str, inactive: bool) -> None:
@@ -127,9 +130,9 @@ class MirroredInactiveUsers(InactiveUsers):
     def _listen(self) -> None:
         delay = self._retry_seconds
         while not self._stopped.is_set():
-            pubsub = self._store.redis.pubsub()  # type: ignore[no-untyped-call]
+            pubsub: PubSub | None = None
             try:
-                pubsub.subscribe(self._store.channel)
+                pubsub = self._store.subscribe()
                 while not self._stopped.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message is None:
@@ -148,8 +151,9 @@ class MirroredInactiveUsers(InactiveUsers):
                 self._stopped.wait(delay)
                 delay = min(delay * 2, 30.0)
             finally:
-                with contextlib.suppress(Exception):
-                    pubsub.close()
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        pubsub.close()
         self._synced = False
 
     def _reload(self) -> None:
