@@ -54,6 +54,14 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU time spent by every process on the machine (Linux ``/proc/stat``): with client,
+    server and PostgreSQL on the same cores, the cost of a call in all."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def start_standalone(stack: ExitStack, profile: str) -> Target:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     from sqlalchemy.engine import make_url
@@ -202,6 +210,7 @@ def measure(target: Target, args: argparse.Namespace, calls: int, seed: str) -> 
         for i in range(args.processes)
     ]
     server_cpu = cpu_seconds(target.server_pid)
+    machine_cpu = machine_busy_seconds()
     started = time.perf_counter()
     for process in processes:
         process.start()
@@ -214,6 +223,7 @@ def measure(target: Target, args: argparse.Namespace, calls: int, seed: str) -> 
             errors[name] = errors.get(name, 0) + count
     elapsed = time.perf_counter() - started
     server_cpu_after = cpu_seconds(target.server_pid)
+    machine_cpu_after = machine_busy_seconds()
     for process in processes:
         process.join(30)
     latencies.sort()
@@ -234,6 +244,9 @@ def measure(target: Target, args: argparse.Namespace, calls: int, seed: str) -> 
             round((server_cpu_after - server_cpu) * 1000 / ok, 3)
             if ok and server_cpu is not None and server_cpu_after is not None
             else None
+        ),
+        "machine_cpu_ms_per_call": (
+            round((machine_cpu_after - machine_cpu) * 1000 / ok, 3) if ok else None
         ),
         "load_average": os.getloadavg(),
     }

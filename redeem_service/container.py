@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dependency_injector import containers, providers
 
+from redeem_service.adapters.persistence.ledger import SqlAlchemyLedger
 from redeem_service.adapters.persistence.unit_of_work import SqlAlchemyRedeemUnitOfWork
 from redeem_service.application.points import PointsService
 from redeem_service.application.redemptions import RedemptionDecisions, RedemptionService
@@ -24,8 +25,20 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
     core = providers.Container(CoreContainer, config=config)
 
-    uow = providers.Factory(SqlAlchemyRedeemUnitOfWork, engine=core.database, schemas=core.schemas)
-    wallet_service = providers.Factory(WalletService, uow=uow.provider, clock=core.clock)
+    uow = providers.Factory(
+        SqlAlchemyRedeemUnitOfWork,
+        engine=core.database,
+        schemas=core.schemas,
+        statement_timeout_ms=config.database.statement_timeout_ms.as_int(),
+    )
+    ledger = providers.Factory(
+        SqlAlchemyLedger,
+        engine=core.database,
+        statement_timeout_ms=config.database.statement_timeout_ms.as_int(),
+    )
+    wallet_service = providers.Factory(
+        WalletService, uow=uow.provider, ledger=ledger, clock=core.clock
+    )
     points_service = providers.Factory(PointsService, uow=uow.provider, clock=core.clock)
     redemption_service = providers.Factory(RedemptionService, uow=uow.provider, clock=core.clock)
     redemption_decisions = providers.Factory(

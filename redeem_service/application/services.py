@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from redeem_service.application.commands import AdjustBalance, RecordTransaction
 from redeem_service.application.events import wallet_adjusted
-from redeem_service.application.ports import RedeemUnitOfWork
+from redeem_service.application.ports import Ledger, RedeemUnitOfWork
 from redeem_service.domain.exceptions import (
     BalanceLimitExceeded,
     IdempotencyKeyReused,
@@ -55,8 +56,9 @@ class WalletStatement:
 class WalletService:
     """The only way balances change: each change and its log line in one transaction."""
 
-    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+    def __init__(self, uow: UowFactory, ledger: Ledger, clock: Clock) -> None:
         self._uow = uow
+        self._ledger = ledger
         self._clock = clock
 
     def record(self, command: RecordTransaction, actor: str) -> TransactionResult:
@@ -112,29 +114,40 @@ class WalletService:
 
     def _apply(self, request: TransactionRequest, notify: bool = False) -> TransactionResult:
         now = self._clock.now()
-        with self._uow() as uow:
-            try:
-                after = uow.wallets.apply(request.player_id, request.kind, request.amount, now)
-            except (InsufficientBalance, BalanceLimitExceeded):
-                # A retry of a transaction that succeeded earlier must get its first result,
-                # even when the balance would not allow it any more.
-                first = uow.transactions.get_by_idempotency_key(request.idempotency_key)
-                if first is None:
-                    raise
-                return self._replay(first, request)
-            transaction = WalletTransaction.record(request, after, now)
-            if uow.transactions.add(transaction):
-                if notify:
-                    uow.outbox.add(Topic.NOTIFICATIONS, wallet_adjusted(transaction))
-                uow.commit()
-                return TransactionResult(transaction, replayed=False)
-        # The key was recorded before (or concurrently): leaving the block rolled our balance
-        # change back; answer with what the key recorded.
-        with self._uow() as uow:
-            first = uow.transactions.get_by_idempotency_key(request.idempotency_key)
+        try:
+            transaction = (
+                self._post_notified(request, now) if notify else self._ledger.post(request, now)
+            )
+        except (InsufficientBalance, BalanceLimitExceeded):
+            # A retry of a transaction that succeeded earlier must get its first result,
+            # even when the balance would not allow it any more.
+            first = self._first(request.idempotency_key)
+            if first is None:
+                raise
+            return self._replay(first, request)
+        if transaction is not None:
+            return TransactionResult(transaction, replayed=False)
+        # The key was recorded before (or concurrently) and nothing changed: answer with what
+        # the key recorded.
+        first = self._first(request.idempotency_key)
         if first is None:  # pragma: no cover - a recorded transaction is never deleted
             raise Conflict("The transaction conflicted with another one. Please retry.")
         return self._replay(first, request)
+
+    def _post_notified(
+        self, request: TransactionRequest, now: datetime
+    ) -> WalletTransaction | None:
+        """The change, its log line and the player's notification in one transaction."""
+        with self._uow() as uow:
+            transaction = uow.wallets.post(request, now)
+            if transaction is not None:
+                uow.outbox.add(Topic.NOTIFICATIONS, wallet_adjusted(transaction))
+                uow.commit()
+        return transaction
+
+    def _first(self, idempotency_key: str) -> WalletTransaction | None:
+        with self._uow() as uow:
+            return uow.transactions.get_by_idempotency_key(idempotency_key)
 
     @staticmethod
     def _replay(first: WalletTransaction, request: TransactionRequest) -> TransactionResult:

@@ -238,9 +238,15 @@ class WalletTransaction:
     points_after: int
 
     @classmethod
-    def record(cls, request: TransactionRequest, after: Wallet, now: datetime) -> WalletTransaction:
+    def record(
+        cls,
+        request: TransactionRequest,
+        after: Wallet,
+        now: datetime,
+        transaction_id: str | None = None,
+    ) -> WalletTransaction:
         return cls(
-            id=str(uuid.uuid4()),
+            id=transaction_id or str(uuid.uuid4()),
             player_id=request.player_id,
             kind=request.kind,
             amount=request.amount,

@@ -9,8 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from redeem_service.domain.model import (
-    Amount,
     Currency,
+    TransactionRequest,
     TransactionType,
     Wallet,
     WalletTransaction,
@@ -25,9 +25,11 @@ class WalletRepository(ABC):
         """The player's wallet, or None before their first transaction."""
 
     @abstractmethod
-    def apply(self, player_id: str, kind: TransactionType, amount: Amount, now: datetime) -> Wallet:
-        """Credit or debit atomically (the wallet is created by its first credit) and return it
-        as it is now. Raises InsufficientBalance or BalanceLimitExceeded (see
+    def post(self, request: TransactionRequest, now: datetime) -> WalletTransaction | None:
+        """Credit or debit and append the log line, atomically (the wallet is created by its
+        first credit): the recorded transaction, with the balances right after it. None, with
+        nothing changed, when the idempotency key is already taken (the unit of work can only be
+        left then). Raises InsufficientBalance or BalanceLimitExceeded (see
         :meth:`Wallet.apply`) without changing anything."""
 
     @abstractmethod
@@ -65,10 +67,6 @@ class LedgerDiscrepancy:
 
 
 class TransactionRepository(ABC):
-    @abstractmethod
-    def add(self, transaction: WalletTransaction) -> bool:
-        """Append to the log; False (and nothing written) when the idempotency key is taken."""
-
     @abstractmethod
     def add_many(self, transactions: Sequence[WalletTransaction]) -> int:
         """Append in bulk; returns how many were written (a taken key writes nothing)."""

@@ -2,22 +2,25 @@
 
 Balances change through single conditional statements — the guard (never below zero, never past
 the limit) is part of the UPDATE itself — so concurrent changes of one wallet serialise on its row
-and no read-modify-write race can break the ledger. Batches (points from partner events,
-redemption decisions) lock their wallets in player order first and then change every balance in
-one statement over arrays (``unnest``), so a batch costs a handful of round trips whatever its
-size.
+and no read-modify-write race can break the ledger. A single transaction's change and its log line
+are one statement (a data-modifying CTE), atomic even without a surrounding transaction. Batches
+(points from partner events, redemption decisions) lock their wallets in player order first and
+then change every balance in one statement over arrays (``unnest``), so a batch costs a handful of
+round trips whatever its size.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 
 from redeem_service.adapters.persistence.tables import redemptions, transactions, wallets
 from redeem_service.domain.exceptions import (
@@ -29,6 +32,7 @@ from redeem_service.domain.model import (
     MAX_BALANCE,
     Amount,
     Currency,
+    TransactionRequest,
     TransactionSource,
     TransactionType,
     Wallet,
@@ -119,6 +123,48 @@ _LIMITS = {
 }
 
 
+def _post_statement(change: Any) -> Any:
+    """The balance change and its log line as one statement, so it is atomic on its own (one
+    round trip, no transaction around it): the log line is written only when the guarded change
+    returned the wallet, with the balances right after it; a taken idempotency key fails the
+    whole statement, the balance change included."""
+    changed = change.cte("changed")
+    logged_values: dict[str, Any] = {
+        "id": bindparam("t_id", type_=transactions.c.id.type),
+        "player_id": changed.c.player_id,
+        "amount": bindparam("t_amount", type_=transactions.c.amount.type),
+        "currency": bindparam("t_currency", type_=transactions.c.currency.type),
+        "type": bindparam("t_type", type_=transactions.c.type.type),
+        "description": bindparam("t_description", type_=transactions.c.description.type),
+        "additional_data": bindparam("t_data", type_=transactions.c.additional_data.type),
+        "idempotency_key": bindparam("t_key", type_=transactions.c.idempotency_key.type),
+        "actor": bindparam("t_actor", type_=transactions.c.actor.type),
+        "source": bindparam("t_source", type_=transactions.c.source.type),
+        "bonus_balance_after": changed.c.bonus_balance,
+        "points_balance_after": changed.c.points_balance,
+        "created_at": bindparam("t_at", type_=transactions.c.created_at.type),
+    }
+    names = [column.name for column in transactions.c if column.name != "seq"]
+    logged = (
+        insert(transactions)
+        .from_select(names, select(*(logged_values[name] for name in names)).select_from(changed))
+        .cte("logged")
+    )
+    return select(changed.c.player_id, changed.c.bonus_balance, changed.c.points_balance).add_cte(
+        logged
+    )
+
+
+_POST_CREDIT = _post_statement(_CREDIT)
+_POST_DEBIT = {currency: _post_statement(statement) for currency, statement in _DEBIT.items()}
+IDEMPOTENCY_KEY_CONSTRAINT = "uq_transactions_idempotency_key"
+
+
+def _constraint(error: IntegrityError) -> str | None:
+    diag = getattr(error.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
 # Wallets of a batch: opened when missing, then locked in player order (a fixed order, so two
 # batches sharing players wait for each other instead of deadlocking).
 _CREATE_MISSING = text(
@@ -159,31 +205,56 @@ class SqlAlchemyWalletRepository(WalletRepository):
         row = self._connection.execute(_GET_WALLET, {"player_id": player_id}).first()
         return _wallet(row) if row else None
 
-    def apply(self, player_id: str, kind: TransactionType, amount: Amount, now: datetime) -> Wallet:
-        if kind is TransactionType.CREDIT:
+    def post(self, request: TransactionRequest, now: datetime) -> WalletTransaction | None:
+        transaction_id = str(uuid.uuid4())
+        amount = request.amount
+        parameters: dict[str, Any] = {
+            "t_id": transaction_id,
+            "t_amount": amount.value,
+            "t_currency": amount.currency.value,
+            "t_type": request.kind.value,
+            "t_description": request.description,
+            "t_data": dict(request.additional_data),
+            "t_key": request.idempotency_key,
+            "t_actor": request.actor,
+            "t_source": request.source.value,
+            "t_at": now,
+        }
+        if request.kind is TransactionType.CREDIT:
             bonus = amount.currency is Currency.BONUS
-            parameters = {
-                "player_id": player_id,
-                "bonus": amount.value if bonus else Decimal("0.00"),
-                "points": 0 if bonus else amount.points,
-                "now": now,
+            statement = _POST_CREDIT
+            parameters.update(
+                player_id=request.player_id,
+                bonus=amount.value if bonus else Decimal("0.00"),
+                points=0 if bonus else amount.points,
+                now=now,
                 **_LIMITS,
-            }
-            row = self._connection.execute(_CREDIT, parameters).first()
-        else:
-            value: Decimal | int = (
-                amount.value if amount.currency is Currency.BONUS else amount.points
             )
-            row = self._connection.execute(
-                _DEBIT[amount.currency], {"wallet": player_id, "debit": value, "at": now}
-            ).first()
-        if row is not None:
-            return _wallet(row)
+        else:
+            statement = _POST_DEBIT[amount.currency]
+            parameters.update(
+                wallet=request.player_id,
+                debit=amount.value if amount.currency is Currency.BONUS else amount.points,
+                at=now,
+            )
+        try:
+            row = self._connection.execute(statement, parameters).first()
+        except IntegrityError as exc:
+            if _constraint(exc) == IDEMPOTENCY_KEY_CONSTRAINT:
+                return None  # the whole statement failed: no balance change either
+            raise
+        if row is None:
+            self._refused(request)
+        return WalletTransaction.record(request, _wallet(row), now, transaction_id=transaction_id)
+
+    def _refused(self, request: TransactionRequest) -> NoReturn:
         # Refused by the guard: let the domain say why, from the balance as it is now.
-        current = self.get(player_id) or Wallet(player_id)
-        current.apply(kind, amount)
+        current = self.get(request.player_id) or Wallet(request.player_id)
+        current.apply(request.kind, request.amount)
         # The balance moved between the two statements; the guard's answer stands.
-        raise InsufficientBalance() if kind is TransactionType.DEBIT else BalanceLimitExceeded()
+        if request.kind is TransactionType.DEBIT:
+            raise InsufficientBalance()
+        raise BalanceLimitExceeded()
 
     def create_missing(self, player_ids: Collection[str], now: datetime) -> None:
         if player_ids:
@@ -229,13 +300,6 @@ def _transaction(row: Any) -> WalletTransaction:
     )
 
 
-_INSERTED = [column for column in transactions.c if column.name != "seq"]
-_ADD_TRANSACTION = (
-    insert(transactions)
-    .values({column: bindparam(column.name, type_=column.type) for column in _INSERTED})
-    .on_conflict_do_nothing(index_elements=[transactions.c.idempotency_key])
-    .returning(transactions.c.id)
-)
 # A batch as one statement over arrays, in the batch's order (``seq`` follows it): a multi-row
 # VALUES list costs the driver more CPU to parse than the database takes to run it.
 _ADD_TRANSACTIONS = text(
@@ -265,30 +329,9 @@ _EXISTING_KEYS = text(
 )
 
 
-def _row(transaction: WalletTransaction) -> dict[str, Any]:
-    return {
-        "id": transaction.id,
-        "player_id": transaction.player_id,
-        "amount": transaction.amount.value,
-        "currency": transaction.currency.value,
-        "type": transaction.kind.value,
-        "description": transaction.description,
-        "additional_data": dict(transaction.additional_data),
-        "idempotency_key": transaction.idempotency_key,
-        "actor": transaction.actor,
-        "source": transaction.source.value,
-        "bonus_balance_after": transaction.bonus_after,
-        "points_balance_after": transaction.points_after,
-        "created_at": transaction.created_at,
-    }
-
-
 class SqlAlchemyTransactionRepository(TransactionRepository):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-
-    def add(self, transaction: WalletTransaction) -> bool:
-        return self._connection.execute(_ADD_TRANSACTION, _row(transaction)).first() is not None
 
     def add_many(self, transactions: Sequence[WalletTransaction]) -> int:
         if not transactions:

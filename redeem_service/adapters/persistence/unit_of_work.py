@@ -6,25 +6,31 @@ it, so the database stops working for a caller who has already given up.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
+from redeem_service.adapters.persistence import statement_timeout
 from redeem_service.adapters.persistence.repositories import (
     SqlAlchemyRedemptionRepository,
     SqlAlchemyTransactionRepository,
     SqlAlchemyWalletRepository,
 )
 from redeem_service.application.ports import RedeemUnitOfWork
-from shared import deadline
+from shared.messaging.schemas import EventSchemas
 from shared.persistence.database import SqlAlchemyUnitOfWork
 
 
 class SqlAlchemyRedeemUnitOfWork(SqlAlchemyUnitOfWork, RedeemUnitOfWork):
+    def __init__(
+        self,
+        engine: Engine,
+        schemas: EventSchemas | None = None,
+        statement_timeout_ms: int = 15_000,
+    ) -> None:
+        super().__init__(engine, schemas)
+        self._statement_timeout_ms = statement_timeout_ms
+
     def _bind(self, connection: Connection) -> None:
-        remaining = deadline.remaining()
-        if remaining is not None:
-            # An int rendered by us, so the plain driver call is safe (and cheap on a hot path).
-            milliseconds = max(1, int(remaining * 1000))
-            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+        statement_timeout.bound_transaction(connection, self._statement_timeout_ms)
         self.wallets = SqlAlchemyWalletRepository(connection)
         self.transactions = SqlAlchemyTransactionRepository(connection)
         self.redemptions = SqlAlchemyRedemptionRepository(connection)

@@ -9,8 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Self
 
-from redeem_service.application.ports import RedeemUnitOfWork
-from redeem_service.domain.model import Amount, TransactionType, Wallet, WalletTransaction
+from redeem_service.application.ports import Ledger, RedeemUnitOfWork
+from redeem_service.domain.model import TransactionRequest, Wallet, WalletTransaction
 from redeem_service.domain.ports import (
     LedgerDiscrepancy,
     RedemptionFilter,
@@ -46,11 +46,15 @@ class InMemoryWalletRepository(WalletRepository):
     def get(self, player_id: str) -> Wallet | None:
         return self._store.wallets.get(player_id)
 
-    def apply(self, player_id: str, kind: TransactionType, amount: Amount, now: datetime) -> Wallet:
-        wallet = self._store.wallets.get(player_id) or Wallet(player_id)
-        after = wallet.apply(kind, amount)
-        self._store.wallets[player_id] = after
-        return after
+    def post(self, request: TransactionRequest, now: datetime) -> WalletTransaction | None:
+        wallet = self._store.wallets.get(request.player_id) or Wallet(request.player_id)
+        after = wallet.apply(request.kind, request.amount)  # the guard first, as in SQL
+        if any(t.idempotency_key == request.idempotency_key for t in self._store.transactions):
+            return None
+        self._store.wallets[request.player_id] = after
+        transaction = WalletTransaction.record(request, after, now)
+        self._store.transactions.append(transaction)
+        return transaction
 
     def create_missing(self, player_ids: Collection[str], now: datetime) -> None:
         for player_id in player_ids:
@@ -76,14 +80,13 @@ class InMemoryTransactionRepository(TransactionRepository):
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def add(self, transaction: WalletTransaction) -> bool:
-        if self.get_by_idempotency_key(transaction.idempotency_key) is not None:
-            return False
-        self._store.transactions.append(transaction)
-        return True
-
     def add_many(self, transactions: Sequence[WalletTransaction]) -> int:
-        return sum(1 for t in transactions if self.add(t))
+        added = 0
+        for transaction in transactions:
+            if self.get_by_idempotency_key(transaction.idempotency_key) is None:
+                self._store.transactions.append(transaction)
+                added += 1
+        return added
 
     def get_by_idempotency_key(self, key: str) -> WalletTransaction | None:
         return next((t for t in self._store.transactions if t.idempotency_key == key), None)
@@ -226,6 +229,20 @@ class FakeUnitOfWork(RedeemUnitOfWork):
 
     def rollback(self) -> None:
         self._working = None
+
+
+class InMemoryLedger(Ledger):
+    """Each post is a unit of work of its own, committed when something was recorded."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def post(self, request: TransactionRequest, now: datetime) -> WalletTransaction | None:
+        with FakeUnitOfWork(self._store) as uow:
+            transaction = uow.wallets.post(request, now)
+            if transaction is not None:
+                uow.commit()
+        return transaction
 
 
 def ledger_total(store: Store, player_id: str, currency_name: str) -> Decimal:

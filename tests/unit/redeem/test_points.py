@@ -26,7 +26,7 @@ from redeem_service.domain.model import (
     Wallet,
 )
 from shared.domain.clock import FixedClock
-from tests.unit.redeem.fakes import FakeUnitOfWork, Store, ledger_total
+from tests.unit.redeem.fakes import FakeUnitOfWork, InMemoryLedger, Store, ledger_total
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -97,7 +97,9 @@ def test_a_reversal_takes_back_points_already_spent_and_the_ledger_stays_exact(
 ) -> None:
     service.award([award(100)])
     spend = RecordTransaction("p1", Currency.POINTS, TransactionType.DEBIT, 70, "spent-1")
-    WalletService(lambda: FakeUnitOfWork(store), FixedClock(NOW)).record(spend, actor="shop")
+    WalletService(lambda: FakeUnitOfWork(store), InMemoryLedger(store), FixedClock(NOW)).record(
+        spend, actor="shop"
+    )
     result = service.award([award(-100)])
     assert result.reversed == 1
     assert store.wallets["p1"].points == -70
@@ -113,7 +115,7 @@ def test_a_balance_below_zero_refuses_debits_until_earned_back(
     service: PointsService, store: Store
 ) -> None:
     service.award([award(-20)])
-    wallet = WalletService(lambda: FakeUnitOfWork(store), FixedClock(NOW))
+    wallet = WalletService(lambda: FakeUnitOfWork(store), InMemoryLedger(store), FixedClock(NOW))
     spend = RecordTransaction("p1", Currency.POINTS, TransactionType.DEBIT, 1, "spend-1")
     with pytest.raises(InsufficientBalance):
         wallet.record(spend, actor="shop")

@@ -22,7 +22,7 @@ from shared.domain.clock import FixedClock
 from shared.domain.exceptions import PermissionDenied
 from shared.domain.pagination import PageRequest
 from shared.domain.principal import Principal, Role
-from tests.unit.redeem.fakes import FakeUnitOfWork, Store, ledger_total
+from tests.unit.redeem.fakes import FakeUnitOfWork, InMemoryLedger, Store, ledger_total
 
 ADMIN = Principal(subject="admin-1", role=Role.ADMIN)
 STAFF = Principal(subject="staff-1", role=Role.STAFF)
@@ -36,7 +36,9 @@ def store() -> Store:
 @pytest.fixture
 def service(store: Store) -> WalletService:
     return WalletService(
-        uow=lambda: FakeUnitOfWork(store), clock=FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+        uow=lambda: FakeUnitOfWork(store),
+        ledger=InMemoryLedger(store),
+        clock=FixedClock(datetime(2026, 1, 1, tzinfo=UTC)),
     )
 
 
