@@ -24,8 +24,11 @@ log = get_logger(__name__)
 class RedisInactiveUsers(InactiveUsers):
     """One key per inactive user. No expiry: an account stays refused until reactivated.
 
-    Every change is also announced (the user id) on a channel, in the same transaction, so that
-    processes mirroring the set (:meth:`subscribe`) can re-read that user.
+    Every change is also announced on a channel, in the same transaction (``1:<id>`` when the
+    user became inactive, ``0:<id>`` when active again), so that processes mirroring the set
+    (:meth:`subscribe`) apply it at once: Redis runs the transactions one after another and
+    delivers their announcements in that order, so the last one a mirror applies is the state
+    Redis holds.
     """
 
     def __init__(self, redis: Redis, prefix: str = "user:inactive:") -> None:
@@ -62,8 +65,16 @@ class RedisInactiveUsers(InactiveUsers):
                 pipe.set(self._prefix + user_id, "1")
             else:
                 pipe.delete(self._prefix + user_id)
-            pipe.publish(self._channel, user_id)
+            pipe.publish(self._channel, f"{int(inactive)}:{user_id}")
             pipe.execute()
+
+    @staticmethod
+    def announced(data: str) -> tuple[str, bool | None]:
+        """The user id and state of an announcement (None: a bare id, to be re-read)."""
+        state, separator, user_id = data.partition(":")
+        if separator and state in {"0", "1"}:
+            return user_id, state == "1"
+        return data, None
 
 
 class MirroredInactiveUsers(InactiveUsers):
@@ -71,8 +82,8 @@ class MirroredInactiveUsers(InactiveUsers):
 
     A listener thread (started on first use, again after a fork) subscribes to the store's
     channel. Every subscription confirmation, the first and each one after a reconnect, reloads
-    the whole set; every announced change re-reads that user's flag, so the mirror converges on
-    what Redis holds whatever the order of messages. Until the first load, and after the listener
+    the whole set; every announced change is applied in the order Redis made it (an announcement
+    without its state re-reads that user's flag). Until the first load, and after the listener
     loses Redis, answers come from Redis itself, as with :class:`RedisInactiveUsers`. A change
     made by this process is applied to its own mirror at once.
     """
@@ -141,8 +152,10 @@ class MirroredInactiveUsers(InactiveUsers):
                         self._reload()
                         delay = self._retry_seconds
                     elif message["type"] == "message":
-                        user_id = str(message["data"])
-                        self._set(user_id, self._store.is_inactive(user_id))
+                        user_id, inactive = self._store.announced(str(message["data"]))
+                        if inactive is None:
+                            inactive = self._store.is_inactive(user_id)
+                        self._set(user_id, inactive)
             except Exception as exc:  # the listener must outlive any failure
                 self._synced = False
                 if self._stopped.is_set():  # the client was closed under us at shutdown

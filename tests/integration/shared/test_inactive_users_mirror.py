@@ -107,3 +107,24 @@ def test_each_database_keeps_its_own_flags(
 
     assert not here.is_inactive(user)
     assert there.is_inactive(user)
+
+
+def test_announcements_carry_their_state_and_a_bare_id_is_re_read(
+    clients: tuple[Redis, Redis], mirrors: list[MirroredInactiveUsers]
+) -> None:
+    redis, _ = clients
+    follower = mirror_of(redis, mirrors)
+    channel = f"user:inactive:changes:{DB}"
+    announced, re_read = str(uuid.uuid4()), str(uuid.uuid4())
+
+    # The state travels with the announcement: applied without looking at the key.
+    redis.publish(channel, f"1:{announced}")
+    wait_until(lambda: follower.is_inactive(announced), timeout=5)
+    redis.publish(channel, f"0:{announced}")
+    wait_until(lambda: not follower.is_inactive(announced), timeout=5)
+
+    # A bare id (as a process of the previous release announces) is re-read from Redis.
+    redis.set(f"user:inactive:{re_read}", "1")
+    redis.publish(channel, re_read)
+    wait_until(lambda: follower.is_inactive(re_read), timeout=5)
+    assert follower.synced
