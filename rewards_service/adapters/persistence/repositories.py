@@ -115,6 +115,45 @@ def _promotion_values(promotion: Promotion) -> dict[str, Any]:
     }
 
 
+# The statements of a claim are built once with bind parameters: building and hashing a
+# statement per call costs more CPU than running it.
+_GET_PROMOTION = {
+    lock: _locked(select(promotions).where(promotions.c.id == bindparam("id")), lock)
+    for lock in Lock
+}
+_COUNT_CLAIM = (
+    update(promotions)
+    .where(
+        promotions.c.id == bindparam("promotion"),
+        or_(
+            promotions.c.max_claims.is_(None),
+            promotions.c.claims_count < promotions.c.max_claims,
+        ),
+    )
+    .values(claims_count=promotions.c.claims_count + 1)
+    .returning(promotions.c.id)
+)
+_GET_ASSIGNMENT = {
+    lock: _locked(
+        select(player_promotions).where(
+            player_promotions.c.player_id == bindparam("player"),
+            player_promotions.c.promotion_id == bindparam("promotion"),
+        ),
+        lock,
+    )
+    for lock in Lock
+}
+_UPDATE_ASSIGNMENT = (
+    update(player_promotions)
+    .where(player_promotions.c.id == bindparam("assignment"))
+    .values(
+        status=bindparam("status"),
+        claim_count=bindparam("claim_count"),
+        last_claimed_at=bindparam("last_claimed_at"),
+    )
+)
+
+
 class SqlAlchemyPromotionRepository(PromotionRepository):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
@@ -131,23 +170,12 @@ class SqlAlchemyPromotionRepository(PromotionRepository):
             )
 
     def get(self, promotion_id: str, lock: Lock = Lock.NONE) -> Promotion | None:
-        query = _locked(select(promotions).where(promotions.c.id == promotion_id), lock)
-        row = self._connection.execute(query).mappings().first()
-        return _promotion(row) if row else None
+        row = self._connection.execute(_GET_PROMOTION[lock], {"id": promotion_id}).mappings()
+        found = row.first()
+        return _promotion(found) if found else None
 
     def count_claim(self, promotion_id: str) -> bool:
-        counted = self._connection.execute(
-            update(promotions)
-            .where(
-                promotions.c.id == promotion_id,
-                or_(
-                    promotions.c.max_claims.is_(None),
-                    promotions.c.claims_count < promotions.c.max_claims,
-                ),
-            )
-            .values(claims_count=promotions.c.claims_count + 1)
-            .returning(promotions.c.id)
-        ).first()
+        counted = self._connection.execute(_COUNT_CLAIM, {"promotion": promotion_id}).first()
         return counted is not None
 
     def update(self, promotion: Promotion) -> None:
@@ -296,25 +324,21 @@ class SqlAlchemyPlayerPromotionRepository(PlayerPromotionRepository):
     def get_for_player(
         self, player_id: str, promotion_id: str, lock: Lock = Lock.NONE
     ) -> PlayerPromotion | None:
-        query = _locked(
-            select(player_promotions).where(
-                player_promotions.c.player_id == player_id,
-                player_promotions.c.promotion_id == promotion_id,
-            ),
-            lock,
+        rows = self._connection.execute(
+            _GET_ASSIGNMENT[lock], {"player": player_id, "promotion": promotion_id}
         )
-        row = self._connection.execute(query).mappings().first()
+        row = rows.mappings().first()
         return _assignment(row) if row else None
 
     def update(self, assignment: PlayerPromotion) -> None:
         self._connection.execute(
-            update(player_promotions)
-            .where(player_promotions.c.id == assignment.id)
-            .values(
-                status=assignment.status.value,
-                claim_count=assignment.claim_count,
-                last_claimed_at=assignment.last_claimed_at,
-            )
+            _UPDATE_ASSIGNMENT,
+            {
+                "assignment": assignment.id,
+                "status": assignment.status.value,
+                "claim_count": assignment.claim_count,
+                "last_claimed_at": assignment.last_claimed_at,
+            },
         )
 
     def list_for_player(
