@@ -1,7 +1,8 @@
 """One error envelope for every failure: ``{"error": {"code", "message", "correlationId"}}``.
 
 Domain exceptions are mapped once per service (exception type → HTTP status and error code);
-anything unmapped is logged with its stack and answered as an opaque 500.
+an unreachable database or Redis is a 503 (retryable); anything unmapped is logged with its
+stack and answered as an opaque 500.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from redis import exceptions as redis_exc
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from shared.domain.exceptions import (
@@ -155,6 +158,22 @@ def register_error_handlers(app: Flask, error_map: ErrorMap) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         return http_exception_response(exc)
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    @app.errorhandler(sa_exc.TimeoutError)
+    @app.errorhandler(redis_exc.ConnectionError)
+    @app.errorhandler(redis_exc.TimeoutError)
+    def _unavailable(exc: Exception) -> Response:
+        # The database or Redis is unreachable, restarting, or past its timeout: retryable.
+        # (A pooled connection broken by a restart fails one request here and is replaced.)
+        log.warning("dependency_unavailable", error=f"{type(exc).__name__}: {exc}"[:500])
+        return error_response(
+            503,
+            CommonErrorCode.SERVICE_UNAVAILABLE,
+            DependencyUnavailable.default_message,
+            headers={"Retry-After": "1"},
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from redeem_service.application.commands import RecordTransaction
 from redeem_service.container import Container
@@ -219,3 +220,17 @@ def test_the_api_is_documented(client: FlaskClient) -> None:
     parameters = paths["/api/v1/wallet/players/{player_id}/adjustments"]["post"]["parameters"]
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in parameters)
     assert client.get("/redeem/api-docs").status_code == 200
+
+
+def test_an_unreachable_database_is_a_retryable_503_not_a_500(
+    client: FlaskClient, signer: TestSigner, redeem_container: Container
+) -> None:
+    unreachable = create_engine(
+        "postgresql+psycopg://loyalty@127.0.0.1:9/redeem", connect_args={"connect_timeout": 1}
+    )
+    with redeem_container.core.database.override(providers.Object(unreachable)):
+        response = client.get("/api/v1/wallet/me", headers=bearer(signer.user_token(new_player())))
+    unreachable.dispose()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert json_of(response)["error"]["code"] == "SERVICE_UNAVAILABLE"
