@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import secrets
 import shutil
@@ -154,6 +155,14 @@ def wrk(
         int(non_2xx_match.group(1)) if non_2xx_match else 0,
         errors_match.group(0) if errors_match else "",
     )
+
+
+def machine_busy_seconds() -> float:
+    """CPU time spent by every process on the machine (Linux ``/proc/stat``): with the load
+    generator and every server on the same cores, the cost of one operation in all."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 class KeepAliveClient:

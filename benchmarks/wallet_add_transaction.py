@@ -33,6 +33,8 @@ from typing import Any
 import grpc
 import requests
 
+from benchmarks.support import machine_busy_seconds
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,14 +54,6 @@ def cpu_seconds(pid: int | None) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_seconds() -> float:
-    """CPU time spent by every process on the machine (Linux ``/proc/stat``): with client,
-    server and PostgreSQL on the same cores, the cost of a call in all."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def start_standalone(stack: ExitStack, profile: str) -> Target:
