@@ -64,6 +64,18 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return grant_type == "client_credentials"
 
 
+class UnknownClient(OAuthClient):
+    """Stands for a client id that does not exist or is disabled: its secret never matches, so
+    the caller gets the same answer as for a wrong secret and cannot probe which ids exist."""
+
+    def __init__(self, client_id: str, service: ClientService) -> None:
+        self.client_id = client_id
+        self._service = service
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return False
+
+
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
@@ -157,11 +169,11 @@ def init_authorization_server(
 ) -> AuthorizationServer:
     """Wire Authlib to our client registry and token issuer."""
 
-    def query_client(client_id: str) -> OAuthClient | None:
+    def query_client(client_id: str) -> OAuthClient:
         service: ClientService = clients()
         client = service.find_for_authentication(client_id[:64])
         if client is None or not client.is_active:
-            return None
+            return UnknownClient(client_id[:64], service)
         return OAuthClient(client, service)
 
     def generate_token(

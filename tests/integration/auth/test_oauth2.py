@@ -69,6 +69,7 @@ def test_an_unknown_scope_is_invalid_scope(client, partner):
 
 
 def test_unknown_client_and_wrong_secret_are_invalid_client(client, partner):
+    descriptions = set()
     for credentials in [("nobody", "secret"), (partner[0], "wrong-secret")]:
         response = client.post(
             "/oauth2/token", data={"grant_type": "client_credentials"}, auth=credentials
@@ -76,6 +77,21 @@ def test_unknown_client_and_wrong_secret_are_invalid_client(client, partner):
         assert response.status_code == 401
         assert response.json["error"] == "invalid_client"
         assert response.headers["WWW-Authenticate"].startswith("Basic")
+        descriptions.add(response.json.get("error_description"))
+        # The same with the credentials in the form (client_secret_post).
+        response = client.post(
+            "/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": credentials[0],
+                "client_secret": credentials[1],
+            },
+        )
+        assert response.status_code == 401
+        assert response.json["error"] == "invalid_client"
+        descriptions.add(response.json.get("error_description"))
+    # Nothing tells an unknown client id from a known one with a wrong secret.
+    assert len(descriptions) == 1
 
 
 def test_no_client_authentication_is_invalid_client(client):
