@@ -38,6 +38,18 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def post_backing_off(url: str, json: Any, attempts: int = 20) -> requests.Response:
+    """POST as a well-behaved client: on 429, wait the Retry-After the gateway gave and retry.
+    (A test that exhausts the gateway's per-address login limit on purpose would otherwise fail
+    whichever test logs in next, depending on their order.)"""
+    for _ in range(attempts - 1):
+        response = requests.post(url, json=json, timeout=10)
+        if response.status_code != 429:
+            return response
+        time.sleep(min(10.0, float(response.headers.get("Retry-After", "1"))))
+    return requests.post(url, json=json, timeout=10)
+
+
 class Player:
     """A player registered and logged in through the auth service's HTTP API.
 
@@ -48,13 +60,11 @@ class Player:
         registration = {"email": self.email, "password": PASSWORD}
         if first_name is not None:
             registration["firstName"] = first_name
-        created = requests.post(f"{auth_url}/api/v1/auth/register", json=registration, timeout=10)
+        created = post_backing_off(f"{auth_url}/api/v1/auth/register", registration)
         assert created.status_code == 201, created.text
         self.id: str = created.json()["id"]
-        login = requests.post(
-            f"{auth_url}/api/v1/auth/login",
-            json={"email": self.email, "password": PASSWORD},
-            timeout=10,
+        login = post_backing_off(
+            f"{auth_url}/api/v1/auth/login", {"email": self.email, "password": PASSWORD}
         )
         assert login.status_code == 200, login.text
         self.token: str = login.json()["accessToken"]
