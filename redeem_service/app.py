@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -10,6 +11,7 @@ from redeem_service.container import Container, build_container
 from redeem_service.controllers import redemptions, wallet
 from redeem_service.controllers.errors import ERRORS
 from shared.security.resource_server import configure_resource_server
+from shared.warm_up import core_warm_up, warm_up
 from shared.web.app_factory import create_base_app
 from shared.web.health import core_checks
 
@@ -46,4 +48,5 @@ def create_app(
     api.register_blueprint(wallet.blp)
     api.register_blueprint(redemptions.blp)
     app.extensions["container"] = container
+    app.extensions["warm_up"] = partial(warm_up, core_warm_up(core, container.key_resolver()))
     return app

@@ -15,6 +15,7 @@ from shared.grpc.interceptors import (
 )
 from shared.grpc.server import GrpcServer, GrpcServerSettings, serve_in_processes
 from shared.observability.logging import configure_logging
+from shared.warm_up import core_warm_up, warm_up
 
 
 def create_server(
@@ -57,6 +58,7 @@ def serve(index: int = 0) -> None:
     if metrics_port and index:
         container.config.grpc.metrics_port.from_value(metrics_port + index)
     server = create_server(container)
+    warm_up(core_warm_up(container.core, container.key_resolver()))
     try:
         server.serve_forever()
     finally:

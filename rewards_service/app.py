@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -10,6 +11,7 @@ from rewards_service.container import Container, build_container
 from rewards_service.controllers import earning, promotions
 from rewards_service.controllers.errors import ERRORS
 from shared.security.resource_server import configure_resource_server
+from shared.warm_up import WarmUpStep, core_warm_up, warm_up
 from shared.web.app_factory import create_base_app
 from shared.web.health import core_checks
 
@@ -45,4 +47,7 @@ def create_app(
     api.register_blueprint(promotions.blp)
     api.register_blueprint(earning.blp)
     app.extensions["container"] = container
+    steps = core_warm_up(core, container.key_resolver())
+    steps.append(WarmUpStep("wallet", lambda: container.wallet().connect()))
+    app.extensions["warm_up"] = partial(warm_up, steps)
     return app

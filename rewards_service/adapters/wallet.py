@@ -74,6 +74,11 @@ class GrpcWalletGateway(WalletGateway):
     def close(self) -> None:
         self._channel.close()
 
+    def connect(self) -> None:
+        """Get the client token and start connecting the channel (a process warming up)."""
+        self._tokens.token()
+        grpc.channel_ready_future(self._channel)  # connects in the background; not awaited
+
     def credit_bonus(
         self,
         player_id: str,

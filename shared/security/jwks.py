@@ -58,6 +58,11 @@ class JwksKeyResolver(KeyResolver):
             key = self._keys.get(kid)
         return key.key if key is not None else None
 
+    def refresh(self) -> None:
+        """Fetch the key set now (a process warming up before it takes traffic)."""
+        with self._lock:
+            self._refresh()
+
     def _refresh(self) -> None:
         try:
             response = self._session.get(self._url, timeout=self._timeout)

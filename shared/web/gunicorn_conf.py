@@ -66,3 +66,10 @@ def child_exit(_server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def post_worker_init(worker: Any) -> None:
+    # Before the worker takes requests: what the app registered as its warm-up (shared.warm_up).
+    warm = getattr(worker.wsgi, "extensions", {}).get("warm_up")
+    if callable(warm):
+        warm()
