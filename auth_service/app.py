@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -10,6 +11,7 @@ from auth_service.container import Container, build_container
 from auth_service.controllers import admin, auth, oauth2, well_known
 from auth_service.controllers.errors import ERRORS
 from shared.security.resource_server import configure_resource_server
+from shared.warm_up import core_warm_up, warm_up
 from shared.web.app_factory import create_base_app
 from shared.web.health import core_checks
 from shared.web.rate_limit import create_limiter
@@ -61,4 +63,5 @@ def create_app(
     for blueprint in (auth.blp, admin.blp, oauth2.blp, well_known.blp):
         api.register_blueprint(blueprint)
     app.extensions["container"] = container
+    app.extensions["warm_up"] = partial(warm_up, core_warm_up(core))
     return app
