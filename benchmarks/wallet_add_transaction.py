@@ -20,6 +20,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -65,6 +66,8 @@ def start_standalone(stack: ExitStack, profile: str) -> Target:
     from tests.support.tokens import AUDIENCE, ISSUER, JwksServer, TestSigner
 
     workdir = Path(tempfile.mkdtemp(prefix="wallet-bench-"))
+    # Registered first, so it runs last: the servers are stopped before their files go.
+    stack.callback(shutil.rmtree, workdir, ignore_errors=True)
     postgres = EmbeddedPostgres(workdir / "pg", durable=False)
     admin_url = postgres.start()
     stack.callback(postgres.stop)
@@ -111,7 +114,9 @@ def start_standalone(stack: ExitStack, profile: str) -> Target:
             if time.monotonic() > deadline or not server.alive():
                 raise SystemExit(f"the gRPC server did not start; see {log_path}")
             time.sleep(0.2)
-    print(f"standalone gRPC server at {address} (profile {profile}; log {log_path})")
+    print(
+        f"standalone gRPC server at {address} (profile {profile}; log {log_path}, removed at exit)"
+    )
     return Target(address, signer.client_token("rewards-service", "wallet.write"), server.pid)
 
 
