@@ -13,10 +13,14 @@ os.environ.setdefault("LOYALTY_PROFILE", "test")
 
 
 @pytest.fixture(scope="session")
-def infra() -> Iterator[Infra]:
+def infra(request: pytest.FixtureRequest) -> Iterator[Infra]:
     started = start_infra()
     yield started
-    started.stop()
+    # The servers' files and the e2e platform's logs stay when a test failed (or on request).
+    failed = bool(request.session.testsfailed)
+    started.stop(keep_files=failed or bool(os.environ.get("LOYALTY_KEEP_TEST_DATA")))
+    if failed:
+        print(f"\ntest servers' files and logs kept in {started.workdir}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -52,13 +53,16 @@ class Infra:
     def kafka_settings(self) -> dict[str, object]:
         return {"bootstrap_servers": self.kafka_bootstrap, "topic_partitions": 3}
 
-    def stop(self) -> None:
+    def stop(self, keep_files: bool = False) -> None:
         for url in self._databases:
             # Best effort: the server may be gone already.
             with contextlib.suppress(Exception):
                 drop_database(url)
         for stop in reversed(self._stops):
             stop()
+        # The servers' files (~120 MB a session) go with them, unless kept for a post-mortem.
+        if not keep_files:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def start_infra() -> Infra:
