@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.observability.logging import get_logger
+from shared.security.jwks import JwksKeyResolver
 
 log = get_logger(__name__)
 
@@ -41,10 +42,12 @@ def warm_up(steps: Sequence[WarmUpStep]) -> None:
             log.info("warm_up_step", step=step.name, duration_ms=elapsed_ms)
 
 
-def core_warm_up(core: Any, key_resolver: Any = None, connections: int = 2) -> list[WarmUpStep]:
+def core_warm_up(
+    core: Any, jwks: JwksKeyResolver | None = None, connections: int = 2
+) -> list[WarmUpStep]:
     """The steps of a service built on ``shared.container.CoreContainer``: ``connections``
     pooled database connections opened (and the dialect initialised), the inactive-user mirror
-    started, and the JWKS fetched when ``key_resolver`` can refresh."""
+    started, and the JWKS fetched when the service verifies tokens against one."""
 
     def database() -> None:
         with contextlib.ExitStack() as stack:
@@ -55,7 +58,6 @@ def core_warm_up(core: Any, key_resolver: Any = None, connections: int = 2) -> l
         WarmUpStep("database", database),
         WarmUpStep("inactive_users", lambda: core.inactive_users().is_inactive("warm-up")),
     ]
-    refresh = getattr(key_resolver, "refresh", None)
-    if callable(refresh):
-        steps.append(WarmUpStep("jwks", refresh))
+    if jwks is not None:
+        steps.append(WarmUpStep("jwks", jwks.refresh))
     return steps

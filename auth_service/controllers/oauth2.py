@@ -68,9 +68,8 @@ class UnknownClient(OAuthClient):
     """Stands for a client id that does not exist or is disabled: its secret never matches, so
     the caller gets the same answer as for a wrong secret and cannot probe which ids exist."""
 
-    def __init__(self, client_id: str, service: ClientService) -> None:
+    def __init__(self, client_id: str) -> None:
         self.client_id = client_id
-        self._service = service
 
     def check_client_secret(self, client_secret: str) -> bool:
         return False
@@ -173,7 +172,7 @@ def init_authorization_server(
         service: ClientService = clients()
         client = service.find_for_authentication(client_id[:64])
         if client is None or not client.is_active:
-            return UnknownClient(client_id[:64], service)
+            return UnknownClient(client_id[:64])
         return OAuthClient(client, service)
 
     def generate_token(
