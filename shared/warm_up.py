@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.observability.logging import get_logger
-from shared.security.jwks import JwksKeyResolver
+from shared.security.jwks import JwksKeyResolver, KeyResolver
 
 log = get_logger(__name__)
 
@@ -43,11 +43,12 @@ def warm_up(steps: Sequence[WarmUpStep]) -> None:
 
 
 def core_warm_up(
-    core: Any, jwks: JwksKeyResolver | None = None, connections: int = 2
+    core: Any, key_resolver: KeyResolver | None = None, connections: int = 2
 ) -> list[WarmUpStep]:
     """The steps of a service built on ``shared.container.CoreContainer``: ``connections``
     pooled database connections opened (and the dialect initialised), the inactive-user mirror
-    started, and the JWKS fetched when the service verifies tokens against one."""
+    started, and the JWKS fetched when the service's keys come from one (another resolver, such
+    as a test's static keys, has nothing to fetch)."""
 
     def database() -> None:
         with contextlib.ExitStack() as stack:
@@ -58,6 +59,6 @@ def core_warm_up(
         WarmUpStep("database", database),
         WarmUpStep("inactive_users", lambda: core.inactive_users().is_inactive("warm-up")),
     ]
-    if jwks is not None:
-        steps.append(WarmUpStep("jwks", jwks.refresh))
+    if isinstance(key_resolver, JwksKeyResolver):
+        steps.append(WarmUpStep("jwks", key_resolver.refresh))
     return steps
