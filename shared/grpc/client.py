@@ -24,6 +24,11 @@ def create_channel(target: str, tls: bool = False) -> grpc.Channel:
         # circuit breaker decide what to do.
         ("grpc.enable_retries", 0),
         ("grpc.lb_policy_name", "round_robin"),
+        # While the server is down the channel reconnects with exponential backoff (up to 120 s
+        # by default), and calls fail at once meanwhile: capped at 1 s, a server that is back is
+        # used within about a second, not after the channel's next, ever later, attempt.
+        ("grpc.initial_reconnect_backoff_ms", 250),
+        ("grpc.max_reconnect_backoff_ms", 1_000),
     ]
     if tls:
         return grpc.secure_channel(target, grpc.ssl_channel_credentials(), options=options)
