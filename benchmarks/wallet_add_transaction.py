@@ -11,7 +11,9 @@ rewards-service client credentials).
 
 Every call is a real credit with its own idempotency key, spread over ``--players`` wallets
 (``--players 1`` measures one hot wallet). Client threads are spread over ``--processes`` client
-processes, because one Python client process saturates a core before the server does.
+processes, because one Python client process saturates a core before the server does. The
+standalone server runs one process per core (``--server-processes``), as it is deployed: one
+process's calls share a GIL, so a single process tops out near one core's worth of calls.
 """
 
 from __future__ import annotations
@@ -46,18 +48,36 @@ class Target:
     server_pid: int | None = None
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux), e.g. the processes of a multi-process server."""
+    tree = [pid]
+    for member in tree:
+        try:
+            children = Path(f"/proc/{member}/task/{member}/children").read_text().split()
+        except OSError:
+            continue
+        tree.extend(int(child) for child in children)
+    return tree
+
+
 def cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU time of a local process (Linux), to report server CPU per call."""
+    """User + system CPU time of a local process and its children (Linux), to report server
+    CPU per call."""
     if pid is None:
         return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for member in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            if member == pid:
+                return None
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
-def start_standalone(stack: ExitStack, profile: str) -> Target:
+def start_standalone(stack: ExitStack, profile: str, server_processes: int) -> Target:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     from sqlalchemy.engine import make_url
 
@@ -92,6 +112,7 @@ def start_standalone(stack: ExitStack, profile: str) -> Target:
         "AUTH_JWKS_URL": jwks.url,
         "GRPC_HOST": "127.0.0.1",
         "GRPC_PORT": str(port),
+        "GRPC_PROCESSES": str(server_processes),
     }
     log_path = workdir / "redeem-grpc.log"
     server = spawn(
@@ -115,7 +136,8 @@ def start_standalone(stack: ExitStack, profile: str) -> Target:
                 raise SystemExit(f"the gRPC server did not start; see {log_path}")
             time.sleep(0.2)
     print(
-        f"standalone gRPC server at {address} (profile {profile}; log {log_path}, removed at exit)"
+        f"standalone gRPC server at {address}, {server_processes} process(es) (profile {profile};"
+        f" log {log_path}, removed at exit)"
     )
     return Target(address, signer.client_token("rewards-service", "wallet.write"), server.pid)
 
@@ -262,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--players", type=int, default=1_000)
     parser.add_argument("--profile", default="dev", help="profile of the standalone server")
     parser.add_argument(
+        "--server-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes of the standalone server (GRPC_PROCESSES; default: one per core)",
+    )
+    parser.add_argument(
         "--platform",
         nargs="?",
         const=str(ROOT / ".data" / "platform.json"),
@@ -272,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         target = (
             platform_target(Path(args.platform))
             if args.platform
-            else start_standalone(stack, args.profile)
+            else start_standalone(stack, args.profile, args.server_processes)
         )
         seed = uuid.uuid4().hex[:8]
         if args.warmup:
