@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -13,6 +14,7 @@ from notification_service.container import Container, build_container
 from notification_service.controllers import live, notifications
 from notification_service.controllers.errors import ERRORS
 from shared.security.resource_server import configure_resource_server
+from shared.warm_up import WarmUpStep, core_warm_up, warm_up
 from shared.web.app_factory import create_base_app
 from shared.web.health import HealthCheck
 
@@ -70,4 +72,12 @@ def create_app(
     subscriber.start()
     live.drain_on_terminate(container.live_sessions())
     app.extensions["container"] = container
+    # MongoDB and Redis connections, the inactive-user mirror and the JWKS before the first
+    # request (a fresh process's first request otherwise took 25-40 ms instead of ~9 ms).
+    steps = [
+        WarmUpStep("mongodb", lambda: check_mongo(container.mongo())),
+        WarmUpStep("redis", lambda: core.redis().ping()),
+        *core_warm_up(core, container.key_resolver(), connections=0),
+    ]
+    app.extensions["warm_up"] = partial(warm_up, steps)
     return app

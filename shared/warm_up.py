@@ -46,19 +46,17 @@ def core_warm_up(
     core: Any, key_resolver: KeyResolver | None = None, connections: int = 2
 ) -> list[WarmUpStep]:
     """The steps of a service built on ``shared.container.CoreContainer``: ``connections``
-    pooled database connections opened (and the dialect initialised), the inactive-user mirror
-    started, and the JWKS fetched when the service's keys come from one (another resolver, such
-    as a test's static keys, has nothing to fetch)."""
+    pooled database connections opened (and the dialect initialised; none for a service without
+    PostgreSQL), the inactive-user mirror started, and the JWKS fetched when the service's keys
+    come from one (another resolver, such as a test's static keys, has nothing to fetch)."""
 
     def database() -> None:
         with contextlib.ExitStack() as stack:
             for _ in range(connections):
                 stack.enter_context(core.database().connect()).exec_driver_sql("SELECT 1")
 
-    steps = [
-        WarmUpStep("database", database),
-        WarmUpStep("inactive_users", lambda: core.inactive_users().is_inactive("warm-up")),
-    ]
+    steps = [WarmUpStep("database", database)] if connections else []
+    steps.append(WarmUpStep("inactive_users", lambda: core.inactive_users().is_inactive("warm-up")))
     if isinstance(key_resolver, JwksKeyResolver):
         steps.append(WarmUpStep("jwks", key_resolver.refresh))
     return steps

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from notification_service.container import Container
@@ -213,3 +214,13 @@ def test_swagger_lists_every_route_with_its_schemas_and_errors(client: FlaskClie
     ui = client.get("/notification/api-docs")
     assert ui.status_code == 200
     assert b"swagger" in ui.data.lower()
+
+
+def test_the_warm_up_reaches_every_dependency_before_traffic(notification_app: Flask) -> None:
+    # Gunicorn runs these in each fresh worker before it accepts requests; called one by one
+    # here, a dependency the step cannot reach raises instead of being logged.
+    steps = notification_app.extensions["warm_up"].args[0]
+    # The tests' keys are static, so there is no JWKS to fetch.
+    assert [step.name for step in steps] == ["mongodb", "redis", "inactive_users"]
+    for step in steps:
+        step.run()
