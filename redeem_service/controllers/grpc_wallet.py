@@ -109,6 +109,8 @@ def _additional_data(raw: str) -> dict[str, Any]:
         data = json.loads(raw)
     except ValueError as exc:
         raise InvalidTransactionDetails("additional_data must be a JSON object.") from exc
+    except RecursionError as exc:
+        raise InvalidTransactionDetails("additional_data is nested too deeply.") from exc
     if not isinstance(data, dict):
         raise InvalidTransactionDetails("additional_data must be a JSON object.")
     return data

@@ -235,6 +235,11 @@ class ConsumerRunner:
             reason = "schema_violation" if isinstance(exc, EventSchemaError) else "invalid_json"
             self._dead_letter(message, reason, str(exc))
             return None
+        except RecursionError:
+            # Nested deeper than the parser or the validator can follow: never processable,
+            # and left uncaught it would stop the consumer on the same record at every restart.
+            self._dead_letter(message, "invalid_json", "the record is nested too deeply")
+            return None
         key = message.key()
         topic, partition, offset = _coordinates(message)
         return InboundEvent(

@@ -3,6 +3,7 @@ ids, health, metrics and local Swagger UI. Every service's ``create_app()`` star
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -11,7 +12,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 from jinja2 import ChoiceLoader, FileSystemLoader
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.errors import CommonErrorCode
@@ -107,6 +108,37 @@ def _metrics() -> Response:
 
 
 _NUL_IN_JSON = re.compile(rb"\\u0000", re.IGNORECASE)
+# No document of ours nests this deep; Python's parser gives up (RecursionError) near 1,000.
+MAX_JSON_DEPTH = 64
+_JSON_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+
+
+def json_nesting_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text nests arrays and objects deeper than ``limit`` (brackets inside
+    strings do not count). Only texts with more than ``limit`` brackets are scanned."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = False
+    escaped_at = -1  # the byte right after a backslash inside a string
+    for match in _JSON_STRUCTURE.finditer(body):
+        at, char = match.start(), match.group()
+        if at == escaped_at:
+            continue
+        if in_string:
+            if char == b"\\":
+                escaped_at = at + 1
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
 def _refuse_nul_characters() -> None:
@@ -122,6 +154,27 @@ def _refuse_nul_characters() -> None:
             raise HttpError(
                 422, CommonErrorCode.VALIDATION_FAILED, "Text may not contain NUL characters."
             )
+        if json_nesting_exceeds(body):
+            raise HttpError(
+                400,
+                CommonErrorCode.BAD_REQUEST,
+                f"The JSON document nests deeper than {MAX_JSON_DEPTH} levels.",
+            )
+
+
+def _drain_unread_body() -> None:
+    """Read what the view left unread of a request body within the body limit (a request
+    refused before its body was parsed: no token, a wrong content type). Gunicorn's threaded
+    worker drains at most 64 KiB itself and otherwise closes the connection after having
+    announced keep-alive; a proxy that reuses it then fails the next request it sends there,
+    perhaps another client's. Bodies over the limit are refused by the gateway before they
+    get here."""
+    if not request.content_length:
+        return
+    with contextlib.suppress(RequestEntityTooLarge, ClientDisconnected, OSError):
+        exhaust = getattr(request.stream, "exhaust", None)
+        if exhaust is not None:
+            exhaust()
 
 
 def _install_request_hooks(app: Flask, service: str, access_log: bool) -> None:
@@ -157,6 +210,11 @@ def _install_request_hooks(app: Flask, service: str, access_log: bool) -> None:
                 duration_ms=round(elapsed * 1000, 2),
                 remote_addr=request.remote_addr,
             )
+        return response
+
+    @app.after_request
+    def _drain(response: Response) -> Response:
+        _drain_unread_body()
         return response
 
     @app.teardown_request

@@ -3,7 +3,9 @@ service, forwarded headers, WebSocket upgrade, the gateway's own limits and erro
 
 from __future__ import annotations
 
+import http.client
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -110,6 +112,58 @@ def test_an_oversized_body_is_refused_at_the_gateway(gateway: str) -> None:
     )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_bodies_over_a_service_limit_stop_at_the_gateway_and_fail_nothing_else(
+    gateway: str,
+) -> None:
+    # Over auth's 64 KiB but under the gateway's general 1 MiB: before each route had its
+    # service's limit, the service left such a body unread and closed the keep-alive
+    # connection, and the gateway's next request on it failed (503).
+    session = requests.Session()
+    for _ in range(20):
+        oversized = session.post(
+            f"{gateway}/api/v1/auth/register",
+            data=b"x" * 100_000,
+            headers={"Content-Type": "text/plain"},
+            timeout=10,
+        )
+        assert oversized.status_code == 413
+        assert oversized.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+        following = session.post(
+            f"{gateway}/api/v1/auth/register",
+            json={"email": "not-an-email"},
+            timeout=10,
+        )
+        assert following.status_code == 422
+
+
+def test_a_body_refused_unread_leaves_the_keep_alive_connection_usable(
+    platform: RunningPlatform,
+) -> None:
+    # Under rewards' 512 KiB limit but over the 64 KiB the web worker drains by itself: the
+    # request is refused (no valid token) before its body is read.
+    address = urlsplit(platform.url("rewards"))
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+    try:
+        connection.request(
+            "POST",
+            "/api/v1/rewards/events",
+            body=b"x" * 200_000,
+            headers={"Content-Type": "text/plain", "Authorization": "Bearer not-a-token"},
+        )
+        refused = connection.getresponse()
+        refused.read()
+        assert refused.status == 401
+        assert refused.getheader("Connection", "").lower() != "close"
+        socket_before = connection.sock
+        connection.request("GET", "/health/live")
+        after = connection.getresponse()
+        after.read()
+        assert after.status == 200
+        assert connection.sock is socket_before  # the same connection, not a new one
+    finally:
+        connection.close()
 
 
 def test_a_malformed_request_line_is_refused_in_the_envelope(gateway: str) -> None:

@@ -60,7 +60,7 @@ class TopicProbe:
                 key = message.key()
                 try:
                     body = json.loads(value) if value else None
-                except ValueError:
+                except (ValueError, RecursionError):  # the raw bytes of a bad record
                     body = value
                 with self._lock:
                     self.records.append(

@@ -112,6 +112,20 @@ def test_malformed_json_is_a_bad_request_not_a_server_error(client):
     assert response.json["error"]["code"] == "BAD_REQUEST"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 5_000 + b"]" * 5_000,  # deeper than Python's parser follows
+        b'{"a":' * 65 + b"1" + b"}" * 65,  # past the platform's limit of 64 levels
+    ],
+)
+def test_deeply_nested_json_is_a_bad_request_not_a_server_error(client, body):
+    response = client.post("/api/v1/auth/register", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "BAD_REQUEST"
+    assert "nests deeper" in response.json["error"]["message"]
+
+
 def test_a_huge_body_is_refused_before_it_is_read(client):
     response = client.post(
         "/api/v1/auth/register",

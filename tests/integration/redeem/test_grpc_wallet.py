@@ -239,6 +239,7 @@ def test_a_debit_below_zero_is_failed_precondition_with_no_transaction_row(
         ({"player": ""}, "REDEEM_INVALID_PLAYER_ID"),
         ({"additional_data": "[1, 2]"}, "REDEEM_INVALID_TRANSACTION"),
         ({"additional_data": "{oops"}, "REDEEM_INVALID_TRANSACTION"),
+        ({"additional_data": "[" * 2000 + "]" * 2000}, "REDEEM_INVALID_TRANSACTION"),
         ({"description": "d" * 501}, "REDEEM_INVALID_TRANSACTION"),
     ],
 )

@@ -86,6 +86,7 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
     records: list[bytes | dict[str, Any]] = [
         registered("a@example.com"),
         b"{not json",
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than the parser follows
         {"eventType": "PLAYER_REGISTERED"},
         registered("ghost@example.com"),
         registered("bug@example.com"),
@@ -96,12 +97,18 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
     running = Running(infra, topic, f"g-{uuid.uuid4().hex}", handler)
     try:
         wait_until(lambda: handler.seen == ["a@example.com", "b@example.com"])
-        dead = dlq.wait_for(lambda r: True, count=4)
+        dead = dlq.wait_for(lambda r: True, count=5)
     finally:
         running.stop()
         dlq.close()
     reasons = sorted(r["headers"]["dlq-reason"] for r in dead)
-    assert reasons == ["invalid_json", "processing_failed", "schema_violation", "unknown_player"]
+    assert reasons == [
+        "invalid_json",
+        "invalid_json",
+        "processing_failed",
+        "schema_violation",
+        "unknown_player",
+    ]
     for record in dead:
         assert record["headers"]["dlq-original-topic"] == topic
         assert record["headers"]["dlq-error"]

@@ -1,0 +1,29 @@
+"""The edge's JSON depth limit: brackets count only outside strings, escapes included."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared.web.app_factory import MAX_JSON_DEPTH, json_nesting_exceeds
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize(
+    ("body", "exceeds"),
+    [
+        (nested(MAX_JSON_DEPTH), False),
+        (nested(MAX_JSON_DEPTH + 1), True),
+        (nested(100_000), True),
+        (json.dumps({"a": [{"b": [1, 2]}] * 500}).encode(), False),  # many, but shallow
+        (json.dumps({"note": "[" * 1_000}).encode(), False),  # brackets inside a string
+        (json.dumps({"note": '\\"' + "[" * 100}).encode(), False),  # an escaped quote
+        (json.dumps({"note": "\\"}).encode() + b"," + nested(MAX_JSON_DEPTH + 1), True),
+    ],
+)
+def test_only_real_nesting_counts(body: bytes, exceeds: bool) -> None:
+    assert json_nesting_exceeds(body) is exceeds
