@@ -6,7 +6,6 @@ from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from auth_service.application.commands import CreateClient
 from auth_service.application.services import AccountService, ClientService, KeyService
@@ -25,6 +24,7 @@ from auth_service.domain.model import UserStatus
 from auth_service.domain.ports import UserFilter
 from shared.domain.principal import Role
 from shared.security.resource_server import authenticated, current_principal
+from shared.web.blueprint import Blueprint
 from shared.web.pagination import PageQuerySchema, page_request
 from shared.web.schemas import BEARER_AUTH, errors
 

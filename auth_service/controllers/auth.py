@@ -8,7 +8,6 @@ from dependency_injector.wiring import Provide, inject
 from flask import Response, after_this_request, current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
-from flask_smorest import Blueprint
 
 from auth_service.application.commands import LogIn, RegisterUser
 from auth_service.application.services import AccountService, Session, SessionService
@@ -24,6 +23,7 @@ from auth_service.controllers.schemas import (
 from shared.domain.principal import Role
 from shared.errors import CommonErrorCode
 from shared.security.resource_server import authenticated, current_principal
+from shared.web.blueprint import Blueprint
 from shared.web.errors import HttpError
 from shared.web.schemas import BEARER_AUTH, errors
 

@@ -16,11 +16,11 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from dependency_injector.wiring import Provide, inject
 from flask import Flask, Response, request
-from flask_smorest import Blueprint
 
 from auth_service.application.services import ClientService, ClientTokenService
 from auth_service.container import Container
 from auth_service.domain.model import KNOWN_SCOPES, PartnerClient
+from shared.web.blueprint import Blueprint
 
 blp = Blueprint(
     "oauth2", __name__, url_prefix="/oauth2", description="OAuth2 for partner and internal clients"

@@ -7,11 +7,11 @@ from typing import Any
 from dependency_injector.wiring import Provide, inject
 from flask import current_app, jsonify
 from flask.typing import ResponseReturnValue
-from flask_smorest import Blueprint
 
 from auth_service.application.services import KeyService
 from auth_service.container import Container
 from auth_service.domain.model import KNOWN_SCOPES
+from shared.web.blueprint import Blueprint
 
 blp = Blueprint("well_known", __name__, url_prefix="/.well-known", description="Discovery")
 

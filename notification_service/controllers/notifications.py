@@ -6,7 +6,6 @@ from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from notification_service.application.services import NotificationService
@@ -22,6 +21,7 @@ from notification_service.controllers.schemas import (
 )
 from shared.domain.principal import Role
 from shared.security.resource_server import authenticated, current_principal
+from shared.web.blueprint import Blueprint
 from shared.web.pagination import page_request
 from shared.web.schemas import BEARER_AUTH, errors
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from redeem_service.application.commands import RequestRedemption
@@ -27,6 +26,7 @@ from redeem_service.controllers.schemas import (
 from redeem_service.domain.redemption import RedemptionStatus
 from shared.domain.principal import Role, Scope
 from shared.security.resource_server import authenticated, current_principal
+from shared.web.blueprint import Blueprint
 from shared.web.errors import HttpError
 from shared.web.pagination import page_request
 from shared.web.schemas import BEARER_AUTH, errors

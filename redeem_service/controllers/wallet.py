@@ -6,7 +6,6 @@ from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from redeem_service.application.commands import AdjustBalance
@@ -23,6 +22,7 @@ from redeem_service.domain.model import Currency, Wallet, WalletTransaction, for
 from redeem_service.domain.ports import TransactionFilter
 from shared.domain.principal import Role
 from shared.security.resource_server import authenticated, current_principal
+from shared.web.blueprint import Blueprint
 from shared.web.pagination import page_request
 from shared.web.schemas import BEARER_AUTH, errors
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from rewards_service.application.commands import ScheduleEarningRule
 from rewards_service.application.earning import (
@@ -30,6 +29,7 @@ from rewards_service.domain.earning import EarningParameters, EarningRule
 from shared.domain.principal import Role, Scope
 from shared.observability import context
 from shared.security.resource_server import authenticated, current_principal
+from shared.web.blueprint import Blueprint
 from shared.web.schemas import BEARER_AUTH, errors
 
 blp = Blueprint(

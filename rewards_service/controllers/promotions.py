@@ -6,7 +6,6 @@ from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from rewards_service.application.commands import CreatePromotion, RevisePromotion
 from rewards_service.application.services import ClaimService, PromotionService
@@ -27,6 +26,7 @@ from rewards_service.controllers.schemas import (
 from rewards_service.domain.ports import PlayerPromotionFilter, PromotionFilter
 from shared.domain.principal import Role
 from shared.security.resource_server import authenticated, current_principal
+from shared.web.blueprint import Blueprint
 from shared.web.pagination import page_request
 from shared.web.schemas import BEARER_AUTH, errors
 
