@@ -141,9 +141,10 @@ def json_nesting_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
-def _refuse_nul_characters() -> None:
-    """No text we store may hold NUL (PostgreSQL refuses it, and it is never legitimate): refuse
-    it at the edge, for every service, instead of failing deep in an adapter."""
+def _refuse_unsafe_input() -> None:
+    """Refused at the edge, for every service, instead of failing deep inside: NUL in any text
+    (PostgreSQL refuses it, and it is never legitimate) and JSON nested deeper than
+    ``MAX_JSON_DEPTH`` (the parsers would raise RecursionError)."""
     if b"%00" in request.query_string or "\x00" in request.path:
         raise HttpError(
             400, CommonErrorCode.BAD_REQUEST, "The request may not contain NUL characters."
@@ -184,7 +185,7 @@ def _install_request_hooks(app: Flask, service: str, access_log: bool) -> None:
     def _start() -> None:
         g.started = time.perf_counter()
         context.bind(context.from_headers(request.headers))  # type: ignore[arg-type]
-        _refuse_nul_characters()
+        _refuse_unsafe_input()
 
     @app.after_request
     def _finish(response: Response) -> Response:
