@@ -31,9 +31,12 @@ def create_app(
     settings = container.config()
     core = container.core
     subscriber = container.live_subscriber()
-    readiness = [
+    connections = [
         HealthCheck("mongodb", lambda: check_mongo(container.mongo())),
         HealthCheck("redis", lambda: core.redis().ping()),
+    ]
+    readiness = [
+        *connections,
         HealthCheck("live_channel", subscriber.check),
     ]
     app, api = create_base_app(
@@ -75,8 +78,7 @@ def create_app(
     # MongoDB and Redis connections, the inactive-user mirror and the JWKS before the first
     # request (a fresh process's first request otherwise took 25-40 ms instead of ~9 ms).
     steps = [
-        WarmUpStep("mongodb", lambda: check_mongo(container.mongo())),
-        WarmUpStep("redis", lambda: core.redis().ping()),
+        *(WarmUpStep(check.name, check.probe) for check in connections),
         *core_warm_up(core, container.key_resolver(), connections=0),
     ]
     app.extensions["warm_up"] = partial(warm_up, steps)
