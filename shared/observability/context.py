@@ -63,9 +63,16 @@ def trace_id_from_traceparent(value: str | None) -> str | None:
 def from_headers(headers: Mapping[str, str]) -> TraceContext:
     """The context from incoming headers (names case-insensitive), filling in what is missing."""
     lowered = {k.lower(): v for k, v in headers.items()}
-    correlation = accept_correlation_id(lowered.get(CORRELATION_HEADER.lower()))
-    trace = trace_id_from_traceparent(lowered.get(TRACEPARENT_HEADER)) or new_trace_id()
-    return TraceContext(correlation_id=correlation, trace_id=trace)
+    return from_values(lowered.get(CORRELATION_HEADER.lower()), lowered.get(TRACEPARENT_HEADER))
+
+
+def from_values(correlation_id: str | None, traceparent: str | None) -> TraceContext:
+    """The context from a caller's correlation id and ``traceparent``, filling in what is
+    missing or unsafe."""
+    return TraceContext(
+        correlation_id=accept_correlation_id(correlation_id),
+        trace_id=trace_id_from_traceparent(traceparent) or new_trace_id(),
+    )
 
 
 def current() -> TraceContext:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -267,7 +268,32 @@ def test_the_caller_correlation_id_is_kept(
     _, call = wallet_stub.GetBalance.with_call(
         wallet_pb2.GetBalanceRequest(player_id=new_player()), metadata=metadata, timeout=5
     )
-    assert ("x-correlation-id", "claim-abc-123") in tuple(call.initial_metadata() or ())
+    # Echoed with the status (the trailers), so the echo costs no batch of its own.
+    assert ("x-correlation-id", "claim-abc-123") in tuple(call.trailing_metadata() or ())
+
+
+def test_a_refused_call_carries_both_its_error_code_and_the_correlation_id(
+    wallet_stub: wallet_pb2_grpc.WalletStub, signer: TestSigner
+) -> None:
+    metadata = (*call_metadata(signer.client_token()), ("x-correlation-id", "claim-def-456"))
+    with pytest.raises(grpc.RpcError) as raised:
+        wallet_stub.AddTransaction(add_request(new_player(), "-5.00"), metadata=metadata, timeout=5)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    trailers: Any = raised.value.trailing_metadata()
+    assert ("x-correlation-id", "claim-def-456") in tuple(trailers or ())
+    assert error_code(raised.value) is not None
+
+
+def test_an_unsafe_correlation_id_is_replaced(
+    wallet_stub: wallet_pb2_grpc.WalletStub, signer: TestSigner
+) -> None:
+    metadata = (*call_metadata(signer.client_token()), ("x-correlation-id", "a b<script>"))
+    _, call = wallet_stub.GetBalance.with_call(
+        wallet_pb2.GetBalanceRequest(player_id=new_player()), metadata=metadata, timeout=5
+    )
+    echoed = dict(call.trailing_metadata() or ())["x-correlation-id"]
+    assert echoed != "a b<script>"
+    assert re.fullmatch(r"[0-9a-f-]{36}", echoed)
 
 
 def hold_wallet_lock(container: Container, player_id: str) -> Any:
