@@ -158,22 +158,39 @@ def platform_target(path: Path) -> Target:
 
 
 def client_process(
-    address: str, token: str, threads: int, calls: int, players: int, seed: str, queue: Any
+    address: str,
+    token: str,
+    threads: int,
+    connections: int,
+    calls: int,
+    players: int,
+    seed: str,
+    queue: Any,
 ) -> None:
-    """One client process: ``threads`` threads sharing a channel, ``calls`` calls in all."""
+    """One client process: ``threads`` threads over ``connections`` connections, ``calls``
+    calls in all.
+
+    The server's processes share the port with SO_REUSEPORT, which spreads connections (not
+    calls) over them at random: with one connection per client process, two client processes
+    landed on the same server process in 3 of 4 runs and left the other one idle.
+    """
     import threading
 
     from protos.loyalty.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
     metadata = (("authorization", f"Bearer {token}"),)
-    channel = grpc.insecure_channel(address)
-    stub = wallet_pb2_grpc.WalletStub(channel)  # type: ignore[no-untyped-call]
+    # Channels with the same arguments share one connection unless each has its own pool.
+    channels = [
+        grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in range(max(1, min(connections, threads)))
+    ]
     latencies: list[float] = []
     errors: dict[str, int] = {}
     lock = threading.Lock()
     counter = iter(range(calls))
 
-    def run() -> None:
+    def run(channel: grpc.Channel) -> None:
+        stub = wallet_pb2_grpc.WalletStub(channel)  # type: ignore[no-untyped-call]
         local: list[float] = []
         local_errors: dict[str, int] = {}
         while True:
@@ -201,12 +218,15 @@ def client_process(
             for name, count in local_errors.items():
                 errors[name] = errors.get(name, 0) + count
 
-    workers = [threading.Thread(target=run) for _ in range(threads)]
+    workers = [
+        threading.Thread(target=run, args=(channels[i % len(channels)],)) for i in range(threads)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    channel.close()
+    for channel in channels:
+        channel.close()
     queue.put((latencies, errors))
 
 
@@ -215,6 +235,7 @@ def measure(target: Target, args: argparse.Namespace, calls: int, seed: str) -> 
     queue = context.Queue()
     per_process = max(1, calls // args.processes)
     threads = max(1, args.threads // args.processes)
+    connections = max(1, args.connections // args.processes)
     processes = [
         context.Process(
             target=client_process,
@@ -222,6 +243,7 @@ def measure(target: Target, args: argparse.Namespace, calls: int, seed: str) -> 
                 target.address,
                 target.token,
                 threads,
+                connections,
                 per_process,
                 args.players,
                 f"{seed}{i}",
@@ -281,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1_000)
     parser.add_argument("--threads", type=int, default=16, help="client threads in all")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=8,
+        help="client connections in all (spread over the server's processes by the kernel)",
+    )
     parser.add_argument("--players", type=int, default=1_000)
     parser.add_argument("--profile", default="dev", help="profile of the standalone server")
     parser.add_argument(
