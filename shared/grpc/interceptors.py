@@ -122,7 +122,8 @@ class CallContextInterceptor(ServerInterceptor):
     its deadline for the call, echoes the correlation id, refuses calls whose deadline has
     already passed, turns unexpected exceptions into INTERNAL, and measures each call. Failed and
     slow calls are always logged; every call only with ``access_log`` (at thousands of calls a
-    second the metrics say more than the lines).
+    second the metrics say more than the lines). A request whose bytes do not parse ends with
+    INVALID_ARGUMENT (``BAD_REQUEST``) before any other work.
 
     The correlation id is echoed in the trailing metadata, which travels with the status: an
     echo in the initial metadata would cost every call a batch of its own."""
@@ -147,6 +148,10 @@ class CallContextInterceptor(ServerInterceptor):
         if service == HEALTH_SERVICE:
             return handler
         latency = GRPC_LATENCY.labels(service, method)
+        if not handler.request_streaming and handler.request_deserializer is not None:
+            handler = handler._replace(  # type: ignore[attr-defined]
+                request_deserializer=_tolerant(handler.request_deserializer)
+            )
 
         def around(behavior: Behavior, request: Any, context: grpc.ServicerContext) -> Any:
             return self._call(service, method, latency, behavior, request, context)
@@ -188,6 +193,19 @@ class CallContextInterceptor(ServerInterceptor):
                         CommonErrorCode.DEADLINE_EXCEEDED,
                         "The deadline passed before the call started.",
                     )
+                if isinstance(request, MalformedRequest):
+                    log.warning(
+                        "grpc_malformed_request",
+                        service=service,
+                        method=method,
+                        error=f"{type(request.error).__name__}: {request.error}",
+                    )
+                    abort(
+                        context,
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        CommonErrorCode.BAD_REQUEST,
+                        "The request is not a valid message of this method's type.",
+                    )
                 return behavior(request, context)
             except Exception:
                 code = context.code()  # type: ignore[attr-defined]  # set when the servicer (or we) aborted the call
@@ -221,6 +239,26 @@ class CallContextInterceptor(ServerInterceptor):
                         duration_ms=round(elapsed * 1000, 2),
                         peer=context.peer(),
                     )
+
+
+class MalformedRequest:
+    """Stands in for a request whose bytes did not parse, so the call ends with
+    INVALID_ARGUMENT and an error code (gRPC itself answers INTERNAL and logs a traceback)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as exc:  # any parse failure is the caller's bad input
+            return MalformedRequest(exc)
+
+    return deserialize
 
 
 def _text(value: str | bytes | None) -> str | None:

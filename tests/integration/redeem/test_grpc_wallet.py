@@ -421,3 +421,38 @@ def test_a_database_outage_is_unavailable_so_callers_retry_with_the_same_key(
     unreachable.dispose()
     assert raised.value.code() is grpc.StatusCode.UNAVAILABLE
     assert error_code(raised.value) == "SERVICE_UNAVAILABLE"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff\xff\xff\xff", b"\x0a\x10abc", b"\x0a\x03\xff\xfe\xfd"],
+    ids=["garbage", "truncated", "invalid-utf8-string"],
+)
+@pytest.mark.parametrize("method", ["AddTransaction", "GetBalance"])
+def test_bytes_that_are_not_the_request_message_are_invalid_argument(
+    channel: grpc.Channel,
+    wallet_stub: wallet_pb2_grpc.WalletStub,
+    signer: TestSigner,
+    method: str,
+    body: bytes,
+) -> None:
+    raw = channel.unary_unary(
+        f"/loyalty.wallet.v1.Wallet/{method}",
+        request_serializer=lambda data: data,
+        response_deserializer=lambda data: data,
+    )
+    metadata = (*call_metadata(signer.client_token()), ("x-correlation-id", "raw-bytes-1"))
+    with pytest.raises(grpc.RpcError) as raised:
+        raw(body, metadata=metadata, timeout=5)
+    # Not gRPC's own INTERNAL "Exception deserializing request!": the caller's fault, coded.
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_code(raised.value) == "BAD_REQUEST"
+    trailers: Any = raised.value.trailing_metadata()
+    assert ("x-correlation-id", "raw-bytes-1") in tuple(trailers or ())
+    # The server goes on serving well-formed calls.
+    reply = wallet_stub.GetBalance(
+        wallet_pb2.GetBalanceRequest(player_id=new_player()),
+        metadata=call_metadata(signer.client_token()),
+        timeout=5,
+    )
+    assert reply.balance.points_balance == 0
