@@ -189,7 +189,20 @@ def _check_additional_data(data: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidTransactionDetails(
             f"additionalData may not exceed {MAX_ADDITIONAL_DATA_BYTES} bytes."
         )
+    if _contains_nul(data):
+        # PostgreSQL text and jsonb cannot hold NUL.
+        raise InvalidTransactionDetails("additionalData may not contain NUL characters.")
     return dict(data)
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_contains_nul(item) for item in value)
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +228,8 @@ class TransactionRequest:
             raise InvalidTransactionDetails(
                 f"The description may not exceed {MAX_DESCRIPTION_LENGTH} characters."
             )
+        if "\x00" in self.description:
+            raise InvalidTransactionDetails("The description may not contain NUL characters.")
         if not self.actor or len(self.actor) > 64:
             raise InvalidTransactionDetails("The actor must be 1 to 64 characters.")
         _check_additional_data(self.additional_data)

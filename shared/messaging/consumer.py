@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from shared.application.events import IntegrationEvent
+from shared.json_text import json_text_has_nul
 from shared.messaging.schemas import EventSchemaError, EventSchemas
 from shared.observability import context
 from shared.observability.logging import get_logger
@@ -226,6 +227,9 @@ class ConsumerRunner:
                 raise EventSchemaError("empty record")
             if len(raw_value) > 1_000_000:
                 raise EventSchemaError("record larger than 1 MB")
+            if json_text_has_nul(raw_value):
+                # PostgreSQL cannot store it: refused here, not as a failed batch.
+                raise EventSchemaError("text may not contain NUL characters (\\u0000)")
             document = json.loads(raw_value)
             if not isinstance(document, dict):
                 raise EventSchemaError("the record is not a JSON object")

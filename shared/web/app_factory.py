@@ -4,7 +4,6 @@ ids, health, metrics and local Swagger UI. Every service's ``create_app()`` star
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,6 +15,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntity
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.errors import CommonErrorCode
+from shared.json_text import MAX_JSON_DEPTH, json_nesting_exceeds, json_text_has_nul
 from shared.observability import context
 from shared.observability.logging import configure_logging, get_logger
 from shared.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
@@ -107,40 +107,6 @@ def _metrics() -> Response:
     return Response(payload, content_type=content_type)
 
 
-_NUL_IN_JSON = re.compile(rb"\\u0000", re.IGNORECASE)
-# No document of ours nests this deep; Python's parser gives up (RecursionError) near 1,000.
-MAX_JSON_DEPTH = 64
-_JSON_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
-
-
-def json_nesting_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether a JSON text nests arrays and objects deeper than ``limit`` (brackets inside
-    strings do not count). Only texts with more than ``limit`` brackets are scanned."""
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False
-    depth = 0
-    in_string = False
-    escaped_at = -1  # the byte right after a backslash inside a string
-    for match in _JSON_STRUCTURE.finditer(body):
-        at, char = match.start(), match.group()
-        if at == escaped_at:
-            continue
-        if in_string:
-            if char == b"\\":
-                escaped_at = at + 1
-            elif char == b'"':
-                in_string = False
-        elif char == b'"':
-            in_string = True
-        elif char in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in (b"]", b"}"):
-            depth -= 1
-    return False
-
-
 def _refuse_unsafe_input() -> None:
     """Refused at the edge, for every service, instead of failing deep inside: NUL in any text
     (PostgreSQL refuses it, and it is never legitimate) and JSON nested deeper than
@@ -151,7 +117,7 @@ def _refuse_unsafe_input() -> None:
         )
     if request.content_length and request.mimetype == "application/json":
         body = request.get_data(cache=True)
-        if _NUL_IN_JSON.search(body):
+        if json_text_has_nul(body):
             raise HttpError(
                 422, CommonErrorCode.VALIDATION_FAILED, "Text may not contain NUL characters."
             )

@@ -242,6 +242,8 @@ def test_a_debit_below_zero_is_failed_precondition_with_no_transaction_row(
         ({"additional_data": "{oops"}, "REDEEM_INVALID_TRANSACTION"),
         ({"additional_data": "[" * 2000 + "]" * 2000}, "REDEEM_INVALID_TRANSACTION"),
         ({"description": "d" * 501}, "REDEEM_INVALID_TRANSACTION"),
+        ({"description": "a\x00b"}, "REDEEM_INVALID_TRANSACTION"),
+        ({"additional_data": '{"note": "a\\u0000b"}'}, "REDEEM_INVALID_TRANSACTION"),
     ],
 )
 def test_invalid_requests_are_invalid_argument(

@@ -88,6 +88,8 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
         b"{not json",
         b"[" * 100_000 + b"]" * 100_000,  # deeper than the parser follows
         {"eventType": "PLAYER_REGISTERED"},
+        # Valid JSON and schema, but PostgreSQL could never store the NUL.
+        {**registered("nul@example.com"), "firstName": "Ann\u0000"},
         registered("ghost@example.com"),
         registered("bug@example.com"),
         registered("b@example.com"),
@@ -97,7 +99,7 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
     running = Running(infra, topic, f"g-{uuid.uuid4().hex}", handler)
     try:
         wait_until(lambda: handler.seen == ["a@example.com", "b@example.com"])
-        dead = dlq.wait_for(lambda r: True, count=5)
+        dead = dlq.wait_for(lambda r: True, count=6)
     finally:
         running.stop()
         dlq.close()
@@ -106,6 +108,7 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
         "invalid_json",
         "invalid_json",
         "processing_failed",
+        "schema_violation",
         "schema_violation",
         "unknown_player",
     ]

@@ -123,6 +123,11 @@ def request(**overrides: object) -> TransactionRequest:
         ({"actor": ""}, InvalidTransactionDetails),
         ({"additional_data": {"blob": "x" * 5000}}, InvalidTransactionDetails),
         ({"additional_data": {"bad": float("nan")}}, InvalidTransactionDetails),
+        # PostgreSQL text and jsonb cannot hold NUL: refused here, not as a database error.
+        ({"description": "a\x00b"}, InvalidTransactionDetails),
+        ({"additional_data": {"note": "a\x00b"}}, InvalidTransactionDetails),
+        ({"additional_data": {"k\x00": 1}}, InvalidTransactionDetails),
+        ({"additional_data": {"deep": [{"x": ["\x00"]}]}}, InvalidTransactionDetails),
     ],
 )
 def test_transaction_requests_are_validated(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shared.web.app_factory import MAX_JSON_DEPTH, json_nesting_exceeds
+from shared.json_text import MAX_JSON_DEPTH, json_nesting_exceeds, json_text_has_nul
 
 
 def nested(depth: int) -> bytes:
@@ -27,3 +27,16 @@ def nested(depth: int) -> bytes:
 )
 def test_only_real_nesting_counts(body: bytes, exceeds: bool) -> None:
     assert json_nesting_exceeds(body) is exceeds
+
+
+@pytest.mark.parametrize(
+    ("text", "has_nul"),
+    [
+        (json.dumps({"name": "Ann\x00"}).encode(), True),
+        (b'{"name": "Ann\\U0000"}', True),
+        (json.dumps({"name": "Ann", "note": "\\ u0000"}).encode(), False),
+        (json.dumps({"name": "Zoë"}, ensure_ascii=False).encode(), False),
+    ],
+)
+def test_a_nul_escape_is_found_before_parsing(text: bytes, has_nul: bool) -> None:
+    assert json_text_has_nul(text) is has_nul

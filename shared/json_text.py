@@ -1,0 +1,46 @@
+"""Checks on raw JSON text, made before it is parsed: at the web edge and in the Kafka
+consumers, so input that can never be stored or parsed is refused as the caller's fault instead
+of failing deep inside."""
+
+from __future__ import annotations
+
+import re
+
+_NUL_ESCAPE = re.compile(rb"\\u0000", re.IGNORECASE)
+# No document of ours nests this deep; Python's parser gives up (RecursionError) near 1,000.
+MAX_JSON_DEPTH = 64
+_JSON_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+
+
+def json_nesting_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text nests arrays and objects deeper than ``limit`` (brackets inside
+    strings do not count). Only texts with more than ``limit`` brackets are scanned."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = False
+    escaped_at = -1  # the byte right after a backslash inside a string
+    for match in _JSON_STRUCTURE.finditer(body):
+        at, char = match.start(), match.group()
+        if at == escaped_at:
+            continue
+        if in_string:
+            if char == b"\\":
+                escaped_at = at + 1
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+def json_text_has_nul(text: bytes) -> bool:
+    """Whether a JSON text carries a NUL character (``\\u0000``; a raw NUL is not valid JSON).
+    PostgreSQL text and jsonb cannot hold it, and no document of ours needs it."""
+    return _NUL_ESCAPE.search(text) is not None
