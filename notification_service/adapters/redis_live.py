@@ -113,7 +113,7 @@ class RedisLiveSubscriber:
     def run(self) -> None:
         backoff = 0.2
         while not self._stopping.is_set():
-            pubsub = self._redis.pubsub()  # type: ignore[no-untyped-call]
+            pubsub = self._redis.pubsub()  # type: ignore[no-untyped-call, unused-ignore]
             try:
                 pubsub.subscribe(self._channel)
                 while not self._stopping.is_set():

@@ -40,7 +40,7 @@ class RedisInactiveUsers(InactiveUsers):
 
     def subscribe(self) -> PubSub:
         """A subscription to the ids whose flag changed (its caller closes it)."""
-        pubsub: PubSub = self._redis.pubsub()  # type: ignore[no-untyped-call]
+        pubsub: PubSub = self._redis.pubsub()  # type: ignore[no-untyped-call, unused-ignore]
         pubsub.subscribe(self._channel)
         return pubsub
 
