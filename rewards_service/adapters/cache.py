@@ -1,17 +1,20 @@
 """Points answers cached in Redis under a per-player generation (O(1) invalidation).
 
 The cache only saves work: when Redis fails, answers are computed from PostgreSQL and a missed
-invalidation is bounded by the entries' short TTL.
+invalidation is bounded by the entries' short TTL. A circuit breaker skips Redis for a few
+seconds after a failure, so a Redis that hangs costs one query one timeout, not every query
+three (the generation, the entry, the write).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import pybreaker
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -19,8 +22,11 @@ from rewards_service.application.ports import PointsCache
 from rewards_service.domain.earning import EarningSource
 from rewards_service.domain.points import PointsSummary, SourceTotal
 from shared.observability.logging import get_logger
+from shared.resilience import circuit_breaker
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
 
 PREFIX = "rewards:points"
 
@@ -62,47 +68,68 @@ def _decode(raw: str) -> PointsSummary:
 
 class RedisPointsCache(PointsCache):
     def __init__(
-        self, redis: Redis, ttl_seconds: float, generation_ttl_seconds: float = 86_400
+        self,
+        redis: Redis,
+        ttl_seconds: float,
+        generation_ttl_seconds: float = 86_400,
+        breaker_fail_max: int = 1,
+        breaker_reset_seconds: float = 5.0,
     ) -> None:
         self._redis = redis
         self._ttl = max(1, int(ttl_seconds))
         # Longer than any entry lives, so a generation never restarts under a live entry.
         self._generation_ttl = max(self._ttl * 2, int(generation_ttl_seconds))
+        self._breaker = circuit_breaker(
+            "points_cache", fail_max=breaker_fail_max, reset_timeout=breaker_reset_seconds
+        )
+
+    def _guarded(self, operation: Callable[[], T], fallback: T, failure_event: str) -> T:
+        try:
+            return self._breaker.call(operation)
+        except RedisError as exc:
+            log.warning(failure_event, error=str(exc))
+        except pybreaker.CircuitBreakerError as exc:
+            # Either this failure opened the breaker, or it is open and Redis was skipped
+            # (its opening is logged once, and shows in the breaker's metric).
+            if isinstance(exc.__context__, RedisError):
+                log.warning(failure_event, error=str(exc.__context__))
+        return fallback
 
     def generation(self, player_id: str) -> str:
-        try:
-            value = self._redis.get(_generation_key(player_id))
-        except RedisError as exc:
-            log.warning("points_cache_unavailable", error=str(exc))
-            return "0"
+        value = self._guarded(
+            lambda: self._redis.get(_generation_key(player_id)), None, "points_cache_unavailable"
+        )
         return str(value) if value else "0"
 
     def get(self, player_id: str, generation: str, query: str) -> PointsSummary | None:
-        try:
-            raw = self._redis.get(_entry_key(player_id, generation, query))
-        except RedisError as exc:
-            log.warning("points_cache_unavailable", error=str(exc))
-            return None
+        raw = self._guarded(
+            lambda: self._redis.get(_entry_key(player_id, generation, query)),
+            None,
+            "points_cache_unavailable",
+        )
         return _decode(str(raw)) if raw else None
 
     def put(self, player_id: str, generation: str, query: str, summary: PointsSummary) -> None:
-        try:
-            self._redis.set(
+        self._guarded(
+            lambda: self._redis.set(
                 _entry_key(player_id, generation, query), _encode(summary), ex=self._ttl
-            )
-        except RedisError as exc:
-            log.warning("points_cache_unavailable", error=str(exc))
+            ),
+            None,
+            "points_cache_unavailable",
+        )
 
     def invalidate(self, player_ids: Collection[str]) -> None:
         if not player_ids:
             return
         # A fresh random generation: one SET (with its expiry) per player, whatever was there.
         generation = uuid.uuid4().hex[:12]
-        try:
+
+        def write() -> None:
             pipeline = self._redis.pipeline(transaction=False)
             for player_id in player_ids:
                 pipeline.set(_generation_key(player_id), generation, ex=self._generation_ttl)
             pipeline.execute()
-        except RedisError as exc:
-            # The events are committed; answers cached before them expire within the TTL.
-            log.warning("points_cache_invalidation_failed", players=len(player_ids), error=str(exc))
+
+        # When it fails the events are committed all the same; answers cached before them
+        # expire within the TTL.
+        self._guarded(write, None, "points_cache_invalidation_failed")

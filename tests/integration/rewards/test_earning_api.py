@@ -4,6 +4,7 @@ earning rules, and a player's points (access rules, periods, the cache)."""
 from __future__ import annotations
 
 import random
+import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -456,3 +457,40 @@ def test_without_redis_the_points_are_still_answered(
         rewards_container.points_cache.reset_override()
         dead.close()
     assert client.get(points_url(player), headers=staff).json["totalPoints"] == 20
+
+
+class CountingRedis(Redis):
+    """A real client that counts the commands it sends."""
+
+    commands = 0
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.commands += 1
+        return super().execute_command(*args, **options)  # type: ignore[no-untyped-call, unused-ignore]
+
+
+def test_a_redis_that_hangs_costs_one_query_one_timeout_not_every_query(
+    rewards_container: Container, client: ApiClient, staff: dict[str, str], player: str
+) -> None:
+    handle(rewards_container, partner_message(player, "HOTEL_STAY", nights=1))
+    # A server that accepts connections and never answers: every command times out.
+    silent = socket.create_server(("127.0.0.1", 0))
+    host, port = silent.getsockname()
+    hung = CountingRedis(host=host, port=port, socket_connect_timeout=0.3, socket_timeout=0.3)
+    rewards_container.points_cache.override(providers.Object(RedisPointsCache(hung, 30)))
+    try:
+        first = client.get(points_url(player), headers=staff)
+        sent_by_first = hung.commands
+        later = [client.get(points_url(player), headers=staff) for _ in range(5)]
+    finally:
+        rewards_container.points_cache.reset_override()
+        hung.close()
+        silent.close()
+    assert first.status_code == 200
+    assert first.json["totalPoints"] == 10
+    assert [(r.status_code, r.json["totalPoints"]) for r in later] == [(200, 10)] * 5
+    # The first command timed out and opened the breaker: the rest of that query and the five
+    # after it were answered from PostgreSQL without waiting on Redis (three commands each,
+    # three timeouts each, without the breaker).
+    assert sent_by_first == 1
+    assert hung.commands == 1
