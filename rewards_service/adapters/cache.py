@@ -83,7 +83,8 @@ class RedisPointsCache(PointsCache):
             "points_cache", fail_max=breaker_fail_max, reset_timeout=breaker_reset_seconds
         )
 
-    def _guarded(self, operation: Callable[[], T], fallback: T, failure_event: str) -> T:
+    def _guarded(self, operation: Callable[[], T], failure_event: str) -> T | None:
+        """The operation's result, or None when Redis failed or is being skipped."""
         try:
             return self._breaker.call(operation)
         except RedisError as exc:
@@ -93,18 +94,17 @@ class RedisPointsCache(PointsCache):
             # (its opening is logged once, and shows in the breaker's metric).
             if isinstance(exc.__context__, RedisError):
                 log.warning(failure_event, error=str(exc.__context__))
-        return fallback
+        return None
 
     def generation(self, player_id: str) -> str:
         value = self._guarded(
-            lambda: self._redis.get(_generation_key(player_id)), None, "points_cache_unavailable"
+            lambda: self._redis.get(_generation_key(player_id)), "points_cache_unavailable"
         )
         return str(value) if value else "0"
 
     def get(self, player_id: str, generation: str, query: str) -> PointsSummary | None:
         raw = self._guarded(
             lambda: self._redis.get(_entry_key(player_id, generation, query)),
-            None,
             "points_cache_unavailable",
         )
         return _decode(str(raw)) if raw else None
@@ -114,7 +114,6 @@ class RedisPointsCache(PointsCache):
             lambda: self._redis.set(
                 _entry_key(player_id, generation, query), _encode(summary), ex=self._ttl
             ),
-            None,
             "points_cache_unavailable",
         )
 
@@ -132,4 +131,4 @@ class RedisPointsCache(PointsCache):
 
         # When it fails the events are committed all the same; answers cached before them
         # expire within the TTL.
-        self._guarded(write, None, "points_cache_invalidation_failed")
+        self._guarded(write, "points_cache_invalidation_failed")

@@ -132,8 +132,6 @@ class CallContextInterceptor(ServerInterceptor):
         self._access_log = access_log
         self._slow = slow_call_seconds
         self._handlers = WrappedHandlers(self._wrap)
-        self._latency: dict[str, Any] = {}
-        self._handled: dict[tuple[str, grpc.StatusCode], Any] = {}
 
     def intercept_service(
         self,
@@ -147,29 +145,22 @@ class CallContextInterceptor(ServerInterceptor):
         service, method = split_method(full_method)
         if service == HEALTH_SERVICE:
             return handler
-        latency = GRPC_LATENCY.labels(service, method)
+        metrics = _MethodMetrics(service, method)
         if not handler.request_streaming and handler.request_deserializer is not None:
             handler = handler._replace(  # type: ignore[attr-defined]
                 request_deserializer=_tolerant(handler.request_deserializer)
             )
 
         def around(behavior: Behavior, request: Any, context: grpc.ServicerContext) -> Any:
-            return self._call(service, method, latency, behavior, request, context)
+            return self._call(service, method, metrics, behavior, request, context)
 
         return wrap_handler(handler, around)
-
-    def _count(self, service: str, method: str, status: grpc.StatusCode) -> None:
-        counter = self._handled.get((method, status))
-        if counter is None:
-            counter = GRPC_HANDLED.labels(service, method, status.name)
-            self._handled[(method, status)] = counter
-        counter.inc()
 
     def _call(
         self,
         service: str,
         method: str,
-        latency: Any,
+        metrics: _MethodMetrics,
         behavior: Behavior,
         request: Any,
         context: grpc.ServicerContext,
@@ -228,8 +219,7 @@ class CallContextInterceptor(ServerInterceptor):
                     (*trailers, (CORRELATION_METADATA, trace.correlation_id))
                 )
                 elapsed = time.perf_counter() - started
-                self._count(service, method, status)
-                latency.observe(elapsed)
+                metrics.record(status, elapsed)
                 if self._access_log or status is not grpc.StatusCode.OK or elapsed >= self._slow:
                     log.info(
                         "grpc_call",
@@ -239,6 +229,24 @@ class CallContextInterceptor(ServerInterceptor):
                         duration_ms=round(elapsed * 1000, 2),
                         peer=context.peer(),
                     )
+
+
+class _MethodMetrics:
+    """One method's metric children, bound once instead of looked up on every call."""
+
+    def __init__(self, service: str, method: str) -> None:
+        self._service = service
+        self._method = method
+        self._latency = GRPC_LATENCY.labels(service, method)
+        self._handled: dict[grpc.StatusCode, Any] = {}
+
+    def record(self, status: grpc.StatusCode, elapsed: float) -> None:
+        counter = self._handled.get(status)
+        if counter is None:
+            counter = GRPC_HANDLED.labels(self._service, self._method, status.name)
+            self._handled[status] = counter
+        counter.inc()
+        self._latency.observe(elapsed)
 
 
 class MalformedRequest:
