@@ -48,8 +48,7 @@ def create_app(
     configure_resource_server(
         app,
         key_resolver=container.token_issuer(),
-        issuer=security["issuer"],
-        audience=security["audience"],
+        security=security,
         inactive_users=core.inactive_users(),
     )
     limiter = create_limiter(app, settings)

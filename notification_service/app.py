@@ -55,8 +55,7 @@ def create_app(
     configure_resource_server(
         app,
         key_resolver=container.key_resolver(),
-        issuer=security["issuer"],
-        audience=security["audience"],
+        security=security,
         inactive_users=core.inactive_users(),
     )
     # Only the socket route looks at the query string (browsers cannot set its headers).

@@ -41,8 +41,7 @@ def create_app(
     configure_resource_server(
         app,
         key_resolver=container.key_resolver(),
-        issuer=security["issuer"],
-        audience=security["audience"],
+        security=security,
         inactive_users=core.inactive_users(),
     )
     api.register_blueprint(wallet.blp)

@@ -7,9 +7,6 @@ not-before checked with a small leeway. A verified token becomes a :class:`Princ
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +15,7 @@ import jwt
 from shared.application.ports import InactiveUsers
 from shared.domain.principal import Principal, Role
 from shared.security.jwks import KeyResolver
+from shared.security.verified_tokens import VerifiedTokenCache
 
 MAX_TOKEN_LENGTH = 8192
 ALGORITHM = "RS256"
@@ -82,10 +80,9 @@ class AccessTokenVerifier:
         self._audience = audience
         self._leeway = leeway_seconds
         self._inactive_users = inactive_users
-        self._cache_size = cache_size
-        self._cache_seconds = cache_seconds
-        self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._verified: VerifiedTokenCache[Principal] = VerifiedTokenCache(
+            cache_size, cache_seconds
+        )
 
     def verify(self, token: str | None) -> Principal:
         """The principal of a valid ``token``; raises :class:`TokenRejected` otherwise."""
@@ -93,10 +90,10 @@ class AccessTokenVerifier:
             raise TokenMissing()
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenRejected()
-        principal = self._cached(token)
+        principal = self._verified.get(token)
         if principal is None:
             principal, expires_at = self._decode(token)
-            self._remember(token, principal, expires_at)
+            self._verified.put(token, principal, expires_at)
         if (
             self._inactive_users is not None
             and not principal.is_client
@@ -104,28 +101,6 @@ class AccessTokenVerifier:
         ):
             raise AccountInactive()
         return principal
-
-    def _cached(self, token: str) -> Principal | None:
-        if not self._cache_size:
-            return None
-        with self._cache_lock:
-            entry = self._cache.get(token)
-            if entry is None:
-                return None
-            principal, valid_until = entry
-            if valid_until <= time.time():
-                del self._cache[token]
-                return None
-            self._cache.move_to_end(token)
-            return principal
-
-    def _remember(self, token: str, principal: Principal, expires_at: float) -> None:
-        if not self._cache_size:
-            return
-        with self._cache_lock:
-            self._cache[token] = (principal, min(expires_at, time.time() + self._cache_seconds))
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
 
     def _decode(self, token: str) -> tuple[Principal, float]:
         try:

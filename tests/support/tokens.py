@@ -18,6 +18,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from shared.application.ports import InactiveUsers
 from shared.security.jwks import KeyResolver
 
 ISSUER = "http://auth.test"
@@ -109,13 +110,31 @@ class TokenMinter(TestSigner):
 
 
 class StaticKeyResolver(KeyResolver):
-    """The signer's key only (apps built in process, without a JWKS endpoint)."""
+    """The signer's key only (apps built in process, without a JWKS endpoint).
+
+    ``asked`` lists the key ids looked up: one per signature checked.
+    """
 
     def __init__(self, signer: TestSigner) -> None:
         self._signer = signer
+        self.asked: list[str] = []
 
     def public_key(self, kid: str) -> Any | None:
+        self.asked.append(kid)
         return self._signer.public_key if kid == self._signer.kid else None
+
+
+class SetOfInactiveUsers(InactiveUsers):
+    """Accounts marked inactive by the test."""
+
+    def __init__(self, *user_ids: str) -> None:
+        self.ids = set(user_ids)
+
+    def is_inactive(self, user_id: str) -> bool:
+        return user_id in self.ids
+
+    def mark(self, user_id: str, inactive: bool) -> None:
+        (self.ids.add if inactive else self.ids.discard)(user_id)
 
 
 class JwksServer:

@@ -21,7 +21,6 @@ from redeem_service.domain.ports import (
 )
 from redeem_service.domain.redemption import Redemption
 from shared.application.events import IntegrationEvent, Topic
-from shared.application.ports import InactiveUsers
 from shared.application.unit_of_work import Outbox, ProcessedEvents
 from shared.domain.pagination import Page, PageRequest
 from shared.messaging.schemas import event_schemas
@@ -169,17 +168,6 @@ class InMemoryRedemptionRepository(RedemptionRepository):
         )
         items = found[page.offset : page.offset + page.page_size]
         return Page(items=items, total=len(found), request=page)
-
-
-class FakeInactiveUsers(InactiveUsers):
-    def __init__(self, *inactive: str) -> None:
-        self.inactive = set(inactive)
-
-    def is_inactive(self, user_id: str) -> bool:
-        return user_id in self.inactive
-
-    def mark(self, user_id: str, inactive: bool) -> None:
-        (self.inactive.add if inactive else self.inactive.discard)(user_id)
 
 
 class InMemoryOutbox(Outbox):

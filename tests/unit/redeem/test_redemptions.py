@@ -29,7 +29,8 @@ from shared.domain.clock import FixedClock
 from shared.domain.exceptions import PermissionDenied
 from shared.domain.pagination import PageRequest
 from shared.domain.principal import Principal, Role
-from tests.unit.redeem.fakes import FakeInactiveUsers, FakeUnitOfWork, Store, ledger_total
+from tests.support.tokens import SetOfInactiveUsers
+from tests.unit.redeem.fakes import FakeUnitOfWork, Store, ledger_total
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 PLAYER = Principal(subject="p1", role=Role.PLAYER)
@@ -46,8 +47,8 @@ def store() -> Store:
 
 
 @pytest.fixture
-def inactive() -> FakeInactiveUsers:
-    return FakeInactiveUsers()
+def inactive() -> SetOfInactiveUsers:
+    return SetOfInactiveUsers()
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def service(store: Store) -> RedemptionService:
 
 
 @pytest.fixture
-def decisions(store: Store, inactive: FakeInactiveUsers) -> RedemptionDecisions:
+def decisions(store: Store, inactive: SetOfInactiveUsers) -> RedemptionDecisions:
     return RedemptionDecisions(lambda: FakeUnitOfWork(store), FixedClock(NOW), inactive)
 
 
@@ -235,7 +236,7 @@ def test_an_inactive_player_s_request_is_rejected(
     service: RedemptionService,
     decisions: RedemptionDecisions,
     store: Store,
-    inactive: FakeInactiveUsers,
+    inactive: SetOfInactiveUsers,
 ) -> None:
     earn(store, "p1", 500)
     service.request(ask(points=100, player_id="p1"), HOTEL)

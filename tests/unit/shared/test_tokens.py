@@ -7,9 +7,7 @@ from typing import Any
 import jwt
 import pytest
 
-from shared.application.ports import InactiveUsers
 from shared.domain.principal import Role
-from shared.security.jwks import KeyResolver
 from shared.security.tokens import (
     AccessTokenVerifier,
     AccountInactive,
@@ -18,39 +16,19 @@ from shared.security.tokens import (
     TokenRejected,
     bearer_token,
 )
-from tests.support.tokens import AUDIENCE, ISSUER, TestSigner
-
-
-class StaticKeys(KeyResolver):
-    def __init__(self, signer: TestSigner) -> None:
-        self._signer = signer
-        self.asked: list[str] = []
-
-    def public_key(self, kid: str) -> Any | None:
-        self.asked.append(kid)
-        return self._signer.private_key.public_key() if kid == self._signer.kid else None
-
-
-class SetOfInactiveUsers(InactiveUsers):
-    def __init__(self, *user_ids: str) -> None:
-        self.ids = set(user_ids)
-
-    def is_inactive(self, user_id: str) -> bool:
-        return user_id in self.ids
-
-    def mark(self, user_id: str, inactive: bool) -> None:
-        (self.ids.add if inactive else self.ids.discard)(user_id)
-
-
-@pytest.fixture(scope="module")
-def signer() -> TestSigner:
-    return TestSigner()
+from tests.support.tokens import (
+    AUDIENCE,
+    ISSUER,
+    SetOfInactiveUsers,
+    StaticKeyResolver,
+    TestSigner,
+)
 
 
 @pytest.fixture
 def verifier(signer: TestSigner) -> AccessTokenVerifier:
     return AccessTokenVerifier(
-        StaticKeys(signer), ISSUER, AUDIENCE, inactive_users=SetOfInactiveUsers("gone")
+        StaticKeyResolver(signer), ISSUER, AUDIENCE, inactive_users=SetOfInactiveUsers("gone")
     )
 
 
@@ -146,7 +124,7 @@ def test_bearer_token_parsing(header: str | None, expected: str | None) -> None:
 def test_a_verified_token_may_be_kept_for_a_while_but_never_past_its_expiry(
     signer: TestSigner,
 ) -> None:
-    keys = StaticKeys(signer)
+    keys = StaticKeyResolver(signer)
     inactive = SetOfInactiveUsers()
     verifier = AccessTokenVerifier(
         keys, ISSUER, AUDIENCE, inactive_users=inactive, cache_size=2, cache_seconds=60
