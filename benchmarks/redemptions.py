@@ -278,7 +278,9 @@ def measure_partner_requests(
 ) -> tuple[ConsumerRun, list[str]]:
     run = uuid.uuid4().hex[:8]
     players = [f"partner-{run}-{i:04d}" for i in range(1000)]
-    each = count // len(players) * REDEMPTION_POINTS // 2  # about half can be confirmed
+    # About half can be confirmed; at least one each (a player with no points is never
+    # credited, so fewer requests than players would wait for that forever).
+    each = max(REDEMPTION_POINTS, count * REDEMPTION_POINTS // (2 * len(players)))
     credit(platform.servers["kafka"], engine, dict.fromkeys(players, each))
     events = [
         envelope(
