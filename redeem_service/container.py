@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dependency_injector import containers, providers
 
+from redeem_service.adapters.persistence.intake import SqlAlchemyRedemptionIntake
 from redeem_service.adapters.persistence.ledger import SqlAlchemyLedger
 from redeem_service.adapters.persistence.unit_of_work import SqlAlchemyRedeemUnitOfWork
 from redeem_service.application.points import PointsService
@@ -40,7 +41,15 @@ class Container(containers.DeclarativeContainer):
         WalletService, uow=uow.provider, ledger=ledger, clock=core.clock
     )
     points_service = providers.Factory(PointsService, uow=uow.provider, clock=core.clock)
-    redemption_service = providers.Factory(RedemptionService, uow=uow.provider, clock=core.clock)
+    redemption_intake = providers.Factory(
+        SqlAlchemyRedemptionIntake,
+        engine=core.database,
+        schemas=core.schemas,
+        statement_timeout_ms=config.database.statement_timeout_ms.as_int(),
+    )
+    redemption_service = providers.Factory(
+        RedemptionService, uow=uow.provider, intake=redemption_intake, clock=core.clock
+    )
     redemption_decisions = providers.Factory(
         RedemptionDecisions,
         uow=uow.provider,

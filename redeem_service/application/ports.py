@@ -11,6 +11,8 @@ from redeem_service.domain.ports import (
     TransactionRepository,
     WalletRepository,
 )
+from redeem_service.domain.redemption import Redemption
+from shared.application.events import IntegrationEvent
 from shared.application.unit_of_work import UnitOfWork
 
 
@@ -29,3 +31,14 @@ class Ledger(ABC):
         """As :meth:`WalletRepository.post`: the recorded transaction; None, with nothing
         changed, when the idempotency key is taken; InsufficientBalance or
         BalanceLimitExceeded when the balance does not allow it."""
+
+
+class RedemptionIntake(ABC):
+    """Stores a new redemption request and its event atomically and on its own, outside any
+    unit of work (the REST hot path)."""
+
+    @abstractmethod
+    def accept(self, redemption: Redemption, event: IntegrationEvent) -> bool:
+        """Store the PENDING ``redemption`` and ``event`` (for ``redeem-events``) in the outbox,
+        both or neither: False, with nothing written, when the requester already used the
+        redemption's idempotency key."""

@@ -12,7 +12,7 @@ from datetime import datetime
 from redeem_service.application.commands import DecideRedemption, RequestRedemption
 from redeem_service.application.events import redeem_requested, redemption_decided
 from redeem_service.application.points import expect_balances
-from redeem_service.application.ports import RedeemUnitOfWork
+from redeem_service.application.ports import RedeemUnitOfWork, RedemptionIntake
 from redeem_service.domain.exceptions import (
     BalanceChangedConcurrently,
     InvalidRedemption,
@@ -58,8 +58,9 @@ class DecisionResult:
 class RedemptionService:
     """What players, partners and staff do with redemptions over the API."""
 
-    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+    def __init__(self, uow: UowFactory, intake: RedemptionIntake, clock: Clock) -> None:
         self._uow = uow
+        self._intake = intake
         self._clock = clock
 
     def request(self, command: RequestRedemption, caller: Principal) -> RedemptionReceipt:
@@ -77,11 +78,8 @@ class RedemptionService:
             merchant=command.merchant,
             idempotency_key=command.idempotency_key,
         )
-        with self._uow() as uow:
-            if uow.redemptions.add(redemption):
-                uow.outbox.add(Topic.REDEEM_EVENTS, redeem_requested(redemption))
-                uow.commit()
-                return RedemptionReceipt(redemption, replayed=False)
+        if self._intake.accept(redemption, redeem_requested(redemption)):
+            return RedemptionReceipt(redemption, replayed=False)
         # The key was used before (or concurrently, and that request committed first).
         with self._uow() as uow:
             first = uow.redemptions.get_by_idempotency_key(

@@ -98,11 +98,6 @@ class RedemptionFilter:
 
 class RedemptionRepository(ABC):
     @abstractmethod
-    def add(self, redemption: Redemption) -> bool:
-        """Store a new request; False (nothing written) when its requester already used the
-        idempotency key."""
-
-    @abstractmethod
     def add_missing(self, redemptions: Sequence[Redemption]) -> None:
         """Store those whose id is not stored yet (requests that arrived as events)."""
 

@@ -19,9 +19,12 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.selectable import CTE
 
 from shared.application.events import IntegrationEvent, Topic
 from shared.application.unit_of_work import Outbox
@@ -87,6 +90,17 @@ _INSERT_MANY = text(
 )
 
 
+def insert_one_for_each_row_of(source: CTE) -> Insert:
+    """``WITH source INSERT INTO outbox … SELECT <one event's parameters> FROM source``: the
+    event (the parameters of :meth:`SqlAlchemyOutbox.row`) is written once for each row
+    ``source`` returns — with a data-modifying ``source`` that returns at most one row, a state
+    change and its event as one statement, atomic without a transaction around it."""
+    values = select(
+        *(bindparam(name, type_=_outbox.c[name].type) for name in _INSERTED)
+    ).select_from(source)
+    return insert(_outbox).from_select(list(_INSERTED), values).returning(_outbox.c.id)
+
+
 class SqlAlchemyOutbox(Outbox):
     """Validates each event against its schema (the producer side of the contract), inserts it."""
 
@@ -95,10 +109,12 @@ class SqlAlchemyOutbox(Outbox):
         self._schemas = schemas
 
     def add(self, topic: Topic, event: IntegrationEvent, key: str | None = None) -> None:
+        self._connection.execute(_INSERT_ONE, self.row(topic, event, key))
+
+    def row(self, topic: Topic, event: IntegrationEvent, key: str | None = None) -> dict[str, Any]:
+        """The parameters of one event's outbox row, validated against its schema."""
         trace = context.current()
-        self._connection.execute(
-            _INSERT_ONE, self._row(topic, event, key, trace, trace.traceparent())
-        )
+        return self._row(topic, event, key, trace, trace.traceparent())
 
     def add_all(self, topic: Topic, events: Sequence[IntegrationEvent]) -> None:
         """The whole batch in one statement: the rows travel as one JSON array (no per-value

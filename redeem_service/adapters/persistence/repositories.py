@@ -453,7 +453,7 @@ def _redemption(row: Any) -> Redemption:
     )
 
 
-def _redemption_row(redemption: Redemption) -> dict[str, Any]:
+def redemption_row(redemption: Redemption) -> dict[str, Any]:
     return {
         "id": redemption.id,
         "player_id": redemption.player_id,
@@ -476,8 +476,8 @@ def _redemption_row(redemption: Redemption) -> dict[str, Any]:
 _REDEMPTION_VALUES = insert(redemptions).values(
     {column: bindparam(column.name, type_=column.type) for column in redemptions.c}
 )
-# A new request: nothing is written when the requester already used the key.
-_ADD_REDEMPTION = _REDEMPTION_VALUES.on_conflict_do_nothing(
+# A new request: nothing is written when the requester already used the key (see intake.py).
+ADD_REDEMPTION = _REDEMPTION_VALUES.on_conflict_do_nothing(
     index_elements=[redemptions.c.requested_by, redemptions.c.idempotency_key]
 ).returning(redemptions.c.id)
 # Requests that arrived as events, as one statement over arrays: nothing is written for an id
@@ -523,10 +523,6 @@ _SAVE_DECISIONS = text(
 class SqlAlchemyRedemptionRepository(RedemptionRepository):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-
-    def add(self, redemption: Redemption) -> bool:
-        result = self._connection.execute(_ADD_REDEMPTION, _redemption_row(redemption))
-        return result.first() is not None
 
     def add_missing(self, redemptions: Sequence[Redemption]) -> None:
         if not redemptions:

@@ -4,9 +4,11 @@ outbox, idempotency keys per caller, access rules, validation, and reading the o
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
@@ -75,6 +77,19 @@ def test_a_retry_with_the_same_key_and_body_gets_the_first_answer(
     assert json_of(again) == json_of(first)
     assert again.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
+    assert len(stored(redeem_container)) == 1
+    assert len(outbox_messages(redeem_container.core.database())) == 1
+
+
+def test_concurrent_retries_of_one_request_store_it_and_its_event_once(
+    redeem_app: Flask, redeem_container: Container, signer: TestSigner
+) -> None:
+    token = signer.user_token(new_player())
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: redeem(redeem_app.test_client(), token), range(32)))
+    assert {a.status_code for a in answers} == {202}
+    assert len({json_of(a)["redeemRequestId"] for a in answers}) == 1
+    assert sum("Idempotent-Replayed" not in a.headers for a in answers) == 1
     assert len(stored(redeem_container)) == 1
     assert len(outbox_messages(redeem_container.core.database())) == 1
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Self
 
-from redeem_service.application.ports import Ledger, RedeemUnitOfWork
+from redeem_service.application.ports import Ledger, RedeemUnitOfWork, RedemptionIntake
 from redeem_service.domain.model import TransactionRequest, Wallet, WalletTransaction
 from redeem_service.domain.ports import (
     LedgerDiscrepancy,
@@ -114,15 +114,6 @@ class InMemoryTransactionRepository(TransactionRepository):
 class InMemoryRedemptionRepository(RedemptionRepository):
     def __init__(self, store: Store) -> None:
         self._store = store
-
-    def add(self, redemption: Redemption) -> bool:
-        key = (redemption.requested_by, redemption.idempotency_key)
-        if redemption.idempotency_key is not None and any(
-            (r.requested_by, r.idempotency_key) == key for r in self._store.redemptions.values()
-        ):
-            return False
-        self._store.redemptions[redemption.id] = copy.deepcopy(redemption)
-        return True
 
     def add_missing(self, redemptions: Sequence[Redemption]) -> None:
         for redemption in redemptions:
@@ -231,6 +222,25 @@ class InMemoryLedger(Ledger):
             if transaction is not None:
                 uow.commit()
         return transaction
+
+
+class InMemoryRedemptionIntake(RedemptionIntake):
+    """The request and its event committed together, or nothing when the key was used."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def accept(self, redemption: Redemption, event: IntegrationEvent) -> bool:
+        key = (redemption.requested_by, redemption.idempotency_key)
+        if redemption.idempotency_key is not None and any(
+            (r.requested_by, r.idempotency_key) == key for r in self._store.redemptions.values()
+        ):
+            return False
+        event_schemas().validate(event.to_message())
+        self._store.redemptions[redemption.id] = copy.deepcopy(redemption)
+        self._store.outbox.append((Topic.REDEEM_EVENTS, event))
+        self._store.commits += 1
+        return True
 
 
 def ledger_total(store: Store, player_id: str, currency_name: str) -> Decimal:

@@ -30,7 +30,12 @@ from shared.domain.exceptions import PermissionDenied
 from shared.domain.pagination import PageRequest
 from shared.domain.principal import Principal, Role
 from tests.support.tokens import SetOfInactiveUsers
-from tests.unit.redeem.fakes import FakeUnitOfWork, Store, ledger_total
+from tests.unit.redeem.fakes import (
+    FakeUnitOfWork,
+    InMemoryRedemptionIntake,
+    Store,
+    ledger_total,
+)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 PLAYER = Principal(subject="p1", role=Role.PLAYER)
@@ -53,7 +58,9 @@ def inactive() -> SetOfInactiveUsers:
 
 @pytest.fixture
 def service(store: Store) -> RedemptionService:
-    return RedemptionService(lambda: FakeUnitOfWork(store), FixedClock(NOW))
+    return RedemptionService(
+        lambda: FakeUnitOfWork(store), InMemoryRedemptionIntake(store), FixedClock(NOW)
+    )
 
 
 @pytest.fixture
