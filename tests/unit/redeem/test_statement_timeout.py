@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from redeem_service.adapters.persistence.statement_timeout import wanted_timeout_ms
+from redeem_service.adapters.persistence.statement_timeout import timeout_to_set, wanted_timeout_ms
 from shared import deadline
 
 
@@ -19,3 +19,34 @@ def test_without_a_deadline_the_default_applies() -> None:
 def test_a_deadline_gives_its_remaining_time_rounded_down(budget: float, expected: int) -> None:
     with deadline.bound_deadline(budget):
         assert wanted_timeout_ms(15_000) == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "budget", "expected"),
+    [
+        # gRPC rounds the sent timeout up: a 10 s deadline arrives on both sides of 10 s.
+        (9_900, 10.001, None),
+        (9_900, 9.998, None),
+        (990, 1.002, None),
+        (990, 0.996, None),
+        # Past the budget: the database would work for a caller who left.
+        (9_900, 9.85, 9_800),
+        (15_000, 9.998, 9_900),
+        # Far below the budget (a previous caller's short deadline): cut too early.
+        (490, 1.0, 990),
+        (8_900, 10.0, 9_900),
+        # A deadline beyond the default keeps the default.
+        (15_000, 60.0, None),
+        (9_900, 60.0, 15_000),
+    ],
+)
+def test_the_session_timeout_is_set_only_when_it_no_longer_fits(
+    current: int, budget: float, expected: int | None
+) -> None:
+    with deadline.bound_deadline(budget):
+        assert timeout_to_set(current, 15_000) == expected
+
+
+def test_without_a_deadline_only_the_default_fits() -> None:
+    assert timeout_to_set(15_000, 15_000) is None
+    assert timeout_to_set(9_900, 15_000) == 15_000
