@@ -1,10 +1,11 @@
 """flask-jwt-extended wired as an OAuth2 resource server: RS256 only, keys from a resolver,
 issuer and audience checked, inactive users refused, every failure in the error envelope.
 
-Verified claims are remembered per token for a short while (``cache_seconds``, never past the
-token's expiry): flask-jwt-extended parses a token four times and checks its RSA signature on
-every request, which was a fifth of a web process's CPU on a busy endpoint. The account status
-(inactive users) and the token type are still checked on every request.
+Verified claims are remembered per token for a short while (``security.token_cache_seconds``,
+never past the token's expiry; ADR 0017): flask-jwt-extended parses a token four times and
+checks its RSA signature on every request, which was a fifth of a web process's CPU on a busy
+endpoint. The account status (inactive users) and the token type are still checked on every
+request.
 """
 
 from __future__ import annotations
