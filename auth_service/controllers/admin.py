@@ -76,8 +76,10 @@ class Deactivate(MethodView):
     def post(
         self, user_id: Any, service: AccountService = Provide[Container.account_service]
     ) -> Any:
-        """Deactivate an account: it can no longer log in or refresh, its sessions end, and
-        the other services refuse it within seconds (USER_STATUS_CHANGED)."""
+        """Deactivate an account.
+
+        It can no longer log in or refresh, its sessions end, and the other services refuse
+        its tokens within seconds (`USER_STATUS_CHANGED`)."""
         return service.set_status(str(user_id), UserStatus.INACTIVE, current_principal())
 
 

@@ -115,8 +115,9 @@ class Refresh(MethodView):
     @errors(blp, 401)
     @inject
     def post(self, service: SessionService = Provide[Container.session_service]) -> Any:
-        """Rotate the refresh cookie and get a new access token. Replaying an old refresh
-        token revokes the whole session."""
+        """Rotate the refresh cookie and get a new access token.
+
+        Replaying an old refresh token revokes the whole session."""
         return _session_body(service.refresh(_refresh_cookie()))
 
 
@@ -150,8 +151,10 @@ class CurrentSession(MethodView):
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401)
     def get(self) -> Any:
-        """The caller as its access token states it (subject, role or scopes, expiry), verified
-        locally from the signing keys without reading the database."""
+        """The caller as its access token states it.
+
+        Subject, role or scopes, and expiry, verified locally from the signing keys without
+        reading the database."""
         principal = current_principal()
         claims = get_jwt()
         return {

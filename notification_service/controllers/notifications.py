@@ -47,7 +47,9 @@ class Notifications(MethodView):
         args: dict[str, Any],
         service: NotificationService = Provide[Container.notification_service],
     ) -> Any:
-        """List notifications, newest first (``unread=true`` for unread only)."""
+        """List notifications, newest first.
+
+        `unread=true` lists unread ones only."""
         page = page_request(args)
         result = service.list(current_principal(), args.get("user_id"), args["unread"], page)
         return {

@@ -56,10 +56,13 @@ class Redemptions(MethodView):
         body: dict[str, Any],
         service: RedemptionService = Provide[Container.redemption_service],
     ) -> Any:
-        """Ask to spend points on a reward (a player for themself; a partner with
-        ``rewards.redeem`` names the player). Answered 202 PENDING at once; the outcome
-        (CONFIRMED, or REJECTED with a reason) follows on ``redeem-confirmed``, in the player's
-        notifications and at the ``Location`` returned. ``Idempotency-Key`` is required."""
+        """Ask to spend points on a reward.
+
+        A player redeems for themself; a partner with `rewards.redeem` names the player.
+        Answered 202 PENDING at once; the outcome (CONFIRMED, or REJECTED with a reason)
+        follows on `redeem-confirmed`, in the player's notifications and at the `Location`
+        returned. `Idempotency-Key` is required: the same key and body return the first
+        answer, the same key with another body is refused (422)."""
         key = headers.get("idempotency_key")
         if key is None:
             raise HttpError(
@@ -97,8 +100,10 @@ class Redemptions(MethodView):
         args: dict[str, Any],
         service: RedemptionService = Provide[Container.redemption_service],
     ) -> Any:
-        """A player's redemptions, newest first (``status`` filters). Players see their own;
-        staff name any player; partners see the ones they requested."""
+        """A player's redemptions, newest first.
+
+        Filter with `status`. Players see their own; staff name any player; partners see the
+        ones they requested."""
         page = page_request(args)
         found = service.list(current_principal(), args.get("player_id"), args.get("status"), page)
         return found.to_dict()
@@ -116,6 +121,8 @@ class RedemptionById(MethodView):
         redeem_request_id: uuid.UUID,
         service: RedemptionService = Provide[Container.redemption_service],
     ) -> Any:
-        """One redemption and its outcome (the player's own; the requesting partner's; staff:
-        any). Someone else's reads as 404."""
+        """One redemption and its outcome.
+
+        The player's own, the requesting partner's, or any for staff; someone else's reads as
+        404."""
         return service.get(str(redeem_request_id), current_principal())

@@ -120,9 +120,11 @@ class Adjustments(MethodView):
         player_id: str,
         service: WalletService = Provide[Container.wallet_service],
     ) -> Any:
-        """Credit or debit a balance by hand, with a reason; recorded with the admin as actor
-        and notified to the player. Send an ``Idempotency-Key`` to retry safely: the same key
-        returns the first result (``replayed``: true)."""
+        """Credit or debit a balance by hand (admin).
+
+        A reason is required; the adjustment is recorded with the admin as actor and notified
+        to the player. Send an `Idempotency-Key` to retry safely: the same key returns the
+        first result (`replayed`: true)."""
         result = service.adjust(
             AdjustBalance(
                 player_id=player_id,

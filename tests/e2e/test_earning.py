@@ -25,6 +25,7 @@ from shared.persistence.database import normalise_url
 from tests.e2e.conftest import RunningPlatform
 from tests.support.e2e import Player, bearer, wait_until
 from tests.support.kafka import TopicProbe, produce
+from tests.support.openapi import unreadable_summaries
 from tests.support.partner_events import partner_message, reversal_message
 
 EARNING_GROUP = "rewards-reward-events"
@@ -331,6 +332,7 @@ EARNING_ROUTES = {
 
 def test_the_earning_api_is_documented(platform: RunningPlatform) -> None:
     spec = requests.get(f"{platform.url('rewards')}/rewards/openapi.json", timeout=10).json()
+    assert unreadable_summaries(spec) == []
     for (method, path), (success, failures) in EARNING_ROUTES.items():
         operation = spec["paths"][path][method]
         assert operation["summary"], (method, path)

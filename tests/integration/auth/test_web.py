@@ -5,6 +5,8 @@ from __future__ import annotations
 import redis
 from dependency_injector import providers
 
+from tests.support.openapi import unreadable_summaries
+
 
 def test_every_response_carries_security_headers_and_no_banner(client):
     for response in (
@@ -87,6 +89,7 @@ def test_swagger_ui_is_served_from_local_assets(client):
 
 def test_the_openapi_document_lists_every_route_with_bearer_auth(client):
     spec = client.get("/auth/openapi.json").json
+    assert unreadable_summaries(spec) == []
     paths = spec["paths"]
     for path in [
         "/api/v1/auth/register",

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from notification_service.container import Container
 from notification_service.domain.model import NotificationDraft
 from tests.integration.notification.conftest import bearer, body
+from tests.support.openapi import unreadable_summaries
 from tests.support.tokens import TokenMinter
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
@@ -193,6 +194,7 @@ def test_readiness_checks_mongodb_redis_and_the_live_channel(client: FlaskClient
 
 def test_swagger_lists_every_route_with_its_schemas_and_errors(client: FlaskClient) -> None:
     spec = body(client.get("/notification/openapi.json"))
+    assert unreadable_summaries(spec) == []
     paths = spec["paths"]
     expected = {
         ("/api/v1/notifications", "get"): {"200", "401", "403", "422"},

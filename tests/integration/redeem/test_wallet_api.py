@@ -16,6 +16,7 @@ from redeem_service.container import Container
 from redeem_service.domain.model import Currency, TransactionType
 from tests.integration.redeem.conftest import bearer
 from tests.integration.redeem.support import json_of, ledger, new_player, transaction_count
+from tests.support.openapi import unreadable_summaries
 from tests.support.tokens import TestSigner
 
 
@@ -211,6 +212,7 @@ def test_an_inactive_player_is_refused(
 
 def test_the_api_is_documented(client: FlaskClient) -> None:
     spec = json_of(client.get("/redeem/openapi.json"))
+    assert unreadable_summaries(spec) == []
     paths = spec["paths"]
     assert {
         "/api/v1/wallet/me",
