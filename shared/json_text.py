@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 
-_NUL_ESCAPE = re.compile(rb"\\u0000", re.IGNORECASE)
+# ``\u0000`` after an even number of backslashes: an escaped backslash followed by the text
+# "u0000" is not a NUL.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
 # No document of ours nests this deep; Python's parser gives up (RecursionError) near 1,000.
 MAX_JSON_DEPTH = 64
 _JSON_STRUCTURE = re.compile(rb'[\[\]{}"\\]')

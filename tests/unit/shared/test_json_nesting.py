@@ -35,6 +35,9 @@ def test_only_real_nesting_counts(body: bytes, exceeds: bool) -> None:
         (json.dumps({"name": "Ann\x00"}).encode(), True),
         (b'{"name": "Ann\\U0000"}', True),
         (json.dumps({"name": "Ann", "note": "\\ u0000"}).encode(), False),
+        (json.dumps({"path": "C:\\u0000"}).encode(), False),
+        (json.dumps({"path": "C:\\\x00"}).encode(), True),
+        (json.dumps({"path": "C:\\\\\\u0000"}).encode(), False),
         (json.dumps({"name": "Zoë"}, ensure_ascii=False).encode(), False),
     ],
 )
