@@ -9,8 +9,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from rewards_service.application.earning import MAX_EVENTS_PER_SUBMISSION
+from rewards_service.controllers.schemas import Instant
 from rewards_service.domain.earning import MAX_RULE_POINTS, EarningSource, EarningType
-from rewards_service.domain.points import EARLIEST, LATEST
 
 _POINTS = validate.Range(min=0, max=MAX_RULE_POINTS)
 
@@ -60,14 +60,19 @@ class AcceptedEventsSchema(Schema):
 
 
 class EarningParametersSchema(Schema):
-    points_per_event = fields.Integer(data_key="pointsPerEvent", load_default=0, validate=_POINTS)
+    points_per_event = fields.Integer(
+        data_key="pointsPerEvent", load_default=0, strict=True, validate=_POINTS
+    )
     points_per_night = fields.Integer(
         data_key="pointsPerNight",
         load_default=0,
+        strict=True,
         validate=_POINTS,
         metadata={"description": "HOTEL_STAY only"},
     )
-    points_per_unit = fields.Integer(data_key="pointsPerUnit", load_default=0, validate=_POINTS)
+    points_per_unit = fields.Integer(
+        data_key="pointsPerUnit", load_default=0, strict=True, validate=_POINTS
+    )
     unit_amount = UnitAmount(
         data_key="unitAmount",
         load_default=Decimal("10.00"),
@@ -77,7 +82,7 @@ class EarningParametersSchema(Schema):
 
 class EarningRuleCreateSchema(Schema):
     earning_type = fields.Enum(EarningType, by_value=True, data_key="ruleType", required=True)
-    effective_from = fields.AwareDateTime(
+    effective_from = Instant(
         data_key="effectiveFrom",
         required=True,
         metadata={"description": "At least the configured lead ahead of now (default 300 s)"},
@@ -105,20 +110,13 @@ class EarningRuleQuerySchema(Schema):
     earning_type = fields.Enum(EarningType, by_value=True, data_key="ruleType")
 
 
-_BOUNDED = validate.Range(
-    min=EARLIEST, max=LATEST, error="Must be between 2000-01-01 and 2100-01-01."
-)
-
-
 class PointsQuerySchema(Schema):
-    start = fields.AwareDateTime(
+    start = Instant(
         data_key="from",
-        validate=_BOUNDED,
         metadata={"description": "Inclusive start (ISO 8601 with an offset); all time if absent"},
     )
-    end = fields.AwareDateTime(
+    end = Instant(
         data_key="to",
-        validate=_BOUNDED,
         metadata={"description": "Exclusive end (ISO 8601 with an offset); all time if absent"},
     )
     breakdown = fields.Boolean(

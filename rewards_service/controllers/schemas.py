@@ -19,7 +19,20 @@ from rewards_service.domain.model import (
     PlayerPromotionStatus,
     PromotionType,
 )
+from rewards_service.domain.points import EARLIEST, LATEST
 from shared.web.pagination import PageQuerySchema, page_schema
+
+
+class Instant(fields.AwareDateTime):
+    """An ISO 8601 date-time with an offset, between 2000-01-01 and 2100-01-01 (UTC). Without
+    the bound, a year-9999 date with a negative offset is year 10000 in UTC: PostgreSQL stores
+    it, and the row could never be read back."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        bounded = validate.Range(
+            min=EARLIEST, max=LATEST, error="Must be between 2000-01-01 and 2100-01-01 (UTC)."
+        )
+        super().__init__(validate=bounded, **kwargs)
 
 
 class Money(fields.String):
@@ -58,10 +71,10 @@ class PromotionCreateSchema(Schema):
     type = fields.Enum(PromotionType, by_value=True, required=True)
     amount = Money(required=True)
     is_active = fields.Boolean(data_key="isActive", load_default=True)
-    start_date = fields.AwareDateTime(
+    start_date = Instant(
         data_key="startDate", required=True, metadata={"description": "ISO 8601 with an offset"}
     )
-    end_date = fields.AwareDateTime(
+    end_date = Instant(
         data_key="endDate",
         required=True,
         metadata={"description": "Exclusive end of the window; after startDate"},
@@ -70,12 +83,14 @@ class PromotionCreateSchema(Schema):
         data_key="maxClaims",
         load_default=None,
         allow_none=True,
+        strict=True,
         validate=validate.Range(min=1, max=MAX_CLAIMS_LIMIT),
         metadata={"description": "Claims allowed over all players; unlimited when absent"},
     )
     max_claims_per_player = fields.Integer(
         data_key="maxClaimsPerPlayer",
         load_default=1,
+        strict=True,
         validate=validate.Range(min=1, max=MAX_CLAIMS_PER_PLAYER_LIMIT),
         metadata={"description": "How many times one player may claim their assignment"},
     )
@@ -88,8 +103,8 @@ class PromotionCreateSchema(Schema):
 
 class PromotionUpdateSchema(Schema):
     is_active = fields.Boolean(data_key="isActive")
-    start_date = fields.AwareDateTime(data_key="startDate")
-    end_date = fields.AwareDateTime(data_key="endDate")
+    start_date = Instant(data_key="startDate")
+    end_date = Instant(data_key="endDate")
 
     @validates_schema
     def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
@@ -123,10 +138,10 @@ PromotionPageSchema = page_schema(PromotionSchema, "PromotionPage")
 class PromotionQuerySchema(PageQuerySchema):
     type = fields.Enum(PromotionType, by_value=True)
     active = fields.Boolean(metadata={"description": "Filter on the isActive flag"})
-    window_from = fields.AwareDateTime(
+    window_from = Instant(
         data_key="from", metadata={"description": "Promotions whose window ends after this"}
     )
-    window_to = fields.AwareDateTime(
+    window_to = Instant(
         data_key="to", metadata={"description": "Promotions whose window starts before this"}
     )
     q = fields.String(

@@ -283,6 +283,12 @@ def test_a_version_starting_too_soon_or_before_the_latest_is_refused(
             "effectiveFrom": "2030-01-01T00:00:00Z",
             "parameters": {"pointsPerEvent": 100001},
         },
+        {
+            "ruleType": "DINING",
+            "effectiveFrom": "2030-01-01T00:00:00Z",
+            "parameters": {"pointsPerEvent": 1.7},
+        },
+        {"ruleType": "DINING", "effectiveFrom": "9999-12-31T23:00:00-05:00", "parameters": {}},
     ],
 )
 def test_invalid_rules_are_refused(

@@ -57,7 +57,12 @@ def test_invalid_promotions_are_refused_with_the_field_named(
         ({"type": "LOTTERY"}, "type"),
         ({"title": ""}, "title"),
         ({"maxClaims": 0}, "maxClaims"),
+        ({"maxClaims": 2.9}, "maxClaims"),  # never silently 2
+        ({"maxClaimsPerPlayer": 1.5}, "maxClaimsPerPlayer"),
         ({"surprise": True}, "surprise"),
+        # Year 10000 and 1 BC in UTC: stored, such a row could never be read back.
+        ({"endDate": "9999-12-31T23:59:59-05:00"}, "endDate"),
+        ({"startDate": "0001-01-01T00:00:00+05:00"}, "startDate"),
     ]
     for change, field in cases:
         response = client.post("/api/v1/promotions", json=promotion_body(**change), headers=staff)
