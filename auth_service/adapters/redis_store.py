@@ -96,10 +96,41 @@ class RedisRefreshTokenStore(RefreshTokenStore):
         pipe.execute()
 
 
+# Admits one login attempt, atomically: refused while the account or the address is locked
+# out; otherwise counted as a failure up front (a success takes it back), so concurrent guesses
+# cannot all pass a check made before any of them had failed. The attempt past a limit locks.
+# KEYS: failures and lock key of each scope; ARGV: window, lockout, the limit of each scope.
+_ADMIT = """
+for i = 1, #KEYS, 2 do
+  local ttl = redis.call('TTL', KEYS[i + 1])
+  if ttl > 0 then return ttl end
+end
+for i = 1, #KEYS, 2 do
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[1], 'NX')
+  if redis.call('INCR', KEYS[i]) > tonumber(ARGV[2 + (i + 1) / 2]) then
+    redis.call('SET', KEYS[i + 1], '1', 'EX', ARGV[2])
+    redis.call('DEL', KEYS[i])
+    for j = 1, i - 2, 2 do redis.call('DECR', KEYS[j]) end
+    return tonumber(ARGV[2])
+  end
+end
+return 0
+"""
+# A successful attempt no longer counts against its address (the window keeps its expiry).
+_TAKE_BACK = """
+if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0
+"""
+
+
 class RedisLoginThrottle(LoginThrottle):
     """Failures counted per account and per client address in a sliding window; past the limit
     the account (or address) is locked out for a while. Unknown emails count too, so a lockout
-    reveals nothing about which accounts exist."""
+    reveals nothing about which accounts exist. Each attempt is counted when it is admitted
+    (``_ADMIT``), so at most the limit's number of passwords are ever checked, however many
+    arrive at once."""
 
     def __init__(
         self,
@@ -114,6 +145,8 @@ class RedisLoginThrottle(LoginThrottle):
         self._max_address = max_per_address
         self._window = window_seconds
         self._lockout = lockout_seconds
+        self._admit = redis.register_script(_ADMIT)
+        self._take_back = redis.register_script(_TAKE_BACK)
 
     def _keys(self, email: str, address: str | None) -> list[tuple[str, int]]:
         keys = [(f"login:account:{_digest(email)}", self._max_account)]
@@ -122,26 +155,25 @@ class RedisLoginThrottle(LoginThrottle):
         return keys
 
     def check(self, email: str, address: str | None) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        for key, _limit in self._keys(email, address):
-            pipe.ttl(f"{key}:lock")
-        remaining = [int(t) for t in pipe.execute() if t and int(t) > 0]
-        if remaining:
-            raise TooManyAttempts(retry_after_seconds=max(remaining))
+        keys = self._keys(email, address)
+        names = [name for key, _ in keys for name in (f"{key}:failures", f"{key}:lock")]
+        limits = [limit for _, limit in keys]
+        retry_after = int(self._admit(keys=names, args=[self._window, self._lockout, *limits]))
+        if retry_after > 0:
+            raise TooManyAttempts(retry_after_seconds=retry_after)
 
     def record_failure(self, email: str, address: str | None) -> None:
+        # Counted by check(); locked out now rather than at the next attempt.
         for key, limit in self._keys(email, address):
-            pipe = self._redis.pipeline(transaction=True)
-            # SET NX starts the window on the first failure; INCR keeps its expiry.
-            pipe.set(f"{key}:failures", 0, ex=self._window, nx=True)
-            pipe.incr(f"{key}:failures")
-            failures = int(pipe.execute()[1])
-            if failures >= limit:
+            failures = self._redis.get(f"{key}:failures")
+            if failures is not None and int(failures) >= limit:
                 self._redis.set(f"{key}:lock", "1", ex=self._lockout)
                 self._redis.delete(f"{key}:failures")
 
-    def record_success(self, email: str) -> None:
+    def record_success(self, email: str, address: str | None) -> None:
         self._redis.delete(f"login:account:{_digest(email)}:failures")
+        if address:
+            self._take_back(keys=[f"login:address:{_digest(address)}:failures"])
 
 
 class RedisRevokedTokens(RevokedTokens):

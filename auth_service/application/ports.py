@@ -116,13 +116,17 @@ class RefreshTokenStore(ABC):
 class LoginThrottle(ABC):
     @abstractmethod
     def check(self, email: str, address: str | None) -> None:
-        """Raise TooManyAttempts when the account or the address is locked out."""
+        """Raise TooManyAttempts when the account or the address is locked out; otherwise
+        count the attempt as a failure until :meth:`record_success` takes it back (concurrent
+        attempts must not all pass a check made before any of them failed)."""
 
     @abstractmethod
-    def record_failure(self, email: str, address: str | None) -> None: ...
+    def record_failure(self, email: str, address: str | None) -> None:
+        """The attempt failed (it is already counted): lock out what reached its limit."""
 
     @abstractmethod
-    def record_success(self, email: str) -> None: ...
+    def record_success(self, email: str, address: str | None) -> None:
+        """The password was right: clear the account's failures, uncount the attempt."""
 
 
 class RevokedTokens(ABC):

@@ -164,9 +164,9 @@ class SessionService:
         if not self._hasher.verify(user.password_hash, command.password):
             self._throttle.record_failure(email, command.address)
             raise InvalidCredentials()
+        self._throttle.record_success(email, command.address)
         if not user.is_active:
             raise AccountInactive()
-        self._throttle.record_success(email)
         if self._hasher.needs_rehash(user.password_hash):
             self._rehash(user, command.password)
         return self._open(user, family_id=None)

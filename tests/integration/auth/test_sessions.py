@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pytest
 
+from auth_service.domain.exceptions import TooManyAttempts
 from tests.integration.auth.conftest import AUDIENCE, ISSUER, bearer, login, register, unique_email
 
 PASSWORD = "correct horse battery"
@@ -88,10 +90,33 @@ def test_repeated_failures_lock_the_account_with_retry_after(client, player):
     assert 0 < int(locked.headers["Retry-After"]) <= 900
 
 
+def test_concurrent_guesses_never_check_more_passwords_than_the_limit(auth_container):
+    throttle = auth_container.login_throttle()
+    limit = auth_container.config.login.max_failures_per_account()
+    email = unique_email()
+    barrier = threading.Barrier(24)
+
+    def attempt(_: int) -> bool:
+        barrier.wait()
+        try:
+            throttle.check(email, None)
+        except TooManyAttempts:
+            return False
+        throttle.record_failure(email, None)
+        return True
+
+    with ThreadPoolExecutor(24) as pool:
+        admitted = sum(pool.map(attempt, range(24)))
+    assert admitted == limit
+    with pytest.raises(TooManyAttempts):
+        throttle.check(email, None)
+
+
 def test_an_address_spraying_many_accounts_is_locked_out(client, auth_container):
     throttle = auth_container.login_throttle()
     limit = auth_container.config.login.max_failures_per_address()
     for i in range(limit):
+        throttle.check(f"victim{i}@example.com", "203.0.113.9")
         throttle.record_failure(f"victim{i}@example.com", "203.0.113.9")
     email = unique_email()
     register(client, email)

@@ -205,11 +205,12 @@ class CountingThrottle(LoginThrottle):
     def check(self, email: str, address: str | None) -> None:
         if self.failures.get(email, 0) >= self.limit:
             raise TooManyAttempts(60)
-
-    def record_failure(self, email: str, address: str | None) -> None:
         self.failures[email] = self.failures.get(email, 0) + 1
 
-    def record_success(self, email: str) -> None:
+    def record_failure(self, email: str, address: str | None) -> None:
+        pass  # counted by check()
+
+    def record_success(self, email: str, address: str | None) -> None:
         self.failures.pop(email, None)
 
 
