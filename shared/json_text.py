@@ -46,3 +46,27 @@ def json_text_has_nul(text: bytes) -> bool:
     """Whether a JSON text carries a NUL character (``\\u0000``; a raw NUL is not valid JSON).
     PostgreSQL text and jsonb cannot hold it, and no document of ours needs it."""
     return _NUL_ESCAPE.search(text) is not None
+
+
+# One escape sequence, consumed whole from the left, so ``\\`` never starts another.
+_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
+
+
+def json_text_has_lone_surrogate(text: bytes) -> bool:
+    """Whether a JSON text escapes half of a UTF-16 surrogate pair (``\\ud800`` alone, or a low
+    half first). Python's parser accepts it, but the string can never be encoded as UTF-8: not
+    stored, not published, not even logged. Only texts with a ``\\ud`` escape are scanned."""
+    if b"\\ud" not in text and b"\\uD" not in text:
+        return False
+    high_ends_at = -1  # where the low half must start, after a high half
+    for match in _ESCAPE.finditer(text):
+        code = int(match.group(1), 16) if match.group(1) is not None else None
+        if high_ends_at >= 0:
+            if match.start() != high_ends_at or code is None or not 0xDC00 <= code <= 0xDFFF:
+                return True
+            high_ends_at = -1
+        elif code is not None and 0xD800 <= code <= 0xDBFF:
+            high_ends_at = match.end()
+        elif code is not None and 0xDC00 <= code <= 0xDFFF:
+            return True
+    return high_ends_at >= 0

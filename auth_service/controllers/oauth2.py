@@ -169,6 +169,9 @@ def init_authorization_server(
     """Wire Authlib to our client registry and token issuer."""
 
     def query_client(client_id: str) -> OAuthClient:
+        if "\x00" in client_id:
+            # Never a registered id (PostgreSQL text cannot even hold it): unknown, not a 500.
+            return UnknownClient(client_id[:64].replace("\x00", ""))
         service: ClientService = clients()
         client = service.find_for_authentication(client_id[:64])
         if client is None or not client.is_active:

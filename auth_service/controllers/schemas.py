@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from auth_service.domain.model import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, UserStatus
+from auth_service.domain.model import (
+    EMAIL_PATTERN,
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    UserStatus,
+)
 from shared.domain.principal import Role, Scope
 from shared.web.pagination import PageQuerySchema, page_schema
+from shared.web.schemas import FullMatch
 
-_email = fields.Email(required=True, validate=validate.Length(max=254))
+# Also an address the PLAYER_REGISTERED event's schema accepts (ASCII, a dotted domain):
+# otherwise the registration would fail after validation, when its event is checked.
+_email = fields.Email(
+    required=True,
+    validate=[
+        validate.Length(max=254),
+        FullMatch(EMAIL_PATTERN, error="Use an ASCII address with a dotted domain."),
+    ],
+)
 
 
 class RegisterSchema(Schema):
@@ -86,7 +100,7 @@ class ClientCreateSchema(Schema):
     )
     client_id = fields.String(
         data_key="clientId",
-        validate=[validate.Length(min=3, max=64), validate.Regexp(r"^[a-z0-9][a-z0-9-]*$")],
+        validate=[validate.Length(min=3, max=64), FullMatch(r"^[a-z0-9][a-z0-9-]*$")],
     )
 
 

@@ -11,8 +11,9 @@ from enum import StrEnum
 from auth_service.domain.exceptions import AccountInactive, InvalidPassword, UnknownScope
 from shared.domain.principal import Role, Scope
 
+# What the PLAYER_REGISTERED schema's "email" format accepts too: ASCII, a dotted domain.
 EMAIL_PATTERN = re.compile(
-    r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+    r"^[\x21-\x3f\x41-\x7e]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128

@@ -155,7 +155,7 @@ def _to_domain(raw: Mapping[str, Any]) -> Notification:
 
 
 def _object_id(value: str) -> ObjectId | None:
-    return ObjectId(value) if _OBJECT_ID.match(value) else None
+    return ObjectId(value) if _OBJECT_ID.fullmatch(value) else None
 
 
 class MongoNotificationRepository(NotificationRepository):

@@ -17,6 +17,7 @@ from redeem_service.domain.redemption import (
     RejectionReason,
 )
 from shared.web.pagination import PageQuerySchema, page_schema
+from shared.web.schemas import FullMatch
 
 AMOUNT_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:\-]{1,100}$"
@@ -68,7 +69,7 @@ class AdjustmentCreateSchema(Schema):
     type = fields.Enum(TransactionType, by_value=True, required=True)
     amount = fields.String(
         required=True,
-        validate=validate.Regexp(AMOUNT_PATTERN, error="Expected a decimal string like 10.50."),
+        validate=FullMatch(AMOUNT_PATTERN, error="Expected a decimal string like 10.50."),
         metadata={"description": "BONUS: up to 2 decimals; POINTS: whole", "example": "25.00"},
     )
     reason = fields.String(
@@ -81,7 +82,7 @@ class AdjustmentCreateSchema(Schema):
 class IdempotencyHeaderSchema(Schema):
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
-        validate=validate.Regexp(
+        validate=FullMatch(
             IDEMPOTENCY_KEY_PATTERN, error="1 to 100 characters of [A-Za-z0-9._:-]."
         ),
         metadata={"description": "Retries with the same key return the first result"},
@@ -120,7 +121,7 @@ class MerchantSchema(Schema):
 class RedemptionCreateSchema(Schema):
     player_id = fields.String(
         data_key="playerId",
-        validate=validate.Regexp(PLAYER_ID_PATTERN, error="1 to 64 characters of [A-Za-z0-9._:-]."),
+        validate=FullMatch(PLAYER_ID_PATTERN, error="1 to 64 characters of [A-Za-z0-9._:-]."),
         metadata={"description": "Partners: required. Players: optional, and only their own id"},
     )
     points = fields.Integer(
@@ -141,7 +142,7 @@ class RedemptionCreateSchema(Schema):
 class RedemptionHeadersSchema(Schema):
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
-        validate=validate.Regexp(
+        validate=FullMatch(
             IDEMPOTENCY_KEY_PATTERN, error="1 to 100 characters of [A-Za-z0-9._:-]."
         ),
         metadata={
@@ -191,7 +192,7 @@ RedemptionPageSchema = page_schema(RedemptionSchema, "RedemptionPage")
 class RedemptionQuerySchema(PageQuerySchema):
     player_id = fields.String(
         data_key="playerId",
-        validate=validate.Regexp(PLAYER_ID_PATTERN, error="1 to 64 characters of [A-Za-z0-9._:-]."),
+        validate=FullMatch(PLAYER_ID_PATTERN, error="1 to 64 characters of [A-Za-z0-9._:-]."),
         metadata={"description": "Required for staff and partners; players see their own"},
     )
     status = fields.Enum(RedemptionStatus, by_value=True)

@@ -125,7 +125,7 @@ def format_amount(currency: Currency, value: Decimal | int) -> str:
 
 
 def check_player_id(player_id: str) -> str:
-    if not PLAYER_ID_PATTERN.match(player_id):
+    if not PLAYER_ID_PATTERN.fullmatch(player_id):
         raise InvalidPlayerId("The player id must be 1 to 64 characters of [A-Za-z0-9._:-].")
     return player_id
 
@@ -220,7 +220,7 @@ class TransactionRequest:
 
     def __post_init__(self) -> None:
         check_player_id(self.player_id)
-        if not IDEMPOTENCY_KEY_PATTERN.match(self.idempotency_key):
+        if not IDEMPOTENCY_KEY_PATTERN.fullmatch(self.idempotency_key):
             raise InvalidIdempotencyKey(
                 "The idempotency key must be 1 to 128 characters of [A-Za-z0-9._:-]."
             )
@@ -324,7 +324,7 @@ class PointsAward:
             raise InvalidAmount("Awarded points are a whole number.")
         if abs(self.points) > MAX_TRANSACTION_AMOUNT[Currency.POINTS]:
             raise InvalidAmount("The award is larger than one transaction may be.")
-        if not IDEMPOTENCY_KEY_PATTERN.match(self.idempotency_key):
+        if not IDEMPOTENCY_KEY_PATTERN.fullmatch(self.idempotency_key):
             raise InvalidIdempotencyKey("The source event id is not usable as a key.")
 
     @property

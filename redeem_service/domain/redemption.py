@@ -150,7 +150,7 @@ class Redemption:
     ) -> Redemption:
         """A new pending redemption, validated."""
         check_player_id(player_id)
-        if not _UUID.match(redemption_id):
+        if not _UUID.fullmatch(redemption_id):
             raise InvalidRedemption("The redeem request id must be a UUID.")
         if isinstance(points, bool) or not isinstance(points, int):
             raise InvalidRedemption("Points are a whole number.")
@@ -163,7 +163,7 @@ class Redemption:
             )
         if not requested_by or len(requested_by) > MAX_REQUESTER_LENGTH:
             raise InvalidRedemption("The requester is 1 to 64 characters.")
-        if idempotency_key is not None and not IDEMPOTENCY_KEY_PATTERN.match(idempotency_key):
+        if idempotency_key is not None and not IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
             raise InvalidIdempotencyKey(
                 "The idempotency key must be 1 to 128 characters of [A-Za-z0-9._:-]."
             )

@@ -46,7 +46,7 @@ def new_trace_id() -> str:
 
 def accept_correlation_id(value: str | None) -> str:
     """Keep a caller's correlation id when it is safe to log and echo, otherwise make one."""
-    if value and _SAFE_ID.match(value):
+    if value and _SAFE_ID.fullmatch(value):
         return value
     return new_correlation_id()
 

@@ -15,7 +15,12 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntity
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.errors import CommonErrorCode
-from shared.json_text import MAX_JSON_DEPTH, json_nesting_exceeds, json_text_has_nul
+from shared.json_text import (
+    MAX_JSON_DEPTH,
+    json_nesting_exceeds,
+    json_text_has_lone_surrogate,
+    json_text_has_nul,
+)
 from shared.observability import context
 from shared.observability.logging import configure_logging, get_logger
 from shared.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
@@ -72,6 +77,9 @@ def create_base_app(
     )
     web = settings.get("web", {})
     app = Flask(import_name)
+    # "//" in a path is a 404 in the error envelope, not an HTML redirect whose Location is
+    # built from the caller's Host header.
+    app.url_map.merge_slashes = False
     app.jinja_loader = ChoiceLoader([FileSystemLoader(str(TEMPLATES_DIR)), app.jinja_loader])  # type: ignore[list-item]
     app.config.update(
         MAX_CONTENT_LENGTH=int(web.get("max_body_bytes", 1_048_576)),
@@ -109,17 +117,26 @@ def _metrics() -> Response:
 
 def _refuse_unsafe_input() -> None:
     """Refused at the edge, for every service, instead of failing deep inside: NUL in any text
-    (PostgreSQL refuses it, and it is never legitimate) and JSON nested deeper than
+    (PostgreSQL refuses it, and it is never legitimate), half of a surrogate pair (it cannot be
+    encoded as UTF-8) and JSON nested deeper than
     ``MAX_JSON_DEPTH`` (the parsers would raise RecursionError)."""
     if b"%00" in request.query_string or "\x00" in request.path:
         raise HttpError(
             400, CommonErrorCode.BAD_REQUEST, "The request may not contain NUL characters."
         )
-    if request.content_length and request.mimetype == "application/json":
+    # Every JSON media type Flask parses (application/json, application/*+json), with a
+    # Content-Length or chunked: no way around the checks.
+    if request.is_json and (request.content_length or request.headers.get("Transfer-Encoding")):
         body = request.get_data(cache=True)
         if json_text_has_nul(body):
             raise HttpError(
                 422, CommonErrorCode.VALIDATION_FAILED, "Text may not contain NUL characters."
+            )
+        if json_text_has_lone_surrogate(body):
+            raise HttpError(
+                422,
+                CommonErrorCode.VALIDATION_FAILED,
+                "Text may not contain half of a UTF-16 surrogate pair (such as \\ud800 alone).",
             )
         if json_nesting_exceeds(body):
             raise HttpError(

@@ -1,4 +1,5 @@
-"""flask-smorest's ``Blueprint`` with an argument parser that reuses schema instances."""
+"""flask-smorest's ``Blueprint`` with an argument parser that reuses schema instances and refuses
+request bodies it cannot read as the caller's fault."""
 
 from __future__ import annotations
 
@@ -6,11 +7,19 @@ from typing import Any
 
 import flask_smorest
 import marshmallow as ma
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from shared.errors import CommonErrorCode
+from shared.web.errors import HttpError
 
 
 class SchemaReusingParser(FlaskParser):
-    """webargs builds a new schema from a schema class on every request (46 µs for the two of
+    """A JSON body in another media type (a form, text/plain, none given) is refused with 415
+    instead of reading as "missing data", and a number Python will not convert (an integer of
+    more than 4,300 digits: ``ValueError``, not a ``JSONDecodeError``) as invalid JSON (400)
+    instead of escaping as a 500.
+
+    webargs builds a new schema from a schema class on every request (46 µs for the two of
     ``POST /api/v1/redemptions``, ~2% of its web CPU). The platform's request schemas keep no
     state between loads, so one instance per class serves every request on every thread."""
 
@@ -25,6 +34,20 @@ class SchemaReusingParser(FlaskParser):
                 schema = self._instances.setdefault(argmap, argmap())
             return schema
         return super()._get_schema(argmap, req)
+
+    def load_json(self, req: Any, schema: ma.Schema) -> Any:
+        if not is_json_request(req) and (
+            req.content_length or req.headers.get("Transfer-Encoding")
+        ):
+            raise HttpError(
+                415,
+                CommonErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                "The request body must be JSON (Content-Type: application/json).",
+            )
+        try:
+            return super().load_json(req, schema)
+        except ValueError as exc:
+            return self._handle_invalid_json_error(exc, req)  # type: ignore[arg-type]
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]

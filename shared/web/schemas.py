@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,6 +23,17 @@ _DESCRIPTIONS = {
     429: "Too many requests",
     503: "A dependency is unavailable; retry later",
 }
+
+
+class FullMatch(validate.Regexp):
+    """``validate.Regexp`` that must match the whole value: with ``re.match``, a pattern ending
+    in ``$`` also accepts the value followed by a newline. The pattern (``^…$``) is what the
+    API documents show."""
+
+    def __call__(self, value: Any) -> Any:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
 
 
 class ErrorBodySchema(Schema):

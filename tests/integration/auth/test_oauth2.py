@@ -70,7 +70,7 @@ def test_an_unknown_scope_is_invalid_scope(client, partner):
 
 def test_unknown_client_and_wrong_secret_are_invalid_client(client, partner):
     descriptions = set()
-    for credentials in [("nobody", "secret"), (partner[0], "wrong-secret")]:
+    for credentials in [("nobody", "secret"), (partner[0], "wrong-secret"), ("hotel\x00", "x")]:
         response = client.post(
             "/oauth2/token", data={"grant_type": "client_credentials"}, auth=credentials
         )

@@ -88,6 +88,10 @@ def test_a_duplicate_email_is_a_conflict_whatever_its_case(client):
             "firstName",
         ),
         ({"email": ("x" * 250) + "@e.com", "password": "correct horse battery"}, "email"),
+        # Addresses the PLAYER_REGISTERED schema would refuse after validation.
+        ({"email": "x@ex\u00e4mple.com", "password": "correct horse battery"}, "email"),
+        ({"email": "\u00e4@example.com", "password": "correct horse battery"}, "email"),
+        ({"email": "x@localhost", "password": "correct horse battery"}, "email"),
     ],
 )
 def test_invalid_bodies_are_refused_with_field_errors(client, body, field):
@@ -139,3 +143,51 @@ def test_a_huge_body_is_refused_before_it_is_read(client):
 def test_a_json_array_body_is_refused(client):
     response = client.post("/api/v1/auth/register", json=[1, 2, 3])
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        # Half of a surrogate pair: parsed by Python, never encodable as UTF-8.
+        (
+            b'{"email": "a@example.com", "firstName": "\\ud800"}',
+            "application/json",
+            422,
+            "VALIDATION_FAILED",
+        ),
+        # Every JSON media type gets the checks, not only application/json.
+        (
+            b'{"email": "a@example.com", "firstName": "a\\u0000"}',
+            "application/merge-patch+json",
+            422,
+            "VALIDATION_FAILED",
+        ),
+        (b'{"a":' * 65 + b"1" + b"}" * 65, "application/vnd.api+json", 400, "BAD_REQUEST"),
+        # An integer Python refuses to convert (over 4,300 digits) is invalid JSON.
+        (
+            b'{"email": "a@example.com", "password": ' + b"9" * 5000 + b"}",
+            "application/json",
+            400,
+            "BAD_REQUEST",
+        ),
+        # A body in another media type is not JSON "missing data".
+        (
+            b"email=a@example.com&password=correct+horse+battery",
+            "application/x-www-form-urlencoded",
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (b'{"email": "a@example.com"}', "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE"),
+    ],
+)
+def test_unreadable_bodies_are_refused_in_the_envelope(client, body, content_type, status, code):
+    response = client.post("/api/v1/auth/register", data=body, content_type=content_type)
+    assert response.status_code == status
+    assert response.json["error"]["code"] == code
+
+
+def test_a_double_slash_is_a_not_found_in_the_envelope_not_a_redirect(client):
+    response = client.get("/api/v1/auth//users", headers={"Host": "evil.example"})
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "NOT_FOUND"
+    assert "Location" not in response.headers
