@@ -19,27 +19,33 @@ from sqlalchemy import exc as sa_exc
 
 from protos.loyalty.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from redeem_service.application.commands import RecordTransaction
-from redeem_service.application.services import WalletService
+from redeem_service.application.services import ADJUSTMENT_KEY_PREFIX, WalletService
 from redeem_service.container import Container
 from redeem_service.controllers.errors import GRPC_ERRORS
 from redeem_service.domain.exceptions import InvalidAmount, InvalidTransactionDetails
 from redeem_service.domain.model import (
     MAX_ADDITIONAL_DATA_BYTES,
+    REWARD_KEY_PREFIX,
     Currency,
     TransactionType,
     Wallet,
     format_amount,
 )
+from redeem_service.domain.redemption import REDEMPTION_KEY_PREFIX
 from shared.domain.exceptions import DomainError
 from shared.errors import CommonErrorCode
 from shared.grpc.errors import GrpcErrorTranslator, abort
 from shared.grpc.interceptors import current_principal
+from shared.json_text import json_text_has_lone_surrogate
 from shared.observability.logging import get_logger
 
 log = get_logger(__name__)
 
 SERVICE_NAME = wallet_pb2.DESCRIPTOR.services_by_name["Wallet"].full_name
 register = wallet_pb2_grpc.add_WalletServicer_to_server
+# The keys of the wallet's own transactions (adjustments, points from events, redemptions): a
+# caller's key there would take the place of one of those, which would then read as a replay.
+RESERVED_KEY_PREFIXES = (ADJUSTMENT_KEY_PREFIX, REWARD_KEY_PREFIX, REDEMPTION_KEY_PREFIX)
 
 _CURRENCIES = {
     wallet_pb2.CURRENCY_BONUS: Currency.BONUS,
@@ -105,6 +111,10 @@ def _additional_data(raw: str) -> dict[str, Any]:
         raise InvalidTransactionDetails(
             f"additional_data may not exceed {MAX_ADDITIONAL_DATA_BYTES} bytes."
         )
+    if json_text_has_lone_surrogate(raw.encode("utf-8", "surrogatepass")):
+        raise InvalidTransactionDetails(
+            "additional_data may not contain half of a UTF-16 surrogate pair."
+        )
     try:
         data = json.loads(raw)
     except ValueError as exc:
@@ -124,6 +134,12 @@ def to_command(request: wallet_pb2.AddTransactionRequest) -> RecordTransaction:
     if kind is None:
         raise InvalidTransactionDetails(
             "type must be TRANSACTION_TYPE_CREDIT or TRANSACTION_TYPE_DEBIT."
+        )
+    if request.idempotency_key.startswith(RESERVED_KEY_PREFIXES):
+        raise InvalidTransactionDetails(
+            "idempotency_key may not start with "
+            + ", ".join(RESERVED_KEY_PREFIXES)
+            + " (the wallet's own transactions use them)."
         )
     expected = _AMOUNT_FIELD[currency]
     if request.WhichOneof("amount") != expected:

@@ -84,6 +84,11 @@ class GrpcServer:
                 # A second server on a taken port must fail, not share it silently — unless
                 # this server is one of several processes sharing the port on purpose.
                 ("grpc.so_reuseport", 1 if settings.processes > 1 else 0),
+                # Our clients ping idle channels every 30 s (shared.grpc.client); by default
+                # the server allows one ping per 5 minutes without calls and answers more with
+                # GOAWAY "too_many_pings", dropping the channel.
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.min_ping_interval_without_data_ms", 20_000),
             ],
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         )

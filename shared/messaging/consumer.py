@@ -21,11 +21,20 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from shared.application.events import IntegrationEvent
-from shared.json_text import json_text_has_nul
+from shared.json_text import json_text_has_lone_surrogate, json_text_has_nul
 from shared.messaging.schemas import EventSchemaError, EventSchemas
 from shared.observability import context
 from shared.observability.logging import get_logger
 from shared.observability.metrics import CONSUMER_LAG, EVENTS_CONSUMED
+
+# A dead letter always fits under the producer's 1 MB message limit, whatever a producer with a
+# higher limit managed to publish: a record the dead-letter topic refused would stop the
+# partition (the consumer would fail on it at every restart). What is cut is noted in
+# ``dlq-truncated-from`` (the original value's size).
+MAX_DEAD_LETTER_VALUE_BYTES = 512 * 1024
+MAX_DEAD_LETTER_KEY_BYTES = 1024
+MAX_DEAD_LETTER_HEADER_BYTES = 4096
+MAX_DEAD_LETTER_HEADERS = 32
 
 log = get_logger(__name__)
 
@@ -230,6 +239,8 @@ class ConsumerRunner:
             if json_text_has_nul(raw_value):
                 # PostgreSQL cannot store it: refused here, not as a failed batch.
                 raise EventSchemaError("text may not contain NUL characters (\\u0000)")
+            if json_text_has_lone_surrogate(raw_value):
+                raise EventSchemaError("text may not contain half of a UTF-16 surrogate pair")
             document = json.loads(raw_value)
             if not isinstance(document, dict):
                 raise EventSchemaError("the record is not a JSON object")
@@ -375,11 +386,20 @@ class ConsumerRunner:
                 "dlq-failed-at": datetime.now(UTC).isoformat(),
             }
         )
+        if value is not None and len(value) > MAX_DEAD_LETTER_VALUE_BYTES:
+            headers["dlq-truncated-from"] = str(len(value))
+            value = value[:MAX_DEAD_LETTER_VALUE_BYTES]
+        original = [(k, v) for k, v in headers.items() if not k.startswith("dlq-")]
+        ours = [(k, v) for k, v in headers.items() if k.startswith("dlq-")]
+        encoded: list[tuple[str, str | bytes | None]] = [
+            (k, v.encode()[:MAX_DEAD_LETTER_HEADER_BYTES])
+            for k, v in original[:MAX_DEAD_LETTER_HEADERS] + ours
+        ]
         self._dlq.produce(
             f"{topic}.dlq",
-            key=key,
+            key=key[:MAX_DEAD_LETTER_KEY_BYTES] if key is not None else None,
             value=value,
-            headers=[(k, v.encode()) for k, v in headers.items()],
+            headers=encoded,
         )
         self._dlq.poll(0)
         EVENTS_CONSUMED.labels(group, topic, "dead_lettered").inc()

@@ -244,6 +244,11 @@ def test_a_debit_below_zero_is_failed_precondition_with_no_transaction_row(
         ({"description": "d" * 501}, "REDEEM_INVALID_TRANSACTION"),
         ({"description": "a\x00b"}, "REDEEM_INVALID_TRANSACTION"),
         ({"additional_data": '{"note": "a\\u0000b"}'}, "REDEEM_INVALID_TRANSACTION"),
+        ({"additional_data": '{"note": "\\ud800"}'}, "REDEEM_INVALID_TRANSACTION"),
+        # The wallet's own keys: taken by a caller, an adjustment would read as a replay.
+        ({"key": "adjustment:k-1"}, "REDEEM_INVALID_TRANSACTION"),
+        ({"key": "reward:k-1"}, "REDEEM_INVALID_TRANSACTION"),
+        ({"key": "redeem:k-1"}, "REDEEM_INVALID_TRANSACTION"),
     ],
 )
 def test_invalid_requests_are_invalid_argument(

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 from sqlalchemy.exc import OperationalError
 
 from shared.application.events import IntegrationEvent
 from shared.messaging.consumer import (
+    MAX_DEAD_LETTER_VALUE_BYTES,
     EventHandler,
     InboundEvent,
     Rejected,
@@ -118,6 +120,39 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
         assert record["key"] == "same-player"
     # The original bytes are kept, so the record can be replayed after a fix.
     assert b"{not json" in [r["value"] for r in dead]
+
+
+def test_a_record_too_large_to_dead_letter_whole_is_cut_and_the_partition_keeps_moving(
+    infra: Infra, topic: str
+) -> None:
+    # Producers with a higher limit than ours can publish a record our dead-letter producer
+    # could not send back whole; refused, it would stop the partition at every restart.
+    huge = b'{"eventType": "' + b"x" * 1_500_000 + b'"}'
+    big = Producer({"bootstrap.servers": infra.kafka_bootstrap, "message.max.bytes": 5_000_000})
+    big.produce(topic, key=b"same-player", value=huge)
+    assert big.flush(10) == 0
+    # Half of a surrogate pair: valid JSON, but never encodable as UTF-8.
+    produce(
+        infra.kafka_bootstrap,
+        topic,
+        b'{"eventType": "PLAYER_REGISTERED", "x": "\\ud800"}',
+        key="same-player",
+    )
+    produce(infra.kafka_bootstrap, topic, registered("after@example.com"), key="same-player")
+    handler = RecordingHandler()
+    dlq = TopicProbe(infra.kafka_bootstrap, f"{topic}.dlq")
+    running = Running(infra, topic, f"g-{uuid.uuid4().hex}", handler)
+    try:
+        wait_until(lambda: handler.seen == ["after@example.com"])
+        dead = dlq.wait_for(lambda r: True, count=2)
+    finally:
+        running.stop()
+        dlq.close()
+    cut, lone = dead
+    assert cut["headers"]["dlq-truncated-from"] == str(len(huge))
+    assert cut["value"] == huge[:MAX_DEAD_LETTER_VALUE_BYTES]
+    assert lone["headers"]["dlq-reason"] == "schema_violation"
+    assert "surrogate" in lone["headers"]["dlq-error"]
 
 
 def test_offsets_are_committed_so_a_restart_does_not_redeliver(infra: Infra, topic: str) -> None:
