@@ -202,6 +202,19 @@ class PointsService:
         return summary
 
 
+_PARTNER_EVENT_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:loyalty:partner-event")
+
+
+def default_event_id(partner_id: str, message: Mapping[str, Any]) -> str:
+    """The eventId of a submitted event that names none: the same for the same partner, type,
+    player and ``reference`` (the partner's own id of the stay, check or wager), so a partner
+    resending a submission whose answer it lost is not credited twice. A fresh UUID would be."""
+    parts = [partner_id, message.get("eventType"), message.get("user_id"), message.get("reference")]
+    if not all(isinstance(part, str) and part for part in parts):
+        return str(uuid.uuid4())  # refused by the schema anyway
+    return str(uuid.uuid5(_PARTNER_EVENT_IDS, "\n".join(parts)))  # type: ignore[arg-type]
+
+
 class PartnerEventIngestion:
     """Partner events over REST: checked like the consumer checks them, then handed to Kafka.
 
@@ -230,8 +243,9 @@ class PartnerEventIngestion:
         """Complete, check and publish the events (all or none); returns their eventIds.
 
         The partner sends the type's fields; ``partnerId`` is its client id (filled in when
-        missing, 403 when another), ``eventId`` a fresh UUID and ``occurredAt`` now when
-        missing, ``version`` 1, ``correlationId`` the request's.
+        missing, 403 when another), ``eventId`` derived from the event's identity when
+        missing (:func:`default_event_id`) and ``occurredAt`` now, ``version`` 1,
+        ``correlationId`` the request's.
         """
         if len(messages) > MAX_EVENTS_PER_SUBMISSION:
             raise TooManyPartnerEvents(
@@ -245,7 +259,7 @@ class PartnerEventIngestion:
             if message.get("partnerId", partner_id) != partner_id:
                 raise PartnerMismatch()
             document: dict[str, Any] = {
-                "eventId": str(uuid.uuid4()),
+                "eventId": default_event_id(partner_id, message),
                 "version": 1,
                 "occurredAt": format_timestamp(now),
                 "correlationId": correlation_id,

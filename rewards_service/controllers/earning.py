@@ -86,9 +86,10 @@ class PartnerEventSubmissions(MethodView):
         (docs/events) first; if any is invalid, none is accepted (422 REWARDS_INVALID_EVENTS,
         the problems by index in details.events). The accepted ones are on `reward-events`
         (key = player id, acknowledged by the broker) when this answers 202; points are
-        awarded asynchronously and confirmed on `reward-confirmed`. Send your own eventId:
-        a resent event with the same eventId is recorded once (a generated one is new each
-        time). partnerId is your client id (403 REWARDS_PARTNER_MISMATCH otherwise);
+        awarded asynchronously and confirmed on `reward-confirmed`. A resent event with the
+        same eventId is recorded once; without one, the eventId is derived from partner,
+        eventType, user_id and reference, so keep a reference per stay, check or wager.
+        partnerId is your client id (403 REWARDS_PARTNER_MISMATCH otherwise);
         occurredAt defaults to now. 503 REWARDS_BROKER_UNAVAILABLE: nothing is guaranteed
         accepted; resend with the same eventIds.
         """

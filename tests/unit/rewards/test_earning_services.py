@@ -514,3 +514,16 @@ def test_a_pending_reversal_settled_elsewhere_meanwhile_rolls_the_batch_back(
     assert original["eventId"] not in store.events
     assert store.events[undo["eventId"]].status is AwardStatus.PENDING
     assert not store.confirmations()
+
+
+def test_a_resent_event_without_an_event_id_gets_the_same_one(
+    ingestion: PartnerEventIngestion, publisher: FakePublisher
+) -> None:
+    body = {"eventType": "DINING", "user_id": str(uuid.uuid4()), "checkAmount": "10.00"}
+    first = ingestion.submit([{**body, "reference": "C-7"}], CASINO)
+    resent = ingestion.submit([{**body, "reference": "C-7"}], CASINO)
+    another = ingestion.submit([{**body, "reference": "C-8"}], CASINO)
+    assert first == resent  # the consumer stores it once: not credited twice
+    assert another != first
+    named = ingestion.submit([{**body, "reference": "C-7", "eventId": str(uuid.uuid4())}], CASINO)
+    assert named != first  # a partner's own eventId is kept
