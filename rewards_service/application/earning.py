@@ -67,7 +67,8 @@ class EarningService:
 
         Redelivered events change nothing (the events table is the record of what was
         processed). Events of players rewards does not know are refused (``unknown_player``),
-        as are reversals naming another player's or another type's event; the others go on.
+        as are reversals naming another player's, another partner's or another type's event;
+        the others go on.
         """
         unique: dict[str, PartnerEvent] = {}
         for event in events:

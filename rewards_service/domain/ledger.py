@@ -28,7 +28,7 @@ class AwardStatus(StrEnum):
     DUPLICATE = "DUPLICATE"
     #: a reversal whose original has not arrived yet: nothing awarded or confirmed yet
     PENDING = "PENDING"
-    #: a pending reversal whose original turned out to be another player's or another type
+    #: a pending reversal whose original turned out to be another player's, partner's or type
     REJECTED = "REJECTED"
 
     @property
@@ -196,6 +196,7 @@ def _reverses(reversal: PartnerEvent, original: PartnerEvent) -> bool:
     return (
         not original.is_reversal
         and original.player_id == reversal.player_id
+        and original.partner_id == reversal.partner_id
         and original.event_type.earning_type is reversal.event_type.earning_type
     )
 
@@ -205,6 +206,8 @@ def _mismatch(reversal: PartnerEvent, original: RecordedEvent) -> Refusal:
         detail = "is itself a reversal"
     elif original.event.player_id != reversal.player_id:
         detail = "belongs to another player"
+    elif original.event.partner_id != reversal.partner_id:
+        detail = "was sent by another partner"
     else:
         detail = f"is a {original.event.event_type}, not a {reversal.event_type.earning_type}"
     return Refusal(

@@ -176,6 +176,25 @@ def test_a_reversal_of_another_players_or_another_types_event_is_refused() -> No
     assert not awards.recorded
 
 
+def test_a_partner_cannot_take_back_points_another_partner_awarded() -> None:
+    original = casino()
+    recorded = RecordedEvent(original, AwardStatus.AWARDED, 12, 1)
+    context = LedgerContext(originals={original.event_id: recorded})
+    other_partner = replace(reversal(original), partner_id="dining")
+    awards = Ledger(BOOK, context).award([other_partner])
+    assert [(r.event_id, r.reason) for r in awards.refused] == [
+        (other_partner.event_id, "reversal_mismatch")
+    ]
+    assert "another partner" in awards.refused[0].message
+    assert not awards.confirmed
+    # Waiting for its original, it is rejected when the original arrives.
+    early = replace(reversal(original), partner_id="dining")
+    waiting = RecordedEvent(early, AwardStatus.PENDING, 0, None)
+    settled = Ledger(BOOK, LedgerContext(pending={original.event_id: [waiting]})).award([original])
+    assert settled.settled[early.event_id].status is AwardStatus.REJECTED
+    assert [r.event_id for r in settled.confirmed] == [original.event_id]
+
+
 def test_a_reversal_of_a_reversal_is_refused() -> None:
     original = casino()
     undo = reversal(original)
