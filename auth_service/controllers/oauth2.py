@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -105,9 +105,18 @@ def _owned_by(token: IssuedTokenView, client: OAuthClient) -> bool:
     return token.get_client_id() == client.client_id
 
 
-class TokenIntrospection(IntrospectionEndpoint):  # type: ignore[misc]
+class _AnyTokenTypeHint:
+    """``token_type_hint`` is only a hint (RFC 7009 §2.1, RFC 7662 §2.1): the token is looked
+    up whatever the hint says, instead of refusing a hint other than ``access_token`` as
+    Authlib does (with a 401)."""
+
+    def check_params(self, request: Any, client: OAuthClient) -> None:
+        if "token" not in request.form:
+            raise InvalidRequestError("The token parameter is required.")
+
+
+class TokenIntrospection(_AnyTokenTypeHint, IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = AUTH_METHODS
-    SUPPORTED_TOKEN_TYPES = ("access_token",)
 
     def __init__(self, server: Any, tokens: ClientTokenService) -> None:
         super().__init__(server)
@@ -138,9 +147,8 @@ class TokenIntrospection(IntrospectionEndpoint):  # type: ignore[misc]
         return {k: v for k, v in payload.items() if v is not None}
 
 
-class TokenRevocation(RevocationEndpoint):  # type: ignore[misc]
+class TokenRevocation(_AnyTokenTypeHint, RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = AUTH_METHODS
-    SUPPORTED_TOKEN_TYPES = ("access_token",)
 
     def __init__(self, server: Any, tokens: ClientTokenService) -> None:
         super().__init__(server)
@@ -251,7 +259,10 @@ def _token_param_doc(summary: str) -> dict[str, Any]:
                         "required": ["token"],
                         "properties": {
                             "token": {"type": "string"},
-                            "token_type_hint": {"type": "string", "enum": ["access_token"]},
+                            "token_type_hint": {
+                                "type": "string",
+                                "description": "Optional; the token is looked up whatever it says",
+                            },
                         },
                     }
                 }
@@ -262,9 +273,28 @@ def _token_param_doc(summary: str) -> dict[str, Any]:
     }
 
 
-def _malformed_basic_credentials() -> Response | None:
-    """Authlib decodes Basic credentials as UTF-8 and fails on anything else; answer such a
-    header as RFC 6749 §5.2 says (invalid_client, 401) instead of letting it become a 500."""
+def _oauth_error(status: int, error: str, description: str, **headers: str) -> Response:
+    body = {"error": error, "error_description": description}
+    return Response(
+        json.dumps(body),
+        status=status,
+        content_type="application/json",
+        headers={**headers, "Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+def _refused_before_authlib() -> Response | None:
+    """What Authlib would let through or turn into a 500, answered as RFC 6749 says.
+
+    A parameter sent more than once is refused (§3.1, §3.2: invalid_request, 400); Authlib
+    would take one of the values. Basic credentials that are not base64 of UTF-8 "id:secret"
+    are invalid_client (§5.2, 401); Authlib fails on them."""
+    for parameters in (request.args, request.form):
+        repeated = sorted(name for name, values in parameters.lists() if len(values) > 1)
+        if repeated:
+            return _oauth_error(
+                400, "invalid_request", f"Parameter {repeated[0]!r} is included more than once."
+            )
     header = request.headers.get("Authorization", "")
     if header[:6].lower() != "basic ":
         return None
@@ -274,16 +304,11 @@ def _malformed_basic_credentials() -> Response | None:
         decoded = ""
     if ":" in decoded:
         return None
-    body = {"error": "invalid_client", "error_description": "Malformed client credentials."}
-    return Response(
-        json.dumps(body),
-        status=401,
-        content_type="application/json",
-        headers={
-            "WWW-Authenticate": 'Basic error="invalid_client"',
-            "Cache-Control": "no-store",
-            "Pragma": "no-cache",
-        },
+    return _oauth_error(
+        401,
+        "invalid_client",
+        "Malformed client credentials.",
+        **{"WWW-Authenticate": 'Basic error="invalid_client"'},
     )
 
 
@@ -291,14 +316,14 @@ def _malformed_basic_credentials() -> Response | None:
 @blp.doc(summary="Client credentials grant (RFC 6749 §4.4)", **_TOKEN_DOC)
 def token() -> Response:
     """Issue an access token to a client authenticated by client_secret_basic or _post."""
-    return _malformed_basic_credentials() or _server().create_token_response()
+    return _refused_before_authlib() or _server().create_token_response()
 
 
 @blp.route("/introspect", methods=["POST"])
 @blp.doc(**_token_param_doc("Token introspection (RFC 7662)"))
 def introspect() -> Response:
     """Whether a token is active, and its claims (for the client it was issued to)."""
-    return _malformed_basic_credentials() or _server().create_endpoint_response(
+    return _refused_before_authlib() or _server().create_endpoint_response(
         TokenIntrospection.ENDPOINT_NAME
     )
 
@@ -307,6 +332,6 @@ def introspect() -> Response:
 @blp.doc(**_token_param_doc("Token revocation (RFC 7009)"))
 def revoke() -> Response:
     """Revoke an access token before it expires."""
-    return _malformed_basic_credentials() or _server().create_endpoint_response(
+    return _refused_before_authlib() or _server().create_endpoint_response(
         TokenRevocation.ENDPOINT_NAME
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_jwt_extended import JWTManager, get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTDecodeError
 
@@ -136,6 +136,15 @@ def current_principal() -> Principal:
     return principal  # type: ignore[no-any-return]
 
 
+def _canonical_bearer_scheme() -> None:
+    # The scheme is case-insensitive (RFC 9110 §11.1); flask-jwt-extended only knows "Bearer".
+    value = request.environ.get("HTTP_AUTHORIZATION")
+    if isinstance(value, str):
+        scheme, space, token = value.lstrip().partition(" ")
+        if space and scheme != "Bearer" and scheme.lower() == "bearer":
+            request.environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+
+
 def authenticated(
     roles: Iterable[Role] | None = None,
     scopes: Iterable[str] | None = None,
@@ -151,6 +160,7 @@ def authenticated(
     def decorator(view: Callable[P, R]) -> Callable[P, R]:
         @wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            _canonical_bearer_scheme()
             verify_jwt_in_request()
             principal = current_principal()
             if allowed_roles or allowed_scopes:

@@ -113,6 +113,36 @@ def test_a_missing_grant_type_is_invalid_request(client, partner):
     assert response.json["error"] in ("invalid_request", "unsupported_grant_type")
 
 
+def test_a_parameter_sent_twice_is_invalid_request(client, partner):
+    # RFC 6749 §3.1: parameters MUST NOT be included more than once; none of them is picked.
+    for body in [
+        "grant_type=client_credentials&scope=rewards.read&scope=rewards.write",
+        "grant_type=client_credentials&grant_type=client_credentials",
+    ]:
+        response = client.post(
+            "/oauth2/token",
+            data=body,
+            content_type="application/x-www-form-urlencoded",
+            auth=partner,
+        )
+        assert response.status_code == 400, body
+        assert response.json["error"] == "invalid_request"
+        assert "more than once" in response.json["error_description"]
+        assert response.headers["Cache-Control"] == "no-store"
+    token = client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, auth=partner
+    ).json["access_token"]
+    twice = client.post(
+        "/oauth2/revoke",
+        data=f"token={token}&token=other",
+        content_type="application/x-www-form-urlencoded",
+        auth=partner,
+    )
+    assert twice.status_code == 400
+    still = client.post("/oauth2/introspect", data={"token": token}, auth=partner)
+    assert still.json["active"] is True
+
+
 def test_a_malformed_basic_header_does_not_crash(client):
     garbage = base64.b64encode(b"\xff\xfe no colon").decode()
     response = client.post(
@@ -144,6 +174,13 @@ def test_introspection_reports_own_tokens_active_and_others_inactive(client, par
     assert foreign.json == {"active": False}
     garbage = client.post("/oauth2/introspect", data={"token": "not.a.token"}, auth=partner)
     assert garbage.json == {"active": False}
+    # The type hint is only a hint (RFC 7662 §2.1): whatever it says, the token is looked up.
+    for hint in ["access_token", "refresh_token", "urn:other"]:
+        hinted = client.post(
+            "/oauth2/introspect", data={"token": token, "token_type_hint": hint}, auth=partner
+        )
+        assert hinted.status_code == 200, hint
+        assert hinted.json["active"] is True
 
 
 def test_introspection_requires_client_authentication(client):
@@ -155,7 +192,9 @@ def test_revocation_makes_a_token_inactive(client, partner):
     token = client.post(
         "/oauth2/token", data={"grant_type": "client_credentials"}, auth=partner
     ).json["access_token"]
-    revoked = client.post("/oauth2/revoke", data={"token": token}, auth=partner)
+    revoked = client.post(
+        "/oauth2/revoke", data={"token": token, "token_type_hint": "refresh_token"}, auth=partner
+    )
     assert revoked.status_code == 200
     assert client.post("/oauth2/introspect", data={"token": token}, auth=partner).json == {
         "active": False

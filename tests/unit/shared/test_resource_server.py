@@ -50,6 +50,16 @@ def call(app: Flask, token: str) -> tuple[int, dict[str, Any]]:
     return response.status_code, response.get_json()
 
 
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "  bEaReR"])
+def test_the_bearer_scheme_is_case_insensitive(signer: TestSigner, scheme: str) -> None:
+    app, _ = make_app(signer, SetOfInactiveUsers())
+    token = signer.client_token("hotel-partner", "rewards.redeem")
+    response = app.test_client().get("/me", headers={"Authorization": f"{scheme} {token}"})
+    assert response.status_code == 200
+    other = app.test_client().get("/me", headers={"Authorization": f"Basic {token}"})
+    assert other.status_code == 401
+
+
 def test_a_token_is_verified_once_and_then_served_from_memory(signer: TestSigner) -> None:
     app, keys = make_app(signer, SetOfInactiveUsers())
     token = signer.client_token("hotel-partner", "rewards.redeem")
