@@ -22,7 +22,7 @@ from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Response, g
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from flask_jwt_extended import get_jwt
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 from werkzeug.routing.exceptions import WebsocketMismatch
@@ -45,7 +45,7 @@ from notification_service.domain.exceptions import TooManyLiveSessions
 from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
 from shared.domain.principal import Role
-from shared.security.resource_server import current_principal
+from shared.security.resource_server import current_principal, verify_access_token
 from shared.web.errors import HttpError, error_response
 
 WS_PATH = "/api/v1/notifications/ws"
@@ -59,7 +59,7 @@ sock = Sock()
 @blp.before_request
 def _authenticate() -> None:
     """Refuse before the upgrade: nothing is accepted without a valid player token."""
-    verify_jwt_in_request(locations=["headers", "query_string"])
+    verify_access_token(locations=["headers", "query_string"])
     if current_principal().role is not Role.PLAYER:
         raise HttpError(
             403, NotificationErrorCode.PLAYERS_ONLY, "Only players have a notification socket."

@@ -136,13 +136,17 @@ def current_principal() -> Principal:
     return principal  # type: ignore[no-any-return]
 
 
-def _canonical_bearer_scheme() -> None:
-    # The scheme is case-insensitive (RFC 9110 §11.1); flask-jwt-extended only knows "Bearer".
+def verify_access_token(locations: list[str] | None = None) -> None:
+    """Check the request's access token (401 in the error envelope when it fails).
+
+    The scheme is case-insensitive (RFC 9110 §11.1); flask-jwt-extended only knows "Bearer",
+    so any other spelling of it is rewritten first."""
     value = request.environ.get("HTTP_AUTHORIZATION")
     if isinstance(value, str):
         scheme, space, token = value.lstrip().partition(" ")
         if space and scheme != "Bearer" and scheme.lower() == "bearer":
             request.environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    verify_jwt_in_request(locations=locations)
 
 
 def authenticated(
@@ -160,8 +164,7 @@ def authenticated(
     def decorator(view: Callable[P, R]) -> Callable[P, R]:
         @wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            _canonical_bearer_scheme()
-            verify_jwt_in_request()
+            verify_access_token()
             principal = current_principal()
             if allowed_roles or allowed_scopes:
                 role_ok = principal.role is not None and principal.role in allowed_roles

@@ -23,14 +23,18 @@ def socket_url(http_base: str, path: str = "/api/v1/notifications/ws") -> str:
 
 
 def connect(
-    url: str, token: str | None = None, in_query: bool = False, timeout: float = 10.0
+    url: str,
+    token: str | None = None,
+    in_query: bool = False,
+    timeout: float = 10.0,
+    scheme: str = "Bearer",
 ) -> websocket.WebSocket:
     """Open a socket; a refused handshake raises ``WebSocketBadStatusException``."""
     headers: list[str] = []
     if token and in_query:
         url = f"{url}{'&' if '?' in url else '?'}access_token={quote(token)}"
     elif token:
-        headers.append(f"Authorization: Bearer {token}")
+        headers.append(f"Authorization: {scheme} {token}")
     return websocket.create_connection(url, header=headers, timeout=timeout)
 
 

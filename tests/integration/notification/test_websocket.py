@@ -112,12 +112,13 @@ def test_a_notification_reaches_every_socket_of_its_user_only(
     token = minter.token(player_id)
     by_header = connect(server.ws, token)
     by_query = connect(server.ws, token, in_query=True)
+    lower_case = connect(server.ws, token, scheme="bearer")
     other_id = str(uuid.uuid4())
     other = connect(server.ws, minter.token(other_id))
     try:
         server.push(player_id, "for-the-player")
         server.push(other_id, "for-the-other")
-        for ws in (by_header, by_query):
+        for ws in (by_header, by_query, lower_case):
             assert next_event(ws) == {
                 "type": "notification",
                 "notification": {
@@ -131,7 +132,7 @@ def test_a_notification_reaches_every_socket_of_its_user_only(
         assert isinstance(event, dict)
         assert event["notification"]["id"] == "for-the-other"
     finally:
-        for ws in (by_header, by_query, other):
+        for ws in (by_header, by_query, lower_case, other):
             ws.close()
 
 
