@@ -81,6 +81,8 @@ class RuleStatus(StrEnum):
     CURRENT = "CURRENT"
     SCHEDULED = "SCHEDULED"
     SUPERSEDED = "SUPERSEDED"
+    #: taken back before it took effect; it never priced anything
+    WITHDRAWN = "WITHDRAWN"
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,7 +140,9 @@ class EarningRuleService:
                 continue
             current = book.rule_at(kind, now)
             for rule in sorted(book.versions(kind), key=lambda r: r.version, reverse=True):
-                if current is not None and rule.version == current.version:
+                if rule.withdrawn:
+                    status = RuleStatus.WITHDRAWN
+                elif current is not None and rule.version == current.version:
                     status = RuleStatus.CURRENT
                 elif rule.effective_from > now:
                     status = RuleStatus.SCHEDULED
@@ -168,6 +170,24 @@ class EarningRuleService:
             )
             uow.earning_rules.add(rule)
             uow.commit()
+        return rule
+
+    def withdraw(self, earning_type: EarningType, version: int, actor: Principal) -> EarningRule:
+        """Take back a scheduled version that cannot have priced an event yet (under the same
+        exclusive lock as scheduling, so no batch is being priced meanwhile)."""
+        with self._uow() as uow:
+            revision = uow.earning_rules.revision(lock=Lock.UPDATE)
+            book = RuleBook(uow.earning_rules.list(), revision)
+            rule = book.withdraw(
+                earning_type,
+                version,
+                now=self._clock.now(),
+                lead=self._lead,
+                withdrawn_by=actor.subject,
+            )
+            if rule not in book.versions(earning_type):  # not withdrawn before: record it
+                uow.earning_rules.withdraw(rule)
+                uow.commit()
         return rule
 
 

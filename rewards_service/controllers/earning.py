@@ -25,7 +25,7 @@ from rewards_service.controllers.earning_schemas import (
     PointsQuerySchema,
     PointsSchema,
 )
-from rewards_service.domain.earning import EarningParameters, EarningRule
+from rewards_service.domain.earning import EarningParameters, EarningRule, EarningType
 from shared.domain.principal import Role, Scope
 from shared.observability import context
 from shared.security.resource_server import authenticated, current_principal
@@ -64,6 +64,8 @@ def _rule(rule: EarningRule, status: str) -> dict[str, Any]:
         "status": status,
         "created_at": rule.created_at,
         "created_by": rule.created_by,
+        "withdrawn_at": rule.withdrawn_at,
+        "withdrawn_by": rule.withdrawn_by,
     }
 
 
@@ -132,7 +134,8 @@ class EarningRules(MethodView):
         points = pointsPerEvent + pointsPerNight * nights + pointsPerUnit * floor(amount /
         unitAmount). effectiveFrom must be at least the lead (300 s by default) ahead, so points
         already awarded never change (422 REWARDS_INVALID_EARNING_RULE), and not before the
-        latest version's (409 REWARDS_EARNING_RULE_SCHEDULE_CONFLICT).
+        latest version's (409 REWARDS_EARNING_RULE_SCHEDULE_CONFLICT; withdraw that one first
+        if it was a mistake).
         """
         command = ScheduleEarningRule(
             earning_type=body["earning_type"],
@@ -141,6 +144,34 @@ class EarningRules(MethodView):
         )
         rule = service.schedule(command, current_principal())
         return _rule(rule, "SCHEDULED")
+
+
+_RULE_TYPES = ", ".join(t.value for t in EarningType)
+
+
+@blp.route(f"/rules/<any({_RULE_TYPES}):rule_type>/<int:version>/withdraw")
+class EarningRuleWithdrawal(MethodView):
+    @authenticated(roles=_STAFF)
+    @blp.response(200, EarningRuleSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404, 409)
+    @inject
+    def post(
+        self,
+        rule_type: str,
+        version: int,
+        service: EarningRuleService = Provide[Container.earning_rule_service],
+    ) -> Any:
+        """Withdraw a scheduled version before it takes effect.
+
+        Only a version starting more than the lead (300 s by default) from now, so no event was
+        priced under it (409 REWARDS_EARNING_RULE_IN_EFFECT otherwise; 404
+        REWARDS_EARNING_RULE_NOT_FOUND for an unknown version). It stays listed as WITHDRAWN
+        and never prices anything; the version before it applies again. Withdrawing it again
+        returns it unchanged.
+        """
+        rule = service.withdraw(EarningType(rule_type), version, current_principal())
+        return _rule(rule, "WITHDRAWN")
 
 
 @blp.route("/<uuid:player_id>")

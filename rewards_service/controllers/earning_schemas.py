@@ -96,10 +96,13 @@ class EarningRuleSchema(Schema):
     effective_from = fields.DateTime(data_key="effectiveFrom", required=True)
     parameters = fields.Nested(EarningParametersSchema, required=True)
     status = fields.String(
-        required=True, metadata={"description": "CURRENT, SCHEDULED or SUPERSEDED (as of now)"}
+        required=True,
+        metadata={"description": "CURRENT, SCHEDULED, SUPERSEDED (as of now) or WITHDRAWN"},
     )
     created_at = fields.DateTime(data_key="createdAt", required=True)
     created_by = fields.String(data_key="createdBy", allow_none=True)
+    withdrawn_at = fields.DateTime(data_key="withdrawnAt", allow_none=True)
+    withdrawn_by = fields.String(data_key="withdrawnBy", allow_none=True)
 
 
 class EarningRuleListSchema(Schema):

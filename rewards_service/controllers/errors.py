@@ -26,6 +26,8 @@ class RewardsErrorCode(AppErrorCode):
     BROKER_UNAVAILABLE = "REWARDS_BROKER_UNAVAILABLE"
     INVALID_EARNING_RULE = "REWARDS_INVALID_EARNING_RULE"
     EARNING_RULE_SCHEDULE_CONFLICT = "REWARDS_EARNING_RULE_SCHEDULE_CONFLICT"
+    EARNING_RULE_NOT_FOUND = "REWARDS_EARNING_RULE_NOT_FOUND"
+    EARNING_RULE_IN_EFFECT = "REWARDS_EARNING_RULE_IN_EFFECT"
     PLAYER_NOT_FOUND = "REWARDS_PLAYER_NOT_FOUND"
     INVALID_PERIOD = "REWARDS_INVALID_PERIOD"
 
@@ -49,6 +51,8 @@ ERRORS: ErrorMap = {
     e.EventBrokerUnavailable: ErrorSpec(503, RewardsErrorCode.BROKER_UNAVAILABLE),
     e.InvalidEarningRule: ErrorSpec(422, RewardsErrorCode.INVALID_EARNING_RULE),
     e.EarningRuleScheduleConflict: ErrorSpec(409, RewardsErrorCode.EARNING_RULE_SCHEDULE_CONFLICT),
+    e.EarningRuleNotFound: ErrorSpec(404, RewardsErrorCode.EARNING_RULE_NOT_FOUND),
+    e.EarningRuleInEffect: ErrorSpec(409, RewardsErrorCode.EARNING_RULE_IN_EFFECT),
     e.PlayerNotFound: ErrorSpec(404, RewardsErrorCode.PLAYER_NOT_FOUND),
     e.InvalidPointsWindow: ErrorSpec(422, RewardsErrorCode.INVALID_PERIOD),
 }

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from rewards_service.domain.exceptions import (
+    EarningRuleInEffect,
+    EarningRuleNotFound,
     EarningRuleScheduleConflict,
     InvalidEarningRule,
     InvalidPartnerEvent,
@@ -171,6 +173,13 @@ class EarningRule:
     parameters: EarningParameters
     created_at: datetime
     created_by: str | None = None
+    #: set when the version was taken back before it took effect; it then never prices anything
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
     def points_for(self, event: PartnerEvent) -> int:
         """The points ``event`` earns under this version (refused beyond the per-event cap)."""
@@ -188,32 +197,36 @@ class EarningRule:
 class RuleBook:
     """Every version of every earning rule; answers which one is effective at a moment.
 
-    The effective version at ``t`` is the one with the latest ``effective_from`` not after
-    ``t`` (versions are scheduled in order, so that is also the highest such version).
+    The effective version at ``t`` is the one not withdrawn with the latest ``effective_from``
+    not after ``t`` (versions are scheduled in order, so that is also the highest such version).
     """
 
     def __init__(self, rules: Iterable[EarningRule], revision: int = 0) -> None:
         self.revision = revision
-        self._by_type: dict[EarningType, list[EarningRule]] = {t: [] for t in EarningType}
+        self._versions: dict[EarningType, list[EarningRule]] = {t: [] for t in EarningType}
         for rule in rules:
-            self._by_type[rule.earning_type].append(rule)
-        for versions in self._by_type.values():
+            self._versions[rule.earning_type].append(rule)
+        for versions in self._versions.values():
             versions.sort(key=lambda r: (r.effective_from, r.version))
-        self._starts = {t: [r.effective_from for r in v] for t, v in self._by_type.items()}
+        self._in_force = {t: [r for r in v if not r.withdrawn] for t, v in self._versions.items()}
+        self._starts = {t: [r.effective_from for r in v] for t, v in self._in_force.items()}
 
     def versions(self, earning_type: EarningType) -> Sequence[EarningRule]:
-        return tuple(self._by_type[earning_type])
-
-    def all(self) -> list[EarningRule]:
-        return [r for t in EarningType for r in self._by_type[t]]
+        """Every version of the type, withdrawn ones included."""
+        return tuple(self._versions[earning_type])
 
     def latest(self, earning_type: EarningType) -> EarningRule | None:
-        versions = self._by_type[earning_type]
+        """The latest version in force (scheduled or not), withdrawn ones left out."""
+        versions = self._in_force[earning_type]
         return max(versions, key=lambda r: r.version) if versions else None
+
+    def _next_version(self, earning_type: EarningType) -> int:
+        # Numbers are never reused, not even a withdrawn version's.
+        return max((r.version for r in self._versions[earning_type]), default=0) + 1
 
     def rule_at(self, earning_type: EarningType, moment: datetime) -> EarningRule | None:
         index = bisect.bisect_right(self._starts[earning_type], moment)
-        return self._by_type[earning_type][index - 1] if index else None
+        return self._in_force[earning_type][index - 1] if index else None
 
     def schedule(
         self,
@@ -230,7 +243,7 @@ class RuleBook:
         much ahead of the clock, so no event already priced can fall inside the new version's
         period — points once awarded are always explained by the rules. Nor before the latest
         version's start: versions follow each other in time (to change a scheduled version,
-        schedule another one at the same moment or later).
+        schedule another one at the same moment or later, or withdraw it).
         """
         if effective_from.tzinfo is None or effective_from.utcoffset() is None:
             raise InvalidEarningRule("effectiveFrom must carry a time zone.")
@@ -249,9 +262,36 @@ class RuleBook:
             )
         return EarningRule(
             earning_type=earning_type,
-            version=(latest.version if latest else 0) + 1,
+            version=self._next_version(earning_type),
             effective_from=effective_from,
             parameters=parameters,
             created_at=now,
             created_by=created_by,
         )
+
+    def withdraw(
+        self,
+        earning_type: EarningType,
+        version: int,
+        now: datetime,
+        lead: timedelta,
+        withdrawn_by: str | None,
+    ) -> EarningRule:
+        """``version`` of ``earning_type`` taken back, so it never prices anything.
+
+        Only while it starts more than ``lead`` from ``now``: events are accepted up to that much
+        ahead of the clock, so none can have been priced under it yet. Withdrawing a withdrawn
+        version returns it as it is.
+        """
+        rule = next((r for r in self._versions[earning_type] if r.version == version), None)
+        if rule is None:
+            raise EarningRuleNotFound()
+        if rule.withdrawn:
+            return rule
+        if rule.effective_from <= now + lead:
+            raise EarningRuleInEffect(
+                f"Version {version} takes effect at {rule.effective_from.isoformat()}; only a "
+                f"version starting more than {int(lead.total_seconds())} seconds from now can "
+                "be withdrawn (points already awarded never change)."
+            )
+        return replace(rule, withdrawn_at=now, withdrawn_by=withdrawn_by)

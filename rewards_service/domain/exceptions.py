@@ -125,6 +125,16 @@ class EarningRuleScheduleConflict(Conflict):
     default_message = "A new rule version cannot start before the latest one."
 
 
+class EarningRuleNotFound(NotFound):
+    default_message = "The earning rule version was not found."
+
+
+class EarningRuleInEffect(Conflict):
+    """Only a version no event can have been priced under yet may be withdrawn."""
+
+    default_message = "The rule version is in effect (or about to be) and cannot be withdrawn."
+
+
 class PlayerNotFound(NotFound):
     default_message = "The player was not found."
 

@@ -116,7 +116,7 @@ class PlayerPromotionRepository(ABC):
 class EarningRuleRepository(ABC):
     @abstractmethod
     def revision(self, lock: Lock = Lock.NONE) -> int:
-        """A number that changes whenever a rule version is added.
+        """A number that changes whenever a rule version is added or withdrawn.
 
         ``Lock.SHARE`` keeps versions from being added until the transaction ends (events are
         priced under it); ``Lock.UPDATE`` waits for those transactions and keeps others out (a
@@ -124,10 +124,14 @@ class EarningRuleRepository(ABC):
 
     @abstractmethod
     def list(self) -> list[EarningRule]:
-        """Every version of every rule."""
+        """Every version of every rule, withdrawn ones with when and by whom."""
 
     @abstractmethod
     def add(self, rule: EarningRule) -> None: ...
+
+    @abstractmethod
+    def withdraw(self, rule: EarningRule) -> None:
+        """Record that ``rule`` (with ``withdrawn_at`` set) was withdrawn."""
 
 
 class RewardEventRepository(ABC):

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 
 from rewards_service.adapters.persistence.tables import (
+    earning_rule_withdrawals,
     earning_rules,
     player_points_daily,
     player_points_monthly,
@@ -83,6 +84,24 @@ def parameters_document(parameters: EarningParameters) -> dict[str, Any]:
     }
 
 
+_REVISION = select(
+    func.greatest(
+        select(func.max(earning_rules.c.id)).scalar_subquery(),
+        select(func.max(earning_rule_withdrawals.c.id)).scalar_subquery(),
+    )
+)
+_WITHDRAWN = earning_rule_withdrawals
+_LIST_RULES = (
+    select(earning_rules, _WITHDRAWN.c.withdrawn_at, _WITHDRAWN.c.withdrawn_by)
+    .outerjoin(
+        _WITHDRAWN,
+        (_WITHDRAWN.c.earning_type == earning_rules.c.earning_type)
+        & (_WITHDRAWN.c.version == earning_rules.c.version),
+    )
+    .order_by(earning_rules.c.earning_type, earning_rules.c.version)
+)
+
+
 class SqlAlchemyEarningRuleRepository(EarningRuleRepository):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
@@ -97,13 +116,12 @@ class SqlAlchemyEarningRuleRepository(EarningRuleRepository):
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": RULES_LOCK}
             )
         # A statement of its own, after the lock: its snapshot sees what committed before.
-        found = self._connection.execute(select(func.max(earning_rules.c.id))).scalar_one()
+        # Versions and withdrawals draw their ids from one sequence: the highest is the latest.
+        found = self._connection.execute(_REVISION).scalar_one()
         return int(found or 0)
 
     def list(self) -> list[EarningRule]:
-        rows = self._connection.execute(
-            select(earning_rules).order_by(earning_rules.c.earning_type, earning_rules.c.version)
-        ).mappings()
+        rows = self._connection.execute(_LIST_RULES).mappings()
         return [
             EarningRule(
                 earning_type=EarningType(row["earning_type"]),
@@ -112,9 +130,21 @@ class SqlAlchemyEarningRuleRepository(EarningRuleRepository):
                 parameters=_parameters(row["parameters"]),
                 created_at=row["created_at"],
                 created_by=row["created_by"],
+                withdrawn_at=row["withdrawn_at"],
+                withdrawn_by=row["withdrawn_by"],
             )
             for row in rows
         ]
+
+    def withdraw(self, rule: EarningRule) -> None:
+        self._connection.execute(
+            insert(earning_rule_withdrawals).values(
+                earning_type=rule.earning_type.value,
+                version=rule.version,
+                withdrawn_at=rule.withdrawn_at,
+                withdrawn_by=rule.withdrawn_by,
+            )
+        )
 
     def add(self, rule: EarningRule) -> None:
         self._connection.execute(

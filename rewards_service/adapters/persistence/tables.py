@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -93,6 +94,26 @@ earning_rules = Table(
     Column("created_by", String(64), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("earning_type", "version", name="uq_earning_rules_type_version"),
+)
+
+# A scheduled version taken back before it took effect. Ids come from the rules' sequence: the
+# highest id of the two tables is the rules' revision.
+earning_rule_withdrawals = Table(
+    "earning_rule_withdrawals",
+    metadata,
+    Column(
+        "id", BigInteger, primary_key=True, server_default=text("nextval('earning_rules_id_seq')")
+    ),
+    Column("earning_type", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=False),
+    Column("withdrawn_by", String(64), nullable=True),
+    UniqueConstraint("earning_type", "version", name="uq_earning_rule_withdrawals_type_version"),
+    ForeignKeyConstraint(
+        ["earning_type", "version"],
+        ["earning_rules.earning_type", "earning_rules.version"],
+        name="fk_earning_rule_withdrawals_rule",
+    ),
 )
 
 reward_events = Table(

@@ -95,6 +95,7 @@ def _clean_rewards(rewards_container: Container) -> Iterator[None]:
             )
         )
         # The default rule versions come with the migration; later ones are the test's.
+        connection.execute(text("DELETE FROM earning_rule_withdrawals"))
         connection.execute(text("DELETE FROM earning_rules WHERE version > 1"))
     rewards_container.core.redis().flushdb()
 

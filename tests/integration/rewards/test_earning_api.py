@@ -19,6 +19,7 @@ from redis import Redis
 from rewards_service.adapters.cache import RedisPointsCache
 from rewards_service.adapters.messaging import KafkaPartnerEventPublisher
 from rewards_service.container import Container
+from rewards_service.domain.earning import EarningType, RuleBook
 from tests.integration.rewards.conftest import ApiClient, Tokens, add_players
 from tests.integration.rewards.support import handle
 from tests.support.infra import Infra
@@ -260,6 +261,60 @@ def test_a_version_starting_too_soon_or_before_the_latest_is_refused(
     conflict = client.post(RULES, json=earlier, headers=staff)
     assert conflict.status_code == 409
     assert conflict.json["error"]["code"] == "REWARDS_EARNING_RULE_SCHEDULE_CONFLICT"
+
+
+def test_a_version_scheduled_by_mistake_is_withdrawn_before_it_takes_effect(
+    rewards_container: Container, client: ApiClient, staff: dict[str, str], tokens: Tokens
+) -> None:
+    player = str(uuid.uuid4())
+    typo = {
+        "ruleType": "HOTEL_STAY",
+        "effectiveFrom": "2096-01-01T00:00:00Z",
+        "parameters": {"pointsPerNight": 1000},
+    }
+    assert client.post(RULES, json=typo, headers=staff).json["version"] == 2
+    meant = {**typo, "effectiveFrom": (datetime.now(UTC) + timedelta(days=3)).isoformat()}
+    assert client.post(RULES, json=meant, headers=staff).status_code == 409
+    with rewards_container.uow() as uow:
+        before = uow.earning_rules.revision()
+
+    withdrawn = client.post(f"{RULES}/HOTEL_STAY/2/withdraw", headers=staff)
+    assert withdrawn.status_code == 200, withdrawn.json
+    assert withdrawn.json["status"] == "WITHDRAWN"
+    assert withdrawn.json["withdrawnAt"]
+    assert withdrawn.json["withdrawnBy"] == withdrawn.json["createdBy"]
+    again = client.post(f"{RULES}/HOTEL_STAY/2/withdraw", headers=staff)
+    assert again.status_code == 200
+    assert again.json == withdrawn.json
+    scheduled = client.post(RULES, json=meant, headers=staff)
+    assert scheduled.status_code == 201, scheduled.json
+    assert scheduled.json["version"] == 3
+    hotel = client.get(f"{RULES}?ruleType=HOTEL_STAY", headers=staff).json["items"]
+    assert [(r["version"], r["status"]) for r in hotel] == [
+        (3, "SCHEDULED"),
+        (2, "WITHDRAWN"),
+        (1, "CURRENT"),
+    ]
+    # What the consumer reloads when the revision moves: version 2 never prices anything.
+    with rewards_container.uow() as uow:
+        assert uow.earning_rules.revision() > before
+        book = RuleBook(uow.earning_rules.list())
+    in_2097 = book.rule_at(EarningType.HOTEL_STAY, datetime(2097, 1, 1, tzinfo=UTC))
+    assert in_2097 is not None
+    assert in_2097.version == 3
+    unchanged = client.post(f"{RULES}/HOTEL_STAY/1/withdraw", headers=staff)
+    assert unchanged.status_code == 409
+    assert unchanged.json["error"]["code"] == "REWARDS_EARNING_RULE_IN_EFFECT"
+    for missing in ("HOTEL_STAY/9", "SPA/2", "HOTEL_STAY/x"):
+        gone = client.post(f"{RULES}/{missing}/withdraw", headers=staff)
+        assert gone.status_code == 404, missing
+        assert "error" in gone.json
+    assert (
+        client.post(f"{RULES}/HOTEL_STAY/9/withdraw", headers=staff).json["error"]["code"]
+        == "REWARDS_EARNING_RULE_NOT_FOUND"
+    )
+    player_headers = tokens.headers(player, "player")
+    assert client.post(f"{RULES}/HOTEL_STAY/3/withdraw", headers=player_headers).status_code == 403
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,7 @@ class Store:
     #: what the stored daily totals hold, by (player, day, source): [points, events]
     daily: dict[tuple[str, Any, EarningSource], list[int]] = field(default_factory=dict)
     rule_locks: list[Lock] = field(default_factory=list)
+    rule_withdrawals: int = 0
 
     def confirmations(self) -> list[IntegrationEvent]:
         return [e for t, e in self.outbox if t is Topic.REWARD_CONFIRMED]
@@ -240,7 +241,7 @@ class FakeEarningRules(EarningRuleRepository):
 
     def revision(self, lock: Lock = Lock.NONE) -> int:
         self._store.rule_locks.append(lock)
-        return len(self._store.rules)
+        return len(self._store.rules) + self._store.rule_withdrawals
 
     def list(self) -> list[EarningRule]:
         return list(self._store.rules)
@@ -252,6 +253,17 @@ class FakeEarningRules(EarningRuleRepository):
         ):
             raise AssertionError("unique (earning_type, version)")
         self._store.rules.append(rule)
+
+    def withdraw(self, rule: EarningRule) -> None:
+        rules = self._store.rules
+        index = next(
+            i
+            for i, r in enumerate(rules)
+            if (r.earning_type, r.version) == (rule.earning_type, rule.version)
+        )
+        assert not self._store.rules[index].withdrawn, "unique withdrawal"
+        self._store.rules[index] = rule
+        self._store.rule_withdrawals += 1
 
 
 class FakeRewardEvents(RewardEventRepository):

@@ -19,6 +19,8 @@ from rewards_service.domain.earning import (
     RuleBook,
 )
 from rewards_service.domain.exceptions import (
+    EarningRuleInEffect,
+    EarningRuleNotFound,
     EarningRuleScheduleConflict,
     InvalidEarningRule,
     InvalidPartnerEvent,
@@ -169,6 +171,40 @@ def test_a_new_version_cannot_start_before_the_latest_one() -> None:
     book = RuleBook([*default_rules(), v2])
     with pytest.raises(EarningRuleScheduleConflict):
         schedule(book, NOW + timedelta(days=9))
+
+
+def test_a_withdrawn_version_never_prices_and_no_longer_blocks_earlier_ones() -> None:
+    typo = schedule(RuleBook(default_rules()), NOW + timedelta(days=365 * 70))
+    book = RuleBook([*default_rules(), typo])
+    with pytest.raises(EarningRuleScheduleConflict):
+        schedule(book, NOW + timedelta(days=10))
+    withdrawn = book.withdraw(EarningType.CASINO_SPEND, typo.version, NOW, LEAD, "staff-2")
+    assert (withdrawn.withdrawn_at, withdrawn.withdrawn_by) == (NOW, "staff-2")
+    book = RuleBook([*default_rules(), withdrawn])
+    late = book.rule_at(EarningType.CASINO_SPEND, typo.effective_from + timedelta(days=1))
+    assert late is not None
+    assert late.version == 1
+    # The number is not reused; the next version may start before the withdrawn one did.
+    assert schedule(book, NOW + timedelta(days=10)).version == 3
+    # Withdrawing it again changes nothing.
+    again = book.withdraw(EarningType.CASINO_SPEND, typo.version, NOW + LEAD, LEAD, "staff-3")
+    assert again == withdrawn
+
+
+def test_only_a_version_no_event_can_have_used_is_withdrawn() -> None:
+    soon = schedule(RuleBook(default_rules()), NOW + LEAD + timedelta(seconds=1))
+    book = RuleBook([*default_rules(), soon])
+    assert book.withdraw(EarningType.CASINO_SPEND, 2, NOW, LEAD, None).withdrawn
+    # A second later an event dated at its start could already have been priced under it.
+    later = NOW + timedelta(seconds=1)
+    with pytest.raises(EarningRuleInEffect):
+        book.withdraw(EarningType.CASINO_SPEND, 2, later, LEAD, None)
+    with pytest.raises(EarningRuleInEffect):
+        book.withdraw(EarningType.CASINO_SPEND, 1, NOW, LEAD, None)
+    with pytest.raises(EarningRuleNotFound):
+        book.withdraw(EarningType.CASINO_SPEND, 3, NOW, LEAD, None)
+    with pytest.raises(EarningRuleNotFound):
+        book.withdraw(EarningType.DINING, 2, NOW, LEAD, None)
 
 
 def test_a_version_needs_a_time_zone_and_sensible_parameters() -> None:

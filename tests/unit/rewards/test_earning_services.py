@@ -229,6 +229,26 @@ def test_a_new_rule_version_is_picked_up_for_events_after_its_start(
     ]
 
 
+def test_a_withdrawn_version_is_dropped_by_the_next_batch(
+    store: Store, clock: FixedClock, earning: EarningService, players: list[str]
+) -> None:
+    rules = EarningRuleService(lambda: FakeUnitOfWork(store), clock, lead=AHEAD)
+    start = NOW + timedelta(hours=1)
+    parameters = EarningParameters(points_per_unit=3, unit_amount=Decimal("10.00"))
+    v2 = rules.schedule(ScheduleEarningRule(EarningType.CASINO_SPEND, start, parameters), STAFF)
+    earning.record(parsed(message(players[0])))  # the consumer has read the book with v2
+    withdrawn = rules.withdraw(EarningType.CASINO_SPEND, v2.version, STAFF)
+    assert withdrawn.withdrawn_at == NOW
+    assert rules.withdraw(EarningType.CASINO_SPEND, v2.version, STAFF) == withdrawn
+    assert store.rule_withdrawals == 1
+    statuses = {(v.rule.earning_type, v.rule.version): v.status for v in rules.list()}
+    assert statuses[(EarningType.CASINO_SPEND, 2)] is RuleStatus.WITHDRAWN
+    clock.advance(hours=2)
+    after = message(players[0], occurredAt="2026-06-01T13:00:00Z")
+    earning.record([parse_partner_event(after, clock.now(), AHEAD)])
+    assert [c.data["ruleVersion"] for c in store.confirmations()] == [1, 1]
+
+
 def test_a_concurrent_recording_of_the_same_events_rolls_the_batch_back(
     store: Store, clock: FixedClock, cache: FakePointsCache, players: list[str]
 ) -> None:
