@@ -290,7 +290,7 @@ class RuleBook:
             return rule
         if rule.effective_from <= now + lead:
             raise EarningRuleInEffect(
-                f"Version {version} takes effect at {rule.effective_from.isoformat()}; only a "
+                f"Version {version} starts at {rule.effective_from.isoformat()}; only a "
                 f"version starting more than {int(lead.total_seconds())} seconds from now can "
                 "be withdrawn (points already awarded never change)."
             )
