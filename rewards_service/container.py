@@ -14,6 +14,7 @@ from rewards_service.adapters.wallet import GrpcWalletGateway
 from rewards_service.application.earning import (
     EarningRuleService,
     EarningService,
+    ParkedEventsService,
     PartnerEventIngestion,
     PointsService,
 )
@@ -77,6 +78,14 @@ class Container(containers.DeclarativeContainer):
     )
     earning_service = providers.Factory(
         EarningService, uow=uow.provider, clock=core.clock, cache=points_cache
+    )
+    parked_events_service = providers.Factory(
+        ParkedEventsService,
+        uow=uow.provider,
+        clock=core.clock,
+        wait=providers.Factory(timedelta, seconds=config.earning.park_wait_seconds.as_float()),
+        group_id=config.consumers.reward_events.group_id,
+        batch_size=config.earning.park_batch_size.as_int(),
     )
     earning_rule_service = providers.Factory(
         EarningRuleService, uow=uow.provider, clock=core.clock, lead=max_ahead

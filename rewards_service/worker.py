@@ -9,6 +9,7 @@ from confluent_kafka import Consumer
 
 from rewards_service.container import Container, build_container
 from rewards_service.controllers.consumers import (
+    ParkedEventsSweep,
     PartnerEvents,
     PlayerRegistrations,
     UserStatusChanges,
@@ -17,7 +18,7 @@ from shared.application.events import Topic
 from shared.messaging.consumer import ConsumerRunner, ConsumerSettings, EventHandler
 from shared.messaging.kafka import consumer_config, create_producer
 from shared.messaging.relay import OutboxRelay
-from shared.messaging.worker import Component, Worker
+from shared.messaging.worker import Component, Periodic, Worker
 from shared.observability.logging import configure_logging
 
 
@@ -82,6 +83,13 @@ def main() -> None:
                 container.earning_service(), container.core.clock(), container.max_ahead()
             ),
             batch_size=int(groups["reward_events"]["batch_size"]),
+        ),
+        Periodic(
+            "rewards-parked-events",
+            ParkedEventsSweep(
+                container.parked_events_service(), int(settings["earning"]["park_batch_size"])
+            ),
+            interval=float(settings["earning"]["park_sweep_seconds"]),
         ),
     ]
     # Batches allocate many short-lived objects: collect the young generation less often, and

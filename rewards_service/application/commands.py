@@ -99,6 +99,8 @@ class EarningResult:
 
     #: events refused (dead-lettered by the consumer)
     refused: list[Refusal] = field(default_factory=list)
+    #: events of players not registered yet, parked until they are
+    parked: int = 0
     #: REWARD_CONFIRMED events written
     confirmed: int = 0
     #: reversals now waiting for their original

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,13 @@ from rewards_service.application.ports import (
     PointsCache,
     RewardsUnitOfWork,
 )
-from rewards_service.domain.earning import EarningRule, EarningType, PartnerEvent, RuleBook
+from rewards_service.domain.earning import (
+    EarningRule,
+    EarningType,
+    ParkedEvent,
+    PartnerEvent,
+    RuleBook,
+)
 from rewards_service.domain.exceptions import (
     InvalidPartnerEvent,
     InvalidPartnerEvents,
@@ -30,10 +37,10 @@ from rewards_service.domain.exceptions import (
     PlayerNotFound,
     TooManyPartnerEvents,
 )
-from rewards_service.domain.ledger import AwardStatus, Ledger, Refusal
+from rewards_service.domain.ledger import AwardStatus, Ledger
 from rewards_service.domain.points import PointsSummary, plan_window
 from rewards_service.domain.ports import Lock
-from shared.application.events import Topic, format_timestamp
+from shared.application.events import Topic, dead_letter_headers, format_timestamp
 from shared.domain.clock import Clock
 from shared.domain.exceptions import DependencyUnavailable
 from shared.domain.principal import Principal, Scope
@@ -66,9 +73,9 @@ class EarningService:
         """Record the new events of a batch once, price them, confirm them.
 
         Redelivered events change nothing (the events table is the record of what was
-        processed). Events of players rewards does not know are refused (``unknown_player``),
-        as are reversals naming another player's, another partner's or another type's event;
-        the others go on.
+        processed). Events of players rewards does not know yet are parked until the
+        registration arrives (:class:`ParkedEventsService`); reversals naming another player's,
+        another partner's or another type's event are refused; the others go on.
         """
         unique: dict[str, PartnerEvent] = {}
         for event in events:
@@ -83,11 +90,8 @@ class EarningService:
                 uow.commit()
                 return EarningResult(replayed=len(events))
             known = uow.players.known({e.player_id for e in fresh})
-            refused = [
-                Refusal(e.event_id, "unknown_player", f"player {e.player_id} is not registered")
-                for e in fresh
-                if e.player_id not in known
-            ]
+            waiting = [e for e in fresh if e.player_id not in known]
+            uow.parked_events.park(waiting, now)
             fresh = [e for e in fresh if e.player_id in known]
             context = uow.reward_events.ledger_context(
                 original_ids={e.original_event_id for e in fresh if e.original_event_id},
@@ -106,7 +110,8 @@ class EarningService:
             uow.commit()
         self._cache.invalidate({r.event.player_id for r in awards.confirmed if r.counts})
         return EarningResult(
-            refused=refused + awards.refused,
+            refused=awards.refused,
+            parked=len(waiting),
             confirmed=len(awards.confirmed),
             pending=sum(r.status is AwardStatus.PENDING for r in awards.recorded.values()),
             replayed=replayed,
@@ -119,6 +124,66 @@ class EarningService:
         if revision != self._rules.revision:
             self._rules = RuleBook(uow.earning_rules.list(), revision)
         return self._rules
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedSweep:
+    """What one sweep of the parked events did."""
+
+    released: int
+    expired: list[ParkedEvent]
+    #: still waiting after the sweep
+    waiting: int
+
+
+class ParkedEventsService:
+    """Events of players rewards does not know yet (a stay posted a moment after sign-up can
+    overtake the registration event): once the registration is in, they are published again to
+    ``reward-events`` as received, and the consumer records them like any other (idempotent by
+    eventId). Those still unknown after ``wait`` are dead-lettered as ``unknown_player``, ready
+    to be replayed. Both through the outbox, in the transaction that takes them out."""
+
+    def __init__(
+        self, uow: UowFactory, clock: Clock, wait: timedelta, group_id: str, batch_size: int
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._wait = wait
+        self._group_id = group_id
+        self._batch_size = batch_size
+
+    def sweep(self) -> ParkedSweep:
+        now = self._clock.now()
+        with self._uow() as uow:
+            released = uow.parked_events.release(self._batch_size)
+            for parked in released:
+                uow.outbox.add_message(
+                    Topic.REWARD_EVENTS, parked.player_id, parked.payload, _headers(parked)
+                )
+            expired = uow.parked_events.expire(now - self._wait, self._batch_size)
+            waited = int(self._wait.total_seconds())
+            for parked in expired:
+                headers = _headers(parked) | dead_letter_headers(
+                    reason="unknown_player",
+                    detail=f"player {parked.player_id} is not registered (waited {waited} s)",
+                    topic=Topic.REWARD_EVENTS,
+                    group=self._group_id,
+                    failed_at=now,
+                )
+                uow.outbox.add_message(
+                    Topic.REWARD_EVENTS.dead_letter, parked.player_id, parked.payload, headers
+                )
+            waiting = uow.parked_events.count()
+            uow.commit()
+        return ParkedSweep(released=len(released), expired=expired, waiting=waiting)
+
+
+def _headers(parked: ParkedEvent) -> dict[str, str]:
+    correlation_id = parked.payload.get("correlationId")
+    headers = {"eventType": parked.event_type}
+    if isinstance(correlation_id, str):
+        headers["X-Correlation-ID"] = correlation_id
+    return headers
 
 
 class EarningRuleService:

@@ -11,6 +11,7 @@ from typing import Any
 from rewards_service.domain.points import PointsSummary
 from rewards_service.domain.ports import (
     EarningRuleRepository,
+    ParkedEventRepository,
     PlayerPointsRepository,
     PlayerPromotionRepository,
     PlayerRepository,
@@ -27,6 +28,7 @@ class RewardsUnitOfWork(UnitOfWork):
     earning_rules: EarningRuleRepository
     reward_events: RewardEventRepository
     player_points: PlayerPointsRepository
+    parked_events: ParkedEventRepository
 
 
 class PointsCache(ABC):

@@ -7,8 +7,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from prometheus_client import Gauge
+
 from rewards_service.application.commands import PlayerRegistration
-from rewards_service.application.earning import EarningService
+from rewards_service.application.earning import EarningService, ParkedEventsService
 from rewards_service.application.partner_events import (
     PARTNER_EVENT_TYPES,
     canonical_uuid,
@@ -24,6 +26,11 @@ from shared.messaging.consumer import EventHandler, InboundEvent, Rejected, Reje
 from shared.observability.logging import get_logger
 
 log = get_logger(__name__)
+
+PARKED_EVENTS = Gauge(
+    "reward_events_parked",
+    "Partner events waiting for their player's registration (dead-lettered when the wait ends).",
+)
 
 
 def _player_id(inbound: InboundEvent) -> str:
@@ -126,6 +133,7 @@ class PartnerEvents(EventHandler):
                 events=len(events),
                 confirmed=result.confirmed,
                 pending=result.pending,
+                parked=result.parked,
                 replayed=result.replayed,
                 refused=len(rejected),
             )
@@ -143,3 +151,27 @@ def _check_key(inbound: InboundEvent, event: PartnerEvent) -> None:
         raise InvalidPartnerEvent(
             "key_mismatch", f"the record key {key[:64]!r} is not the player id {event.player_id}"
         )
+
+
+class ParkedEventsSweep:
+    """Run by the worker every second: publishes parked events again once their player is
+    registered, dead-letters those whose wait ended (``unknown_player``)."""
+
+    def __init__(self, service: ParkedEventsService, batch_size: int) -> None:
+        self._service = service
+        self._batch_size = batch_size
+
+    def __call__(self) -> bool:
+        sweep = self._service.sweep()
+        PARKED_EVENTS.set(sweep.waiting)
+        if sweep.released:
+            log.info("parked_events_released", events=sweep.released, waiting=sweep.waiting)
+        for parked in sweep.expired:
+            log.warning(
+                "parked_event_dead_lettered",
+                reason="unknown_player",
+                event_id=parked.event_id,
+                player_id=parked.player_id,
+                parked_at=parked.parked_at.isoformat(),
+            )
+        return max(sweep.released, len(sweep.expired)) >= self._batch_size

@@ -108,6 +108,19 @@ class PartnerEvent:
         return self.event_type.source
 
 
+@dataclass(frozen=True, slots=True)
+class ParkedEvent:
+    """A partner event of a player rewards does not know yet: kept as received until the
+    player's registration arrives (then it is published again) or the wait ends (then it is
+    dead-lettered as ``unknown_player``)."""
+
+    event_id: str
+    player_id: str
+    event_type: str
+    payload: dict[str, Any] = field(compare=False, repr=False)
+    parked_at: datetime
+
+
 def _check_points(value: int, name: str) -> None:
     if not 0 <= value <= MAX_RULE_POINTS:
         raise InvalidEarningRule(f"{name} must be between 0 and {MAX_RULE_POINTS}.")

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from rewards_service.domain.earning import EarningRule, EarningSource
+from rewards_service.domain.earning import (
+    EarningRule,
+    EarningSource,
+    ParkedEvent,
+    PartnerEvent,
+)
 from rewards_service.domain.ledger import LedgerContext, PointsIncrement, RecordedEvent
 from rewards_service.domain.model import (
     AssignedPromotion,
@@ -155,6 +160,28 @@ class RewardEventRepository(ABC):
     @abstractmethod
     def settle(self, records: Sequence[RecordedEvent], now: datetime) -> int:
         """Store the decision on pending reversals still pending; return how many were."""
+
+
+class ParkedEventRepository(ABC):
+    """Partner events waiting for their player's registration."""
+
+    @abstractmethod
+    def park(self, events: Sequence[PartnerEvent], now: datetime) -> None:
+        """Keep ``events``; one parked already keeps its first time."""
+
+    @abstractmethod
+    def release(self, limit: int) -> list[ParkedEvent]:
+        """Remove and return, in the order they were parked, up to ``limit`` events whose
+        player is registered now (rows another sweep holds are skipped)."""
+
+    @abstractmethod
+    def expire(self, parked_before: datetime, limit: int) -> list[ParkedEvent]:
+        """Remove and return up to ``limit`` events parked before ``parked_before`` whose
+        player is still unknown."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """How many events are waiting."""
 
 
 class PlayerPointsRepository(ABC):

@@ -41,6 +41,31 @@ def parse_timestamp(value: str) -> datetime:
     return moment
 
 
+def dead_letter_headers(
+    *,
+    reason: str,
+    detail: str,
+    topic: str,
+    group: str,
+    failed_at: datetime,
+    partition: int | None = None,
+    offset: int | None = None,
+) -> dict[str, str]:
+    """The headers that say why a record was dead-lettered and where it came from (the
+    coordinates when it was refused as delivered; a record refused later has none)."""
+    headers = {
+        "dlq-reason": reason,
+        "dlq-error": detail[:2000],
+        "dlq-original-topic": topic,
+        "dlq-consumer-group": group,
+        "dlq-failed-at": failed_at.astimezone(UTC).isoformat(),
+    }
+    if partition is not None and offset is not None:
+        headers["dlq-original-partition"] = str(partition)
+        headers["dlq-original-offset"] = str(offset)
+    return headers
+
+
 @dataclass(frozen=True, slots=True)
 class IntegrationEvent:
     """One event on a topic: envelope fields plus its type-specific ``data`` (camelCase keys)."""

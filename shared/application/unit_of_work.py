@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from shared.application.events import IntegrationEvent, Topic
 
@@ -21,6 +21,13 @@ class Outbox(ABC):
         """Record ``events`` in this order (adapters may write them in one statement)."""
         for event in events:
             self.add(topic, event)
+
+    @abstractmethod
+    def add_message(
+        self, topic: str, key: str, message: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> None:
+        """Record a message as it is (no contract of ours: one received from elsewhere,
+        published again or dead-lettered)."""
 
 
 class ProcessedEvents(ABC):

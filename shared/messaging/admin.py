@@ -118,8 +118,7 @@ def list_dead_letters(bootstrap: str, topic: str, limit: int = 50) -> list[dict[
                     "key": (message.key() or b"").decode(errors="replace"),
                     "reason": headers.get("dlq-reason"),
                     "error": headers.get("dlq-error"),
-                    "original": f"{headers.get('dlq-original-topic')}"
-                    f"[{headers.get('dlq-original-partition')}]@{headers.get('dlq-original-offset')}",
+                    "original": _origin(headers),
                     "failedAt": headers.get("dlq-failed-at"),
                     "value": value.decode(errors="replace")[:500],
                 }
@@ -278,6 +277,15 @@ def main(argv: list[str] | None = None) -> int:
         for tp in targets:
             out.write(f"{tp.topic}[{tp.partition}] -> {tp.offset}\n")
     return 0
+
+
+def _origin(headers: dict[str, str]) -> str:
+    """``topic[partition]@offset``, or the topic alone for a record refused after it was
+    consumed (an event parked until its wait ended)."""
+    topic = headers.get("dlq-original-topic")
+    if "dlq-original-offset" not in headers:
+        return str(topic)
+    return f"{topic}[{headers.get('dlq-original-partition')}]@{headers['dlq-original-offset']}"
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
-from shared.application.events import IntegrationEvent
+from shared.application.events import IntegrationEvent, dead_letter_headers
 from shared.json_text import json_text_has_lone_surrogate, json_text_has_nul
 from shared.messaging.schemas import EventSchemaError, EventSchemas
 from shared.observability import context
@@ -376,15 +376,15 @@ class ConsumerRunner:
             detail=detail[:500],
         )
         headers.update(
-            {
-                "dlq-reason": reason,
-                "dlq-error": detail[:2000],
-                "dlq-original-topic": topic,
-                "dlq-original-partition": str(partition),
-                "dlq-original-offset": str(offset),
-                "dlq-consumer-group": group,
-                "dlq-failed-at": datetime.now(UTC).isoformat(),
-            }
+            dead_letter_headers(
+                reason=reason,
+                detail=detail,
+                topic=topic,
+                group=group,
+                failed_at=datetime.now(UTC),
+                partition=partition,
+                offset=offset,
+            )
         )
         if value is not None and len(value) > MAX_DEAD_LETTER_VALUE_BYTES:
             headers["dlq-truncated-from"] = str(len(value))

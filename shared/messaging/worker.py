@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Protocol
 
@@ -87,3 +87,27 @@ class Worker:
         while not self._stopping.wait(1.0):
             pass
         self.join()
+
+
+class Periodic:
+    """A task run every ``interval`` seconds until stopped, and again at once while it says
+    there is more to do (it returns True). A failure is logged; the next run comes on time."""
+
+    def __init__(self, name: str, task: Callable[[], bool], interval: float) -> None:
+        self.name = name
+        self._task = task
+        self._interval = interval
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                more = self._task()
+            except Exception:
+                log.exception("periodic_task_failed", task=self.name)
+                more = False
+            if not more:
+                self._stopping.wait(self._interval)

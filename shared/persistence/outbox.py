@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -124,6 +125,19 @@ class SqlAlchemyOutbox(Outbox):
             traceparent = trace.traceparent()
             rows = [self._row(topic, event, None, trace, traceparent) for event in events]
             self._connection.execute(_INSERT_MANY, {"rows": encode_payload(rows).decode()})
+
+    def add_message(
+        self, topic: str, key: str, message: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> None:
+        # The row's own id only: the message keeps its eventId, which may be published twice.
+        row = {
+            "event_id": str(uuid.uuid4()),
+            "topic": topic,
+            "message_key": key,
+            "payload": dict(message),
+            "headers": dict(headers),
+        }
+        self._connection.execute(_INSERT_ONE, row)
 
     def _row(
         self,

@@ -87,7 +87,11 @@ def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         profile="test",
         ports=ports,
         grpc_ports={"redeem": free_port()},
-        extra={"MONGODB_DATABASE": f"notifications_e2e_{infra.run_id}"},
+        extra={
+            "MONGODB_DATABASE": f"notifications_e2e_{infra.run_id}",
+            # Long enough for a test to send the registration an event is waiting for.
+            "LOYALTY__EARNING__PARK_WAIT_SECONDS": "10",
+        },
     )
     log_dir: Path = tmp_path_factory.mktemp("e2e-logs")
     cluster = ServiceCluster(env=env, services=services, log_dir=log_dir, web_workers=2)

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from confluent_kafka import Producer
 from sqlalchemy import Engine, create_engine, text
 
 from embedded.services import start_worker
+from shared.application.events import IntegrationEvent, format_timestamp
 from shared.persistence.database import normalise_url
 from tests.e2e.conftest import RunningPlatform
 from tests.support.e2e import Player, bearer, wait_until
@@ -168,7 +170,8 @@ def test_bad_partner_events_go_to_the_dead_letter_topic_with_their_reason(
                 player,
             }
 
-        dead = dead_letters.wait_for(ours, count=3)
+        # The unknown player's event first waits for a registration (10 s here).
+        dead = dead_letters.wait_for(ours, count=3, timeout=40)
         (credited,) = confirmed.wait_for(
             lambda r: r["value"].get("sourceEventId") == good["eventId"]
         )
@@ -178,6 +181,45 @@ def test_bad_partner_events_go_to_the_dead_letter_topic_with_their_reason(
     reasons = sorted(r["headers"]["dlq-reason"] for r in dead)
     assert reasons == ["invalid_json", "reversal_mismatch", "unknown_player"]
     assert credited["value"]["pointsAwarded"] == 7
+
+
+def test_an_event_that_overtakes_the_registration_waits_for_it_and_earns_its_points(
+    platform: RunningPlatform, rewards_db: Engine
+) -> None:
+    bootstrap = platform.infra.kafka_bootstrap
+    newcomer = str(uuid.uuid4())
+    stay = partner_message(newcomer, "HOTEL_STAY", nights=2)
+    registration = IntegrationEvent(
+        event_type="PLAYER_REGISTERED",
+        user_id=newcomer,
+        data={
+            "email": f"{newcomer}@example.com",
+            "registeredAt": format_timestamp(datetime.now(UTC)),
+        },
+    )
+    confirmed = TopicProbe(bootstrap, "reward-confirmed")
+    try:
+        produce(bootstrap, "reward-events", stay, key=newcomer)
+        wait_until(lambda: _parked(rewards_db, newcomer) == 1, what="the event parked")
+        produce(bootstrap, "players", registration.to_message(), key=newcomer)
+        (credited,) = confirmed.wait_for(
+            lambda r: r["value"].get("sourceEventId") == stay["eventId"]
+        )
+    finally:
+        confirmed.close()
+    assert credited["value"]["pointsAwarded"] == 20
+    assert _parked(rewards_db, newcomer) == 0
+    assert _events_recorded(rewards_db, [stay["eventId"]]) == 1
+
+
+def _parked(engine: Engine, player_id: str) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                text("SELECT count(*) FROM parked_reward_events WHERE player_id = :p"),
+                {"p": player_id},
+            ).scalar_one()
+        )
 
 
 def _events_recorded(engine: Engine, event_ids: list[str]) -> int:

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from rewards_service.adapters.persistence.tables import (
     earning_rule_withdrawals,
     earning_rules,
+    parked_reward_events,
     player_points_daily,
     player_points_monthly,
     reward_events,
@@ -45,6 +46,7 @@ from rewards_service.domain.earning import (
     EarningRule,
     EarningSource,
     EarningType,
+    ParkedEvent,
     PartnerEvent,
     PartnerEventType,
 )
@@ -58,6 +60,7 @@ from rewards_service.domain.points import SourceTotal, WindowPlan
 from rewards_service.domain.ports import (
     EarningRuleRepository,
     Lock,
+    ParkedEventRepository,
     PlayerPointsRepository,
     RewardEventRepository,
 )
@@ -424,3 +427,88 @@ class SqlAlchemyPlayerPointsRepository(PlayerPointsRepository):
             EarningSource(r.source): SourceTotal(points=int(r.points), events=int(r.events))
             for r in rows
         }
+
+
+_PARKED_COLUMNS = "p.event_id, p.player_id, p.event_type, p.payload, p.parked_at, p.seq"
+# Taken out and returned in one statement; rows another sweep holds are skipped.
+_RELEASE_PARKED = text(
+    f"""
+    WITH due AS (
+        SELECT p.event_id FROM parked_reward_events p
+        WHERE EXISTS (SELECT 1 FROM players pl WHERE pl.id = p.player_id)
+        ORDER BY p.seq
+        LIMIT :limit
+        FOR UPDATE OF p SKIP LOCKED
+    )
+    DELETE FROM parked_reward_events p USING due WHERE p.event_id = due.event_id
+    RETURNING {_PARKED_COLUMNS}
+    """  # noqa: S608 - constant column list
+)
+_EXPIRE_PARKED = text(
+    f"""
+    WITH due AS (
+        SELECT p.event_id FROM parked_reward_events p
+        WHERE p.parked_at < :before
+          AND NOT EXISTS (SELECT 1 FROM players pl WHERE pl.id = p.player_id)
+        ORDER BY p.seq
+        LIMIT :limit
+        FOR UPDATE OF p SKIP LOCKED
+    )
+    DELETE FROM parked_reward_events p USING due WHERE p.event_id = due.event_id
+    RETURNING {_PARKED_COLUMNS}
+    """  # noqa: S608 - constant column list
+)
+
+
+def _parked(rows: Sequence[RowMapping]) -> list[ParkedEvent]:
+    return [
+        ParkedEvent(
+            event_id=str(row["event_id"]),
+            player_id=str(row["player_id"]),
+            event_type=row["event_type"],
+            payload=row["payload"],
+            parked_at=row["parked_at"],
+        )
+        for row in sorted(rows, key=lambda r: r["seq"])
+    ]
+
+
+class SqlAlchemyParkedEventRepository(ParkedEventRepository):
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def park(self, events: Sequence[PartnerEvent], now: datetime) -> None:
+        if not events:
+            return
+        self._connection.execute(
+            insert(parked_reward_events)
+            .values(
+                [
+                    {
+                        "event_id": e.event_id,
+                        "player_id": e.player_id,
+                        "event_type": e.event_type.value,
+                        "payload": e.payload,
+                        "parked_at": now,
+                    }
+                    for e in events
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=[parked_reward_events.c.event_id])
+        )
+
+    def release(self, limit: int) -> list[ParkedEvent]:
+        rows = self._connection.execute(_RELEASE_PARKED, {"limit": limit}).mappings().all()
+        return _parked(rows)
+
+    def expire(self, parked_before: datetime, limit: int) -> list[ParkedEvent]:
+        rows = self._connection.execute(
+            _EXPIRE_PARKED, {"before": parked_before, "limit": limit}
+        ).mappings()
+        return _parked(rows.all())
+
+    def count(self) -> int:
+        found = self._connection.execute(
+            select(func.count()).select_from(parked_reward_events)
+        ).scalar_one()
+        return int(found)

@@ -153,6 +153,20 @@ Index(
     postgresql_where=text("original_event_id IS NOT NULL AND status = 'AWARDED'"),
 )
 
+# Events of players not registered yet, until the registration arrives or the wait ends.
+parked_reward_events = Table(
+    "parked_reward_events",
+    metadata,
+    Column("event_id", UUID(as_uuid=False), primary_key=True),
+    Column("player_id", UUID(as_uuid=False), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+    Column("seq", BigInteger, Identity(always=True), nullable=False),
+)
+Index("ix_parked_reward_events_player", parked_reward_events.c.player_id)
+Index("ix_parked_reward_events_parked_at", parked_reward_events.c.parked_at)
+
 
 def _points_totals(name: str, period: str) -> Table:
     return Table(

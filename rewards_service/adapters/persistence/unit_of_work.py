@@ -6,6 +6,7 @@ from sqlalchemy import Connection
 
 from rewards_service.adapters.persistence.earning import (
     SqlAlchemyEarningRuleRepository,
+    SqlAlchemyParkedEventRepository,
     SqlAlchemyPlayerPointsRepository,
     SqlAlchemyRewardEventRepository,
 )
@@ -26,3 +27,4 @@ class SqlAlchemyRewardsUnitOfWork(SqlAlchemyUnitOfWork, RewardsUnitOfWork):
         self.earning_rules = SqlAlchemyEarningRuleRepository(connection)
         self.reward_events = SqlAlchemyRewardEventRepository(connection)
         self.player_points = SqlAlchemyPlayerPointsRepository(connection)
+        self.parked_events = SqlAlchemyParkedEventRepository(connection)

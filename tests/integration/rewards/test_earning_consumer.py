@@ -14,7 +14,9 @@ from dependency_injector import providers
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from rewards_service.application.earning import ParkedEventsService
 from rewards_service.container import Container
+from rewards_service.domain.model import Player
 from shared.domain.clock import FixedClock
 from shared.messaging.kafka import ensure_topics
 from tests.integration.rewards.conftest import ApiClient, add_players
@@ -155,7 +157,6 @@ def test_refused_events_are_handed_back_and_the_rest_of_the_batch_is_recorded(
     alice, bob, _ = players
     alices = partner_message(alice)
     refused = {
-        "unknown_player": partner_message(str(uuid.uuid4())),
         "reversal_mismatch": reversal_message(alices, user_id=bob),
         "occurred_in_future": partner_message(
             alice, occurred_at=datetime.now(UTC) + timedelta(minutes=30)
@@ -251,7 +252,7 @@ def test_bad_events_are_dead_lettered_with_their_reason_and_the_partition_keeps_
     future = partner_message(player, occurred_at=datetime.now(UTC) + timedelta(hours=1))
     bad: list[tuple[str, bytes | dict[str, Any]]] = [
         (player, first),
-        (stranger, partner_message(stranger)),
+        (stranger, partner_message(stranger)),  # waits for a registration, not refused
         (player, b"{not json"),
         (player, no_amount),
         (player, future),
@@ -263,7 +264,7 @@ def test_bad_events_are_dead_lettered_with_their_reason_and_the_partition_keeps_
         produce(infra.kafka_bootstrap, topic, record, key=key)
     running = Running(infra, topic, rewards_container)
     try:
-        dead = dlq.wait_for(lambda r: True, count=6)
+        dead = dlq.wait_for(lambda r: True, count=5)
         expected = {first["eventId"], last["eventId"]}
         deadline = time.monotonic() + 20
         while set(recorded(rewards_container)) != expected and time.monotonic() < deadline:
@@ -278,13 +279,84 @@ def test_bad_events_are_dead_lettered_with_their_reason_and_the_partition_keeps_
         "occurred_in_future",
         "schema_violation",
         "schema_violation",
-        "unknown_player",
     ]
-    unknown = next(r for r in dead if r["headers"]["dlq-reason"] == "unknown_player")
-    assert unknown["key"] == stranger
-    assert stranger in unknown["headers"]["dlq-error"]
-    assert unknown["value"]["user_id"] == stranger
-    assert unknown["headers"]["dlq-consumer-group"].startswith("rewards-earning-test-")
+    assert [p["player_id"] for p in parked(rewards_container)] == [stranger]
+    assert dead[0]["headers"]["dlq-consumer-group"].startswith("rewards-earning-test-")
+
+
+def parked(container: Container) -> list[dict[str, Any]]:
+    with container.core.database().connect() as connection:
+        rows = connection.execute(
+            text("SELECT event_id, player_id, payload, parked_at FROM parked_reward_events")
+        ).mappings()
+        return [{k: str(v) if k.endswith("_id") else v for k, v in r.items()} for r in rows]
+
+
+def outbox_rows(container: Container) -> list[dict[str, Any]]:
+    with container.core.database().connect() as connection:
+        rows = connection.execute(
+            text("SELECT topic, message_key, payload, headers FROM outbox ORDER BY id")
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def test_events_of_players_not_registered_yet_wait_then_go_on_or_to_the_dead_letters(
+    rewards_container: Container,
+) -> None:
+    newcomer, stranger = str(uuid.uuid4()), str(uuid.uuid4())
+    stay = partner_message(newcomer, "HOTEL_STAY", nights=2)
+    undo = reversal_message(stay)
+    lost = partner_message(stranger, "DINING")
+    assert handle(rewards_container, stay, lost) == []
+    assert handle(rewards_container, undo, stay) == []  # a redelivery stays parked once
+    assert sorted(p["event_id"] for p in parked(rewards_container)) == sorted(
+        [stay["eventId"], undo["eventId"], lost["eventId"]]
+    )
+    assert recorded(rewards_container) == {}
+    assert confirmations(rewards_container) == []
+
+    sweeper = rewards_container.parked_events_service()
+    assert sweeper.sweep().released == 0  # nobody registered yet, and no wait is over
+
+    with rewards_container.uow() as uow:
+        uow.players.add_new([Player(newcomer, datetime.now(UTC))])
+        uow.commit()
+    swept = sweeper.sweep()
+    assert (swept.released, swept.expired, swept.waiting) == (2, [], 1)
+    published = outbox_rows(rewards_container)
+    assert [(r["topic"], r["message_key"], r["payload"]) for r in published] == [
+        ("reward-events", newcomer, stay),
+        ("reward-events", newcomer, undo),
+    ]
+    assert published[0]["headers"] == {
+        "eventType": "HOTEL_STAY",
+        "X-Correlation-ID": stay["correlationId"],
+    }
+    # Consumed again: recorded and confirmed like any event.
+    assert handle(rewards_container, stay, undo) == []
+    assert [c["pointsAwarded"] for c in confirmations(rewards_container)] == [20, -20]
+
+    # The stranger never registers: dead-lettered once the wait is over, ready to replay.
+    later = ParkedEventsService(
+        rewards_container.uow,
+        FixedClock(datetime.now(UTC) + timedelta(hours=1)),
+        wait=timedelta(minutes=15),
+        group_id="rewards-reward-events",
+        batch_size=100,
+    )
+    swept = later.sweep()
+    assert [p.event_id for p in swept.expired] == [lost["eventId"]]
+    assert swept.waiting == 0
+    dead = outbox_rows(rewards_container)[-1]
+    assert (dead["topic"], dead["message_key"], dead["payload"]) == (
+        "reward-events.dlq",
+        stranger,
+        lost,
+    )
+    assert dead["headers"]["dlq-reason"] == "unknown_player"
+    assert dead["headers"]["dlq-original-topic"] == "reward-events"
+    assert stranger in dead["headers"]["dlq-error"]
+    assert parked(rewards_container) == []
 
 
 def test_a_batch_of_a_thousand_events_over_many_players(

@@ -99,6 +99,11 @@ class FakeOutbox(Outbox):
     def add(self, topic: Topic, event: IntegrationEvent, key: str | None = None) -> None:
         self.events.append((topic, event))
 
+    def add_message(
+        self, topic: str, key: str, message: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> None:
+        raise AssertionError("auth publishes only its own events")
+
 
 class FakeProcessed(ProcessedEvents):
     def add_new(self, consumer: str, event_ids: list[str]) -> set[str]:

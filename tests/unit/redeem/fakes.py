@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Self
+from typing import Any, Self
 
 from redeem_service.application.ports import Ledger, RedeemUnitOfWork, RedemptionIntake
 from redeem_service.domain.model import TransactionRequest, Wallet, WalletTransaction
@@ -168,6 +168,11 @@ class InMemoryOutbox(Outbox):
     def add(self, topic: Topic, event: IntegrationEvent, key: str | None = None) -> None:
         event_schemas().validate(event.to_message())  # the producer side of the contract
         self._store.outbox.append((topic, event))
+
+    def add_message(
+        self, topic: str, key: str, message: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> None:
+        raise AssertionError("the wallet publishes only its own events")
 
 
 class InMemoryProcessedEvents(ProcessedEvents):

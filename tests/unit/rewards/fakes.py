@@ -22,6 +22,8 @@ from rewards_service.domain.earning import (
     EarningRule,
     EarningSource,
     EarningType,
+    ParkedEvent,
+    PartnerEvent,
 )
 from rewards_service.domain.exceptions import (
     EventBrokerUnavailable,
@@ -45,6 +47,7 @@ from rewards_service.domain.points import PointsSummary, SourceTotal, WindowPlan
 from rewards_service.domain.ports import (
     EarningRuleRepository,
     Lock,
+    ParkedEventRepository,
     PlayerPointsRepository,
     PlayerPromotionFilter,
     PlayerPromotionRepository,
@@ -68,12 +71,23 @@ def default_rules() -> list[EarningRule]:
     ]
 
 
+@dataclass(frozen=True)
+class OutboxMessage:
+    topic: str
+    key: str
+    message: dict[str, Any]
+    headers: dict[str, str]
+
+
 @dataclass
 class Store:
     promotions: dict[str, Promotion] = field(default_factory=dict)
     players: dict[str, Player] = field(default_factory=dict)
     assignments: dict[str, PlayerPromotion] = field(default_factory=dict)
     outbox: list[tuple[Topic, IntegrationEvent]] = field(default_factory=list)
+    #: messages recorded as they are (partner events published again, dead letters)
+    messages: list[OutboxMessage] = field(default_factory=list)
+    parked: dict[str, ParkedEvent] = field(default_factory=dict)
     processed: set[tuple[str, str]] = field(default_factory=set)
     rules: list[EarningRule] = field(default_factory=default_rules)
     events: dict[str, RecordedEvent] = field(default_factory=dict)
@@ -160,6 +174,38 @@ class FakePlayers(PlayerRepository):
         return {p for p in player_ids if p in self._store.players}
 
 
+class FakeParkedEvents(ParkedEventRepository):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def park(self, events: Sequence[PartnerEvent], now: datetime) -> None:
+        for e in events:
+            self._store.parked.setdefault(
+                e.event_id,
+                ParkedEvent(e.event_id, e.player_id, e.event_type.value, e.payload, now),
+            )
+
+    def _take(self, due: list[ParkedEvent], limit: int) -> list[ParkedEvent]:
+        for parked in due[:limit]:
+            del self._store.parked[parked.event_id]
+        return due[:limit]
+
+    def release(self, limit: int) -> list[ParkedEvent]:
+        players = self._store.players
+        return self._take([p for p in self._store.parked.values() if p.player_id in players], limit)
+
+    def expire(self, parked_before: datetime, limit: int) -> list[ParkedEvent]:
+        due = [
+            p
+            for p in self._store.parked.values()
+            if p.parked_at < parked_before and p.player_id not in self._store.players
+        ]
+        return self._take(due, limit)
+
+    def count(self) -> int:
+        return len(self._store.parked)
+
+
 class FakePlayerPromotions(PlayerPromotionRepository):
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -223,6 +269,11 @@ class FakeOutbox(Outbox):
     def add(self, topic: Topic, event: IntegrationEvent, key: str | None = None) -> None:
         event_schemas().validate(event.to_message())  # the contract, as the real outbox checks
         self._store.outbox.append((topic, event))
+
+    def add_message(
+        self, topic: str, key: str, message: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> None:
+        self._store.messages.append(OutboxMessage(topic, key, dict(message), dict(headers)))
 
 
 class FakeProcessedEvents(ProcessedEvents):
@@ -376,6 +427,7 @@ class FakeUnitOfWork(RewardsUnitOfWork):
         self.earning_rules = FakeEarningRules(self._work)
         self.reward_events = FakeRewardEvents(self._work)
         self.player_points = FakePlayerPoints(self._work)
+        self.parked_events = FakeParkedEvents(self._work)
         return self
 
     def commit(self) -> None:

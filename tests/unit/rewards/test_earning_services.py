@@ -14,6 +14,7 @@ from rewards_service.application.earning import (
     EarningRuleService,
     EarningService,
     EventsRecordedConcurrently,
+    ParkedEventsService,
     PartnerEventIngestion,
     PointsService,
 )
@@ -158,16 +159,103 @@ def test_the_confirmation_id_follows_from_the_source_event(
     assert [c.event_id for c in again.confirmations()] == ids
 
 
-def test_events_of_unknown_players_are_refused_and_the_rest_recorded(
-    earning: EarningService, store: Store, players: list[str]
+def test_events_of_players_not_registered_yet_are_parked_and_the_rest_recorded(
+    earning: EarningService, store: Store, players: list[str], clock: FixedClock
+) -> None:
+    newcomer = str(uuid.uuid4())
+    early = message(newcomer)
+    good = message(players[0])
+    result = earning.record(parsed(early, good))
+    assert (result.refused, result.parked, result.confirmed) == ([], 1, 1)
+    assert list(store.events) == [good["eventId"]]
+    assert list(store.parked) == [early["eventId"]]
+    assert store.parked[early["eventId"]].payload == early
+    assert store.parked[early["eventId"]].parked_at == NOW
+    # Delivered again while it waits: parked once, with its first time.
+    clock.advance(minutes=5)
+    assert earning.record(parsed(early)).parked == 1
+    assert store.parked[early["eventId"]].parked_at == NOW
+
+
+def parked_events(store: Store, clock: FixedClock, batch_size: int = 100) -> ParkedEventsService:
+    return ParkedEventsService(
+        lambda: FakeUnitOfWork(store),
+        clock,
+        wait=timedelta(minutes=15),
+        group_id="rewards-reward-events",
+        batch_size=batch_size,
+    )
+
+
+def test_parked_events_are_published_again_as_received_once_their_player_registers(
+    earning: EarningService, store: Store, clock: FixedClock
+) -> None:
+    newcomer, stranger = str(uuid.uuid4()), str(uuid.uuid4())
+    stay = message(newcomer, "HOTEL_STAY", nights=2, amount="300.00")
+    undo = reversal_of(stay)
+    other = message(stranger)
+    earning.record(parsed(stay, other))
+    earning.record(parsed(undo))
+    sweeper = parked_events(store, clock)
+
+    nothing = sweeper.sweep()
+    assert (nothing.released, nothing.expired, nothing.waiting) == (0, [], 3)
+    assert store.messages == []
+
+    store.players[newcomer] = Player(newcomer, NOW)
+    swept = sweeper.sweep()
+    assert (swept.released, swept.expired, swept.waiting) == (2, [], 1)
+    assert [(m.topic, m.key, m.message) for m in store.messages] == [
+        ("reward-events", newcomer, stay),
+        ("reward-events", newcomer, undo),
+    ]
+    assert store.messages[0].headers == {
+        "eventType": "HOTEL_STAY",
+        "X-Correlation-ID": stay["correlationId"],
+    }
+    assert list(store.parked) == [other["eventId"]]
+    # Consumed again, they are recorded like any other event.
+    result = earning.record(parsed(stay, undo))
+    assert (result.parked, result.confirmed) == (0, 2)
+
+
+def test_parked_events_whose_player_never_registers_are_dead_lettered_after_the_wait(
+    earning: EarningService, store: Store, clock: FixedClock
 ) -> None:
     stranger = message(str(uuid.uuid4()))
-    good = message(players[0])
-    result = earning.record(parsed(stranger, good))
-    assert [(r.event_id, r.reason) for r in result.refused] == [
-        (stranger["eventId"], "unknown_player")
-    ]
-    assert list(store.events) == [good["eventId"]]
+    earning.record(parsed(stranger))
+    sweeper = parked_events(store, clock)
+
+    clock.advance(minutes=15)
+    assert sweeper.sweep().expired == []  # not before the wait is over
+
+    clock.advance(seconds=1)
+    swept = sweeper.sweep()
+    assert [p.event_id for p in swept.expired] == [stranger["eventId"]]
+    assert swept.waiting == 0
+    [dead] = store.messages
+    assert (dead.topic, dead.key, dead.message) == (
+        "reward-events.dlq",
+        stranger["user_id"],
+        stranger,
+    )
+    assert dead.headers["dlq-reason"] == "unknown_player"
+    assert dead.headers["dlq-original-topic"] == "reward-events"
+    assert dead.headers["dlq-consumer-group"] == "rewards-reward-events"
+    assert "waited 900 s" in dead.headers["dlq-error"]
+    assert "dlq-original-offset" not in dead.headers
+    assert store.parked == {}
+
+
+def test_a_sweep_takes_at_most_its_batch(
+    earning: EarningService, store: Store, clock: FixedClock
+) -> None:
+    newcomer = str(uuid.uuid4())
+    earning.record(parsed(*(message(newcomer) for _ in range(5))))
+    store.players[newcomer] = Player(newcomer, NOW)
+    sweeper = parked_events(store, clock, batch_size=2)
+    assert [sweeper.sweep().released for _ in range(4)] == [2, 2, 1, 0]
+    assert len(store.messages) == 5
 
 
 def test_reversals_replays_and_reorders_leave_each_event_counted_once(
