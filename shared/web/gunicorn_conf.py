@@ -6,13 +6,18 @@ GUNICORN_WORKER_CONNECTIONS, GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT, GUNICO
 
 from __future__ import annotations
 
+import json
 import os
+import uuid
 from typing import Any
 
 import gunicorn.http.wsgi
+import gunicorn.util
 from gunicorn.glogging import Logger
 
+from shared.errors import CommonErrorCode
 from shared.observability.logging import configure_logging
+from shared.web.app_factory import API_CSP, SECURITY_HEADERS
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -59,6 +64,40 @@ def _headers_without_banner(self: Any) -> list[str]:
 
 
 gunicorn.http.wsgi.Response.default_headers = _headers_without_banner
+
+# Gunicorn refuses what it cannot parse (request line or headers too large, a malformed line,
+# header or chunk) before the application sees it, with an HTML page that echoes the parser's
+# message. The same refusals in the shared envelope, with the security headers, as the gateway
+# answers them.
+_REFUSALS: dict[int, tuple[CommonErrorCode, str]] = {
+    403: (CommonErrorCode.FORBIDDEN, "The request is forbidden."),
+    414: (CommonErrorCode.BAD_REQUEST, "The request line is too long."),
+    431: (CommonErrorCode.BAD_REQUEST, "The request headers are too large."),
+    500: (CommonErrorCode.INTERNAL_ERROR, "Internal error."),
+}
+_MALFORMED = (CommonErrorCode.BAD_REQUEST, "The request is malformed.")
+
+
+def write_error_envelope(sock: Any, status_int: int, reason: str, _mesg: str) -> None:
+    code, message = _REFUSALS.get(status_int, _MALFORMED)
+    correlation_id = str(uuid.uuid4())
+    body = json.dumps(
+        {"error": {"code": str(code), "message": message, "correlationId": correlation_id}},
+        separators=(",", ":"),
+    ).encode()
+    head = [
+        f"HTTP/1.1 {status_int} {reason}",
+        "Connection: close",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        f"X-Correlation-ID: {correlation_id}",
+        f"Content-Security-Policy: {API_CSP}",
+        *(f"{name}: {value}" for name, value in SECURITY_HEADERS.items()),
+    ]
+    gunicorn.util.write_nonblock(sock, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+
+gunicorn.util.write_error = write_error_envelope
 
 
 def child_exit(_server: Any, worker: Any) -> None:

@@ -1,9 +1,12 @@
 """Through the nginx gateway, as players and partners reach the platform: routing of every
-service, forwarded headers, WebSocket upgrade, the gateway's own limits and errors."""
+service, forwarded headers, WebSocket upgrade, the gateway's own limits and errors; and what the
+services' own servers refuse before any application code sees it."""
 
 from __future__ import annotations
 
 import http.client
+import json
+import socket
 import uuid
 from urllib.parse import urlsplit
 
@@ -176,6 +179,36 @@ def test_a_malformed_request_line_is_refused_in_the_envelope(gateway: str) -> No
     direct = requests.get(f"{gateway}/_gateway/bad-request", timeout=10)
     assert direct.status_code == 404
     assert direct.json()["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("service", ["auth", "notification"])  # a gthread and a gevent server
+def test_what_a_service_cannot_parse_is_refused_in_the_envelope_on_its_own_port_too(
+    platform: RunningPlatform, service: str
+) -> None:
+    address = urlsplit(platform.url(service))
+    hostile = {
+        414: b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        431: b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+        400: b"GET /<script> HTTP/1.1 extra\r\n\r\n",
+    }
+    for status, request in hostile.items():
+        with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines[1:])
+        assert lines[0].startswith(f"HTTP/1.1 {status} ")
+        assert headers["Content-Type"] == "application/json"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert "Server" not in headers
+        error = json.loads(body)["error"]
+        assert error["code"] == "BAD_REQUEST"
+        assert error["correlationId"] == headers["X-Correlation-ID"]
+        assert b"<html>" not in body
+        assert b"script" not in body  # nothing of the request echoed
 
 
 def test_logins_from_one_address_are_rate_limited(gateway: str) -> None:
