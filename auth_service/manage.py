@@ -21,11 +21,13 @@ from shared.domain.principal import Role
 from shared.observability.logging import configure_logging
 from shared.persistence.migrations import upgrade
 
-DEFAULT_CLIENTS = {
-    "hotel": ("Hotel", ["rewards.read", "rewards.write", "rewards.redeem"]),
-    "casino": ("Casino", ["rewards.read", "rewards.write", "rewards.redeem"]),
-    "dining": ("Dining", ["rewards.read", "rewards.write", "rewards.redeem"]),
-    "rewards-service": ("Rewards service (wallet calls)", ["wallet.write"]),
+PARTNER_SCOPES = ["rewards.read", "rewards.write", "rewards.redeem"]
+# client id: (name, scopes, the kinds of events it sends)
+DEFAULT_CLIENTS: dict[str, tuple[str, list[str], list[str]]] = {
+    "hotel": ("Hotel", PARTNER_SCOPES, ["HOTEL"]),
+    "casino": ("Casino", PARTNER_SCOPES, ["CASINO"]),
+    "dining": ("Dining", PARTNER_SCOPES, ["DINING"]),
+    "rewards-service": ("Rewards service (wallet calls)", ["wallet.write"], []),
 }
 
 
@@ -53,16 +55,23 @@ def seed(args: argparse.Namespace) -> None:
         created["admin"] = {"email": args.admin_email, "password": password}
     except Conflict:
         pass
-    for client_id, (name, scopes) in DEFAULT_CLIENTS.items():
+    for client_id, (name, scopes, sources) in DEFAULT_CLIENTS.items():
         if clients.get(client_id) is not None:
             continue
         credentials = clients.create(
-            CreateClient(name=name, scopes=frozenset(scopes), client_id=client_id), actor="seed"
+            CreateClient(
+                name=name,
+                scopes=frozenset(scopes),
+                client_id=client_id,
+                event_sources=frozenset(sources),
+            ),
+            actor="seed",
         )
         created["clients"][client_id] = {
             "clientId": client_id,
             "clientSecret": credentials.secret,
             "scopes": sorted(scopes),
+            **({"eventSources": sources} if sources else {}),
         }
     container.key_service().ensure_active()
     json.dump(created, sys.stdout)

@@ -28,3 +28,4 @@ class CreateClient:
     name: str
     scopes: frozenset[str]
     client_id: str | None = None
+    event_sources: frozenset[str] = frozenset()

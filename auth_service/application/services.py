@@ -36,6 +36,7 @@ from auth_service.domain.model import (
     SigningKey,
     User,
     UserStatus,
+    check_event_sources,
     check_password_policy,
     check_scopes,
     normalise_email,
@@ -46,7 +47,7 @@ from shared.application.events import Topic
 from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
 from shared.domain.pagination import Page, PageRequest
-from shared.domain.principal import Principal, Role
+from shared.domain.principal import Principal, Role, Scope
 
 UowFactory = Callable[[], AuthUnitOfWork]
 
@@ -222,6 +223,7 @@ class ClientService:
     def create(self, command: CreateClient, actor: str | None) -> ClientCredentials:
         """Register a client; its secret is returned now and never again (stored hashed)."""
         scopes = check_scopes(command.scopes)
+        sources = check_event_sources(scopes, command.event_sources)
         client_id = command.client_id or f"client-{secrets.token_hex(8)}"
         secret = secrets.token_urlsafe(32)
         client = PartnerClient(
@@ -232,6 +234,7 @@ class ClientService:
             status=ClientStatus.ACTIVE,
             created_at=self._clock.now(),
             created_by=actor,
+            event_sources=sources,
         )
         with self._uow() as uow:
             uow.clients.add(client)
@@ -343,7 +346,10 @@ class ClientTokenService:
         return self._lifetime
 
     def issue(self, client: PartnerClient, scopes: frozenset[str]) -> IssuedToken:
-        claims = {"client_id": client.client_id, "scope": " ".join(sorted(scopes))}
+        claims: dict[str, Any] = {"client_id": client.client_id, "scope": " ".join(sorted(scopes))}
+        if Scope.REWARDS_WRITE in scopes:
+            # What the client may report, for the services that accept its events.
+            claims["event_sources"] = sorted(client.event_sources)
         return self._tokens.issue(client.client_id, claims, self._lifetime)
 
     def inspect(self, token: str) -> Mapping[str, Any] | None:

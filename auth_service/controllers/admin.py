@@ -126,6 +126,7 @@ class Clients(MethodView):
                 name=body["name"],
                 scopes=frozenset(body["scopes"]),
                 client_id=body.get("client_id"),
+                event_sources=frozenset(body["event_sources"]),
             ),
             actor=current_principal().subject,
         )
@@ -137,6 +138,7 @@ def _client_fields(client: Any) -> dict[str, Any]:
         "client_id": client.client_id,
         "name": client.name,
         "scopes": client.scopes,
+        "event_sources": client.event_sources,
         "status": client.status.value,
         "created_at": client.created_at,
         "created_by": client.created_by,

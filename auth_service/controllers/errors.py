@@ -19,6 +19,7 @@ class AuthErrorCode(AppErrorCode):
     CLIENT_NOT_FOUND = "AUTH_CLIENT_NOT_FOUND"
     CLIENT_ALREADY_EXISTS = "AUTH_CLIENT_ALREADY_EXISTS"
     UNKNOWN_SCOPE = "AUTH_UNKNOWN_SCOPE"
+    INVALID_EVENT_SOURCES = "AUTH_INVALID_EVENT_SOURCES"
     WEAK_PASSWORD = "AUTH_WEAK_PASSWORD"
 
 
@@ -34,5 +35,6 @@ ERRORS: ErrorMap = {
     e.ClientNotFound: ErrorSpec(404, AuthErrorCode.CLIENT_NOT_FOUND),
     e.ClientAlreadyExists: ErrorSpec(409, AuthErrorCode.CLIENT_ALREADY_EXISTS),
     e.UnknownScope: ErrorSpec(422, AuthErrorCode.UNKNOWN_SCOPE),
+    e.InvalidEventSources: ErrorSpec(422, AuthErrorCode.INVALID_EVENT_SOURCES),
     e.InvalidPassword: ErrorSpec(422, AuthErrorCode.WEAK_PASSWORD),
 }

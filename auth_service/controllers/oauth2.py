@@ -142,6 +142,7 @@ class TokenIntrospection(_AnyTokenTypeHint, IntrospectionEndpoint):  # type: ign
             "exp": c.get("exp"),
             "iat": c.get("iat"),
             "jti": c.get("jti"),
+            "event_sources": c.get("event_sources"),
             "token_type": "Bearer",
         }
         return {k: v for k, v in payload.items() if v is not None}

@@ -10,7 +10,7 @@ from auth_service.domain.model import (
     PASSWORD_MIN_LENGTH,
     UserStatus,
 )
-from shared.domain.principal import Role, Scope
+from shared.domain.principal import EventSource, Role, Scope
 from shared.web.pagination import PageQuerySchema, page_schema
 from shared.web.schemas import FullMatch
 
@@ -102,18 +102,38 @@ class ClientCreateSchema(Schema):
         data_key="clientId",
         validate=[validate.Length(min=3, max=64), FullMatch(r"^[a-z0-9][a-z0-9-]*$")],
     )
+    event_sources = fields.List(
+        fields.String(validate=validate.OneOf([s.value for s in EventSource])),
+        data_key="eventSources",
+        load_default=list,
+        validate=validate.Length(max=len(EventSource)),
+        metadata={
+            "description": "The kinds of partner events the client sends; required with "
+            "rewards.write (a hotel system: [HOTEL]), not allowed without it."
+        },
+    )
 
 
 class ClientSchema(Schema):
     client_id = fields.String(data_key="clientId", required=True)
     name = fields.String(required=True)
     scopes = fields.Method("_scopes")
+    event_sources = fields.Method("_event_sources", data_key="eventSources")
     status = fields.String(required=True)
     created_at = fields.DateTime(data_key="createdAt")
     created_by = fields.String(data_key="createdBy", allow_none=True)
 
     def _scopes(self, obj: object) -> list[str]:
-        return sorted(getattr(obj, "scopes", ()))
+        return _sorted_field(obj, "scopes")
+
+    def _event_sources(self, obj: object) -> list[str]:
+        return _sorted_field(obj, "event_sources")
+
+
+def _sorted_field(obj: object, name: str) -> list[str]:
+    # A client, or the fields of one just created (with its secret).
+    values = obj.get(name, ()) if isinstance(obj, dict) else getattr(obj, name, ())
+    return sorted(values)
 
 
 class ClientCreatedSchema(ClientSchema):

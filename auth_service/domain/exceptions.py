@@ -50,6 +50,10 @@ class UnknownScope(DomainError):
     default_message = "One or more scopes are not known."
 
 
+class InvalidEventSources(DomainError):
+    default_message = "The client's event sources do not fit its scopes."
+
+
 class InvalidPassword(DomainError):
     default_message = "The password does not meet the policy."
 

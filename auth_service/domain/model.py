@@ -8,8 +8,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from auth_service.domain.exceptions import AccountInactive, InvalidPassword, UnknownScope
-from shared.domain.principal import Role, Scope
+from auth_service.domain.exceptions import (
+    AccountInactive,
+    InvalidEventSources,
+    InvalidPassword,
+    UnknownScope,
+)
+from shared.domain.principal import EventSource, Role, Scope
 
 # What the PLAYER_REGISTERED schema's "email" format accepts too: ASCII, a dotted domain.
 EMAIL_PATTERN = re.compile(
@@ -101,6 +106,22 @@ def check_scopes(scopes: frozenset[str]) -> frozenset[str]:
     return scopes
 
 
+def check_event_sources(scopes: frozenset[str], sources: frozenset[str]) -> frozenset[str]:
+    """A client that sends partner events (``rewards.write``) names the kinds it sends; no
+    other client names any."""
+    unknown = sources - {s.value for s in EventSource}
+    if unknown:
+        raise InvalidEventSources(f"Unknown event sources: {', '.join(sorted(unknown))}.")
+    if Scope.REWARDS_WRITE in scopes and not sources:
+        raise InvalidEventSources(
+            "A client with rewards.write needs eventSources: the kinds of events it sends "
+            "(HOTEL, CASINO, DINING)."
+        )
+    if sources and Scope.REWARDS_WRITE not in scopes:
+        raise InvalidEventSources("eventSources are only for clients with rewards.write.")
+    return sources
+
+
 @dataclass(frozen=True, slots=True)
 class PartnerClient:
     """A partner app or internal service authenticating with client credentials."""
@@ -112,6 +133,8 @@ class PartnerClient:
     status: ClientStatus
     created_at: datetime
     created_by: str | None = None
+    #: what a client with rewards.write may report (HOTEL, CASINO, DINING)
+    event_sources: frozenset[str] = frozenset()
 
     @property
     def is_active(self) -> bool:

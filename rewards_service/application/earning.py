@@ -31,6 +31,7 @@ from rewards_service.domain.earning import (
     RuleBook,
 )
 from rewards_service.domain.exceptions import (
+    EventSourceNotAllowed,
     InvalidPartnerEvent,
     InvalidPartnerEvents,
     PartnerMismatch,
@@ -341,6 +342,7 @@ class PartnerEventIngestion:
         now = self._clock.now()
         completed: list[dict[str, Any]] = []
         problems: dict[str, str] = {}
+        refused: dict[str, str] = {}
         for index, message in enumerate(messages):
             if message.get("partnerId", partner_id) != partner_id:
                 raise PartnerMismatch()
@@ -361,10 +363,15 @@ class PartnerEventIngestion:
                     document["eventId"] = event.event_id
                 except InvalidPartnerEvent as exc:
                     problem = f"{exc.reason}: {exc.message}"
+                else:
+                    if not partner.may_send_events_of(event.source.value):
+                        refused[str(index)] = event.event_type.value
             if problem is not None:
                 problems[str(index)] = problem
             else:
                 completed.append(document)
+        if refused:
+            raise EventSourceNotAllowed(refused, partner.event_sources or frozenset())
         if problems:
             raise InvalidPartnerEvents(problems)
         self._publisher.publish(completed)

@@ -91,9 +91,12 @@ class PartnerEventSubmissions(MethodView):
         awarded asynchronously and confirmed on `reward-confirmed`. A resent event with the
         same eventId is recorded once; without one, the eventId is derived from partner,
         eventType, user_id and reference, so keep a reference per stay, check or wager.
-        partnerId is your client id (403 REWARDS_PARTNER_MISMATCH otherwise);
-        occurredAt defaults to now. 503 REWARDS_BROKER_UNAVAILABLE: nothing is guaranteed
-        accepted; resend with the same eventIds.
+        partnerId is your client id (403 REWARDS_PARTNER_MISMATCH otherwise), and each
+        event is of a kind your client is registered for, e.g. stays for a hotel system
+        (403 REWARDS_EVENT_SOURCE_NOT_ALLOWED otherwise, the refused types by index in
+        details.events; none accepted); occurredAt defaults to now.
+        503 REWARDS_BROKER_UNAVAILABLE: nothing is guaranteed accepted; resend with the
+        same eventIds.
         """
         accepted = ingestion.submit(
             body["events"], current_principal(), context.current_correlation_id()

@@ -23,6 +23,7 @@ class RewardsErrorCode(AppErrorCode):
     INVALID_EVENTS = "REWARDS_INVALID_EVENTS"
     TOO_MANY_EVENTS = "REWARDS_TOO_MANY_EVENTS"
     PARTNER_MISMATCH = "REWARDS_PARTNER_MISMATCH"
+    EVENT_SOURCE_NOT_ALLOWED = "REWARDS_EVENT_SOURCE_NOT_ALLOWED"
     BROKER_UNAVAILABLE = "REWARDS_BROKER_UNAVAILABLE"
     INVALID_EARNING_RULE = "REWARDS_INVALID_EARNING_RULE"
     EARNING_RULE_SCHEDULE_CONFLICT = "REWARDS_EARNING_RULE_SCHEDULE_CONFLICT"
@@ -48,6 +49,7 @@ ERRORS: ErrorMap = {
     e.InvalidPartnerEvents: ErrorSpec(422, RewardsErrorCode.INVALID_EVENTS),
     e.TooManyPartnerEvents: ErrorSpec(422, RewardsErrorCode.TOO_MANY_EVENTS),
     e.PartnerMismatch: ErrorSpec(403, RewardsErrorCode.PARTNER_MISMATCH),
+    e.EventSourceNotAllowed: ErrorSpec(403, RewardsErrorCode.EVENT_SOURCE_NOT_ALLOWED),
     e.EventBrokerUnavailable: ErrorSpec(503, RewardsErrorCode.BROKER_UNAVAILABLE),
     e.InvalidEarningRule: ErrorSpec(422, RewardsErrorCode.INVALID_EARNING_RULE),
     e.EarningRuleScheduleConflict: ErrorSpec(409, RewardsErrorCode.EARNING_RULE_SCHEDULE_CONFLICT),

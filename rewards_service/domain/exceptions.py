@@ -113,6 +113,18 @@ class PartnerMismatch(PermissionDenied):
     default_message = "partnerId must be the client id of the calling partner."
 
 
+class EventSourceNotAllowed(PermissionDenied):
+    """A partner sends only the kinds of events its client is registered for (a hotel system
+    stays, not wagers): the token's ``event_sources``."""
+
+    default_message = "This client may not send these kinds of events."
+
+    def __init__(self, refused: dict[str, str], allowed: frozenset[str]) -> None:
+        kinds = ", ".join(sorted(allowed)) or "none"
+        super().__init__(f"This client may send {kinds} events only.")
+        self.details = {"events": refused, "allowedSources": sorted(allowed)}
+
+
 class EventBrokerUnavailable(DependencyUnavailable):
     default_message = "The events could not be handed to the broker; nothing was accepted. Retry."
 

@@ -21,6 +21,15 @@ class Scope(StrEnum):
     WALLET_WRITE = "wallet.write"
 
 
+class EventSource(StrEnum):
+    """What a partner client with ``rewards.write`` may report (its tokens carry them in
+    ``event_sources``): a hotel system stays, a casino wagers, a restaurant checks."""
+
+    HOTEL = "HOTEL"
+    CASINO = "CASINO"
+    DINING = "DINING"
+
+
 STAFF_ROLES = frozenset({Role.STAFF, Role.ADMIN})
 
 
@@ -33,6 +42,8 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     client_id: str | None = None
     token_id: str | None = None
+    #: the partner event sources a client may send; None: the token names none (no limit)
+    event_sources: frozenset[str] | None = None
 
     @property
     def is_client(self) -> bool:
@@ -48,6 +59,9 @@ class Principal:
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def may_send_events_of(self, source: str) -> bool:
+        return self.event_sources is None or source in self.event_sources
 
     def is_player(self, player_id: str) -> bool:
         return self.role is Role.PLAYER and self.subject == player_id

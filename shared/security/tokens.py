@@ -48,13 +48,22 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     """The caller a verified token stands for (a user has a role; a client has none)."""
     role = claims.get("role")
     scope = claims.get("scope") or ""
+    sources = claims.get("event_sources")
     return Principal(
         subject=str(claims["sub"]),
         role=Role(role) if role in {r.value for r in Role} else None,
         scopes=frozenset(str(scope).split()),
         client_id=claims.get("client_id"),
         token_id=claims.get("jti"),
+        event_sources=None if sources is None else _strings(sources),
     )
+
+
+def _strings(values: object) -> frozenset[str]:
+    # Anything but a list of strings limits to nothing rather than to everything.
+    if not isinstance(values, list):
+        return frozenset()
+    return frozenset(v for v in values if isinstance(v, str))
 
 
 class AccessTokenVerifier:

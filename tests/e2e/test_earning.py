@@ -109,6 +109,32 @@ def test_a_partner_submission_is_confirmed_and_counted_for_the_player(
     assert requests.get(url, headers=someone_else, timeout=10).status_code == 403
 
 
+def test_a_partner_sends_only_its_own_kind_of_events(platform: RunningPlatform) -> None:
+    # The hotel system is registered for stays: a wager from it is refused, nothing accepted.
+    hotel = bearer(platform.client_token("hotel"))
+    player = str(uuid.uuid4())
+    response = requests.post(
+        f"{platform.url('rewards')}/api/v1/rewards/events",
+        json={
+            "events": [
+                {"eventType": "HOTEL_STAY", "user_id": player, "reference": "F-7", "nights": 1},
+                {
+                    "eventType": "CASINO_SPEND",
+                    "user_id": player,
+                    "reference": "S-7",
+                    "amountWagered": "5000.00",
+                },
+            ]
+        },
+        headers=hotel,
+        timeout=10,
+    )
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "REWARDS_EVENT_SOURCE_NOT_ALLOWED"
+    assert error["details"] == {"events": {"1": "CASINO_SPEND"}, "allowedSources": ["HOTEL"]}
+
+
 def test_a_partner_token_without_rewards_write_is_refused(platform: RunningPlatform) -> None:
     read_only = bearer(platform.client_token("casino", scope="rewards.read"))
     response = requests.post(

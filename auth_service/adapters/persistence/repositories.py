@@ -132,6 +132,7 @@ def _client(row: Any) -> PartnerClient:
         status=ClientStatus(row.status),
         created_at=row.created_at,
         created_by=row.created_by,
+        event_sources=frozenset(row.event_sources or ()),
     )
 
 
@@ -148,6 +149,7 @@ class SqlAlchemyPartnerClientRepository(PartnerClientRepository):
                         name=client.name,
                         secret_hash=client.secret_hash,
                         scopes=sorted(client.scopes),
+                        event_sources=sorted(client.event_sources),
                         status=client.status.value,
                         created_by=client.created_by,
                         created_at=client.created_at,
@@ -169,6 +171,7 @@ class SqlAlchemyPartnerClientRepository(PartnerClientRepository):
             .values(
                 name=client.name,
                 scopes=sorted(client.scopes),
+                event_sources=sorted(client.event_sources),
                 status=client.status.value,
                 secret_hash=client.secret_hash,
             )

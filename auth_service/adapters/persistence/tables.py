@@ -41,6 +41,7 @@ partner_clients = Table(
     Column("name", String(100), nullable=False),
     Column("secret_hash", String(255), nullable=False),
     Column("scopes", ARRAY(String(64)), nullable=False),
+    Column("event_sources", ARRAY(String(16)), nullable=False, server_default="{}"),
     Column("status", String(16), nullable=False),
     Column("created_by", String(64), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

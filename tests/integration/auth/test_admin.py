@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jwt
 from sqlalchemy import text
 
@@ -143,7 +145,12 @@ def test_unknown_and_malformed_user_ids(client, admin_token):
 def test_a_client_secret_is_shown_once_and_stored_hashed(client, admin_token, auth_container):
     response = client.post(
         "/api/v1/auth/clients",
-        json={"name": "Spa", "scopes": ["rewards.write"], "clientId": "spa"},
+        json={
+            "name": "Spa",
+            "scopes": ["rewards.write"],
+            "clientId": "spa",
+            "eventSources": ["DINING"],
+        },
         headers=bearer(admin_token),
     )
     assert response.status_code == 201
@@ -160,10 +167,49 @@ def test_a_client_secret_is_shown_once_and_stored_hashed(client, admin_token, au
     assert stored.startswith("hmac-sha256$")
     duplicate = client.post(
         "/api/v1/auth/clients",
-        json={"name": "Spa", "scopes": ["rewards.write"], "clientId": "spa"},
+        json={
+            "name": "Spa",
+            "scopes": ["rewards.write"],
+            "clientId": "spa",
+            "eventSources": ["DINING"],
+        },
         headers=bearer(admin_token),
     )
     assert duplicate.status_code == 409
+
+
+def test_a_client_sending_events_names_their_kinds_and_its_tokens_carry_them(client, admin_token):
+    def create(**body: Any) -> Any:
+        return client.post(
+            "/api/v1/auth/clients", json={"name": "Spa", **body}, headers=bearer(admin_token)
+        )
+
+    missing = create(scopes=["rewards.write"])
+    assert missing.status_code == 422
+    assert missing.json["error"]["code"] == "AUTH_INVALID_EVENT_SOURCES"
+    assert "eventSources" in missing.json["error"]["message"]
+    needless = create(scopes=["rewards.read"], eventSources=["DINING"])
+    assert needless.json["error"]["code"] == "AUTH_INVALID_EVENT_SOURCES"
+    unknown = create(scopes=["rewards.write"], eventSources=["SPA"])
+    assert unknown.status_code == 422
+    assert unknown.json["error"]["code"] == "VALIDATION_FAILED"
+
+    created = create(scopes=["rewards.read", "rewards.write"], eventSources=["DINING", "HOTEL"])
+    assert created.status_code == 201
+    assert created.json["eventSources"] == ["DINING", "HOTEL"]
+    assert created.json["scopes"] == ["rewards.read", "rewards.write"]
+    listed = client.get("/api/v1/auth/clients", headers=bearer(admin_token)).json["items"]
+    assert [c["eventSources"] for c in listed] == [["DINING", "HOTEL"]]
+
+    def claims(scope: str | None = None) -> dict[str, Any]:
+        form = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
+        credentials = (created.json["clientId"], created.json["clientSecret"])
+        token = client.post("/oauth2/token", data=form, auth=credentials).json["access_token"]
+        decoded: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+        return decoded
+
+    assert claims()["event_sources"] == ["DINING", "HOTEL"]
+    assert "event_sources" not in claims("rewards.read")  # a token that cannot send events
 
 
 def test_clients_need_known_scopes(client, admin_token):

@@ -14,7 +14,11 @@ from tests.integration.auth.conftest import AUDIENCE, ISSUER, bearer
 def partner(client, admin_token):
     created = client.post(
         "/api/v1/auth/clients",
-        json={"name": "Hotel", "scopes": ["rewards.read", "rewards.write"]},
+        json={
+            "name": "Hotel",
+            "scopes": ["rewards.read", "rewards.write"],
+            "eventSources": ["HOTEL"],
+        },
         headers=bearer(admin_token),
     ).json
     return created["clientId"], created["clientSecret"]

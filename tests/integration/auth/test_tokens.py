@@ -128,7 +128,7 @@ def test_malformed_authorization_headers_are_unauthenticated(client, header):
 def test_a_client_token_cannot_act_as_a_user(client, admin_token):
     created = client.post(
         "/api/v1/auth/clients",
-        json={"name": "Casino", "scopes": ["rewards.write"]},
+        json={"name": "Casino", "scopes": ["rewards.write"], "eventSources": ["CASINO"]},
         headers=bearer(admin_token),
     ).json
     token = client.post(

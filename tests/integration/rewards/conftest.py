@@ -155,10 +155,12 @@ class Tokens:
     def headers(self, subject: str, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.user(subject, role)}"}
 
-    def client(self, client_id: str, *scopes: str) -> dict[str, str]:
+    def client(
+        self, client_id: str, *scopes: str, event_sources: list[str] | None = None
+    ) -> dict[str, str]:
         """A partner's client-credentials token (no role; the client id is the subject)."""
         now = datetime.now(UTC)
-        claims = {
+        claims: dict[str, Any] = {
             "iss": ISSUER,
             "aud": AUDIENCE,
             "sub": client_id,
@@ -168,6 +170,8 @@ class Tokens:
             "exp": now + timedelta(minutes=5),
             "jti": uuid.uuid4().hex,
         }
+        if event_sources is not None:
+            claims["event_sources"] = event_sources
         token = jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": KID})
         return {"Authorization": f"Bearer {token}"}
 

@@ -82,6 +82,44 @@ def test_a_partner_submits_a_batch_and_it_is_on_the_topic_when_accepted(
     assert by_id[own_id]["value"]["occurredAt"] == "2026-01-01T10:00:00Z"
 
 
+def test_a_partner_sends_only_the_kinds_of_events_its_client_is_registered_for(
+    client: ApiClient, tokens: Tokens, reward_events: TopicProbe
+) -> None:
+    player = str(uuid.uuid4())
+    stay = {"eventType": "HOTEL_STAY", "user_id": player, "reference": "F-9", "nights": 1}
+    wager = {"eventType": "CASINO_SPEND", "user_id": player, "reference": "W-9"}
+    hotel = tokens.client("hotel", "rewards.write", event_sources=["HOTEL"])
+    refused = client.post(
+        EVENTS, json={"events": [stay, {**wager, "amountWagered": "500.00"}]}, headers=hotel
+    )
+    assert refused.status_code == 403
+    error = refused.json["error"]
+    assert error["code"] == "REWARDS_EVENT_SOURCE_NOT_ALLOWED"
+    assert error["details"] == {"events": {"1": "CASINO_SPEND"}, "allowedSources": ["HOTEL"]}
+    assert "HOTEL" in error["message"]
+    # Its own kind, and the reversal of it, are accepted.
+    accepted = client.post(
+        EVENTS,
+        json={
+            "events": [
+                stay,
+                {
+                    "eventType": "HOTEL_STAY_REVERSED",
+                    "user_id": player,
+                    "originalEventId": str(uuid.uuid4()),
+                },
+            ]
+        },
+        headers=hotel,
+    )
+    assert accepted.status_code == 202, accepted.json
+    published = reward_events.wait_for(lambda r: r["key"] == player, count=2)
+    assert {r["value"]["eventType"] for r in published} == {"HOTEL_STAY", "HOTEL_STAY_REVERSED"}
+    # A token naming no source at all may send none.
+    nothing = tokens.client("spa", "rewards.write", event_sources=[])
+    assert client.post(EVENTS, json=stay, headers=nothing).status_code == 403
+
+
 def test_a_single_event_may_be_sent_on_its_own(
     client: ApiClient, tokens: Tokens, reward_events: TopicProbe
 ) -> None:

@@ -4,7 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from auth_service.domain.exceptions import AccountInactive, InvalidPassword, UnknownScope
+from auth_service.domain.exceptions import (
+    AccountInactive,
+    InvalidEventSources,
+    InvalidPassword,
+    UnknownScope,
+)
 from auth_service.domain.model import (
     ClientStatus,
     KeyStatus,
@@ -12,6 +17,7 @@ from auth_service.domain.model import (
     SigningKey,
     User,
     UserStatus,
+    check_event_sources,
     check_password_policy,
     check_scopes,
 )
@@ -87,3 +93,16 @@ def test_players_read_only_their_own_data() -> None:
     partner.ensure_can_read_player("p2", scope="rewards.read")
     with pytest.raises(PermissionDenied):
         partner.ensure_can_read_player("p2", scope="rewards.redeem")
+
+
+def test_a_client_sending_events_names_their_kinds_and_no_other_client_does() -> None:
+    write, read = frozenset({"rewards.write"}), frozenset({"rewards.read"})
+    assert check_event_sources(write, frozenset({"HOTEL"})) == {"HOTEL"}
+    assert check_event_sources(read, frozenset()) == frozenset()
+    for scopes, sources in [
+        (write, frozenset()),
+        (read, frozenset({"HOTEL"})),
+        (write, frozenset({"HOTEL", "SPA"})),
+    ]:
+        with pytest.raises(InvalidEventSources):
+            check_event_sources(scopes, sources)

@@ -22,6 +22,7 @@ from rewards_service.application.partner_events import parse_partner_event
 from rewards_service.domain.earning import EarningParameters, EarningSource, EarningType
 from rewards_service.domain.exceptions import (
     EventBrokerUnavailable,
+    EventSourceNotAllowed,
     InvalidEarningRule,
     InvalidPartnerEvent,
     InvalidPartnerEvents,
@@ -547,6 +548,28 @@ def test_a_partner_submits_only_in_its_own_name(
     with pytest.raises(PartnerMismatch):
         ingestion.submit([{**body, "reference": "C", "checkAmount": "1"}], CASINO)
     assert not publisher.published
+
+
+def test_a_partner_submits_only_the_kinds_of_events_it_is_registered_for(
+    ingestion: PartnerEventIngestion, publisher: FakePublisher
+) -> None:
+    hotel = Principal(
+        subject="hotel",
+        client_id="hotel",
+        scopes=frozenset({"rewards.write"}),
+        event_sources=frozenset({"HOTEL"}),
+    )
+    player = str(uuid.uuid4())
+    stay = {"eventType": "HOTEL_STAY", "user_id": player, "reference": "F", "nights": 1}
+    dinner = {"eventType": "DINING", "user_id": player, "reference": "C", "checkAmount": "9"}
+    with pytest.raises(EventSourceNotAllowed) as refused:
+        ingestion.submit([stay, dinner, {**dinner, "reference": "D"}], hotel)
+    assert refused.value.details == {
+        "events": {"1": "DINING", "2": "DINING"},
+        "allowedSources": ["HOTEL"],
+    }
+    assert not publisher.published
+    assert len(ingestion.submit([stay], hotel)) == 1
 
 
 def test_submissions_are_bounded_and_a_broker_failure_is_reported(

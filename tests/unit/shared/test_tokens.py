@@ -15,6 +15,7 @@ from shared.security.tokens import (
     TokenMissing,
     TokenRejected,
     bearer_token,
+    principal_from_claims,
 )
 from tests.support.tokens import (
     AUDIENCE,
@@ -144,3 +145,14 @@ def test_a_verified_token_may_be_kept_for_a_while_but_never_past_its_expiry(
     verifier.verify(signer.client_token("other"))
     verifier.verify(token)  # evicted by the newer entries: checked again
     assert keys.asked.count(signer.kid) == 6
+
+
+def test_a_client_token_names_the_event_sources_it_may_send() -> None:
+    base = {"sub": "hotel", "client_id": "hotel", "scope": "rewards.write"}
+    hotel = principal_from_claims({**base, "event_sources": ["HOTEL"]})
+    assert hotel.may_send_events_of("HOTEL")
+    assert not hotel.may_send_events_of("CASINO")
+    assert principal_from_claims(base).may_send_events_of("CASINO")  # the token names no limit
+    for garbage in ["HOTEL", {"HOTEL": True}, [1, None]]:
+        limited = principal_from_claims({**base, "event_sources": garbage})
+        assert not limited.may_send_events_of("HOTEL")
