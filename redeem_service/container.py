@@ -11,7 +11,7 @@ from redeem_service.adapters.persistence.ledger import SqlAlchemyLedger
 from redeem_service.adapters.persistence.unit_of_work import SqlAlchemyRedeemUnitOfWork
 from redeem_service.application.points import PointsService
 from redeem_service.application.redemptions import RedemptionDecisions, RedemptionService
-from redeem_service.application.services import WalletService
+from redeem_service.application.services import PlayerDirectory, WalletService
 from shared.config import load_settings
 from shared.container import CoreContainer
 from shared.security.jwks import JwksKeyResolver
@@ -37,6 +37,7 @@ class Container(containers.DeclarativeContainer):
         engine=core.database,
         statement_timeout_ms=config.database.statement_timeout_ms.as_int(),
     )
+    player_directory = providers.Factory(PlayerDirectory, uow=uow.provider)
     wallet_service = providers.Factory(
         WalletService, uow=uow.provider, ledger=ledger, clock=core.clock
     )

@@ -1,7 +1,7 @@
 """The wallet service's worker (``python -m redeem_service.worker``): publishes its outbox,
-credits points from ``reward-confirmed``, decides redemptions from ``redeem-events``, and follows
-``user-status`` to refuse deactivated accounts. Each consumer has its own group, so a backlog of
-one never delays another."""
+credits points from ``reward-confirmed``, decides redemptions from ``redeem-events``, learns
+registered players from ``players`` and follows ``user-status`` to refuse deactivated
+accounts. Each consumer has its own group, so a backlog of one never delays another."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from confluent_kafka import Consumer
 
 from redeem_service.container import Container, build_container
 from redeem_service.controllers.consumers import (
+    PlayerRegisteredHandler,
     RedeemRequestedHandler,
     RewardConfirmedHandler,
     UserStatusHandler,
@@ -45,7 +46,7 @@ def consumer_runner(
 
 
 def components(container: Container) -> list[Component]:
-    """The relay and the three consumers."""
+    """The relay and the four consumers."""
     worker = container.config()["worker"]
     consumers = worker["consumers"]
     core = container.core
@@ -58,6 +59,12 @@ def components(container: Container) -> list[Component]:
     )
     return [
         relay,
+        consumer_runner(
+            container,
+            Topic.PLAYERS,
+            PlayerRegisteredHandler(container.player_directory()),
+            consumers["players"],
+        ),
         consumer_runner(
             container,
             Topic.USER_STATUS,

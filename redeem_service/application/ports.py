@@ -7,6 +7,7 @@ from datetime import datetime
 
 from redeem_service.domain.model import TransactionRequest, WalletTransaction
 from redeem_service.domain.ports import (
+    PlayerRepository,
     RedemptionRepository,
     TransactionRepository,
     WalletRepository,
@@ -17,6 +18,7 @@ from shared.application.unit_of_work import UnitOfWork
 
 
 class RedeemUnitOfWork(UnitOfWork):
+    players: PlayerRepository
     wallets: WalletRepository
     transactions: TransactionRepository
     redemptions: RedemptionRepository

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +14,7 @@ from redeem_service.domain.exceptions import (
     BalanceLimitExceeded,
     IdempotencyKeyReused,
     InsufficientBalance,
+    PlayerNotFound,
 )
 from redeem_service.domain.model import (
     Amount,
@@ -94,6 +95,10 @@ class WalletService:
             source=TransactionSource.ADJUSTMENT,
             description=reason,
         )
+        # Players are never removed: once known, the check holds when the change is made.
+        with self._uow() as uow:
+            if not uow.players.exists(request.player_id):
+                raise PlayerNotFound()
         return self._apply(request, notify=True)
 
     def wallet(self, player_id: str) -> Wallet:
@@ -154,3 +159,16 @@ class WalletService:
         if not first.is_same_request(request):
             raise IdempotencyKeyReused()
         return TransactionResult(first, replayed=True)
+
+
+class PlayerDirectory:
+    """The players the wallet knows of, from their registrations (``players``)."""
+
+    def __init__(self, uow: UowFactory) -> None:
+        self._uow = uow
+
+    def record(self, registrations: Sequence[tuple[str, datetime]]) -> None:
+        """Idempotent: a redelivered registration changes nothing."""
+        with self._uow() as uow:
+            uow.players.add_new(registrations)
+            uow.commit()

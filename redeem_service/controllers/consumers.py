@@ -3,11 +3,14 @@ redemption requests."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from redeem_service.application.commands import DecideRedemption
 from redeem_service.application.points import PointsService
 from redeem_service.application.redemptions import RedemptionDecisions
+from redeem_service.application.services import PlayerDirectory
 from redeem_service.controllers.metrics import POINTS_AWARDS, REDEMPTIONS_DECIDED
 from redeem_service.domain.exceptions import (
     BalanceLimitExceeded,
@@ -15,12 +18,42 @@ from redeem_service.domain.exceptions import (
 )
 from redeem_service.domain.model import PointsAward
 from redeem_service.domain.redemption import Merchant
+from shared.application.events import parse_timestamp
 from shared.application.ports import InactiveUsers
 from shared.domain.exceptions import InvalidInput
-from shared.messaging.consumer import EventHandler, InboundEvent, RejectEvent
+from shared.messaging.consumer import EventHandler, InboundEvent, Rejected, RejectEvent
 from shared.observability.logging import get_logger
 
 log = get_logger(__name__)
+
+
+class PlayerRegisteredHandler(EventHandler):
+    """``players``: remembers who registered, so adjustments refuse ids that are nobody's."""
+
+    event_types = frozenset({"PLAYER_REGISTERED"})
+
+    def __init__(self, directory: PlayerDirectory) -> None:
+        self._directory = directory
+
+    def handle(self, events: Sequence[InboundEvent]) -> list[Rejected]:
+        registrations: dict[str, datetime] = {}
+        rejected: list[Rejected] = []
+        for inbound in events:
+            user_id = inbound.event.user_id
+            registered_at = str(inbound.event.data.get("registeredAt"))
+            try:
+                player_id = str(uuid.UUID(user_id))
+            except ValueError:
+                message = f"user_id {user_id[:64]!r} is not a UUID"
+                rejected.append(Rejected(inbound, "invalid_player_id", message))
+                continue
+            try:
+                registrations.setdefault(player_id, parse_timestamp(registered_at))
+            except ValueError:
+                message = f"registeredAt {registered_at[:40]!r} is not a timestamp"
+                rejected.append(Rejected(inbound, "invalid_registered_at", message))
+        self._directory.record(list(registrations.items()))
+        return rejected
 
 
 class UserStatusHandler(EventHandler):

@@ -21,6 +21,7 @@ class RedeemErrorCode(AppErrorCode):
     IDEMPOTENCY_KEY_REQUIRED = "REDEEM_IDEMPOTENCY_KEY_REQUIRED"
     INVALID_REDEMPTION = "REDEEM_INVALID_REDEMPTION"
     REDEMPTION_NOT_FOUND = "REDEEM_REDEMPTION_NOT_FOUND"
+    PLAYER_NOT_FOUND = "REDEEM_PLAYER_NOT_FOUND"
     REDEMPTION_CONFLICT = "REDEEM_REDEMPTION_CONFLICT"
     CONCURRENT_UPDATE = "REDEEM_CONCURRENT_UPDATE"
 
@@ -38,6 +39,7 @@ ERRORS: ErrorMap = {
     e.RedemptionKeyReused: ErrorSpec(422, RedeemErrorCode.IDEMPOTENCY_KEY_REUSED),
     e.InvalidRedemption: ErrorSpec(422, RedeemErrorCode.INVALID_REDEMPTION),
     e.RedemptionNotFound: ErrorSpec(404, RedeemErrorCode.REDEMPTION_NOT_FOUND),
+    e.PlayerNotFound: ErrorSpec(404, RedeemErrorCode.PLAYER_NOT_FOUND),
     e.RedemptionConflict: ErrorSpec(409, RedeemErrorCode.REDEMPTION_CONFLICT),
     e.RedemptionAlreadyDecided: ErrorSpec(409, RedeemErrorCode.REDEMPTION_CONFLICT),
     e.BalanceChangedConcurrently: ErrorSpec(409, RedeemErrorCode.CONCURRENT_UPDATE),

@@ -46,6 +46,14 @@ class InvalidRedemption(InvalidInput):
     default_message = "The redemption request is not valid."
 
 
+class PlayerNotFound(NotFound):
+    """No registered player has this id (nor a wallet): nothing is adjusted for nobody."""
+
+    default_message = (
+        "No player has this id. A player who registered a moment ago is known within seconds."
+    )
+
+
 class RedemptionNotFound(NotFound):
     """Also what a caller is told about someone else's redemption: its existence is private."""
 

@@ -19,6 +19,18 @@ from redeem_service.domain.redemption import Redemption, RedemptionStatus
 from shared.domain.pagination import Page, PageRequest
 
 
+class PlayerRepository(ABC):
+    """The players the wallet knows of: registered ones, and any with a wallet."""
+
+    @abstractmethod
+    def add_new(self, registrations: Sequence[tuple[str, datetime]]) -> None:
+        """Record (player id, registered at) pairs; known ones are left as they are."""
+
+    @abstractmethod
+    def exists(self, player_id: str) -> bool:
+        """Registered, or holding a wallet (every wallet's owner may be corrected)."""
+
+
 class WalletRepository(ABC):
     @abstractmethod
     def get(self, player_id: str) -> Wallet | None:

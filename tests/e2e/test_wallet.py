@@ -15,10 +15,12 @@ import grpc
 import pytest
 import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import create_engine, text
 
 from embedded.servers import free_port, spawn
 from embedded.services import SERVICES
 from protos.loyalty.wallet.v1 import wallet_pb2, wallet_pb2_grpc
+from shared.persistence.database import normalise_url
 from tests.e2e.conftest import RunningPlatform
 from tests.support.e2e import Player, wait_until
 from tests.support.kafka import TopicProbe
@@ -59,6 +61,23 @@ def register_player(platform: RunningPlatform) -> tuple[str, str]:
     """A new player account: (user id, access token)."""
     player = Player(platform.url("auth"), first_name=None)
     return player.id, player.token
+
+
+def registered_and_known_to_the_wallet(platform: RunningPlatform) -> tuple[str, str]:
+    """A new player whose registration the wallet has recorded (adjustments need it)."""
+    player, token = register_player(platform)
+    engine = create_engine(normalise_url(platform.cluster.env.postgres_url_for["redeem"]))
+    try:
+
+        def known() -> bool:
+            with engine.connect() as connection:
+                query = text("SELECT count(*) FROM players WHERE id = :p")
+                return bool(connection.execute(query, {"p": player}).scalar_one())
+
+        wait_until(known, what="the registration recorded by the wallet")
+    finally:
+        engine.dispose()
+    return player, token
 
 
 def credit(player: str, amount: str, key: str) -> wallet_pb2.AddTransactionRequest:
@@ -144,7 +163,7 @@ def test_add_transaction_is_idempotent_and_never_overdraws(
 def test_an_admin_adjustment_reaches_the_player_and_the_notifications_topic(
     platform: RunningPlatform,
 ) -> None:
-    player, player_token = register_player(platform)
+    player, player_token = registered_and_known_to_the_wallet(platform)
     probe = TopicProbe(platform.infra.kafka_bootstrap, "notifications")
     try:
         response = requests.post(
@@ -174,7 +193,7 @@ def test_an_admin_adjustment_reaches_the_player_and_the_notifications_topic(
 def test_concurrent_adjustments_and_credits_keep_the_ledger_equal_to_the_balance(
     platform: RunningPlatform, wallet: wallet_pb2_grpc.WalletStub, rewards_token: str
 ) -> None:
-    player, _ = register_player(platform)
+    player, _ = registered_and_known_to_the_wallet(platform)
     admin_token = platform.admin_token()
     url = f"{platform.url('redeem')}/api/v1/wallet/players/{player}/adjustments"
 

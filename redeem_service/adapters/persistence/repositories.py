@@ -22,7 +22,12 @@ from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
-from redeem_service.adapters.persistence.tables import redemptions, transactions, wallets
+from redeem_service.adapters.persistence.tables import (
+    players,
+    redemptions,
+    transactions,
+    wallets,
+)
 from redeem_service.domain.exceptions import (
     BalanceLimitExceeded,
     InsufficientBalance,
@@ -40,6 +45,7 @@ from redeem_service.domain.model import (
 )
 from redeem_service.domain.ports import (
     LedgerDiscrepancy,
+    PlayerRepository,
     RedemptionFilter,
     RedemptionRepository,
     TransactionFilter,
@@ -195,6 +201,28 @@ _ADD_POINTS = """
 """
 _ADD_POINTS_ANY = text(_ADD_POINTS.format(guard=""))
 _ADD_POINTS_GUARDED = text(_ADD_POINTS.format(guard="AND w.points_balance + c.change >= 0"))
+
+
+_PLAYER_EXISTS = select(
+    select(players.c.id).where(players.c.id == bindparam("player")).exists()
+    | select(wallets.c.player_id).where(wallets.c.player_id == bindparam("player")).exists()
+)
+
+
+class SqlAlchemyPlayerRepository(PlayerRepository):
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def add_new(self, registrations: Sequence[tuple[str, datetime]]) -> None:
+        if registrations:
+            self._connection.execute(
+                insert(players)
+                .values([{"id": p, "registered_at": at} for p, at in registrations])
+                .on_conflict_do_nothing(index_elements=[players.c.id])
+            )
+
+    def exists(self, player_id: str) -> bool:
+        return bool(self._connection.execute(_PLAYER_EXISTS, {"player": player_id}).scalar())
 
 
 class SqlAlchemyWalletRepository(WalletRepository):

@@ -39,6 +39,16 @@ wallets = Table(
     # redemptions and debits are guarded in their statements instead.
 )
 
+# Registered players (PLAYER_REGISTERED on `players`), so money is never adjusted for an id
+# that is nobody's.
+players = Table(
+    "players",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 transactions = Table(
     "transactions",
     metadata,

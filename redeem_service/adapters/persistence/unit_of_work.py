@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine
 
 from redeem_service.adapters.persistence import statement_timeout
 from redeem_service.adapters.persistence.repositories import (
+    SqlAlchemyPlayerRepository,
     SqlAlchemyRedemptionRepository,
     SqlAlchemyTransactionRepository,
     SqlAlchemyWalletRepository,
@@ -31,6 +32,7 @@ class SqlAlchemyRedeemUnitOfWork(SqlAlchemyUnitOfWork, RedeemUnitOfWork):
 
     def _bind(self, connection: Connection) -> None:
         statement_timeout.bound_transaction(connection, self._statement_timeout_ms)
+        self.players = SqlAlchemyPlayerRepository(connection)
         self.wallets = SqlAlchemyWalletRepository(connection)
         self.transactions = SqlAlchemyTransactionRepository(connection)
         self.redemptions = SqlAlchemyRedemptionRepository(connection)

@@ -66,7 +66,7 @@ def _clean_redeem(redeem_container: Container) -> Iterator[None]:
     yield
     with redeem_container.core.database().begin() as connection:
         connection.execute(
-            text("TRUNCATE redemptions, transactions, wallets, outbox, processed_events")
+            text("TRUNCATE redemptions, transactions, wallets, players, outbox, processed_events")
         )
     redeem_container.core.redis().flushdb()
 

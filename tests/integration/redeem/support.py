@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, text
 
 from protos.loyalty.wallet.v1 import wallet_pb2
+from redeem_service.container import Container
 from shared.application.events import IntegrationEvent
 from shared.messaging.consumer import EventHandler, InboundEvent
 from shared.messaging.kafka import ensure_topics
@@ -27,6 +29,13 @@ def json_of(response: Any) -> Any:
 
 def new_player() -> str:
     return f"player-{uuid.uuid4().hex[:12]}"
+
+
+def registered_player(container: Container) -> str:
+    """A player the wallet knows registered (as the ``players`` consumer records them)."""
+    player = new_player()
+    container.player_directory().record([(player, datetime.now(UTC))])
+    return player
 
 
 def add_request(

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from protos.loyalty.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from redeem_service.container import Container
 from tests.integration.redeem.conftest import bearer, call_metadata
-from tests.integration.redeem.support import add_request, ledger, new_player
+from tests.integration.redeem.support import add_request, ledger, new_player, registered_player
 from tests.support.tokens import TestSigner
 
 
@@ -26,7 +26,7 @@ def test_concurrent_adjustments_and_credits_keep_sum_of_transactions_equal_to_ba
     redeem_container: Container,
     signer: TestSigner,
 ) -> None:
-    player = new_player()
+    player = registered_player(redeem_container)
     admin_token = signer.user_token("admin-1", "admin")
     metadata = call_metadata(signer.client_token())
     outcomes: list[int] = []

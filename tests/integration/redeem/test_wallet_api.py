@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,13 @@ from redeem_service.application.commands import RecordTransaction
 from redeem_service.container import Container
 from redeem_service.domain.model import Currency, TransactionType
 from tests.integration.redeem.conftest import bearer
-from tests.integration.redeem.support import json_of, ledger, new_player, transaction_count
+from tests.integration.redeem.support import (
+    json_of,
+    ledger,
+    new_player,
+    registered_player,
+    transaction_count,
+)
 from tests.support.openapi import unreadable_summaries
 from tests.support.tokens import TestSigner
 
@@ -113,7 +120,7 @@ def test_staff_read_any_players_wallet(
 def test_an_admin_adjustment_is_recorded_with_the_actor_and_reason_and_notified(
     client: FlaskClient, redeem_container: Container, signer: TestSigner
 ) -> None:
-    player = new_player()
+    player = registered_player(redeem_container)
     admin = f"admin-{uuid.uuid4().hex[:8]}"
     response = adjust(
         client, signer.user_token(admin, "admin"), player, amount="15.25", reason="Lost voucher"
@@ -139,7 +146,7 @@ def test_an_admin_adjustment_is_recorded_with_the_actor_and_reason_and_notified(
 def test_an_adjustment_retried_with_its_key_applies_once(
     client: FlaskClient, redeem_container: Container, signer: TestSigner
 ) -> None:
-    player = new_player()
+    player = registered_player(redeem_container)
     token = signer.user_token("admin-1", "admin")
     first = adjust(client, token, player, key="adj-42", currency="POINTS", amount="500")
     again = adjust(client, token, player, key="adj-42", currency="POINTS", amount="500")
@@ -193,11 +200,31 @@ def test_bad_adjustments_are_refused_with_nothing_recorded(
     status: int,
     code: str,
 ) -> None:
-    player = new_player()
+    player = registered_player(redeem_container)
     response = adjust(client, signer.user_token("u1", role), player, key=key, **body)
     assert response.status_code == status, response.json
     assert json_of(response)["error"]["code"] == code
     assert transaction_count(redeem_container.core.database(), player) == 0
+
+
+def test_an_adjustment_for_an_id_that_is_nobodys_is_404_with_nothing_recorded(
+    client: FlaskClient, redeem_container: Container, signer: TestSigner
+) -> None:
+    nobody = new_player()
+    token = signer.user_token("admin-1", "admin")
+    response = adjust(client, token, nobody, amount="500.00")
+    assert response.status_code == 404
+    assert json_of(response)["error"]["code"] == "REDEEM_PLAYER_NOT_FOUND"
+    engine = redeem_container.core.database()
+    assert transaction_count(engine, nobody) == 0
+    with engine.connect() as connection:
+        wallets = connection.execute(
+            text("SELECT count(*) FROM wallets WHERE player_id = :p"), {"p": nobody}
+        ).scalar_one()
+    assert wallets == 0
+    # Once the registration is in, the same request goes through.
+    redeem_container.player_directory().record([(nobody, datetime.now(UTC))])
+    assert adjust(client, token, nobody, amount="500.00").status_code == 201
 
 
 def test_an_inactive_player_is_refused(

@@ -13,6 +13,7 @@ from redeem_service.application.ports import Ledger, RedeemUnitOfWork, Redemptio
 from redeem_service.domain.model import TransactionRequest, Wallet, WalletTransaction
 from redeem_service.domain.ports import (
     LedgerDiscrepancy,
+    PlayerRepository,
     RedemptionFilter,
     RedemptionRepository,
     TransactionFilter,
@@ -35,7 +36,21 @@ class Store:
     outbox: list[tuple[Topic, IntegrationEvent]] = field(default_factory=list)
     processed: set[tuple[str, str]] = field(default_factory=set)
     redemptions: dict[str, Redemption] = field(default_factory=dict)
+    #: registered players and when
+    players: dict[str, datetime] = field(default_factory=dict)
     commits: int = 0
+
+
+class InMemoryPlayerRepository(PlayerRepository):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add_new(self, registrations: Sequence[tuple[str, datetime]]) -> None:
+        for player_id, registered_at in registrations:
+            self._store.players.setdefault(player_id, registered_at)
+
+    def exists(self, player_id: str) -> bool:
+        return player_id in self._store.players or player_id in self._store.wallets
 
 
 class InMemoryWalletRepository(WalletRepository):
@@ -194,6 +209,7 @@ class FakeUnitOfWork(RedeemUnitOfWork):
 
     def __enter__(self) -> Self:
         self._working = copy.deepcopy(self.store)
+        self.players = InMemoryPlayerRepository(self._working)
         self.wallets = InMemoryWalletRepository(self._working)
         self.transactions = InMemoryTransactionRepository(self._working)
         self.outbox = InMemoryOutbox(self._working)
@@ -208,6 +224,7 @@ class FakeUnitOfWork(RedeemUnitOfWork):
         self.store.outbox = self._working.outbox
         self.store.processed = self._working.processed
         self.store.redemptions = self._working.redemptions
+        self.store.players = self._working.players
         self.store.commits += 1
         self._working = None
 

@@ -14,6 +14,7 @@ from redeem_service.domain.exceptions import (
     InsufficientBalance,
     InvalidAmount,
     InvalidTransactionDetails,
+    PlayerNotFound,
 )
 from redeem_service.domain.model import Currency, TransactionSource, TransactionType, Wallet
 from redeem_service.domain.ports import TransactionFilter
@@ -28,9 +29,12 @@ ADMIN = Principal(subject="admin-1", role=Role.ADMIN)
 STAFF = Principal(subject="staff-1", role=Role.STAFF)
 
 
+REGISTERED = datetime(2025, 12, 1, tzinfo=UTC)
+
+
 @pytest.fixture
 def store() -> Store:
-    return Store()
+    return Store(players={"p1": REGISTERED, "p2": REGISTERED})
 
 
 @pytest.fixture
@@ -169,6 +173,19 @@ def test_only_admins_adjust_and_only_with_a_reason(service: WalletService) -> No
             AdjustBalance("p1", Currency.POINTS, TransactionType.CREDIT, "2.5", "Why"), actor=ADMIN
         )
     assert service.wallet("p1") == Wallet("p1")
+
+
+def test_an_adjustment_for_an_id_that_is_nobodys_changes_nothing(
+    service: WalletService, store: Store
+) -> None:
+    nobody = AdjustBalance("p9", Currency.BONUS, TransactionType.CREDIT, "500", "Goodwill")
+    with pytest.raises(PlayerNotFound):
+        service.adjust(nobody, actor=ADMIN)
+    assert (store.wallets, store.transactions, store.outbox) == ({}, [], [])
+    # A wallet's owner may always be corrected (a credit from a service made the wallet).
+    service.record(credit("10.00", key="claim-9", player="p9"), actor="rewards-service")
+    debit = AdjustBalance("p9", Currency.BONUS, TransactionType.DEBIT, "10", "Correction")
+    assert service.adjust(debit, actor=ADMIN).wallet.bonus == Decimal("0.00")
 
 
 def test_the_statement_lists_newest_first_with_filters(
