@@ -224,9 +224,11 @@ class Platform:
             if admin:
                 say(f"  admin   {admin['email']} / {admin['password']}")
             for client in self.fresh.get("clients", {}).values():
+                sources = client.get("eventSources")
                 say(
                     f"  client  {client['clientId']:<16} secret {client['clientSecret']}  "
                     f"scopes {' '.join(client['scopes'])}"
+                    + (f"  events {' '.join(sources)}" if sources else "")
                 )
         say(f"\nEndpoints and credentials: {self.data / 'platform.json'} (mode 600)")
         say(f"Logs: {self.logs}")
