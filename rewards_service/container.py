@@ -104,6 +104,7 @@ class Container(containers.DeclarativeContainer):
         contracts=providers.Singleton(JsonSchemaEventContracts, core.schemas),
         publisher=partner_event_publisher,
         max_ahead=max_ahead,
+        uow=uow.provider,
     )
 
 

@@ -302,6 +302,13 @@ def default_event_id(partner_id: str, message: Mapping[str, Any]) -> str:
     return str(uuid.uuid5(_PARTNER_EVENT_IDS, "\n".join(parts)))  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True, slots=True)
+class AcceptedEvents:
+    event_ids: list[str]
+    #: players not registered (yet) when the events were accepted
+    unregistered_players: list[str]
+
+
 class PartnerEventIngestion:
     """Partner events over REST: checked like the consumer checks them, then handed to Kafka.
 
@@ -315,7 +322,9 @@ class PartnerEventIngestion:
         contracts: EventContracts,
         publisher: PartnerEventPublisher,
         max_ahead: timedelta,
+        uow: UowFactory | None = None,
     ) -> None:
+        self._uow = uow
         self._clock = clock
         self._contracts = contracts
         self._publisher = publisher
@@ -326,8 +335,10 @@ class PartnerEventIngestion:
         messages: Sequence[Mapping[str, Any]],
         partner: Principal,
         correlation_id: str | None = None,
-    ) -> list[str]:
-        """Complete, check and publish the events (all or none); returns their eventIds.
+    ) -> AcceptedEvents:
+        """Complete, check and publish the events (all or none); returns their eventIds, and
+        the players among them rewards does not know (yet): their events wait for the
+        registration and are dead-lettered if it never comes (ADR 0506).
 
         The partner sends the type's fields; ``partnerId`` is its client id (filled in when
         missing, 403 when another), ``eventId`` derived from the event's identity when
@@ -375,4 +386,12 @@ class PartnerEventIngestion:
         if problems:
             raise InvalidPartnerEvents(problems)
         self._publisher.publish(completed)
-        return [d["eventId"] for d in completed]
+        players = {d["user_id"] for d in completed}
+        known = players
+        if self._uow is not None:
+            with self._uow() as uow:
+                known = uow.players.known(players)
+        return AcceptedEvents(
+            event_ids=[d["eventId"] for d in completed],
+            unregistered_players=sorted(players - known),
+        )

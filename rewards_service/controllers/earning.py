@@ -101,7 +101,10 @@ class PartnerEventSubmissions(MethodView):
         accepted = ingestion.submit(
             body["events"], current_principal(), context.current_correlation_id()
         )
-        return {"accepted": accepted}
+        return {
+            "accepted": accepted.event_ids,
+            "unregistered_players": accepted.unregistered_players,
+        }
 
 
 @blp.route("/rules")

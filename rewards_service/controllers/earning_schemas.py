@@ -57,6 +57,16 @@ class AcceptedEventsSchema(Schema):
         required=True,
         metadata={"description": "The eventIds handed to the broker, in the order sent"},
     )
+    unregistered_players = fields.List(
+        fields.String(),
+        data_key="unregisteredPlayers",
+        required=True,
+        metadata={
+            "description": "Player ids rewards does not know yet: their events wait for the "
+            "registration (a player who just signed up) and go to reward-events.dlq as "
+            "unknown_player if none comes — check these ids"
+        },
+    )
 
 
 class EarningParametersSchema(Schema):

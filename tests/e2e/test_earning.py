@@ -67,6 +67,7 @@ def test_a_partner_submission_is_confirmed_and_counted_for_the_player(
             timeout=10,
         )
         assert response.status_code == 202, response.text
+        assert response.json()["unregisteredPlayers"] == []
         stay, short = response.json()["accepted"]
         records = confirmed.wait_for(
             lambda r: r["value"].get("sourceEventId") in {stay, short}, count=2

@@ -71,6 +71,7 @@ def test_a_partner_submits_a_batch_and_it_is_on_the_topic_when_accepted(
     assert response.status_code == 202, response.json
     accepted = response.json["accepted"]
     assert accepted[1] == own_id
+    assert response.json["unregisteredPlayers"] == [player]  # not registered: its events wait
     records = reward_events.wait_for(lambda r: r["value"].get("eventId") in accepted, count=2)
     by_id = {r["value"]["eventId"]: r for r in records}
     generated = by_id[accepted[0]]

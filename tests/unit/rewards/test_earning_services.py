@@ -478,8 +478,10 @@ def publisher() -> FakePublisher:
 
 
 @pytest.fixture
-def ingestion(clock: FixedClock, publisher: FakePublisher) -> PartnerEventIngestion:
-    return PartnerEventIngestion(clock, SchemaContracts(), publisher, max_ahead=AHEAD)
+def ingestion(clock: FixedClock, publisher: FakePublisher, store: Store) -> PartnerEventIngestion:
+    return PartnerEventIngestion(
+        clock, SchemaContracts(), publisher, max_ahead=AHEAD, uow=lambda: FakeUnitOfWork(store)
+    )
 
 
 def test_submitted_events_are_completed_checked_and_published(
@@ -506,15 +508,30 @@ def test_submitted_events_are_completed_checked_and_published(
         CASINO,
         correlation_id="req-9",
     )
-    assert accepted[1] == own_id
+    assert accepted.event_ids[1] == own_id
     first, second = publisher.published
-    assert first["eventId"] == accepted[0]
+    assert first["eventId"] == accepted.event_ids[0]
     assert first["partnerId"] == "casino"
     assert first["version"] == 1
     assert first["occurredAt"] == "2026-06-01T12:00:00.000Z"
     assert first["correlationId"] == "req-9"
     assert first["user_id"] == player  # one spelling for the key and the body
     assert second["partnerId"] == "casino"
+    # Accepted, and the partner is told rewards does not know this player (yet).
+    assert accepted.unregistered_players == [player]
+
+
+def test_a_submission_names_the_players_rewards_does_not_know_yet(
+    ingestion: PartnerEventIngestion, players: list[str]
+) -> None:
+    stranger = str(uuid.uuid4())
+    dinner = {"eventType": "DINING", "reference": "C", "checkAmount": "5"}
+    accepted = ingestion.submit(
+        [{**dinner, "user_id": players[0]}, {**dinner, "user_id": stranger, "reference": "D"}],
+        CASINO,
+    )
+    assert len(accepted.event_ids) == 2
+    assert accepted.unregistered_players == [stranger]
 
 
 def test_one_invalid_event_refuses_the_whole_submission(
@@ -569,7 +586,7 @@ def test_a_partner_submits_only_the_kinds_of_events_it_is_registered_for(
         "allowedSources": ["HOTEL"],
     }
     assert not publisher.published
-    assert len(ingestion.submit([stay], hotel)) == 1
+    assert len(ingestion.submit([stay], hotel).event_ids) == 1
 
 
 def test_submissions_are_bounded_and_a_broker_failure_is_reported(
@@ -651,10 +668,12 @@ def test_a_resent_event_without_an_event_id_gets_the_same_one(
     ingestion: PartnerEventIngestion, publisher: FakePublisher
 ) -> None:
     body = {"eventType": "DINING", "user_id": str(uuid.uuid4()), "checkAmount": "10.00"}
-    first = ingestion.submit([{**body, "reference": "C-7"}], CASINO)
-    resent = ingestion.submit([{**body, "reference": "C-7"}], CASINO)
-    another = ingestion.submit([{**body, "reference": "C-8"}], CASINO)
+    first = ingestion.submit([{**body, "reference": "C-7"}], CASINO).event_ids
+    resent = ingestion.submit([{**body, "reference": "C-7"}], CASINO).event_ids
+    another = ingestion.submit([{**body, "reference": "C-8"}], CASINO).event_ids
     assert first == resent  # the consumer stores it once: not credited twice
     assert another != first
-    named = ingestion.submit([{**body, "reference": "C-7", "eventId": str(uuid.uuid4())}], CASINO)
+    named = ingestion.submit(
+        [{**body, "reference": "C-7", "eventId": str(uuid.uuid4())}], CASINO
+    ).event_ids
     assert named != first  # a partner's own eventId is kept
