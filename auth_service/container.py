@@ -104,6 +104,7 @@ class Container(containers.DeclarativeContainer):
         hasher=secret_hasher,
         clock=core.clock,
         lookups=client_lookups,
+        inactive_users=core.inactive_users,
     )
     key_service = providers.Factory(
         KeyService,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from auth_service.domain.model import User
+from typing import Any
+
+from auth_service.domain.model import PartnerClient, User
 from shared.application.events import IntegrationEvent, format_timestamp
+from shared.domain.principal import CLIENT_ROLE
 
 
 def player_registered(user: User) -> IntegrationEvent:
@@ -27,3 +30,14 @@ def user_status_changed(user: User, changed_by: str) -> IntegrationEvent:
         data={"status": user.status.value, "role": user.role.value, "changedBy": changed_by},
         occurred_at=user.updated_at,
     )
+
+
+def client_status_changed(client: PartnerClient, changed_by: str | None) -> IntegrationEvent:
+    """A client disabled: its tokens are refused everywhere within seconds."""
+    data: dict[str, Any] = {
+        "status": "ACTIVE" if client.is_active else "INACTIVE",
+        "role": CLIENT_ROLE,
+    }
+    if changed_by:
+        data["changedBy"] = changed_by
+    return IntegrationEvent(event_type="USER_STATUS_CHANGED", user_id=client.client_id, data=data)

@@ -9,7 +9,11 @@ from datetime import timedelta
 from typing import Any
 
 from auth_service.application.commands import CreateClient, LogIn, RegisterUser
-from auth_service.application.events import player_registered, user_status_changed
+from auth_service.application.events import (
+    client_status_changed,
+    player_registered,
+    user_status_changed,
+)
 from auth_service.application.ports import (
     AccessTokenIssuer,
     AuthUnitOfWork,
@@ -47,7 +51,7 @@ from shared.application.events import Topic
 from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
 from shared.domain.pagination import Page, PageRequest
-from shared.domain.principal import Principal, Role, Scope
+from shared.domain.principal import Principal, Role, Scope, account_key
 
 UowFactory = Callable[[], AuthUnitOfWork]
 
@@ -212,10 +216,12 @@ class ClientService:
         hasher: SecretHasher,
         clock: Clock,
         lookups: ExpiringCache[str, PartnerClient | None] | None = None,
+        inactive_users: InactiveUsers | None = None,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
         self._clock = clock
+        self._inactive_users = inactive_users
         # Token requests look the client up every time; a few seconds of staleness is far
         # below the lifetime of the tokens a disabled client may already hold.
         self._lookups = lookups
@@ -255,16 +261,23 @@ class ClientService:
             return self.get(client_id)
         return self._lookups.get_or_load(client_id, lambda: self.get(client_id))
 
-    def disable(self, client_id: str) -> PartnerClient:
+    def disable(self, client_id: str, actor: str | None = None) -> PartnerClient:
+        """No more tokens for the client, and the ones it holds are refused everywhere
+        within seconds (``USER_STATUS_CHANGED`` with role ``client``)."""
         with self._uow() as uow:
             client = uow.clients.get(client_id)
             if client is None:
                 raise ClientNotFound()
+            if not client.is_active:
+                return client
             client = client.disabled()
             uow.clients.update(client)
+            uow.outbox.add(Topic.USER_STATUS, client_status_changed(client, actor))
             uow.commit()
         if self._lookups is not None:
             self._lookups.invalidate(client_id)
+        if self._inactive_users is not None:
+            self._inactive_users.mark(account_key(client_id, client=True), inactive=True)
         return client
 
     def authenticate(self, client: PartnerClient, secret: str) -> bool:

@@ -155,8 +155,12 @@ class DisableClient(MethodView):
     def post(
         self, client_id: str, service: ClientService = Provide[Container.client_service]
     ) -> Any:
-        """Disable a client: it can no longer obtain tokens."""
-        return service.disable(client_id[:64])
+        """Disable a client: no new tokens, and the ones it holds refused.
+
+        Every service refuses the client's tokens within seconds (USER_STATUS_CHANGED with
+        role client), as it refuses a deactivated account's.
+        """
+        return service.disable(client_id[:64], actor=current_principal().subject)
 
 
 @blp.route("/keys")

@@ -20,6 +20,7 @@ from notification_service.controllers.metrics import (
 )
 from notification_service.domain.exceptions import InvalidNotification
 from notification_service.domain.model import AccountStatus
+from shared.application.events import status_account
 from shared.messaging.consumer import EventHandler, InboundEvent, RejectEvent
 
 #: every topic whose events become notifications
@@ -62,4 +63,4 @@ class UserStatusHandler(EventHandler):
                 account_status = AccountStatus(str(status))
             except ValueError as exc:
                 raise RejectEvent("unknown_status", f"unknown account status {status!r}") from exc
-            self._service.apply(inbound.event.user_id, account_status)
+            self._service.apply(status_account(inbound.event), account_status)

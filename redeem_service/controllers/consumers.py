@@ -18,7 +18,7 @@ from redeem_service.domain.exceptions import (
 )
 from redeem_service.domain.model import PointsAward
 from redeem_service.domain.redemption import Merchant
-from shared.application.events import parse_timestamp
+from shared.application.events import parse_timestamp, status_account
 from shared.application.ports import InactiveUsers
 from shared.domain.exceptions import InvalidInput
 from shared.messaging.consumer import EventHandler, InboundEvent, Rejected, RejectEvent
@@ -69,7 +69,7 @@ class UserStatusHandler(EventHandler):
         # In order: one user's events share a partition, so the last one wins.
         for inbound in events:
             event = inbound.event
-            self._inactive_users.mark(event.user_id, event.data.get("status") == "INACTIVE")
+            self._inactive_users.mark(status_account(event), event.data.get("status") == "INACTIVE")
 
 
 def _award(inbound: InboundEvent) -> PointsAward:

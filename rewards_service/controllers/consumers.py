@@ -19,7 +19,7 @@ from rewards_service.application.partner_events import (
 from rewards_service.application.services import WelcomeService
 from rewards_service.domain.earning import PartnerEvent
 from rewards_service.domain.exceptions import InvalidPartnerEvent
-from shared.application.events import parse_timestamp
+from shared.application.events import parse_timestamp, status_account
 from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
 from shared.messaging.consumer import EventHandler, InboundEvent, Rejected, RejectEvent
@@ -88,7 +88,7 @@ class UserStatusChanges(EventHandler):
     def handle(self, events: Sequence[InboundEvent]) -> None:
         for inbound in events:
             inactive = inbound.event.data["status"] == "INACTIVE"
-            self._inactive_users.mark(inbound.event.user_id, inactive=inactive)
+            self._inactive_users.mark(status_account(inbound.event), inactive=inactive)
 
 
 class PartnerEvents(EventHandler):

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.domain.principal import CLIENT_ROLE, account_key
+
 
 class Topic(StrEnum):
     PLAYERS = "players"
@@ -106,3 +108,9 @@ class IntegrationEvent:
             user_id=str(message["user_id"]),
             data={k: v for k, v in message.items() if k not in ENVELOPE_FIELDS},
         )
+
+
+def status_account(event: IntegrationEvent) -> str:
+    """The account a ``USER_STATUS_CHANGED`` is about: a user, or a partner or internal client
+    (role ``client``), keyed as resource servers look them up."""
+    return account_key(event.user_id, client=event.data.get("role") == CLIENT_ROLE)

@@ -32,6 +32,15 @@ class EventSource(StrEnum):
 
 STAFF_ROLES = frozenset({Role.STAFF, Role.ADMIN})
 
+#: the role a ``USER_STATUS_CHANGED`` names for a partner or internal client
+CLIENT_ROLE = "client"
+
+
+def account_key(subject: str, *, client: bool) -> str:
+    """Whose status decides whether a token is accepted: a user's id, or ``client:<id>``, so
+    a client id can never stand for a user's account (or the other way round)."""
+    return f"client:{subject}" if client else subject
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -48,6 +57,11 @@ class Principal:
     @property
     def is_client(self) -> bool:
         return self.role is None
+
+    @property
+    def account(self) -> str:
+        """The key of this caller's account status (see :func:`account_key`)."""
+        return account_key(self.subject, client=self.is_client)
 
     @property
     def is_staff(self) -> bool:

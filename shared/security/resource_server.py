@@ -20,7 +20,7 @@ from flask_jwt_extended.exceptions import JWTDecodeError
 
 from shared.application.ports import InactiveUsers
 from shared.domain.exceptions import PermissionDenied
-from shared.domain.principal import Principal, Role
+from shared.domain.principal import Principal, Role, account_key
 from shared.errors import CommonErrorCode
 from shared.security.jwks import KeyResolver
 from shared.security.tokens import principal_from_claims
@@ -99,9 +99,11 @@ def configure_resource_server(
 
     @jwt.token_in_blocklist_loader
     def _blocked(_headers: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
-        if inactive_users is None or "role" not in payload:
+        # A deactivated user or a disabled client (a token without a role is a client's).
+        if inactive_users is None:
             return False
-        return inactive_users.is_inactive(str(payload.get("sub")))
+        subject = str(payload.get("sub"))
+        return inactive_users.is_inactive(account_key(subject, client="role" not in payload))
 
     def unauthorized(reason: str) -> Any:
         return error_response(401, CommonErrorCode.UNAUTHENTICATED, reason, bearer=True)

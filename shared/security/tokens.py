@@ -103,11 +103,9 @@ class AccessTokenVerifier:
         if principal is None:
             principal, expires_at = self._decode(token)
             self._verified.put(token, principal, expires_at)
-        if (
-            self._inactive_users is not None
-            and not principal.is_client
-            and self._inactive_users.is_inactive(principal.subject)
-        ):
+        # Users deactivated and clients disabled are refused within seconds, whatever their
+        # tokens say (an in-memory lookup, ADR 0015).
+        if self._inactive_users is not None and self._inactive_users.is_inactive(principal.account):
             raise AccountInactive()
         return principal
 

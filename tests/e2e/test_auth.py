@@ -10,6 +10,7 @@ import uuid
 
 import requests
 
+from tests.support.e2e import wait_until
 from tests.support.kafka import TopicProbe
 
 PASSWORD = "correct horse battery"
@@ -85,6 +86,44 @@ def test_partner_token_and_introspection_over_http(platform):
     )
     assert response.json()["active"] is True
     assert response.json()["scope"] == "rewards.write"
+
+
+def test_a_disabled_partner_clients_tokens_are_refused_by_every_service_within_seconds(platform):
+    admin = {"Authorization": f"Bearer {platform.admin_token()}"}
+    created = requests.post(
+        f"{platform.url('auth')}/api/v1/auth/clients",
+        json={"name": "Leaked", "scopes": ["rewards.read", "rewards.redeem"]},
+        headers=admin,
+        timeout=10,
+    ).json()
+    token = requests.post(
+        f"{platform.url('auth')}/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(created["clientId"], created["clientSecret"]),
+        timeout=10,
+    ).json()["access_token"]
+    partner = {"Authorization": f"Bearer {token}"}
+    reads = {
+        "rewards": f"{platform.url('rewards')}/api/v1/rewards/{uuid.uuid4()}",
+        "redeem": f"{platform.url('redeem')}/api/v1/redemptions?playerId={uuid.uuid4()}",
+    }
+    for url in reads.values():
+        assert requests.get(url, headers=partner, timeout=10).status_code in {200, 404}
+    disabled = requests.post(
+        f"{platform.url('auth')}/api/v1/auth/clients/{created['clientId']}/disable",
+        headers=admin,
+        timeout=10,
+    )
+    assert disabled.status_code == 200
+
+    def refused_everywhere():
+        answers = [requests.get(url, headers=partner, timeout=10) for url in reads.values()]
+        return all(
+            a.status_code == 401 and a.json()["error"]["code"] == "ACCOUNT_INACTIVE"
+            for a in answers
+        )
+
+    wait_until(refused_everywhere, timeout=30, what="the client's token refused")
 
 
 def test_logs_are_json_lines_with_the_correlation_id(platform):

@@ -219,7 +219,9 @@ def test_clients_need_known_scopes(client, admin_token):
     assert response.status_code == 422
 
 
-def test_a_disabled_client_gets_no_token(client, admin_token):
+def test_a_disabled_client_gets_no_token_and_its_tokens_are_refused_everywhere(
+    client, admin_token, auth_container
+):
     created = client.post(
         "/api/v1/auth/clients",
         json={"name": "Bar", "scopes": ["rewards.read"]},
@@ -237,6 +239,28 @@ def test_a_disabled_client_gets_no_token(client, admin_token):
     refused = client.post("/oauth2/token", data=form, auth=credentials)
     assert refused.status_code == 401
     assert refused.json["error"] == "invalid_client"
+    # The services learn it from user-status, as they learn of a deactivated account; auth's
+    # own checks see it at once. Disabling again changes nothing.
+    assert auth_container.core.inactive_users().is_inactive(f"client:{created['clientId']}")
+    assert not auth_container.core.inactive_users().is_inactive(created["clientId"])
+    client.post(f"/api/v1/auth/clients/{created['clientId']}/disable", headers=bearer(admin_token))
+    with auth_container.core.database().connect() as connection:
+        events = (
+            connection.execute(
+                text("SELECT payload FROM outbox WHERE topic = 'user-status' AND message_key = :c"),
+                {"c": created["clientId"]},
+            )
+            .scalars()
+            .all()
+        )
+    [event] = events
+    assert (event["eventType"], event["user_id"], event["status"], event["role"]) == (
+        "USER_STATUS_CHANGED",
+        created["clientId"],
+        "INACTIVE",
+        "client",
+    )
+    assert event["changedBy"]
 
 
 def test_key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key(

@@ -80,6 +80,20 @@ def test_an_account_disabled_after_its_token_was_remembered_is_refused(
     assert (status, body["error"]["code"]) == (401, "ACCOUNT_INACTIVE")
 
 
+def test_a_client_disabled_after_its_token_was_remembered_is_refused(
+    signer: TestSigner,
+) -> None:
+    inactive = SetOfInactiveUsers()
+    app, _keys = make_app(signer, inactive)
+    token = signer.client_token("hotel-partner", "rewards.redeem")
+    assert call(app, token)[0] == 200
+    inactive.mark("hotel-partner", inactive=True)  # a user of that name: not this client
+    assert call(app, token)[0] == 200
+    inactive.mark("client:hotel-partner", inactive=True)
+    status, body = call(app, token)
+    assert (status, body["error"]["code"]) == (401, "ACCOUNT_INACTIVE")
+
+
 def test_tokens_past_their_expiry_are_never_served_from_memory(signer: TestSigner) -> None:
     app, keys = make_app(signer, SetOfInactiveUsers())
     within_leeway = signer.token("svc", scope="x", lifetime=-1)

@@ -29,7 +29,10 @@ from tests.support.tokens import (
 @pytest.fixture
 def verifier(signer: TestSigner) -> AccessTokenVerifier:
     return AccessTokenVerifier(
-        StaticKeyResolver(signer), ISSUER, AUDIENCE, inactive_users=SetOfInactiveUsers("gone")
+        StaticKeyResolver(signer),
+        ISSUER,
+        AUDIENCE,
+        inactive_users=SetOfInactiveUsers("gone", "client:leaked"),
     )
 
 
@@ -99,12 +102,16 @@ def test_a_missing_token_is_reported_as_missing(verifier: AccessTokenVerifier) -
         verifier.verify(None)
 
 
-def test_inactive_users_are_refused_but_clients_are_not_looked_up(
+def test_inactive_users_and_disabled_clients_are_refused_each_in_their_own_name(
     signer: TestSigner, verifier: AccessTokenVerifier
 ) -> None:
     with pytest.raises(AccountInactive):
         verifier.verify(signer.user_token("gone"))
+    with pytest.raises(AccountInactive):
+        verifier.verify(signer.client_token("leaked"))
+    # A client named like a deactivated user (or the other way round) is someone else.
     assert verifier.verify(signer.client_token("gone")).is_client
+    assert verifier.verify(signer.user_token("leaked")).subject == "leaked"
 
 
 @pytest.mark.parametrize(
