@@ -315,7 +315,14 @@ def test_events_of_players_not_registered_yet_wait_then_go_on_or_to_the_dead_let
     assert recorded(rewards_container) == {}
     assert confirmations(rewards_container) == []
 
-    sweeper = rewards_container.parked_events_service()
+    # The wait of the test profile (2 s) could end on a slow machine before the checks below.
+    sweeper = ParkedEventsService(
+        rewards_container.uow,
+        rewards_container.core.clock(),
+        wait=timedelta(minutes=15),
+        group_id="rewards-reward-events",
+        batch_size=100,
+    )
     assert sweeper.sweep().released == 0  # nobody registered yet, and no wait is over
 
     with rewards_container.uow() as uow:
