@@ -3,7 +3,6 @@ redemption requests."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -18,10 +17,11 @@ from redeem_service.domain.exceptions import (
 )
 from redeem_service.domain.model import PointsAward
 from redeem_service.domain.redemption import Merchant
-from shared.application.events import parse_timestamp, status_account
+from shared.application.events import status_account
 from shared.application.ports import InactiveUsers
 from shared.domain.exceptions import InvalidInput
 from shared.messaging.consumer import EventHandler, InboundEvent, Rejected, RejectEvent
+from shared.messaging.registrations import registration_of
 from shared.observability.logging import get_logger
 
 log = get_logger(__name__)
@@ -39,19 +39,12 @@ class PlayerRegisteredHandler(EventHandler):
         registrations: dict[str, datetime] = {}
         rejected: list[Rejected] = []
         for inbound in events:
-            user_id = inbound.event.user_id
-            registered_at = str(inbound.event.data.get("registeredAt"))
             try:
-                player_id = str(uuid.UUID(user_id))
-            except ValueError:
-                message = f"user_id {user_id[:64]!r} is not a UUID"
-                rejected.append(Rejected(inbound, "invalid_player_id", message))
+                player_id, registered_at = registration_of(inbound)
+            except RejectEvent as refused:
+                rejected.append(Rejected(inbound, refused.reason, refused.message))
                 continue
-            try:
-                registrations.setdefault(player_id, parse_timestamp(registered_at))
-            except ValueError:
-                message = f"registeredAt {registered_at[:40]!r} is not a timestamp"
-                rejected.append(Rejected(inbound, "invalid_registered_at", message))
+            registrations.setdefault(player_id, registered_at)
         self._directory.record(list(registrations.items()))
         return rejected
 

@@ -322,7 +322,7 @@ class PartnerEventIngestion:
         contracts: EventContracts,
         publisher: PartnerEventPublisher,
         max_ahead: timedelta,
-        uow: UowFactory | None = None,
+        uow: UowFactory,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -387,10 +387,8 @@ class PartnerEventIngestion:
             raise InvalidPartnerEvents(problems)
         self._publisher.publish(completed)
         players = {d["user_id"] for d in completed}
-        known = players
-        if self._uow is not None:
-            with self._uow() as uow:
-                known = uow.players.known(players)
+        with self._uow() as uow:
+            known = uow.players.known(players)
         return AcceptedEvents(
             event_ids=[d["eventId"] for d in completed],
             unregistered_players=sorted(players - known),

@@ -3,9 +3,8 @@ partner events."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from prometheus_client import Gauge
 
@@ -19,10 +18,11 @@ from rewards_service.application.partner_events import (
 from rewards_service.application.services import WelcomeService
 from rewards_service.domain.earning import PartnerEvent
 from rewards_service.domain.exceptions import InvalidPartnerEvent
-from shared.application.events import parse_timestamp, status_account
+from shared.application.events import status_account
 from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
-from shared.messaging.consumer import EventHandler, InboundEvent, Rejected, RejectEvent
+from shared.messaging.consumer import EventHandler, InboundEvent, Rejected
+from shared.messaging.registrations import registration_of
 from shared.observability.logging import get_logger
 
 log = get_logger(__name__)
@@ -31,27 +31,6 @@ PARKED_EVENTS = Gauge(
     "reward_events_parked",
     "Partner events waiting for their player's registration (dead-lettered when the wait ends).",
 )
-
-
-def _player_id(inbound: InboundEvent) -> str:
-    """The event's user id as a canonical UUID; anything else can never be processed."""
-    try:
-        return str(uuid.UUID(inbound.event.user_id))
-    except ValueError:
-        raise RejectEvent(
-            "invalid_player_id", f"user_id {inbound.event.user_id[:64]!r} is not a UUID"
-        ) from None
-
-
-def _registered_at(inbound: InboundEvent) -> datetime:
-    # Checked here as well: the schema's date-time format is not enforced by every validator.
-    value = str(inbound.event.data["registeredAt"])
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        raise RejectEvent(
-            "invalid_registered_at", f"registeredAt {value[:40]!r} is not a timestamp"
-        ) from None
 
 
 class PlayerRegistrations(EventHandler):
@@ -64,14 +43,12 @@ class PlayerRegistrations(EventHandler):
         self._service = service
 
     def handle(self, events: Sequence[InboundEvent]) -> None:
-        registrations = [
-            PlayerRegistration(
-                event_id=inbound.event.event_id,
-                player_id=_player_id(inbound),
-                registered_at=_registered_at(inbound),
+        registrations: list[PlayerRegistration] = []
+        for inbound in events:
+            player_id, registered_at = registration_of(inbound)
+            registrations.append(
+                PlayerRegistration(inbound.event.event_id, player_id, registered_at)
             )
-            for inbound in events
-        ]
         welcomed = self._service.register_players(registrations)
         log.info("players_registered", events=len(registrations), welcomed=len(welcomed))
 
