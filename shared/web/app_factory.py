@@ -4,6 +4,7 @@ ids, health, metrics and local Swagger UI. Every service's ``create_app()`` star
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask_smorest import Api
 from jinja2 import ChoiceLoader, FileSystemLoader
-from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.errors import CommonErrorCode
@@ -128,6 +129,11 @@ def _refuse_unsafe_input() -> None:
     # Content-Length or chunked: no way around the checks.
     if request.is_json and (request.content_length or request.headers.get("Transfer-Encoding")):
         body = request.get_data(cache=True)
+        limit = request.max_content_length
+        if request.content_length is None and limit is not None and len(body) >= limit:
+            # A chunked body is read up to the limit and no further: refused as too large,
+            # not parsed cut short (as malformed JSON, or as a document the client did not send).
+            raise RequestEntityTooLarge()
         if json_text_has_nul(body):
             raise HttpError(
                 422, CommonErrorCode.VALIDATION_FAILED, "Text may not contain NUL characters."
@@ -146,19 +152,43 @@ def _refuse_unsafe_input() -> None:
             )
 
 
-def _drain_unread_body() -> None:
-    """Read what the view left unread of a request body within the body limit (a request
-    refused before its body was parsed: no token, a wrong content type). Gunicorn's threaded
-    worker drains at most 64 KiB itself and otherwise closes the connection after having
-    announced keep-alive; a proxy that reuses it then fails the next request it sends there,
-    perhaps another client's. Bodies over the limit are refused by the gateway before they
-    get here."""
-    if not request.content_length:
+#: What is left unread of a request body, up to this much, is read and discarded after the
+#: response is made, so the connection stays usable; requests that may carry more are answered
+#: ``Connection: close`` (``shared.web.gunicorn_conf.pre_request``).
+DRAIN_MAX_BYTES = 1_048_576
+
+
+def is_chunked(transfer_encoding: str | None) -> bool:
+    return bool(transfer_encoding) and "chunked" in str(transfer_encoding).lower()
+
+
+def _read_off(stream: Any) -> None:
+    left = DRAIN_MAX_BYTES
+    # Whatever the input raises (the client went away, a malformed chunk), the response stands.
+    with contextlib.suppress(Exception):
+        while left > 0:
+            chunk = stream.read(min(65_536, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+
+
+def _drain_unread_body(response: Response) -> None:
+    """Once the response is sent, read what the view left unread of the request body (a
+    request refused before its body was parsed: no token, a wrong content type, a body over
+    the limit). Gunicorn's threaded worker drains at most 64 KiB itself and otherwise closes
+    the connection after having announced keep-alive: the client's next request on it, or a
+    proxy's (perhaps another client's), then failed. Read from the server's own input, past
+    the body limit; after the response, so a client that waits for it before sending its
+    body does not hold the worker."""
+    length = request.content_length
+    if not (length or is_chunked(request.headers.get("Transfer-Encoding"))):
         return
-    with contextlib.suppress(RequestEntityTooLarge, ClientDisconnected, OSError):
-        exhaust = getattr(request.stream, "exhaust", None)
-        if exhaust is not None:
-            exhaust()
+    if length is not None and length > DRAIN_MAX_BYTES:
+        return  # answered Connection: close
+    stream = request.environ.get("wsgi.input")
+    if stream is not None:
+        response.call_on_close(functools.partial(_read_off, stream))
 
 
 def _install_request_hooks(app: Flask, service: str, access_log: bool) -> None:
@@ -198,7 +228,7 @@ def _install_request_hooks(app: Flask, service: str, access_log: bool) -> None:
 
     @app.after_request
     def _drain(response: Response) -> Response:
-        _drain_unread_body()
+        _drain_unread_body(response)
         return response
 
     @app.teardown_request

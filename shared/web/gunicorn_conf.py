@@ -17,7 +17,7 @@ from gunicorn.glogging import Logger
 
 from shared.errors import CommonErrorCode
 from shared.observability.logging import configure_logging
-from shared.web.app_factory import API_CSP, SECURITY_HEADERS
+from shared.web.app_factory import API_CSP, DRAIN_MAX_BYTES, SECURITY_HEADERS, is_chunked
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -105,6 +105,19 @@ def child_exit(_server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def pre_request(_worker: Any, req: Any) -> None:
+    """Answer ``Connection: close`` to a request that may leave more body unread than the
+    application drains (``DRAIN_MAX_BYTES``): a declared length over it, or chunked (its size
+    is known only once read). Past what it drains itself, gunicorn closes the connection even
+    after a response that announced keep-alive, and the next request sent on it fails."""
+    for name, value in req.headers:
+        if (name == "TRANSFER-ENCODING" and is_chunked(value)) or (
+            name == "CONTENT-LENGTH" and int(value) > DRAIN_MAX_BYTES
+        ):
+            req.force_close()
+            return
 
 
 def post_worker_init(worker: Any) -> None:

@@ -4,6 +4,7 @@ services' own servers refuse before any application code sees it."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -167,6 +168,58 @@ def test_a_body_refused_unread_leaves_the_keep_alive_connection_usable(
         assert connection.sock is socket_before  # the same connection, not a new one
     finally:
         connection.close()
+
+
+def _exchange(address: tuple[str, int], request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """One request on a new connection, read until the server closes it (or 5 s pass)."""
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        with contextlib.suppress(TimeoutError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    return lines[0], {k.lower(): v for k, v in (line.split(": ", 1) for line in lines[1:])}, body
+
+
+@pytest.mark.parametrize("service", ["auth", "notification"])  # a gthread and a gevent server
+def test_a_body_over_the_limit_is_refused_and_the_connection_left_as_announced(
+    platform: RunningPlatform, service: str
+) -> None:
+    # Straight to the service, as a load balancer without a body limit sends it. A body over
+    # the limit is refused unread; it used to leave the connection closed right after a
+    # response that announced keep-alive, and the client's next request on it failed.
+    url = platform.url(service)
+    split = urlsplit(url)
+    address = (split.hostname or "", split.port or 80)
+    head = b"POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    session = requests.Session()
+    for _ in range(3):
+        refused = session.post(
+            f"{url}/api/v1/auth/register",
+            data=b"x" * 300_000,
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert refused.status_code == 413
+        assert refused.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+        assert refused.headers["Connection"] == "keep-alive"
+        assert session.get(f"{url}/health/live", timeout=10).status_code == 200
+    # More than the service reads to keep the connection (only the headers are sent), and
+    # chunked (its size unknown): refused, and the connection closed as announced.
+    huge = head + b"Content-Length: 50000000\r\n\r\n"
+    chunked = (
+        head
+        + b"Transfer-Encoding: chunked\r\n\r\n"
+        + b"".join(b"10000\r\n" + b"x" * 0x10000 + b"\r\n" for _ in range(5))
+        + b"0\r\n\r\n"
+    )
+    for kind, request in {"declared": huge, "chunked": chunked}.items():
+        status, headers, body = _exchange(address, request)
+        assert status.startswith("HTTP/1.1 413 "), (kind, status)
+        assert headers["connection"] == "close", kind
+        assert json.loads(body)["error"]["code"] == "PAYLOAD_TOO_LARGE", kind
 
 
 def test_a_malformed_request_line_is_refused_in_the_envelope(gateway: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 
 import pytest
@@ -135,6 +136,20 @@ def test_a_huge_body_is_refused_before_it_is_read(client):
         "/api/v1/auth/register",
         data=b'{"email": "' + b"a" * 200_000 + b'"}',
         content_type="application/json",
+    )
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_a_chunked_body_over_the_limit_is_refused_not_parsed_cut_short(client):
+    # No Content-Length to refuse it by: the body is read up to the limit and no further.
+    body = b'{"email": "a@example.com", "password": "a long passphrase"}' + b" " * 100_000
+    response = client.post(
+        "/api/v1/auth/register",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
     )
     assert response.status_code == 413
     assert response.json["error"]["code"] == "PAYLOAD_TOO_LARGE"
