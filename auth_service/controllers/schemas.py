@@ -92,7 +92,13 @@ class SessionSchema(Schema):
 
 
 class ClientCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=100),
+            FullMatch(r"^[^\r\n]*\S[^\r\n]*$", error="A name on one line, not blank."),
+        ],
+    )
     scopes = fields.List(
         fields.String(validate=validate.OneOf([s.value for s in Scope])),
         required=True,

@@ -13,6 +13,7 @@ from rewards_service.controllers.schemas import Instant
 from rewards_service.domain.earning import MAX_RULE_POINTS, EarningSource, EarningType
 
 _POINTS = validate.Range(min=0, max=MAX_RULE_POINTS)
+_POINT_KEYS = {"pointsPerEvent", "pointsPerNight", "pointsPerUnit"}
 
 
 class UnitAmount(fields.String):
@@ -70,6 +71,16 @@ class AcceptedEventsSchema(Schema):
 
 
 class EarningParametersSchema(Schema):
+    @pre_load
+    def _points_given(self, data: Any, **_kwargs: Any) -> Any:
+        # Every points field defaults to 0: "{}" would be a version that awards nothing, which
+        # is a mistake far more often than a decision. Awarding nothing is said with a 0.
+        if isinstance(data, dict) and not _POINT_KEYS & data.keys():
+            raise ValidationError(
+                "Give pointsPerEvent, pointsPerNight or pointsPerUnit (0 to award none)."
+            )
+        return data
+
     points_per_event = fields.Integer(
         data_key="pointsPerEvent", load_default=0, strict=True, validate=_POINTS
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
+import pytest
 from sqlalchemy import text
 
 from tests.integration.auth.conftest import bearer, login, register, unique_email
@@ -217,6 +218,18 @@ def test_clients_need_known_scopes(client, admin_token):
         "/api/v1/auth/clients", json={"name": "X", "scopes": ["root"]}, headers=bearer(admin_token)
     )
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("name", ["", "   ", "Spa\nadmin", "x" * 101])
+def test_clients_need_a_name_on_one_line(client, admin_token, name):
+    response = client.post(
+        "/api/v1/auth/clients",
+        json={"name": name, "scopes": ["rewards.read"]},
+        headers=bearer(admin_token),
+    )
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "VALIDATION_FAILED"
+    assert "name" in response.json["error"]["details"]["json"]
 
 
 def test_a_disabled_client_gets_no_token_and_its_tokens_are_refused_everywhere(

@@ -356,11 +356,21 @@ def test_a_version_scheduled_by_mistake_is_withdrawn_before_it_takes_effect(
     assert client.post(f"{RULES}/HOTEL_STAY/3/withdraw", headers=player_headers).status_code == 403
 
 
+ONE = {"pointsPerEvent": 1}
+
+
 @pytest.mark.parametrize(
     "body",
     [
-        {"ruleType": "SPA", "effectiveFrom": "2030-01-01T00:00:00Z", "parameters": {}},
-        {"ruleType": "DINING", "effectiveFrom": "2030-01-01T00:00:00", "parameters": {}},
+        {"ruleType": "SPA", "effectiveFrom": "2030-01-01T00:00:00Z", "parameters": ONE},
+        {"ruleType": "DINING", "effectiveFrom": "2030-01-01T00:00:00", "parameters": ONE},
+        # Nothing said about points: a version that would award none by mistake.
+        {"ruleType": "DINING", "effectiveFrom": "2030-01-01T00:00:00Z", "parameters": {}},
+        {
+            "ruleType": "DINING",
+            "effectiveFrom": "2030-01-01T00:00:00Z",
+            "parameters": {"unitAmount": "5.00"},
+        },
         {"ruleType": "DINING", "effectiveFrom": "2030-01-01T00:00:00Z", "parameters": {"x": 1}},
         {
             "ruleType": "DINING",
@@ -382,7 +392,7 @@ def test_a_version_scheduled_by_mistake_is_withdrawn_before_it_takes_effect(
             "effectiveFrom": "2030-01-01T00:00:00Z",
             "parameters": {"pointsPerEvent": 1.7},
         },
-        {"ruleType": "DINING", "effectiveFrom": "9999-12-31T23:00:00-05:00", "parameters": {}},
+        {"ruleType": "DINING", "effectiveFrom": "9999-12-31T23:00:00-05:00", "parameters": ONE},
     ],
 )
 def test_invalid_rules_are_refused(
@@ -392,12 +402,26 @@ def test_invalid_rules_are_refused(
     assert response.status_code == 422, response.json
 
 
+def test_a_version_that_awards_nothing_says_so_with_a_zero(
+    client: ApiClient, staff: dict[str, str]
+) -> None:
+    body = {
+        "ruleType": "DINING",
+        "effectiveFrom": "2031-01-01T00:00:00Z",
+        "parameters": {"pointsPerEvent": 0},
+    }
+    response = client.post(RULES, json=body, headers=staff)
+    assert response.status_code == 201, response.json
+    assert response.json["parameters"]["pointsPerEvent"] == 0
+    assert response.json["parameters"]["pointsPerUnit"] == 0
+
+
 def test_players_and_partners_cannot_manage_rules(client: ApiClient, tokens: Tokens) -> None:
     player = tokens.headers(str(uuid.uuid4()), "player")
     partner = tokens.client("casino", "rewards.read", "rewards.write")
     for headers in (player, partner):
         assert client.get(RULES, headers=headers).status_code == 403
-        body = {"ruleType": "DINING", "effectiveFrom": "2030-01-01T00:00:00Z", "parameters": {}}
+        body = {"ruleType": "DINING", "effectiveFrom": "2030-01-01T00:00:00Z", "parameters": ONE}
         assert client.post(RULES, json=body, headers=headers).status_code == 403
 
 
