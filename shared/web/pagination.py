@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -11,9 +12,21 @@ from shared.domain.pagination import PageRequest
 MAX_PAGE_SIZE = 100
 
 
+class QueryInteger(fields.Integer):
+    """A whole number in a query string: ASCII digits only. ``int()`` alone would also take
+    other scripts' digits (fullwidth, Arabic-Indic), "1_000" and " 12 " as numbers."""
+
+    _DIGITS = re.compile(r"[0-9]{1,18}")
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, str) and not self._DIGITS.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 class PageQuerySchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    page_size = fields.Integer(
+    page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=100_000))
+    page_size = QueryInteger(
         data_key="pageSize",
         load_default=20,
         validate=validate.Range(min=1, max=MAX_PAGE_SIZE),

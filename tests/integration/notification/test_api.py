@@ -125,7 +125,18 @@ def test_an_unknown_or_malformed_id_is_a_404_in_the_envelope(
 
 @pytest.mark.parametrize(
     "query",
-    ["pageSize=0", "pageSize=101", "page=0", "unread=maybe", "userId=" + "x" * 65, "color=red"],
+    [
+        "pageSize=0",
+        "pageSize=101",
+        "page=0",
+        # Numbers int() would take: other scripts' digits, underscores, spaces.
+        "page=%EF%BC%92",
+        "page=1_0",
+        "pageSize=%2010",
+        "unread=maybe",
+        "userId=" + "x" * 65,
+        "color=red",
+    ],
 )
 def test_bad_query_parameters_are_refused(
     client: FlaskClient, player: dict[str, str], query: str
