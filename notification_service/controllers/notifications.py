@@ -13,6 +13,7 @@ from notification_service.application.views import notification_view
 from notification_service.container import Container
 from notification_service.controllers.schemas import (
     MarkedReadSchema,
+    NoQuerySchema,
     NotificationListSchema,
     NotificationQuerySchema,
     NotificationSchema,
@@ -82,12 +83,14 @@ class UnreadCount(MethodView):
 @blp.route("/<string:notification_id>/read")
 class MarkRead(MethodView):
     @authenticated(roles=_READERS)
+    @blp.arguments(NoQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, NotificationSchema)
     @blp.doc(security=BEARER_AUTH)
-    @errors(blp, 401, 403, 404)
+    @errors(blp, 401, 403, 404, 422)
     @inject
     def patch(
         self,
+        _query: dict[str, Any],
         notification_id: str,
         service: NotificationService = Provide[Container.notification_service],
     ) -> Any:
@@ -98,11 +101,16 @@ class MarkRead(MethodView):
 @blp.route("/read-all")
 class MarkAllRead(MethodView):
     @authenticated(roles=_READERS)
+    @blp.arguments(NoQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, MarkedReadSchema)
     @blp.doc(security=BEARER_AUTH)
-    @errors(blp, 401, 403)
+    @errors(blp, 401, 403, 422)
     @inject
-    def post(self, service: NotificationService = Provide[Container.notification_service]) -> Any:
+    def post(
+        self,
+        _query: dict[str, Any],
+        service: NotificationService = Provide[Container.notification_service],
+    ) -> Any:
         """Mark all your unread notifications read."""
         marked = service.mark_all_read(current_principal())
         return {"user_id": marked.user_id, "updated": marked.count}

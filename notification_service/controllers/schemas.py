@@ -28,6 +28,12 @@ class UserQuerySchema(Schema):
     )
 
 
+class NoQuerySchema(Schema):
+    """For the endpoints that act on the caller's own notifications only: a ``userId`` there
+    (as the list and the count take) is refused, not ignored, so nobody marks their own
+    notifications read believing they marked a player's."""
+
+
 class NotificationSchema(Schema):
     """The same shape the WebSocket sends in ``{"type": "notification", "notification": …}``."""
 

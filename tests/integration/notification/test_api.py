@@ -111,6 +111,18 @@ def test_staff_read_a_players_notifications_but_cannot_mark_them(
     assert listed.status_code == 200
     assert body(listed)["total"] == 1
     assert client.patch(f"/api/v1/notifications/{theirs}/read", headers=staff).status_code == 404
+    # "Whose" is not a parameter of marking: refused, not ignored (which marked the staff
+    # member's own notifications read instead).
+    store(notification_container, "staff-1")
+    for method, path in (
+        ("post", "/api/v1/notifications/read-all?userId=player-2"),
+        ("patch", f"/api/v1/notifications/{theirs}/read?userId=player-2"),
+    ):
+        refused = client.open(path, method=method.upper(), headers=staff)
+        assert refused.status_code == 422, path
+        assert body(refused)["error"]["code"] == "VALIDATION_FAILED"
+    assert notification_container.notifications().count_unread("player-2") == 1
+    assert notification_container.notifications().count_unread("staff-1") == 1
 
 
 @pytest.mark.parametrize("notification_id", ["not-an-id", "0" * 24, "z" * 24, "1" * 64, "%24where"])
@@ -210,8 +222,14 @@ def test_swagger_lists_every_route_with_its_schemas_and_errors(client: FlaskClie
     expected = {
         ("/api/v1/notifications", "get"): {"200", "401", "403", "422"},
         ("/api/v1/notifications/unread-count", "get"): {"200", "401", "403", "422"},
-        ("/api/v1/notifications/{notification_id}/read", "patch"): {"200", "401", "403", "404"},
-        ("/api/v1/notifications/read-all", "post"): {"200", "401", "403"},
+        ("/api/v1/notifications/{notification_id}/read", "patch"): {
+            "200",
+            "401",
+            "403",
+            "404",
+            "422",
+        },
+        ("/api/v1/notifications/read-all", "post"): {"200", "401", "403", "422"},
         ("/api/v1/notifications/ws", "get"): {"101", "401", "403", "426"},
     }
     for (path, method), statuses in expected.items():
