@@ -34,6 +34,7 @@ _REJECTIONS = {
     "INSUFFICIENT_POINTS": "You do not have enough points for it.",
     "PLAYER_INACTIVE": "Your account is not active.",
     "INVALID_REQUEST": "The request was not valid.",
+    "UNKNOWN_PLAYER": "No player has this id.",
 }
 
 

@@ -193,11 +193,18 @@ class RedemptionDecisions:
         players = sorted({r.player_id for r in pending})
         wallets = uow.wallets.lock(players)
         inactive = self._inactive_users.inactive_among(players)
+        # A wallet's owner is known; of the rest, only those whose registration was seen.
+        without_wallet = [p for p in players if p not in wallets]
+        registered = uow.players.registered_among(without_wallet)
         debits: list[WalletTransaction] = []
         for redemption in pending:
-            wallet = wallets.get(redemption.player_id) or Wallet(redemption.player_id)
+            player = redemption.player_id
+            wallet = wallets.get(player) or Wallet(player)
             debit = redemption.decide(
-                wallet, player_active=redemption.player_id not in inactive, now=now
+                wallet,
+                player_active=player not in inactive,
+                player_known=player in wallets or player in registered,
+                now=now,
             )
             if debit is not None:
                 wallets[redemption.player_id] = debit.wallet_after

@@ -30,6 +30,10 @@ class PlayerRepository(ABC):
     def exists(self, player_id: str) -> bool:
         """Registered, or holding a wallet (every wallet's owner may be corrected)."""
 
+    @abstractmethod
+    def registered_among(self, player_ids: Collection[str]) -> set[str]:
+        """The ones of ``player_ids`` whose registration the wallet has seen."""
+
 
 class WalletRepository(ABC):
     @abstractmethod

@@ -53,6 +53,8 @@ class RejectionReason(StrEnum):
     INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
     PLAYER_INACTIVE = "PLAYER_INACTIVE"
     INVALID_REQUEST = "INVALID_REQUEST"
+    #: no registered player and no wallet has this id (a partner's mistyped id)
+    UNKNOWN_PLAYER = "UNKNOWN_PLAYER"
 
 
 class RedemptionChannel(StrEnum):
@@ -200,12 +202,16 @@ class Redemption:
         return self.request_hash == other.request_hash
 
     def decide(
-        self, wallet: Wallet, *, player_active: bool, now: datetime
+        self, wallet: Wallet, *, player_known: bool, player_active: bool, now: datetime
     ) -> WalletTransaction | None:
-        """Confirm when the player is active and has the points — the debit's log line is
-        returned, its ``wallet_after`` is the wallet now — or reject with the reason (None)."""
+        """Confirm when the player is known, active and has the points — the debit's log line
+        is returned, its ``wallet_after`` is the wallet now — or reject with the reason
+        (None)."""
         if not self.is_pending:
             raise RedemptionAlreadyDecided()
+        if not player_known:
+            self._reject(RejectionReason.UNKNOWN_PLAYER, wallet, now)
+            return None
         if not player_active:
             self._reject(RejectionReason.PLAYER_INACTIVE, wallet, now)
             return None
@@ -255,6 +261,8 @@ class Redemption:
             return "The player's account is not active."
         if self.reason is RejectionReason.INVALID_REQUEST:
             return "The request is not valid."
+        if self.reason is RejectionReason.UNKNOWN_PLAYER:
+            return "No player has this id."
         return None
 
     def readable_by(self, principal: Principal) -> bool:

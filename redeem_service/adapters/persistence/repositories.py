@@ -208,6 +208,8 @@ _PLAYER_EXISTS = select(
     | select(wallets.c.player_id).where(wallets.c.player_id == bindparam("player")).exists()
 )
 
+_REGISTERED_AMONG = text("SELECT id FROM players WHERE id = ANY(CAST(:players AS text[]))")
+
 
 class SqlAlchemyPlayerRepository(PlayerRepository):
     def __init__(self, connection: Connection) -> None:
@@ -223,6 +225,12 @@ class SqlAlchemyPlayerRepository(PlayerRepository):
 
     def exists(self, player_id: str) -> bool:
         return bool(self._connection.execute(_PLAYER_EXISTS, {"player": player_id}).scalar())
+
+    def registered_among(self, player_ids: Collection[str]) -> set[str]:
+        if not player_ids:
+            return set()
+        rows = self._connection.execute(_REGISTERED_AMONG, {"players": list(player_ids)})
+        return {row.id for row in rows}
 
 
 class SqlAlchemyWalletRepository(WalletRepository):

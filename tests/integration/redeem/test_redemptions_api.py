@@ -21,6 +21,7 @@ from tests.integration.redeem.support import (
     new_player,
     outbox_events,
     outbox_messages,
+    registered_player,
 )
 from tests.support.tokens import TestSigner
 
@@ -191,7 +192,7 @@ def test_the_idempotency_key_is_required_and_bounded(
 def test_the_outcome_is_read_by_the_player_the_requester_and_staff_only(
     client: FlaskClient, redeem_container: Container, signer: TestSigner
 ) -> None:
-    player = new_player()
+    player = registered_player(redeem_container)
     hotel = signer.client_token("hotel", scope="rewards.redeem")
     accepted = json_of(redeem(client, hotel, playerId=player))
     redemption_id = accepted["redeemRequestId"]
@@ -223,6 +224,28 @@ def test_the_outcome_is_read_by_the_player_the_requester_and_staff_only(
     unknown = client.get(f"{URL}/{uuid.uuid4()}", headers=bearer(signer.user_token(player)))
     assert unknown.status_code == 404
     assert client.get(f"{URL}/not-a-uuid", headers=bearer(hotel)).status_code == 404
+
+
+def test_a_partner_s_request_for_an_id_no_player_has_is_rejected_as_unknown(
+    client: FlaskClient, redeem_container: Container, signer: TestSigner
+) -> None:
+    hotel = signer.client_token("hotel", scope="rewards.redeem")
+    known, nobody = registered_player(redeem_container), new_player()
+    ids = {
+        player: json_of(redeem(client, hotel, playerId=player, key=f"k-{player}"))[
+            "redeemRequestId"
+        ]
+        for player in (known, nobody)
+    }
+    events = outbox_events(redeem_container.core.database(), "redeem-events")
+    RedeemRequestedHandler(redeem_container.redemption_decisions()).handle(
+        [inbound(event, "redeem-events") for event in events if event.user_id in ids]
+    )
+    reasons = {
+        player: json_of(client.get(f"{URL}/{ids[player]}", headers=bearer(hotel)))["reason"]
+        for player in ids
+    }
+    assert reasons == {known: "INSUFFICIENT_POINTS", nobody: "UNKNOWN_PLAYER"}
 
 
 def test_a_player_lists_their_redemptions_newest_first(

@@ -52,6 +52,9 @@ class InMemoryPlayerRepository(PlayerRepository):
     def exists(self, player_id: str) -> bool:
         return player_id in self._store.players or player_id in self._store.wallets
 
+    def registered_among(self, player_ids: Collection[str]) -> set[str]:
+        return {p for p in player_ids if p in self._store.players}
+
 
 class InMemoryWalletRepository(WalletRepository):
     def __init__(self, store: Store) -> None:

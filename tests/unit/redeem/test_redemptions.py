@@ -228,6 +228,7 @@ def test_a_player_without_points_or_below_zero_is_rejected(
     service: RedemptionService, decisions: RedemptionDecisions, store: Store
 ) -> None:
     earn(store, "p2", -30)  # a reversal took back points already spent
+    store.players["p1"] = NOW  # registered, no wallet yet
     service.request(ask(points=1), PLAYER)
     service.request(ask(points=1, key="other"), OTHER_PLAYER)
     result = decisions.decide(requested(store))
@@ -237,6 +238,24 @@ def test_a_player_without_points_or_below_zero_is_rejected(
     }
     assert "p1" not in store.wallets
     assert store.wallets["p2"].points == -30
+
+
+def test_a_partner_s_request_for_an_id_no_player_has_is_rejected_as_such(
+    service: RedemptionService, decisions: RedemptionDecisions, store: Store
+) -> None:
+    # Not "insufficient points" with a balance of 0: the partner mistyped the id.
+    store.players["p1"] = NOW
+    service.request(ask(points=5, player_id="p1"), HOTEL)
+    service.request(ask(points=5, player_id="nobody", key="k-2"), HOTEL)
+    result = decisions.decide(requested(store))
+    assert {(r.player_id, r.reason) for r in result.decided} == {
+        ("p1", RejectionReason.INSUFFICIENT_POINTS),
+        ("nobody", RejectionReason.UNKNOWN_PLAYER),
+    }
+    unknown = next(r for r in result.decided if r.player_id == "nobody")
+    assert unknown.rejection_message == "No player has this id."
+    assert "nobody" not in store.wallets
+    assert {o["reason"] for o in outcomes(store)} == {"INSUFFICIENT_POINTS", "UNKNOWN_PLAYER"}
 
 
 def test_an_inactive_player_s_request_is_rejected(
