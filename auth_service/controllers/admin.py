@@ -6,6 +6,7 @@ from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
+from marshmallow import RAISE
 
 from auth_service.application.commands import CreateClient
 from auth_service.application.services import AccountService, ClientService, KeyService
@@ -38,7 +39,7 @@ _STAFF = [Role.STAFF, Role.ADMIN]
 @blp.route("/users")
 class Users(MethodView):
     @authenticated(roles=_STAFF)
-    @blp.arguments(UserQuerySchema, location="query")
+    @blp.arguments(UserQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, UserPageSchema)
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401, 403, 422)
@@ -100,7 +101,7 @@ class Reactivate(MethodView):
 @blp.route("/clients")
 class Clients(MethodView):
     @authenticated(roles=_ADMIN)
-    @blp.arguments(PageQuerySchema, location="query")
+    @blp.arguments(PageQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, ClientPageSchema)
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401, 403)

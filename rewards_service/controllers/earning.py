@@ -7,6 +7,7 @@ from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
+from marshmallow import RAISE
 
 from rewards_service.application.commands import ScheduleEarningRule
 from rewards_service.application.earning import (
@@ -110,7 +111,7 @@ class PartnerEventSubmissions(MethodView):
 @blp.route("/rules")
 class EarningRules(MethodView):
     @authenticated(roles=_STAFF)
-    @blp.arguments(EarningRuleQuerySchema, location="query")
+    @blp.arguments(EarningRuleQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, EarningRuleListSchema)
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401, 403, 422)
@@ -183,7 +184,7 @@ class EarningRuleWithdrawal(MethodView):
 @blp.route("/<uuid:player_id>")
 class PlayerPoints(MethodView):
     @authenticated(roles=_USERS, scopes=[Scope.REWARDS_READ])
-    @blp.arguments(PointsQuerySchema, location="query")
+    @blp.arguments(PointsQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, PointsSchema)
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401, 403, 404, 422)

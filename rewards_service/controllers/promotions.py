@@ -6,6 +6,7 @@ from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
+from marshmallow import RAISE
 
 from rewards_service.application.commands import CreatePromotion, RevisePromotion
 from rewards_service.application.services import ClaimService, PromotionService
@@ -43,7 +44,7 @@ _USERS = [Role.PLAYER, Role.STAFF, Role.ADMIN]
 @blp.route("")
 class Promotions(MethodView):
     @authenticated(roles=_STAFF)
-    @blp.arguments(PromotionQuerySchema, location="query")
+    @blp.arguments(PromotionQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, PromotionPageSchema)
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401, 403, 422)
@@ -177,7 +178,7 @@ class AssignPromotion(MethodView):
 @blp.route("/players/<uuid:player_id>")
 class PlayerPromotions(MethodView):
     @authenticated(roles=_USERS)
-    @blp.arguments(PlayerPromotionQuerySchema, location="query")
+    @blp.arguments(PlayerPromotionQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, PlayerPromotionPageSchema)
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401, 403, 422)

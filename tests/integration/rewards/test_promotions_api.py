@@ -208,7 +208,8 @@ def test_list_pages_are_bounded_and_counted(client: ApiClient, staff: dict[str, 
     assert page.json["page"] == 2
     assert page.json["pageSize"] == 2
     assert len(page.json["items"]) == 1
-    for query in ["pageSize=101", "page=0", "type=NOPE", "active=maybe"]:
+    # Misspelt parameters are refused, not ignored (pagesize=2 silently listed 20).
+    for query in ["pageSize=101", "page=0", "type=NOPE", "active=maybe", "pagesize=2"]:
         assert client.get(f"/api/v1/promotions?{query}", headers=staff).status_code == 422
 
 
