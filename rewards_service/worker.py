@@ -86,9 +86,7 @@ def main() -> None:
         ),
         Periodic(
             "rewards-parked-events",
-            ParkedEventsSweep(
-                container.parked_events_service(), int(settings["earning"]["park_batch_size"])
-            ),
+            ParkedEventsSweep(container.parked_events_service()),
             interval=float(settings["earning"]["park_sweep_seconds"]),
         ),
     ]

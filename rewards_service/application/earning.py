@@ -135,6 +135,8 @@ class ParkedSweep:
     expired: list[ParkedEvent]
     #: still waiting after the sweep
     waiting: int
+    #: a batch was full: sweep again at once rather than after the interval
+    more: bool
 
 
 class ParkedEventsService:
@@ -176,7 +178,12 @@ class ParkedEventsService:
                 )
             waiting = uow.parked_events.count()
             uow.commit()
-        return ParkedSweep(released=len(released), expired=expired, waiting=waiting)
+        return ParkedSweep(
+            released=len(released),
+            expired=expired,
+            waiting=waiting,
+            more=max(len(released), len(expired)) >= self._batch_size,
+        )
 
 
 def _headers(parked: ParkedEvent) -> dict[str, str]:

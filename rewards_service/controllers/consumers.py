@@ -134,9 +134,8 @@ class ParkedEventsSweep:
     """Run by the worker every second: publishes parked events again once their player is
     registered, dead-letters those whose wait ended (``unknown_player``)."""
 
-    def __init__(self, service: ParkedEventsService, batch_size: int) -> None:
+    def __init__(self, service: ParkedEventsService) -> None:
         self._service = service
-        self._batch_size = batch_size
 
     def __call__(self) -> bool:
         sweep = self._service.sweep()
@@ -151,4 +150,4 @@ class ParkedEventsSweep:
                 player_id=parked.player_id,
                 parked_at=parked.parked_at.isoformat(),
             )
-        return max(sweep.released, len(sweep.expired)) >= self._batch_size
+        return sweep.more

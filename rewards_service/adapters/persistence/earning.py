@@ -19,6 +19,7 @@ from sqlalchemy import (
     RowMapping,
     Select,
     Table,
+    TextClause,
     and_,
     any_,
     bindparam,
@@ -429,35 +430,29 @@ class SqlAlchemyPlayerPointsRepository(PlayerPointsRepository):
         }
 
 
-_PARKED_COLUMNS = "p.event_id, p.player_id, p.event_type, p.payload, p.parked_at, p.seq"
-# Taken out and returned in one statement; rows another sweep holds are skipped.
-_RELEASE_PARKED = text(
-    f"""
-    WITH due AS (
-        SELECT p.event_id FROM parked_reward_events p
-        WHERE EXISTS (SELECT 1 FROM players pl WHERE pl.id = p.player_id)
-        ORDER BY p.seq
-        LIMIT :limit
-        FOR UPDATE OF p SKIP LOCKED
+_REGISTERED = "EXISTS (SELECT 1 FROM players pl WHERE pl.id = p.player_id)"
+
+
+def _take_parked(condition: str) -> TextClause:
+    """Parked events matching ``condition`` taken out and returned in one statement, oldest
+    first, at most ``:limit``; rows another sweep holds are skipped."""
+    return text(
+        f"""
+        WITH due AS (
+            SELECT p.event_id FROM parked_reward_events p
+            WHERE {condition}
+            ORDER BY p.seq
+            LIMIT :limit
+            FOR UPDATE OF p SKIP LOCKED
+        )
+        DELETE FROM parked_reward_events p USING due WHERE p.event_id = due.event_id
+        RETURNING p.event_id, p.player_id, p.event_type, p.payload, p.parked_at, p.seq
+        """  # noqa: S608 - the conditions are the constants below
     )
-    DELETE FROM parked_reward_events p USING due WHERE p.event_id = due.event_id
-    RETURNING {_PARKED_COLUMNS}
-    """  # noqa: S608 - constant column list
-)
-_EXPIRE_PARKED = text(
-    f"""
-    WITH due AS (
-        SELECT p.event_id FROM parked_reward_events p
-        WHERE p.parked_at < :before
-          AND NOT EXISTS (SELECT 1 FROM players pl WHERE pl.id = p.player_id)
-        ORDER BY p.seq
-        LIMIT :limit
-        FOR UPDATE OF p SKIP LOCKED
-    )
-    DELETE FROM parked_reward_events p USING due WHERE p.event_id = due.event_id
-    RETURNING {_PARKED_COLUMNS}
-    """  # noqa: S608 - constant column list
-)
+
+
+_RELEASE_PARKED = _take_parked(_REGISTERED)
+_EXPIRE_PARKED = _take_parked(f"p.parked_at < :before AND NOT {_REGISTERED}")
 
 
 def _parked(rows: Sequence[RowMapping]) -> list[ParkedEvent]:
