@@ -118,6 +118,7 @@ def list_dead_letters(bootstrap: str, topic: str, limit: int = 50) -> list[dict[
                     "key": (message.key() or b"").decode(errors="replace"),
                     "reason": headers.get("dlq-reason"),
                     "error": headers.get("dlq-error"),
+                    "group": headers.get("dlq-consumer-group"),
                     "original": _origin(headers),
                     "failedAt": headers.get("dlq-failed-at"),
                     "value": value.decode(errors="replace")[:500],
@@ -138,10 +139,13 @@ def replay_dead_letters(
     dry_run: bool = False,
     group: str = "dlq-replay",
 ) -> int:
-    """Produce dead letters of ``topic`` back to it (after the cause was fixed).
+    """Produce dead letters of ``topic`` back to it (after the cause was fixed); returns how
+    many records were (or, with ``dry_run``, would be) produced.
 
-    Progress is kept as the committed offsets of ``group`` on ``<topic>.dlq``, so a second run
-    replays only what arrived since; consumers drop any duplicate by ``eventId``.
+    A record that several consumer groups of the topic refused is in the dead-letter topic once
+    per group, but goes back once: every group reads it from the topic again. Progress is kept
+    as the committed offsets of ``group`` on ``<topic>.dlq``, so a second run replays only what
+    arrived since; consumers drop any duplicate by ``eventId``.
     """
     consumer = _consumer(bootstrap, group)
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
@@ -152,6 +156,7 @@ def replay_dead_letters(
             if tp.offset < 0:
                 tp.offset = OFFSET_BEGINNING
         last: dict[int, int] = {}
+        seen: set[tuple[Any, ...]] = set()
         for message in _read_all(consumer, partitions):
             last[message.partition() or 0] = (message.offset() or 0) + 1
             headers = decode_headers(message.headers())
@@ -159,6 +164,10 @@ def replay_dead_letters(
                 continue
             if event_id and event_id not in (message.value() or b"").decode(errors="replace"):
                 continue
+            identity = _original_record(headers, message)
+            if identity in seen:
+                continue
+            seen.add(identity)
             replayed += 1
             if dry_run:
                 continue
@@ -277,6 +286,15 @@ def main(argv: list[str] | None = None) -> int:
         for tp in targets:
             out.write(f"{tp.topic}[{tp.partition}] -> {tp.offset}\n")
     return 0
+
+
+def _original_record(headers: dict[str, str], message: Message) -> tuple[Any, ...]:
+    """What identifies the record a dead letter is a copy of: its coordinates, or (refused
+    after it was consumed, without them) its topic, key and value."""
+    topic = headers.get("dlq-original-topic")
+    if "dlq-original-offset" in headers:
+        return (topic, headers.get("dlq-original-partition"), headers["dlq-original-offset"])
+    return (topic, message.key(), message.value())
 
 
 def _origin(headers: dict[str, str]) -> str:

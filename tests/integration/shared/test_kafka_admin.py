@@ -15,7 +15,16 @@ from shared.messaging.kafka import ensure_topics
 from tests.support.kafka import TopicProbe, produce
 
 
-def dead_letter(infra, topic: str, value: bytes, reason: str) -> None:
+def dead_letter(
+    infra,
+    topic: str,
+    value: bytes,
+    reason: str,
+    *,
+    group: str = "rewards-events",
+    offset: int | None = 7,
+) -> None:
+    coordinates = {"dlq-original-partition": "0", "dlq-original-offset": str(offset)}
     produce(
         infra.kafka_bootstrap,
         f"{topic}.dlq",
@@ -25,8 +34,8 @@ def dead_letter(infra, topic: str, value: bytes, reason: str) -> None:
             "dlq-reason": reason,
             "dlq-error": "boom",
             "dlq-original-topic": topic,
-            "dlq-original-partition": "0",
-            "dlq-original-offset": "7",
+            "dlq-consumer-group": group,
+            **(coordinates if offset is not None else {}),
             "X-Correlation-ID": "corr-9",
         },
     )
@@ -46,12 +55,13 @@ def test_dead_letters_are_listed_with_their_reason(infra):
     assert [r["reason"] for r in records] == ["schema_violation", "invalid_json"]
     assert records[0]["original"] == f"{topic}[0]@7"
     assert records[0]["key"] == "player-1"
+    assert records[0]["group"] == "rewards-events"
 
 
 def test_replay_sends_dead_letters_back_once_without_their_dlq_headers(infra):
     topic = fresh_topic(infra)
     dead_letter(infra, topic, b'{"n": 1}', "processing_failed")
-    dead_letter(infra, topic, b'{"n": 2}', "schema_violation")
+    dead_letter(infra, topic, b'{"n": 2}', "schema_violation", offset=8)
     probe = TopicProbe(infra.kafka_bootstrap, topic)
     try:
         assert replay_dead_letters(infra.kafka_bootstrap, topic, dry_run=True) == 2
@@ -67,6 +77,29 @@ def test_replay_sends_dead_letters_back_once_without_their_dlq_headers(infra):
         assert replayed[0]["headers"] == {"X-Correlation-ID": "corr-9"}
         # The group remembers where it got to: nothing new, nothing replayed again.
         assert replay_dead_letters(infra.kafka_bootstrap, topic, group=f"replay-{topic}") == 0
+    finally:
+        probe.close()
+
+
+def test_a_record_refused_by_several_groups_goes_back_once(infra):
+    """Each consumer group of a topic dead-letters its own copy of a record it refuses; the
+    topic gets the record back once, and every group reads it from there."""
+    topic = fresh_topic(infra)
+    for group in ("redeem-players", "rewards-players", "notification-players"):
+        dead_letter(infra, topic, b"not json", "invalid_json", group=group, offset=3)
+    dead_letter(infra, topic, b'{"n": 4}', "processing_failed", offset=4)
+    for group in ("redeem-players", "rewards-players"):  # refused after it was consumed
+        dead_letter(infra, topic, b'{"n": 5}', "player_wait_expired", group=group, offset=None)
+    dead_letter(infra, topic, b'{"n": 6}', "player_wait_expired", offset=None)
+    probe = TopicProbe(infra.kafka_bootstrap, topic)
+    try:
+        assert replay_dead_letters(infra.kafka_bootstrap, topic, dry_run=True) == 4
+        assert replay_dead_letters(infra.kafka_bootstrap, topic, group=f"replay-{topic}") == 4
+        # A record after them on the same partition: once it is seen, so is every replayed one.
+        produce(infra.kafka_bootstrap, topic, {"end": True}, key="player-1")
+        records = probe.wait_for(lambda r: r["value"] == {"end": True})
+        replayed = [r["value"] for r in probe.records[: probe.records.index(records[0])]]
+        assert replayed == [b"not json", {"n": 4}, {"n": 5}, {"n": 6}]
     finally:
         probe.close()
 
