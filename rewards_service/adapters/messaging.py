@@ -79,13 +79,17 @@ class KafkaPartnerEventPublisher(PartnerEventPublisher):
                 )
         except (BufferError, KafkaException) as exc:
             log.warning("partner_events_not_produced", error=str(exc))
-            raise EventBrokerUnavailable() from exc
+            raise EventBrokerUnavailable(_event_ids(messages)) from exc
         deadline = time.monotonic() + self._timeout
         while not acknowledged.is_set():
             if time.monotonic() > deadline:
                 log.warning("partner_events_unacknowledged", outstanding=outstanding)
-                raise EventBrokerUnavailable()
+                raise EventBrokerUnavailable(_event_ids(messages))
             self._producer.poll(0.01)
         if failures:
             log.warning("partner_events_refused", error=str(failures[0]), count=len(failures))
-            raise EventBrokerUnavailable()
+            raise EventBrokerUnavailable(_event_ids(messages))
+
+
+def _event_ids(messages: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [str(message["eventId"]) for message in messages]

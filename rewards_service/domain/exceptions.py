@@ -126,7 +126,14 @@ class EventSourceNotAllowed(PermissionDenied):
 
 
 class EventBrokerUnavailable(DependencyUnavailable):
-    default_message = "The events could not be handed to the broker; nothing was accepted. Retry."
+    default_message = (
+        "The broker did not confirm the events; some may still be recorded. Send them again"
+        " with the same eventIds (details.eventIds): each event is recorded once."
+    )
+
+    def __init__(self, event_ids: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.details = {"eventIds": list(event_ids)}
 
 
 class InvalidEarningRule(InvalidInput):

@@ -18,6 +18,7 @@ from redis import Redis
 
 from rewards_service.adapters.cache import RedisPointsCache
 from rewards_service.adapters.messaging import KafkaPartnerEventPublisher
+from rewards_service.application.earning import default_event_id
 from rewards_service.container import Container
 from rewards_service.domain.earning import EarningType, RuleBook
 from tests.integration.rewards.conftest import ApiClient, Tokens, add_players
@@ -239,6 +240,10 @@ def test_when_the_broker_does_not_acknowledge_the_answer_is_503(
         rewards_container.partner_event_publisher.reset_override()
     assert response.status_code == 503
     assert response.json["error"]["code"] == "REWARDS_BROKER_UNAVAILABLE"
+    # The event may still reach the broker: the partner resends it under the same eventId (the
+    # one derived from its reference), which is recorded once.
+    assert "some may still be recorded" in response.json["error"]["message"]
+    assert response.json["error"]["details"] == {"eventIds": [default_event_id("dining", body)]}
 
 
 # -- earning rules ------------------------------------------------------------------------------
