@@ -6,7 +6,6 @@ handled by the interceptors; errors become status codes here, in one place.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
@@ -36,7 +35,7 @@ from shared.domain.exceptions import DomainError
 from shared.errors import CommonErrorCode
 from shared.grpc.errors import GrpcErrorTranslator, abort
 from shared.grpc.interceptors import current_principal
-from shared.json_text import json_text_has_lone_surrogate
+from shared.json_text import DuplicateName, json_text_has_lone_surrogate, loads
 from shared.observability.logging import get_logger
 
 log = get_logger(__name__)
@@ -116,7 +115,9 @@ def _additional_data(raw: str) -> dict[str, Any]:
             "additional_data may not contain half of a UTF-16 surrogate pair."
         )
     try:
-        data = json.loads(raw)
+        data = loads(raw)
+    except DuplicateName as exc:
+        raise InvalidTransactionDetails(f"additional_data: {exc}.") from exc
     except ValueError as exc:
         raise InvalidTransactionDetails("additional_data must be a JSON object.") from exc
     except RecursionError as exc:

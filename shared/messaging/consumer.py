@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from shared.application.events import IntegrationEvent, dead_letter_headers
-from shared.json_text import json_text_has_lone_surrogate, json_text_has_nul
+from shared.json_text import json_text_has_lone_surrogate, json_text_has_nul, loads
 from shared.messaging.schemas import EventSchemaError, EventSchemas
 from shared.observability import context
 from shared.observability.logging import get_logger
@@ -241,7 +241,7 @@ class ConsumerRunner:
                 raise EventSchemaError("text may not contain NUL characters (\\u0000)")
             if json_text_has_lone_surrogate(raw_value):
                 raise EventSchemaError("text may not contain half of a UTF-16 surrogate pair")
-            document = json.loads(raw_value)
+            document = loads(raw_value)
             if not isinstance(document, dict):
                 raise EventSchemaError("the record is not a JSON object")
             self._schemas.validate(document)

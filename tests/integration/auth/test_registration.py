@@ -185,6 +185,14 @@ def test_a_json_array_body_is_refused(client):
             400,
             "BAD_REQUEST",
         ),
+        # One name twice: read as its last value, the password would not be the one checked by
+        # whatever read the first.
+        (
+            b'{"email": "a@example.com", "password": "first passphrase", "password": "x"}',
+            "application/json",
+            400,
+            "BAD_REQUEST",
+        ),
         # A body in another media type is not JSON "missing data".
         (
             b"email=a@example.com&password=correct+horse+battery",

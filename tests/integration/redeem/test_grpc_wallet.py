@@ -245,6 +245,10 @@ def test_a_debit_below_zero_is_failed_precondition_with_no_transaction_row(
         ({"description": "a\x00b"}, "REDEEM_INVALID_TRANSACTION"),
         ({"additional_data": '{"note": "a\\u0000b"}'}, "REDEEM_INVALID_TRANSACTION"),
         ({"additional_data": '{"note": "\\ud800"}'}, "REDEEM_INVALID_TRANSACTION"),
+        (
+            {"additional_data": '{"promotionId": "p-1", "promotionId": "p-2"}'},
+            "REDEEM_INVALID_TRANSACTION",
+        ),
         # The wallet's own keys: taken by a caller, an adjustment would read as a replay.
         ({"key": "adjustment:k-1"}, "REDEEM_INVALID_TRANSACTION"),
         ({"key": "reward:k-1"}, "REDEEM_INVALID_TRANSACTION"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -94,6 +95,8 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
         {**registered("nul@example.com"), "firstName": "Ann\u0000"},
         registered("ghost@example.com"),
         registered("bug@example.com"),
+        # One name twice: parsers disagree on which value counts, so neither is taken.
+        b'{"email": "dup@example.com", ' + json.dumps(registered("twice@example.com"))[1:].encode(),
         registered("b@example.com"),
     ]
     for record in records:
@@ -101,12 +104,13 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
     running = Running(infra, topic, f"g-{uuid.uuid4().hex}", handler)
     try:
         wait_until(lambda: handler.seen == ["a@example.com", "b@example.com"])
-        dead = dlq.wait_for(lambda r: True, count=6)
+        dead = dlq.wait_for(lambda r: True, count=7)
     finally:
         running.stop()
         dlq.close()
     reasons = sorted(r["headers"]["dlq-reason"] for r in dead)
     assert reasons == [
+        "invalid_json",
         "invalid_json",
         "invalid_json",
         "processing_failed",
@@ -118,6 +122,7 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
         assert record["headers"]["dlq-original-topic"] == topic
         assert record["headers"]["dlq-error"]
         assert record["key"] == "same-player"
+    assert any('"email" appears twice' in r["headers"]["dlq-error"] for r in dead)
     # The original bytes are kept, so the record can be replayed after a fix.
     assert b"{not json" in [r["value"] for r in dead]
 

@@ -1,4 +1,5 @@
-"""The edge's JSON depth limit: brackets count only outside strings, escapes included."""
+"""Checks on JSON text: the depth limit (brackets count only outside strings, escapes included),
+NUL and lone surrogate escapes, objects naming a member twice."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import pytest
 
 from shared.json_text import (
     MAX_JSON_DEPTH,
+    DuplicateName,
     json_nesting_exceeds,
     json_text_has_lone_surrogate,
     json_text_has_nul,
+    loads,
 )
 
 
@@ -70,3 +73,23 @@ def test_a_lone_surrogate_escape_is_found_before_parsing(text: bytes, lone: bool
     assert json_text_has_lone_surrogate(text) is lone
     if not lone:
         json.dumps(json.loads(text), ensure_ascii=False).encode()  # and it can be encoded
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"nights": 1, "nights": 300}',
+        '{"a": {"b": 1, "c": 2, "b": 3}}',
+        '[{"x": 1}, {"y": 1, "y": 1}]',
+        '{"n\\u0069ghts": 1, "nights": 2}',  # the same name, spelled with an escape
+    ],
+)
+def test_an_object_naming_a_member_twice_is_refused(text: str) -> None:
+    with pytest.raises(DuplicateName):
+        loads(text)
+
+
+def test_objects_with_distinct_names_read_as_usual() -> None:
+    text = '{"a": 1, "b": [{"a": 2}, {"a": 3}], "c": {"a": {"a": 4}}}'
+    assert loads(text) == json.loads(text)
+    assert loads(b"[]") == []
