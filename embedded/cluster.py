@@ -7,6 +7,7 @@ same start-up the operator runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,14 @@ class ServiceCluster:
         self.processes.append(managed)
         return managed
 
-    def stop(self) -> None:
+    def stop(self, drain: Callable[[], None] | None = None) -> None:
+        """Stop every process; with ``drain``, the web processes first, then ``drain`` (which
+        lets the workers finish what is in flight), then the rest."""
+        if drain is not None:
+            for managed in self.processes:
+                if managed.name.endswith("-web"):
+                    managed.stop()
+            drain()
         for managed in reversed(self.processes):
             managed.stop()
         self.processes.clear()

@@ -17,7 +17,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -163,7 +163,10 @@ class Platform:
             metrics_dir=self.data / "metrics",
             worker_metrics_base=9101,
         )
-        self._track("services", cluster.stop)
+        self._track(
+            "services",
+            lambda: cluster.stop(drain=lambda: self.drain(servers["kafka"], databases.values())),
+        )
         say("Migrating databases…")
         cluster.migrate()
         say("Seeding demo data…")
@@ -191,6 +194,31 @@ class Platform:
         write_private_json(self.data / "platform.json", document)
         self.summary(document, nginx is not None)
         self.supervise()
+
+    def drain(self, bootstrap: str, database_urls: Iterable[str]) -> None:
+        """With the web processes stopped, let the workers finish what the in-memory broker
+        holds before it goes (``embedded.drain``)."""
+        from embedded.drain import wait_until_drained
+        from shared.application.events import Topic
+
+        if not self.cluster or not any(p.alive() for p in self.cluster.processes):
+            return
+        say("  waiting for the workers to finish what is in flight…")
+        started = time.monotonic()
+        try:
+            left = wait_until_drained(
+                bootstrap,
+                database_urls,
+                consumed_topics=[topic.value for topic in Topic],
+                progress=lambda b: say(f"    {b}"),
+            )
+        except Exception as exc:  # the broker or a database is gone already: nothing to wait for
+            say(f"  could not check what is in flight: {exc}")
+            return
+        if left.empty:
+            say(f"  drained in {time.monotonic() - started:.1f} s")
+        else:
+            say(f"  gave up waiting: {left} are lost with the in-memory broker")
 
     def start_gateway(self, nginx: str, env: PlatformEnv) -> None:
         from embedded.gateway import start_gateway
