@@ -241,7 +241,9 @@ class ConsumerRunner:
                 raise EventSchemaError("text may not contain NUL characters (\\u0000)")
             if json_text_has_lone_surrogate(raw_value):
                 raise EventSchemaError("text may not contain half of a UTF-16 surrogate pair")
-            document = loads(raw_value)
+            # UTF-8 only, as RFC 8259 asks: Python would also take UTF-16 or UTF-32, whose
+            # escapes the byte checks above cannot see.
+            document = loads(raw_value.decode("utf-8"))
             if not isinstance(document, dict):
                 raise EventSchemaError("the record is not a JSON object")
             self._schemas.validate(document)

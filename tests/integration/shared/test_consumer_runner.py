@@ -95,6 +95,8 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
         {**registered("nul@example.com"), "firstName": "Ann\u0000"},
         registered("ghost@example.com"),
         registered("bug@example.com"),
+        # UTF-16: JSON between systems is UTF-8, and this one hides a NUL from the byte checks.
+        json.dumps({**registered("utf16@example.com"), "firstName": "Ann\u0000"}).encode("utf-16"),
         # One name twice: parsers disagree on which value counts, so neither is taken.
         b'{"email": "dup@example.com", ' + json.dumps(registered("twice@example.com"))[1:].encode(),
         registered("b@example.com"),
@@ -104,12 +106,13 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
     running = Running(infra, topic, f"g-{uuid.uuid4().hex}", handler)
     try:
         wait_until(lambda: handler.seen == ["a@example.com", "b@example.com"])
-        dead = dlq.wait_for(lambda r: True, count=7)
+        dead = dlq.wait_for(lambda r: True, count=8)
     finally:
         running.stop()
         dlq.close()
     reasons = sorted(r["headers"]["dlq-reason"] for r in dead)
     assert reasons == [
+        "invalid_json",
         "invalid_json",
         "invalid_json",
         "invalid_json",
