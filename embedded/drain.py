@@ -129,12 +129,15 @@ def wait_until_drained(
     timeout: float = 20.0,
     interval: float = 0.5,
     progress: Callable[[Backlog], None] | None = None,
+    report_every: float = 2.0,
 ) -> Backlog:
     """Wait until nothing is unread or unpublished, twice in a row (a worker may be between
-    committing one hop and publishing the next); what is left when ``timeout`` passes."""
+    committing one hop and publishing the next); what is left when ``timeout`` passes.
+    ``progress`` hears what is left, at most every ``report_every`` seconds."""
     urls = list(database_urls)
     deadline = time.monotonic() + timeout
     clean_checks = 0
+    reported = float("-inf")
     while True:
         backlog = Backlog(
             unread_records(bootstrap, groups, consumed_topics), unpublished_events(urls)
@@ -142,6 +145,8 @@ def wait_until_drained(
         clean_checks = clean_checks + 1 if backlog.empty else 0
         if clean_checks >= 2 or time.monotonic() >= deadline:
             return backlog
-        if progress is not None and not backlog.empty:
+        due = time.monotonic() - reported >= report_every
+        if progress is not None and not backlog.empty and due:
             progress(backlog)
+            reported = time.monotonic()
         time.sleep(interval)

@@ -56,6 +56,7 @@ class Platform:
         self.cluster: ServiceCluster | None = None
         self.fresh: dict[str, Any] = {}
         self._stopping = False
+        self._draining = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -63,6 +64,10 @@ class Platform:
         if self._stopping:
             return
         self._stopping = True
+        # Another Ctrl-C cuts the wait for in-flight work short, and never leaves a process
+        # running by interrupting its stop.
+        signal.signal(signal.SIGINT, self._signal_while_stopping)
+        signal.signal(signal.SIGTERM, self._signal_while_stopping)
         say("\nStopping…")
         for name, stop in reversed(self._stops):
             try:
@@ -70,6 +75,11 @@ class Platform:
                 say(f"  stopped {name}")
             except Exception as exc:  # keep stopping the rest
                 say(f"  could not stop {name}: {exc}")
+
+    def _signal_while_stopping(self, _signum: int, _frame: FrameType | None) -> None:
+        if self._draining:
+            raise KeyboardInterrupt
+        say("  still stopping…")
 
     def _track(self, name: str, stop: Callable[[], None]) -> None:
         self._stops.append((name, stop))
@@ -203,8 +213,9 @@ class Platform:
 
         if not self.cluster or not any(p.alive() for p in self.cluster.processes):
             return
-        say("  waiting for the workers to finish what is in flight…")
+        say("  waiting for the workers to finish what is in flight (Ctrl-C to stop waiting)…")
         started = time.monotonic()
+        self._draining = True
         try:
             left = wait_until_drained(
                 bootstrap,
@@ -212,9 +223,14 @@ class Platform:
                 consumed_topics=[topic.value for topic in Topic],
                 progress=lambda b: say(f"    {b}"),
             )
+        except KeyboardInterrupt:
+            say("  stopped waiting: what is in flight is lost with the broker")
+            return
         except Exception as exc:  # the broker or a database is gone already: nothing to wait for
             say(f"  could not check what is in flight: {exc}")
             return
+        finally:
+            self._draining = False
         if left.empty:
             say(f"  drained in {time.monotonic() - started:.1f} s")
         else:
