@@ -279,7 +279,11 @@ class PointsService:
         end: datetime | None,
         viewer: Principal,
     ) -> PointsSummary:
-        """The player, staff, or a partner with ``rewards.read``; 404 for unknown players."""
+        """The player, staff, or a partner with ``rewards.read``; 404 for unknown players.
+
+        A player asking for their own points exists (the auth service signed their token), even
+        when the registration has not reached ``players`` yet: an app showing the points right
+        after sign-up gets zero, not a 404."""
         viewer.ensure_can_read_player(player_id, Scope.REWARDS_READ)
         plan = plan_window(start, end)
         query = "|".join(format_timestamp(m) if m else "-" for m in (start, end))
@@ -289,7 +293,11 @@ class PointsService:
             return cached
         with self._uow() as uow:
             totals = uow.player_points.totals(player_id, plan)
-            if not any(t.events for t in totals.values()) and not uow.players.known([player_id]):
+            if (
+                not any(t.events for t in totals.values())
+                and not viewer.is_player(player_id)
+                and not uow.players.known([player_id])
+            ):
                 raise PlayerNotFound()
         summary = PointsSummary.of(player_id, totals, start, end, self._clock.now())
         self._cache.put(player_id, generation, query, summary)

@@ -485,12 +485,17 @@ def test_points_with_a_breakdown_by_source(
 
 
 def test_an_unknown_player_is_404_and_bad_periods_422(
-    client: ApiClient, staff: dict[str, str], player: str
+    client: ApiClient, staff: dict[str, str], player: str, tokens: Tokens
 ) -> None:
     missing = client.get(points_url(str(uuid.uuid4())), headers=staff)
     assert missing.status_code == 404
     assert missing.json["error"]["code"] == "REWARDS_PLAYER_NOT_FOUND"
     assert client.get(points_url(player), headers=staff).json["totalPoints"] == 0
+    # Signed up a moment ago, before the registration reached rewards: zero, not a 404.
+    newcomer = str(uuid.uuid4())
+    own = client.get(points_url(newcomer), headers=tokens.headers(newcomer, "player"))
+    assert own.status_code == 200
+    assert own.json["totalPoints"] == 0
     bad_queries = [
         {"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
         {"from": "2026-02-01T00:00:00"},

@@ -469,6 +469,18 @@ def test_an_unknown_player_is_not_found_and_a_new_one_has_zero(
     assert points.summary(players[2], None, None, STAFF).total_points == 0
 
 
+def test_a_player_asking_before_their_registration_arrived_has_zero_not_a_404(
+    points: PointsService,
+) -> None:
+    """Their token proves they exist; ``players`` may lag behind the sign-up by milliseconds."""
+    newcomer = str(uuid.uuid4())
+    summary = points.summary(newcomer, None, None, Principal(subject=newcomer, role=Role.PLAYER))
+    assert summary.total_points == 0
+    stranger = str(uuid.uuid4())
+    with pytest.raises(PlayerNotFound):  # an id nobody vouched for is still unknown
+        points.summary(stranger, None, None, STAFF)
+
+
 # -- REST ingestion -------------------------------------------------------------------------------
 
 
