@@ -105,6 +105,7 @@ class Container(containers.DeclarativeContainer):
         clock=core.clock,
         lookups=client_lookups,
         inactive_users=core.inactive_users,
+        token_lifetime_seconds=config.security.access_token_ttl_seconds.as_int(),
     )
     key_service = providers.Factory(
         KeyService,

@@ -29,3 +29,12 @@ class CreateClient:
     scopes: frozenset[str]
     client_id: str | None = None
     event_sources: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateClient:
+    """What to change on a client; ``None`` keeps the current value."""
+
+    name: str | None = None
+    scopes: frozenset[str] | None = None
+    event_sources: frozenset[str] | None = None

@@ -33,7 +33,7 @@ def user_status_changed(user: User, changed_by: str) -> IntegrationEvent:
 
 
 def client_status_changed(client: PartnerClient, changed_by: str | None) -> IntegrationEvent:
-    """A client disabled: its tokens are refused everywhere within seconds."""
+    """A client disabled (its tokens are refused everywhere within seconds) or enabled again."""
     data: dict[str, Any] = {
         "status": "ACTIVE" if client.is_active else "INACTIVE",
         "role": CLIENT_ROLE,

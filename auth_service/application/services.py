@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from auth_service.application.commands import CreateClient, LogIn, RegisterUser
+from auth_service.application.commands import CreateClient, LogIn, RegisterUser, UpdateClient
 from auth_service.application.events import (
     client_status_changed,
     player_registered,
@@ -217,11 +217,13 @@ class ClientService:
         clock: Clock,
         lookups: ExpiringCache[str, PartnerClient | None] | None = None,
         inactive_users: InactiveUsers | None = None,
+        token_lifetime_seconds: int = 900,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
         self._clock = clock
         self._inactive_users = inactive_users
+        self._token_lifetime = timedelta(seconds=token_lifetime_seconds)
         # Token requests look the client up every time; a few seconds of staleness is far
         # below the lifetime of the tokens a disabled client may already hold.
         self._lookups = lookups
@@ -264,21 +266,68 @@ class ClientService:
     def disable(self, client_id: str, actor: str | None = None) -> PartnerClient:
         """No more tokens for the client, and the ones it holds are refused everywhere
         within seconds (``USER_STATUS_CHANGED`` with role ``client``)."""
+        return self._set_active(client_id, active=False, actor=actor)
+
+    def enable(self, client_id: str, actor: str | None = None) -> PartnerClient:
+        """Tokens for the client again, once every token it held when it was disabled has
+        expired (``ClientTokensStillValid`` before that); services accept it within seconds."""
+        return self._set_active(client_id, active=True, actor=actor)
+
+    def _set_active(self, client_id: str, active: bool, actor: str | None) -> PartnerClient:
         with self._uow() as uow:
-            client = uow.clients.get(client_id)
+            client = uow.clients.get(client_id, for_update=True)
             if client is None:
                 raise ClientNotFound()
-            if not client.is_active:
+            if client.is_active == active:
                 return client
-            client = client.disabled()
+            now = self._clock.now()
+            client = (
+                client.enabled(now, self._token_lifetime, actor)
+                if active
+                else client.disabled(now, actor)
+            )
             uow.clients.update(client)
             uow.outbox.add(Topic.USER_STATUS, client_status_changed(client, actor))
             uow.commit()
+        self._forget(client_id)
+        if self._inactive_users is not None:
+            self._inactive_users.mark(account_key(client_id, client=True), inactive=not active)
+        return client
+
+    def update(self, client_id: str, command: UpdateClient, actor: str | None) -> PartnerClient:
+        """A new name, scopes or event sources. Tokens are issued with them from now on;
+        those already issued keep theirs until they expire."""
+        with self._uow() as uow:
+            client = uow.clients.get(client_id, for_update=True)
+            if client is None:
+                raise ClientNotFound()
+            client = client.changed(
+                self._clock.now(), command.name, command.scopes, command.event_sources, actor
+            )
+            uow.clients.update(client)
+            uow.commit()
+        self._forget(client_id)
+        return client
+
+    def rotate_secret(self, client_id: str, actor: str | None) -> ClientCredentials:
+        """A new secret, returned now and never again; the old one gets no more tokens. The
+        tokens already issued stay valid until they expire (disable the client to refuse
+        them at once)."""
+        secret = secrets.token_urlsafe(32)
+        with self._uow() as uow:
+            client = uow.clients.get(client_id, for_update=True)
+            if client is None:
+                raise ClientNotFound()
+            client = client.with_secret(self._hasher.hash(secret), self._clock.now(), actor)
+            uow.clients.update(client)
+            uow.commit()
+        self._forget(client_id)
+        return ClientCredentials(client=client, secret=secret)
+
+    def _forget(self, client_id: str) -> None:
+        # This process at once; the others' lookups expire within security.client_cache_seconds.
         if self._lookups is not None:
             self._lookups.invalidate(client_id)
-        if self._inactive_users is not None:
-            self._inactive_users.mark(account_key(client_id, client=True), inactive=True)
-        return client
 
     def authenticate(self, client: PartnerClient, secret: str) -> bool:
         return client.is_active and self._hasher.verify(client.secret_hash, secret)

@@ -8,7 +8,7 @@ from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
 from marshmallow import RAISE
 
-from auth_service.application.commands import CreateClient
+from auth_service.application.commands import CreateClient, UpdateClient
 from auth_service.application.services import AccountService, ClientService, KeyService
 from auth_service.container import Container
 from auth_service.controllers.schemas import (
@@ -16,11 +16,13 @@ from auth_service.controllers.schemas import (
     ClientCreateSchema,
     ClientPageSchema,
     ClientSchema,
+    ClientUpdateSchema,
     SigningKeySchema,
     UserPageSchema,
     UserQuerySchema,
     UserSchema,
 )
+from auth_service.domain.exceptions import ClientNotFound
 from auth_service.domain.model import UserStatus
 from auth_service.domain.ports import UserFilter
 from shared.domain.principal import Role
@@ -143,7 +145,100 @@ def _client_fields(client: Any) -> dict[str, Any]:
         "status": client.status.value,
         "created_at": client.created_at,
         "created_by": client.created_by,
+        "updated_at": client.updated_at,
+        "updated_by": client.updated_by,
+        "disabled_at": client.disabled_at,
+        "secret_rotated_at": client.secret_rotated_at,
     }
+
+
+@blp.route("/clients/<string:client_id>")
+class Client(MethodView):
+    @authenticated(roles=_ADMIN)
+    @blp.response(200, ClientSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404)
+    @inject
+    def get(
+        self, client_id: str, service: ClientService = Provide[Container.client_service]
+    ) -> Any:
+        """One client (its secret is never shown again)."""
+        found = service.get(client_id[:64])
+        if found is None:
+            raise ClientNotFound()
+        return found
+
+    @authenticated(roles=_ADMIN)
+    @blp.arguments(ClientUpdateSchema)
+    @blp.response(200, ClientSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404, 422)
+    @inject
+    def patch(
+        self,
+        body: dict[str, Any],
+        client_id: str,
+        service: ClientService = Provide[Container.client_service],
+    ) -> Any:
+        """Change a client's name, scopes or event sources.
+
+        Tokens are issued with the new scopes and event sources from now on; tokens already
+        issued keep theirs until they expire (the access-token lifetime). To take a right away
+        at once, disable the client, change it, and enable it once its tokens have expired.
+        """
+
+        def given(name: str) -> frozenset[str] | None:
+            return frozenset(body[name]) if name in body else None
+
+        return service.update(
+            client_id[:64],
+            UpdateClient(
+                name=body.get("name"),
+                scopes=given("scopes"),
+                event_sources=given("event_sources"),
+            ),
+            actor=current_principal().subject,
+        )
+
+
+@blp.route("/clients/<string:client_id>/secret")
+class ClientSecret(MethodView):
+    @authenticated(roles=_ADMIN)
+    @blp.response(200, ClientCreatedSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404)
+    @inject
+    def post(
+        self, client_id: str, service: ClientService = Provide[Container.client_service]
+    ) -> Any:
+        """Rotate a client's secret; the response carries the new one, shown this once.
+
+        The old secret gets no more tokens (within `security.client_cache_seconds` on every
+        auth process). Tokens already issued stay valid until they expire: after a leak,
+        disable the client first.
+        """
+        rotated = service.rotate_secret(client_id[:64], actor=current_principal().subject)
+        return {**_client_fields(rotated.client), "client_secret": rotated.secret}
+
+
+@blp.route("/clients/<string:client_id>/enable")
+class EnableClient(MethodView):
+    @authenticated(roles=_ADMIN)
+    @blp.response(200, ClientSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404, 409)
+    @inject
+    def post(
+        self, client_id: str, service: ClientService = Provide[Container.client_service]
+    ) -> Any:
+        """Enable a disabled client again.
+
+        Refused (409 `AUTH_CLIENT_TOKENS_STILL_VALID`, `Retry-After`) until every token issued
+        before it was disabled has expired — the access-token lifetime and a minute — so that
+        none of them, perhaps a thief's, becomes good again. Rotate the secret meanwhile if it
+        leaked. Every service accepts the client's new tokens within seconds.
+        """
+        return service.enable(client_id[:64], actor=current_principal().subject)
 
 
 @blp.route("/clients/<string:client_id>/disable")

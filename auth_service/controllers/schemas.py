@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from auth_service.domain.model import (
     EMAIL_PATTERN,
@@ -91,33 +93,58 @@ class SessionSchema(Schema):
     expires_at = fields.Integer(data_key="expiresAt", metadata={"description": "Unix time"})
 
 
-class ClientCreateSchema(Schema):
-    name = fields.String(
-        required=True,
+def _client_name(**kwargs: Any) -> fields.Field[Any]:
+    return fields.String(
         validate=[
             validate.Length(min=1, max=100),
             FullMatch(r"^[^\r\n]*\S[^\r\n]*$", error="A name on one line, not blank."),
         ],
+        **kwargs,
     )
-    scopes = fields.List(
+
+
+def _client_scopes(**kwargs: Any) -> fields.Field[Any]:
+    return fields.List(
         fields.String(validate=validate.OneOf([s.value for s in Scope])),
-        required=True,
         validate=validate.Length(min=1, max=len(Scope)),
+        **kwargs,
     )
-    client_id = fields.String(
-        data_key="clientId",
-        validate=[validate.Length(min=3, max=64), FullMatch(r"^[a-z0-9][a-z0-9-]*$")],
-    )
-    event_sources = fields.List(
+
+
+def _client_event_sources(**kwargs: Any) -> fields.Field[Any]:
+    return fields.List(
         fields.String(validate=validate.OneOf([s.value for s in EventSource])),
         data_key="eventSources",
-        load_default=list,
         validate=validate.Length(max=len(EventSource)),
         metadata={
             "description": "The kinds of partner events the client sends; required with "
             "rewards.write (a hotel system: [HOTEL]), not allowed without it."
         },
+        **kwargs,
     )
+
+
+class ClientCreateSchema(Schema):
+    name = _client_name(required=True)
+    scopes = _client_scopes(required=True)
+    client_id = fields.String(
+        data_key="clientId",
+        validate=[validate.Length(min=3, max=64), FullMatch(r"^[a-z0-9][a-z0-9-]*$")],
+    )
+    event_sources = _client_event_sources(load_default=list)
+
+
+class ClientUpdateSchema(Schema):
+    """Only what is given changes. Dropping rewards.write drops the event sources too."""
+
+    name = _client_name()
+    scopes = _client_scopes()
+    event_sources = _client_event_sources()
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("Give at least one of name, scopes, eventSources.")
 
 
 class ClientSchema(Schema):
@@ -128,6 +155,10 @@ class ClientSchema(Schema):
     status = fields.String(required=True)
     created_at = fields.DateTime(data_key="createdAt")
     created_by = fields.String(data_key="createdBy", allow_none=True)
+    updated_at = fields.DateTime(data_key="updatedAt", allow_none=True)
+    updated_by = fields.String(data_key="updatedBy", allow_none=True)
+    disabled_at = fields.DateTime(data_key="disabledAt", allow_none=True)
+    secret_rotated_at = fields.DateTime(data_key="secretRotatedAt", allow_none=True)
 
     def _scopes(self, obj: object) -> list[str]:
         return _sorted_field(obj, "scopes")

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from auth_service.domain.exceptions import (
     AccountInactive,
+    ClientTokensStillValid,
     InvalidEventSources,
     InvalidPassword,
     UnknownScope,
@@ -135,6 +136,11 @@ class PartnerClient:
     created_by: str | None = None
     #: what a client with rewards.write may report (HOTEL, CASINO, DINING)
     event_sources: frozenset[str] = frozenset()
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    #: when it was last disabled (None while active)
+    disabled_at: datetime | None = None
+    secret_rotated_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:
@@ -149,8 +155,59 @@ class PartnerClient:
             return requested
         return None
 
-    def disabled(self) -> PartnerClient:
-        return replace(self, status=ClientStatus.DISABLED)
+    def disabled(self, now: datetime, actor: str | None = None) -> PartnerClient:
+        return replace(
+            self, status=ClientStatus.DISABLED, disabled_at=now, updated_at=now, updated_by=actor
+        )
+
+    def enabled(
+        self, now: datetime, tokens_valid_for: timedelta, actor: str | None = None
+    ) -> PartnerClient:
+        """Active again, once every token issued before it was disabled has expired: enabling
+        sooner would make those tokens (perhaps a thief's) good again."""
+        if self.is_active:
+            return self
+        if self.disabled_at is not None:
+            # A small margin covers clock skew between services, as for retiring keys.
+            enable_after = self.disabled_at + tokens_valid_for + CLOCK_SKEW_MARGIN
+            if now < enable_after:
+                raise ClientTokensStillValid(enable_after, now)
+        return replace(
+            self, status=ClientStatus.ACTIVE, disabled_at=None, updated_at=now, updated_by=actor
+        )
+
+    def with_secret(
+        self, secret_hash: str, now: datetime, actor: str | None = None
+    ) -> PartnerClient:
+        return replace(
+            self, secret_hash=secret_hash, secret_rotated_at=now, updated_at=now, updated_by=actor
+        )
+
+    def changed(
+        self,
+        now: datetime,
+        name: str | None = None,
+        scopes: frozenset[str] | None = None,
+        event_sources: frozenset[str] | None = None,
+        actor: str | None = None,
+    ) -> PartnerClient:
+        """New name, scopes or event sources, checked together as when it was created."""
+        new_scopes = check_scopes(scopes if scopes is not None else self.scopes)
+        new_sources = event_sources if event_sources is not None else self.event_sources
+        if event_sources is None and Scope.REWARDS_WRITE not in new_scopes:
+            new_sources = frozenset()  # no longer sends events: nothing to send
+        return replace(
+            self,
+            name=name.strip() if name is not None else self.name,
+            scopes=new_scopes,
+            event_sources=check_event_sources(new_scopes, new_sources),
+            updated_at=now,
+            updated_by=actor,
+        )
+
+
+#: added to a token lifetime wherever "every token of … has expired" is relied on
+CLOCK_SKEW_MARGIN = timedelta(minutes=1)
 
 
 class KeyStatus(StrEnum):
@@ -175,7 +232,7 @@ class SigningKey:
         return replace(
             self,
             status=KeyStatus.RETIRING,
-            retire_after=now + token_lifetime + timedelta(minutes=1),
+            retire_after=now + token_lifetime + CLOCK_SKEW_MARGIN,
         )
 
     def is_published(self, now: datetime) -> bool:

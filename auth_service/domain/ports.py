@@ -41,7 +41,9 @@ class PartnerClientRepository(ABC):
     def add(self, client: PartnerClient) -> None: ...
 
     @abstractmethod
-    def get(self, client_id: str) -> PartnerClient | None: ...
+    def get(self, client_id: str, for_update: bool = False) -> PartnerClient | None:
+        """The client; ``for_update`` locks it until the transaction ends, so changes made
+        from several processes apply one after another."""
 
     @abstractmethod
     def update(self, client: PartnerClient) -> None: ...

@@ -9,7 +9,9 @@ import time
 import uuid
 
 import requests
+from sqlalchemy import create_engine, text
 
+from shared.persistence.database import normalise_url
 from tests.support.e2e import wait_until
 from tests.support.kafka import TopicProbe
 
@@ -124,6 +126,42 @@ def test_a_disabled_partner_clients_tokens_are_refused_by_every_service_within_s
         )
 
     wait_until(refused_everywhere, timeout=30, what="the client's token refused")
+
+    # After a leak: a new secret now, the same client back once its old tokens have expired.
+    client_path = f"{platform.url('auth')}/api/v1/auth/clients/{created['clientId']}"
+    rotated = requests.post(f"{client_path}/secret", headers=admin, timeout=10).json()
+    early = requests.post(f"{client_path}/enable", headers=admin, timeout=10)
+    assert early.status_code == 409
+    assert early.json()["error"]["code"] == "AUTH_CLIENT_TOKENS_STILL_VALID"
+    engine = create_engine(normalise_url(platform.cluster.env.postgres_url_for["auth"]))
+    with engine.begin() as connection:  # as if the token lifetime had passed
+        connection.execute(
+            text(
+                "UPDATE partner_clients SET disabled_at = now() - interval '17 minutes' "
+                "WHERE client_id = :c"
+            ),
+            {"c": created["clientId"]},
+        )
+    engine.dispose()
+    assert requests.post(f"{client_path}/enable", headers=admin, timeout=10).status_code == 200
+
+    def token_with(secret: str) -> requests.Response:
+        return requests.post(
+            f"{platform.url('auth')}/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(created["clientId"], secret),
+            timeout=10,
+        )
+
+    assert token_with(created["clientSecret"]).status_code == 401
+    new_token = token_with(rotated["clientSecret"]).json()["access_token"]
+    fresh = {"Authorization": f"Bearer {new_token}"}
+
+    def accepted_everywhere():
+        answers = [requests.get(url, headers=fresh, timeout=10) for url in reads.values()]
+        return all(a.status_code in {200, 404} for a in answers)
+
+    wait_until(accepted_everywhere, timeout=30, what="the enabled client's new token accepted")
 
 
 def test_logs_are_json_lines_with_the_correlation_id(platform):

@@ -133,6 +133,10 @@ def _client(row: Any) -> PartnerClient:
         created_at=row.created_at,
         created_by=row.created_by,
         event_sources=frozenset(row.event_sources or ()),
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+        disabled_at=row.disabled_at,
+        secret_rotated_at=row.secret_rotated_at,
     )
 
 
@@ -153,15 +157,16 @@ class SqlAlchemyPartnerClientRepository(PartnerClientRepository):
                         status=client.status.value,
                         created_by=client.created_by,
                         created_at=client.created_at,
+                        updated_at=client.updated_at or client.created_at,
+                        updated_by=client.updated_by or client.created_by,
                     )
                 )
         except IntegrityError as exc:
             raise ClientAlreadyExists() from exc
 
-    def get(self, client_id: str) -> PartnerClient | None:
-        row = self._connection.execute(
-            select(partner_clients).where(partner_clients.c.client_id == client_id)
-        ).first()
+    def get(self, client_id: str, for_update: bool = False) -> PartnerClient | None:
+        query = select(partner_clients).where(partner_clients.c.client_id == client_id)
+        row = self._connection.execute(query.with_for_update() if for_update else query).first()
         return _client(row) if row else None
 
     def update(self, client: PartnerClient) -> None:
@@ -174,6 +179,10 @@ class SqlAlchemyPartnerClientRepository(PartnerClientRepository):
                 event_sources=sorted(client.event_sources),
                 status=client.status.value,
                 secret_hash=client.secret_hash,
+                updated_at=client.updated_at,
+                updated_by=client.updated_by,
+                disabled_at=client.disabled_at,
+                secret_rotated_at=client.secret_rotated_at,
             )
         )
 

@@ -45,6 +45,10 @@ partner_clients = Table(
     Column("status", String(16), nullable=False),
     Column("created_by", String(64), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_by", String(64), nullable=True),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+    Column("secret_rotated_at", DateTime(timezone=True), nullable=True),
 )
 
 signing_keys = Table(

@@ -275,6 +275,164 @@ def test_a_disabled_client_gets_no_token_and_its_tokens_are_refused_everywhere(
     assert event["changedBy"]
 
 
+def create_client(client, admin_token, **body: Any) -> dict[str, Any]:
+    response = client.post(
+        "/api/v1/auth/clients", json={"name": "Spa", **body}, headers=bearer(admin_token)
+    )
+    assert response.status_code == 201, response.json
+    return dict(response.json)
+
+
+def token_claims(client, client_id: str, secret: str) -> Any:
+    response = client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
+    if response.status_code != 200:
+        return response.status_code
+    return jwt.decode(response.json["access_token"], options={"verify_signature": False})
+
+
+def test_a_clients_scopes_event_sources_and_name_can_be_changed(client, admin_token):
+    created = create_client(
+        client,
+        admin_token,
+        scopes=["rewards.read", "rewards.write"],
+        eventSources=["CASINO", "DINING", "HOTEL"],
+    )
+    path = f"/api/v1/auth/clients/{created['clientId']}"
+
+    def patch(body: Any, token: str = admin_token) -> Any:
+        return client.patch(path, json=body, headers=bearer(token))
+
+    narrowed = patch({"eventSources": ["HOTEL"], "name": "Hotel PMS"})
+    assert narrowed.status_code == 200, narrowed.json
+    assert (narrowed.json["eventSources"], narrowed.json["name"]) == (["HOTEL"], "Hotel PMS")
+    assert narrowed.json["scopes"] == ["rewards.read", "rewards.write"]
+    assert narrowed.json["updatedAt"] >= created["createdAt"]
+    assert (
+        narrowed.json["updatedBy"]
+        == client.get("/api/v1/auth/me", headers=bearer(admin_token)).json["id"]
+    )
+    secret = created["clientSecret"]
+    assert token_claims(client, created["clientId"], secret)["event_sources"] == ["HOTEL"]
+    assert client.get(path, headers=bearer(admin_token)).json["eventSources"] == ["HOTEL"]
+
+    # Without rewards.write a client sends no events, so its event sources go with it…
+    read_only = patch({"scopes": ["rewards.read"]})
+    assert (read_only.json["scopes"], read_only.json["eventSources"]) == (["rewards.read"], [])
+    claims = token_claims(client, created["clientId"], secret)
+    assert claims["scope"] == "rewards.read"
+    assert "event_sources" not in claims
+    # …and giving it back needs them named again.
+    for body, code in [
+        ({"scopes": ["rewards.write"]}, "AUTH_INVALID_EVENT_SOURCES"),
+        ({"eventSources": ["DINING"]}, "AUTH_INVALID_EVENT_SOURCES"),
+        ({}, "VALIDATION_FAILED"),
+        ({"scopes": []}, "VALIDATION_FAILED"),
+        ({"scopes": ["root"]}, "VALIDATION_FAILED"),
+        ({"name": " "}, "VALIDATION_FAILED"),
+        ({"status": "ACTIVE"}, "VALIDATION_FAILED"),
+        ({"clientSecret": "mine"}, "VALIDATION_FAILED"),
+    ]:
+        refused = patch(body)
+        assert (refused.status_code, refused.json["error"]["code"]) == (422, code), body
+    writes_again = patch({"scopes": ["rewards.write"], "eventSources": ["DINING"]})
+    assert writes_again.status_code == 200
+    assert token_claims(client, created["clientId"], secret)["event_sources"] == ["DINING"]
+
+    staff = token_for(client, "staff", admin_token)
+    assert patch({"name": "Mine"}, staff).status_code == 403
+    assert client.patch(path, json={"name": "X"}).status_code == 401
+    missing = client.patch(
+        "/api/v1/auth/clients/nobody", json={"name": "X"}, headers=bearer(admin_token)
+    )
+    assert (missing.status_code, missing.json["error"]["code"]) == (404, "AUTH_CLIENT_NOT_FOUND")
+    assert client.get("/api/v1/auth/clients/nobody", headers=bearer(admin_token)).status_code == 404
+
+
+def test_rotating_a_secret_retires_the_old_one_and_shows_the_new_one_once(
+    client, admin_token, auth_container
+):
+    created = create_client(client, admin_token, scopes=["rewards.read"])
+    client_id, old_secret = created["clientId"], created["clientSecret"]
+    assert isinstance(token_claims(client, client_id, old_secret), dict)
+    rotate = f"/api/v1/auth/clients/{client_id}/secret"
+    staff = token_for(client, "staff", admin_token)
+    assert client.post(rotate, headers=bearer(staff)).status_code == 403
+
+    rotated = client.post(rotate, headers=bearer(admin_token))
+    assert rotated.status_code == 200
+    new_secret = rotated.json["clientSecret"]
+    assert len(new_secret) >= 40
+    assert new_secret != old_secret
+    assert rotated.json["secretRotatedAt"]
+    assert token_claims(client, client_id, old_secret) == 401
+    assert isinstance(token_claims(client, client_id, new_secret), dict)
+    listed = client.get("/api/v1/auth/clients", headers=bearer(admin_token)).json
+    assert new_secret not in str(listed)
+    with auth_container.core.database().connect() as connection:
+        stored = connection.execute(
+            text("SELECT secret_hash FROM partner_clients WHERE client_id = :c"), {"c": client_id}
+        ).scalar_one()
+    assert new_secret not in stored
+    missing = client.post("/api/v1/auth/clients/nobody/secret", headers=bearer(admin_token))
+    assert missing.status_code == 404
+
+
+def test_a_disabled_client_is_enabled_only_once_the_tokens_it_held_have_expired(
+    client, admin_token, auth_container
+):
+    created = create_client(client, admin_token, scopes=["rewards.read"])
+    client_id, secret = created["clientId"], created["clientSecret"]
+    enable = f"/api/v1/auth/clients/{client_id}/enable"
+    already = client.post(enable, headers=bearer(admin_token))
+    assert (already.status_code, already.json["status"]) == (200, "ACTIVE")
+    disabled = client.post(f"/api/v1/auth/clients/{client_id}/disable", headers=bearer(admin_token))
+    assert disabled.json["disabledAt"]
+    # A secret can be rotated while disabled (after a leak), without enabling anything.
+    rotated = client.post(f"/api/v1/auth/clients/{client_id}/secret", headers=bearer(admin_token))
+    assert rotated.json["status"] == "DISABLED"
+    secret = rotated.json["clientSecret"]
+    assert token_claims(client, client_id, secret) == 401
+
+    early = client.post(enable, headers=bearer(admin_token))
+    assert early.status_code == 409
+    assert early.json["error"]["code"] == "AUTH_CLIENT_TOKENS_STILL_VALID"
+    # the access-token lifetime (900 s) and a minute of clock skew, from the disabling
+    assert 955 <= int(early.headers["Retry-After"]) <= 962
+    assert early.json["error"]["details"]["enableAfter"] in early.json["error"]["message"]
+    assert token_claims(client, client_id, secret) == 401
+
+    with auth_container.core.database().begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE partner_clients SET disabled_at = disabled_at - interval '961 seconds' "
+                "WHERE client_id = :c"
+            ),
+            {"c": client_id},
+        )
+    staff = token_for(client, "staff", admin_token)
+    assert client.post(enable, headers=bearer(staff)).status_code == 403
+    enabled = client.post(enable, headers=bearer(admin_token))
+    assert enabled.status_code == 200, enabled.json
+    assert (enabled.json["status"], enabled.json["disabledAt"]) == ("ACTIVE", None)
+    assert isinstance(token_claims(client, client_id, secret), dict)
+    assert not auth_container.core.inactive_users().is_inactive(f"client:{client_id}")
+    with auth_container.core.database().connect() as connection:
+        statuses = (
+            connection.execute(
+                text(
+                    "SELECT payload->>'status' FROM outbox WHERE topic = 'user-status' "
+                    "AND message_key = :c ORDER BY id"
+                ),
+                {"c": client_id},
+            )
+            .scalars()
+            .all()
+        )
+    assert statuses == ["INACTIVE", "ACTIVE"]  # the services accept its tokens again
+
+
 def test_key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key(
     client, admin_token
 ):

@@ -65,7 +65,7 @@ class FakeClients(PartnerClientRepository):
     def add(self, client: PartnerClient) -> None:
         self.rows[client.client_id] = client
 
-    def get(self, client_id: str) -> PartnerClient | None:
+    def get(self, client_id: str, for_update: bool = False) -> PartnerClient | None:
         return self.rows.get(client_id)
 
     def update(self, client: PartnerClient) -> None:

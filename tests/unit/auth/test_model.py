@@ -6,6 +6,7 @@ import pytest
 
 from auth_service.domain.exceptions import (
     AccountInactive,
+    ClientTokensStillValid,
     InvalidEventSources,
     InvalidPassword,
     UnknownScope,
@@ -106,3 +107,31 @@ def test_a_client_sending_events_names_their_kinds_and_no_other_client_does() ->
     ]:
         with pytest.raises(InvalidEventSources):
             check_event_sources(scopes, sources)
+
+
+def test_a_disabled_client_is_enabled_only_after_its_tokens_and_a_margin_have_run_out() -> None:
+    lifetime = timedelta(minutes=15)
+    disabled = client({"rewards.read"}).disabled(NOW)
+    assert (disabled.status, disabled.disabled_at) == (ClientStatus.DISABLED, NOW)
+    with pytest.raises(ClientTokensStillValid) as refused:
+        disabled.enabled(NOW + lifetime + timedelta(seconds=59), lifetime)
+    assert refused.value.enable_after == NOW + timedelta(minutes=16, seconds=1)
+    assert refused.value.headers == {"Retry-After": "2"}
+    enabled = disabled.enabled(NOW + timedelta(minutes=16, seconds=1), lifetime)
+    assert (enabled.status, enabled.disabled_at) == (ClientStatus.ACTIVE, None)
+    assert enabled.updated_at == NOW + timedelta(minutes=16, seconds=1)
+
+
+def test_changing_a_clients_scopes_keeps_its_event_sources_consistent() -> None:
+    sender = PartnerClient(
+        "spa", "Spa", "h", frozenset({"rewards.write"}), ClientStatus.ACTIVE, NOW,
+        event_sources=frozenset({"HOTEL", "DINING"}),
+    )  # fmt: skip
+    assert sender.changed(NOW, event_sources=frozenset({"HOTEL"})).event_sources == {"HOTEL"}
+    reader = sender.changed(NOW, scopes=frozenset({"rewards.read"}))
+    assert (reader.scopes, reader.event_sources) == (frozenset({"rewards.read"}), frozenset())
+    assert reader.changed(NOW, name="  Spa 2 ").name == "Spa 2"
+    with pytest.raises(InvalidEventSources):
+        reader.changed(NOW, scopes=frozenset({"rewards.write"}))
+    with pytest.raises(UnknownScope):
+        sender.changed(NOW, scopes=frozenset({"root"}))
