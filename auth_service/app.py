@@ -56,6 +56,8 @@ def create_app(
     limiter.limit(limits.get("register", "20/minute"))(auth.Register)
     limiter.limit(limits.get("login", "60/minute"))(auth.Login)
     limiter.limit(limits.get("refresh", "60/minute"))(auth.Refresh)
+    # Two argon2 computations each: the lockout bounds guessing, this the CPU spent.
+    limiter.limit(limits.get("password_change", "20/minute"))(auth.MyPassword)
     limiter.limit(limits.get("token", "6000/minute"))(oauth2.token)
 
     oauth2.init_authorization_server(app)

@@ -24,6 +24,14 @@ class LogIn:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangePassword:
+    user_id: str
+    current_password: str
+    new_password: str
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CreateClient:
     name: str
     scopes: frozenset[str]

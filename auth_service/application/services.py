@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from auth_service.application.commands import CreateClient, LogIn, RegisterUser, UpdateClient
+from auth_service.application.commands import (
+    ChangePassword,
+    CreateClient,
+    LogIn,
+    RegisterUser,
+    UpdateClient,
+)
 from auth_service.application.events import (
     client_status_changed,
     player_registered,
@@ -29,7 +35,9 @@ from auth_service.domain.exceptions import (
     AccountInactive,
     CannotChangeOwnStatus,
     ClientNotFound,
+    CurrentPasswordWrong,
     InvalidCredentials,
+    InvalidPassword,
     InvalidRefreshToken,
     UserNotFound,
 )
@@ -187,6 +195,37 @@ class SessionService:
 
     def logout(self, refresh_token: str) -> None:
         self._refresh_tokens.revoke(refresh_token)
+
+    def change_password(self, command: ChangePassword) -> Session:
+        """Replace the caller's password, knowing the current one (counted as a login attempt,
+        so a stolen access token cannot guess it). Every session of the account ends; the
+        caller gets a new one. Access tokens already issued run out within their lifetime."""
+        with self._uow() as uow:
+            user = uow.users.get(command.user_id)
+        if user is None:
+            raise UserNotFound()
+        user.ensure_active()
+        self._throttle.check(user.email, command.address)
+        if not self._hasher.verify(user.password_hash, command.current_password):
+            self._throttle.record_failure(user.email, command.address)
+            raise CurrentPasswordWrong()
+        self._throttle.record_success(user.email, command.address)
+        check_password_policy(command.new_password, user.email)
+        if command.new_password == command.current_password:
+            raise InvalidPassword("The new password must differ from the current one.")
+        new_hash = self._hasher.hash(command.new_password)
+        with self._uow() as uow:
+            current = uow.users.get(user.id, for_update=True)
+            if current is None:
+                raise UserNotFound()
+            if current.password_hash != user.password_hash:
+                # Changed meanwhile (another device): the current password checked is stale.
+                raise CurrentPasswordWrong()
+            user = current.with_password_hash(new_hash, self._clock.now())
+            uow.users.update(user)
+            uow.commit()
+        self._refresh_tokens.revoke_user(user.id)
+        return self._open(user, family_id=None)
 
     def _open(self, user: User, family_id: str | None) -> Session:
         access = self._tokens.issue(user.id, user_claims(user), self._lifetime)

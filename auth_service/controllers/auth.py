@@ -9,12 +9,13 @@ from flask import Response, after_this_request, current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
-from auth_service.application.commands import LogIn, RegisterUser
+from auth_service.application.commands import ChangePassword, LogIn, RegisterUser
 from auth_service.application.services import AccountService, Session, SessionService
 from auth_service.container import Container
 from auth_service.controllers.schemas import (
     AccessTokenSchema,
     LoginSchema,
+    PasswordChangeSchema,
     RegisterSchema,
     SessionSchema,
     StaffRegisterSchema,
@@ -178,3 +179,31 @@ class Me(MethodView):
         user = service.get(current_principal().subject)
         user.ensure_active()
         return user
+
+
+@blp.route("/me/password")
+class MyPassword(MethodView):
+    @authenticated(roles=list(Role))
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(200, AccessTokenSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 422, 429)
+    @inject
+    def post(
+        self, body: dict[str, Any], service: SessionService = Provide[Container.session_service]
+    ) -> Any:
+        """Change the logged-in user's password, giving the current one.
+
+        Every session of the account ends (their refresh tokens are revoked) and this one
+        continues with a new access token and refresh cookie. A wrong current password is 403
+        `AUTH_CURRENT_PASSWORD_WRONG` and counts as a failed login: five lock the account for
+        15 minutes (429). Access tokens issued before run out within their lifetime."""
+        session = service.change_password(
+            ChangePassword(
+                user_id=current_principal().subject,
+                current_password=body["current_password"],
+                new_password=body["new_password"],
+                address=request.remote_addr,
+            )
+        )
+        return _session_body(session)

@@ -10,6 +10,7 @@ from shared.web.errors import ErrorMap, ErrorSpec
 class AuthErrorCode(AppErrorCode):
     EMAIL_ALREADY_REGISTERED = "AUTH_EMAIL_ALREADY_REGISTERED"
     INVALID_CREDENTIALS = "AUTH_INVALID_CREDENTIALS"
+    CURRENT_PASSWORD_WRONG = "AUTH_CURRENT_PASSWORD_WRONG"
     ACCOUNT_INACTIVE = "AUTH_ACCOUNT_INACTIVE"
     TOO_MANY_ATTEMPTS = "AUTH_TOO_MANY_ATTEMPTS"
     INVALID_REFRESH_TOKEN = "AUTH_INVALID_REFRESH_TOKEN"
@@ -27,6 +28,8 @@ class AuthErrorCode(AppErrorCode):
 ERRORS: ErrorMap = {
     e.EmailAlreadyRegistered: ErrorSpec(409, AuthErrorCode.EMAIL_ALREADY_REGISTERED),
     e.InvalidCredentials: ErrorSpec(401, AuthErrorCode.INVALID_CREDENTIALS),
+    # 403, not 401: the access token is good, and a client must not take it for a logout.
+    e.CurrentPasswordWrong: ErrorSpec(403, AuthErrorCode.CURRENT_PASSWORD_WRONG),
     e.AccountInactive: ErrorSpec(403, AuthErrorCode.ACCOUNT_INACTIVE),
     e.TooManyAttempts: ErrorSpec(429, AuthErrorCode.TOO_MANY_ATTEMPTS),
     e.RefreshTokenReused: ErrorSpec(401, AuthErrorCode.REFRESH_TOKEN_REUSED),

@@ -58,6 +58,21 @@ class LoginSchema(Schema):
     )
 
 
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(
+        data_key="currentPassword",
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=PASSWORD_MAX_LENGTH),
+    )
+    new_password = fields.String(
+        data_key="newPassword",
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH),
+    )
+
+
 class UserSchema(Schema):
     id = fields.String(required=True)
     email = fields.String(required=True)

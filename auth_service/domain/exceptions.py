@@ -24,6 +24,10 @@ class AccountInactive(DomainError):
     default_message = "The account is not active."
 
 
+class CurrentPasswordWrong(DomainError):
+    default_message = "The current password is not right."
+
+
 class TooManyAttempts(DomainError):
     default_message = "Too many failed attempts. Please try again later."
 

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import jwt
 import pytest
 
+from auth_service.application.commands import CreateClient
 from auth_service.domain.exceptions import TooManyAttempts
 from tests.integration.auth.conftest import AUDIENCE, ISSUER, bearer, login, register, unique_email
 
@@ -196,3 +197,102 @@ def test_me_returns_the_account_of_the_token(client, player):
     response = client.get("/api/v1/auth/me", headers=bearer(token))
     assert response.status_code == 200
     assert response.json["id"] == player["id"]
+
+
+def change_password(client, access: str, current: str, new: str):
+    return client.post(
+        "/api/v1/auth/me/password",
+        json={"currentPassword": current, "newPassword": new},
+        headers=bearer(access),
+    )
+
+
+def test_changing_the_password_ends_every_other_session_and_keeps_this_one(client, player):
+    phone, laptop = login(client, player["email"]), login(client, player["email"])
+    new_password = "a brand new passphrase"
+    changed = change_password(client, laptop.json["accessToken"], PASSWORD, new_password)
+    assert changed.status_code == 200, changed.json
+    assert changed.json["user"]["id"] == player["id"]
+    # The phone's session is over; the laptop's continues under a new refresh token.
+    assert refresh(client, refresh_cookie(phone)).status_code == 401
+    assert refresh(client, refresh_cookie(laptop)).status_code == 401
+    assert refresh(client, refresh_cookie(changed)).status_code == 200
+    assert (
+        client.get("/api/v1/auth/me", headers=bearer(changed.json["accessToken"])).status_code
+        == 200
+    )
+    assert login(client, player["email"], PASSWORD).status_code == 401
+    assert login(client, player["email"], new_password).status_code == 200
+
+
+def test_a_password_change_needs_the_current_password_and_counts_wrong_ones(client, player):
+    access = login(client, player["email"]).json["accessToken"]
+    for _ in range(5):
+        wrong = change_password(client, access, "not my password", "a brand new passphrase")
+        # 403, not 401: the token is fine, an app must not take this for a logout.
+        assert (wrong.status_code, wrong.json["error"]["code"]) == (
+            403,
+            "AUTH_CURRENT_PASSWORD_WRONG",
+        )
+    locked = change_password(client, access, PASSWORD, "a brand new passphrase")
+    assert (locked.status_code, locked.json["error"]["code"]) == (429, "AUTH_TOO_MANY_ATTEMPTS")
+    assert login(client, player["email"]).status_code == 429  # the same lockout as logins
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"currentPassword": PASSWORD, "newPassword": "short"}, "VALIDATION_FAILED"),
+        ({"currentPassword": PASSWORD, "newPassword": PASSWORD}, "AUTH_WEAK_PASSWORD"),
+        ({"currentPassword": PASSWORD, "newPassword": "aaaaaaaaaaaa"}, "AUTH_WEAK_PASSWORD"),
+        ({"currentPassword": PASSWORD}, "VALIDATION_FAILED"),
+        ({"newPassword": "a brand new passphrase"}, "VALIDATION_FAILED"),
+        ({"currentPassword": PASSWORD, "newPassword": "x" * 129}, "VALIDATION_FAILED"),
+        (
+            {"currentPassword": PASSWORD, "newPassword": "a brand new passphrase", "id": 1},
+            "VALIDATION_FAILED",
+        ),
+    ],
+)
+def test_a_new_password_follows_the_policy(client, player, body, code):
+    access = login(client, player["email"]).json["accessToken"]
+    response = client.post("/api/v1/auth/me/password", json=body, headers=bearer(access))
+    assert (response.status_code, response.json["error"]["code"]) == (422, code)
+    assert login(client, player["email"]).status_code == 200  # unchanged
+
+
+def test_only_a_logged_in_user_changes_a_password(client, player, auth_container):
+    body = {"currentPassword": PASSWORD, "newPassword": "a brand new passphrase"}
+    assert client.post("/api/v1/auth/me/password", json=body).status_code == 401
+    clients = auth_container.client_service()
+    created = clients.create(CreateClient(name="Spa", scopes=frozenset({"rewards.read"})), None)
+    token = client.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(created.client.client_id, created.secret),
+    ).json["access_token"]
+    refused = client.post("/api/v1/auth/me/password", json=body, headers=bearer(token))
+    assert refused.status_code == 403
+    assert login(client, player["email"]).status_code == 200
+
+
+def test_concurrent_changes_from_one_current_password_let_exactly_one_through(auth_app, player):
+    access = login(auth_app.test_client(), player["email"]).json["accessToken"]
+    barrier = threading.Barrier(4)
+    answers: dict[str, int] = {}
+
+    def attempt(n: int) -> None:
+        local = auth_app.test_client(use_cookies=False)
+        barrier.wait()
+        new = f"new passphrase number {n}"
+        answers[new] = change_password(local, access, PASSWORD, new).status_code
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers.values()) == [200, 403, 403, 403]
+    [winner] = [new for new, status in answers.items() if status == 200]
+    client = auth_app.test_client(use_cookies=False)
+    assert login(client, player["email"], winner).status_code == 200
