@@ -296,6 +296,12 @@ class ClientService:
         with self._uow() as uow:
             return uow.clients.get(client_id)
 
+    def get_or_raise(self, client_id: str) -> PartnerClient:
+        client = self.get(client_id)
+        if client is None:
+            raise ClientNotFound()
+        return client
+
     def find_for_authentication(self, client_id: str) -> PartnerClient | None:
         """The client presenting credentials, from the short-lived lookup cache."""
         if self._lookups is None:

@@ -22,7 +22,6 @@ from auth_service.controllers.schemas import (
     UserQuerySchema,
     UserSchema,
 )
-from auth_service.domain.exceptions import ClientNotFound
 from auth_service.domain.model import UserStatus
 from auth_service.domain.ports import UserFilter
 from shared.domain.principal import Role
@@ -163,10 +162,7 @@ class Client(MethodView):
         self, client_id: str, service: ClientService = Provide[Container.client_service]
     ) -> Any:
         """One client (its secret is never shown again)."""
-        found = service.get(client_id[:64])
-        if found is None:
-            raise ClientNotFound()
-        return found
+        return service.get_or_raise(client_id[:64])
 
     @authenticated(roles=_ADMIN)
     @blp.arguments(ClientUpdateSchema)

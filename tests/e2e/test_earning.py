@@ -184,6 +184,9 @@ def test_bad_partner_events_go_to_the_dead_letter_topic_with_their_reason(
         mismatch = reversal_message(foreign_original, user_id=player)
         good = partner_message(player, "DINING", checkAmount="20.00")
         produce(bootstrap, "reward-events", foreign_original, key=other)
+        # Recorded first: a reversal read before its original (another player's partition)
+        # waits as PENDING and is refused later, without a dead letter (ADR 0502).
+        confirmed.wait_for(lambda r: r["value"].get("sourceEventId") == foreign_original["eventId"])
         produce(bootstrap, "reward-events", unknown, key=stranger)
         produce(bootstrap, "reward-events", mismatch, key=player)
         produce(bootstrap, "reward-events", b"{not json", key=player)
