@@ -77,7 +77,11 @@ class Container(containers.DeclarativeContainer):
         ttl_seconds=config.earning.points_cache_seconds.as_float(),
     )
     earning_service = providers.Factory(
-        EarningService, uow=uow.provider, clock=core.clock, cache=points_cache
+        EarningService,
+        uow=uow.provider,
+        clock=core.clock,
+        cache=points_cache,
+        group_id=config.consumers.reward_events.group_id,
     )
     parked_events_service = providers.Factory(
         ParkedEventsService,

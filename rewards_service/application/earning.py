@@ -63,10 +63,18 @@ class EventsRecordedConcurrently(DependencyUnavailable):
 class EarningService:
     """Partner events → canonical events, points, REWARD_CONFIRMED: one transaction a batch."""
 
-    def __init__(self, uow: UowFactory, clock: Clock, cache: PointsCache) -> None:
+    def __init__(
+        self,
+        uow: UowFactory,
+        clock: Clock,
+        cache: PointsCache,
+        group_id: str = "rewards-reward-events",
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._cache = cache
+        #: the consumer group named in the dead letters this service writes itself
+        self._group_id = group_id
         # Rule versions are immutable: kept here, reloaded when the revision moves.
         self._rules = RuleBook([], revision=-1)
 
@@ -76,7 +84,9 @@ class EarningService:
         Redelivered events change nothing (the events table is the record of what was
         processed). Events of players rewards does not know yet are parked until the
         registration arrives (:class:`ParkedEventsService`); reversals naming another player's,
-        another partner's or another type's event are refused; the others go on.
+        another partner's or another type's event are refused; the others go on. A reversal
+        that waited for its original and turns out not to fit it is dead-lettered now, through
+        the outbox.
         """
         unique: dict[str, PartnerEvent] = {}
         for event in events:
@@ -108,6 +118,18 @@ class EarningService:
             uow.outbox.add_all(
                 Topic.REWARD_CONFIRMED, [reward_confirmed(r, now) for r in awards.confirmed]
             )
+            for refusal in awards.refused_later:
+                event = awards.settled[refusal.event_id].event
+                headers = _headers(event.event_type, event.payload) | dead_letter_headers(
+                    reason=refusal.reason,
+                    detail=refusal.message,
+                    topic=Topic.REWARD_EVENTS,
+                    group=self._group_id,
+                    failed_at=now,
+                )
+                uow.outbox.add_message(
+                    Topic.REWARD_EVENTS.dead_letter, event.player_id, event.payload, headers
+                )
             uow.commit()
         self._cache.invalidate({r.event.player_id for r in awards.confirmed if r.counts})
         return EarningResult(
@@ -161,12 +183,15 @@ class ParkedEventsService:
             released = uow.parked_events.release(self._batch_size)
             for parked in released:
                 uow.outbox.add_message(
-                    Topic.REWARD_EVENTS, parked.player_id, parked.payload, _headers(parked)
+                    Topic.REWARD_EVENTS,
+                    parked.player_id,
+                    parked.payload,
+                    _headers(parked.event_type, parked.payload),
                 )
             expired = uow.parked_events.expire(now - self._wait, self._batch_size)
             waited = int(self._wait.total_seconds())
             for parked in expired:
-                headers = _headers(parked) | dead_letter_headers(
+                headers = _headers(parked.event_type, parked.payload) | dead_letter_headers(
                     reason="unknown_player",
                     detail=f"player {parked.player_id} is not registered (waited {waited} s)",
                     topic=Topic.REWARD_EVENTS,
@@ -186,9 +211,11 @@ class ParkedEventsService:
         )
 
 
-def _headers(parked: ParkedEvent) -> dict[str, str]:
-    correlation_id = parked.payload.get("correlationId")
-    headers = {"eventType": parked.event_type}
+def _headers(event_type: str, payload: Mapping[str, Any]) -> dict[str, str]:
+    """The headers a partner event is republished or dead-lettered with, as a producer sets
+    them."""
+    correlation_id = payload.get("correlationId")
+    headers = {"eventType": str(event_type)}
     if isinstance(correlation_id, str):
         headers["X-Correlation-ID"] = correlation_id
     return headers

@@ -96,6 +96,9 @@ class Awards:
     #: one REWARD_CONFIRMED each, in this order
     confirmed: list[RecordedEvent] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
+    #: why each settled reversal that turned out not to fit its original was rejected: it was
+    #: committed in an earlier batch, so it is dead-lettered now rather than as delivered
+    refused_later: list[Refusal] = field(default_factory=list)
 
     def increments(self) -> list[PointsIncrement]:
         """Per player, day and source: what the confirmed events add (sorted, so concurrent
@@ -156,6 +159,8 @@ class Ledger:
             decided = self._decide(waiting.event, record)
             if waiting.event_id in self._earlier:
                 awards.settled[waiting.event_id] = decided
+                if decided.status is AwardStatus.REJECTED:
+                    awards.refused_later.append(_mismatch(waiting.event, record))
             elif decided.status is AwardStatus.REJECTED:
                 # Still in this batch: dead-letter it like any other refused event.
                 del awards.recorded[waiting.event_id]

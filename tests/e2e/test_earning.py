@@ -213,6 +213,42 @@ def test_bad_partner_events_go_to_the_dead_letter_topic_with_their_reason(
     assert credited["value"]["pointsAwarded"] == 7
 
 
+def test_a_reversal_read_before_an_original_it_does_not_fit_is_dead_lettered_when_it_comes(
+    platform: RunningPlatform, rewards_db: Engine
+) -> None:
+    bootstrap = platform.infra.kafka_bootstrap
+    player, _ = register_player(platform)
+    other, _ = register_player(platform)
+    original = partner_message(other, "DINING")
+    foreign = reversal_message(original, user_id=player)
+    dead_letters = TopicProbe(bootstrap, "reward-events.dlq")
+    try:
+        produce(bootstrap, "reward-events", foreign, key=player)
+        wait_until(
+            lambda: _status(rewards_db, foreign["eventId"]) == "PENDING",
+            what="the reversal waiting for its original",
+        )
+        produce(bootstrap, "reward-events", original, key=other)
+        (dead,) = dead_letters.wait_for(
+            lambda r: r["key"] == player and r["value"].get("eventId") == foreign["eventId"]
+        )
+    finally:
+        dead_letters.close()
+    assert dead["headers"]["dlq-reason"] == "reversal_mismatch"
+    assert dead["headers"]["dlq-consumer-group"] == EARNING_GROUP
+    assert "dlq-original-offset" not in dead["headers"]  # refused after it was recorded
+    assert dead["value"] == foreign
+    assert _status(rewards_db, foreign["eventId"]) == "REJECTED"
+
+
+def _status(engine: Engine, event_id: str) -> str | None:
+    with engine.connect() as connection:
+        status = connection.execute(
+            text("SELECT status FROM reward_events WHERE event_id = :e"), {"e": event_id}
+        ).scalar()
+    return None if status is None else str(status)
+
+
 def test_an_event_that_overtakes_the_registration_waits_for_it_and_earns_its_points(
     platform: RunningPlatform, rewards_db: Engine
 ) -> None:

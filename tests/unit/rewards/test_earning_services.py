@@ -294,6 +294,28 @@ def test_a_reversal_of_another_players_event_is_refused(
     assert foreign["eventId"] not in store.events
 
 
+def test_a_waiting_reversal_that_turns_out_foreign_is_dead_lettered_when_its_original_comes(
+    earning: EarningService, store: Store, players: list[str]
+) -> None:
+    original = message(players[0])
+    foreign = reversal_of(original, user_id=players[1], correlationId="corr-foreign")
+    assert earning.record(parsed(foreign)).pending == 1  # read before its original
+    assert not store.messages
+    earning.record(parsed(original))
+    assert store.events[foreign["eventId"]].status is AwardStatus.REJECTED
+    [dead] = store.messages
+    assert (dead.topic, dead.key, dead.message) == ("reward-events.dlq", players[1], foreign)
+    assert dead.headers["dlq-reason"] == "reversal_mismatch"
+    assert "another player" in dead.headers["dlq-error"]
+    assert dead.headers["dlq-consumer-group"] == "rewards-reward-events"
+    assert dead.headers["eventType"] == "CASINO_SPEND_REVERSED"
+    assert dead.headers["X-Correlation-ID"] == "corr-foreign"
+    assert "dlq-original-offset" not in dead.headers
+    # A redelivery of the original changes nothing, so nothing is dead-lettered twice.
+    earning.record(parsed(original))
+    assert len(store.messages) == 1
+
+
 def test_a_new_rule_version_is_picked_up_for_events_after_its_start(
     store: Store, clock: FixedClock, earning: EarningService, players: list[str]
 ) -> None:

@@ -192,6 +192,7 @@ def test_a_partner_cannot_take_back_points_another_partner_awarded() -> None:
     waiting = RecordedEvent(early, AwardStatus.PENDING, 0, None)
     settled = Ledger(BOOK, LedgerContext(pending={original.event_id: [waiting]})).award([original])
     assert settled.settled[early.event_id].status is AwardStatus.REJECTED
+    assert [r.event_id for r in settled.refused_later] == [early.event_id]
     assert [r.event_id for r in settled.confirmed] == [original.event_id]
 
 
@@ -211,7 +212,12 @@ def test_a_waiting_reversal_whose_original_is_another_players_is_rejected_when_i
     awards = Ledger(BOOK, LedgerContext(pending={original.event_id: [waiting]})).award([original])
     assert [r.event_id for r in awards.confirmed] == [original.event_id]
     assert awards.settled[stray.event_id].status is AwardStatus.REJECTED
-    # In the same batch it is dead-lettered instead.
+    assert [(r.event_id, r.reason) for r in awards.refused_later] == [
+        (stray.event_id, "reversal_mismatch")
+    ]
+    assert "another player" in awards.refused_later[0].message
+    assert not awards.refused
+    # In the same batch it is refused as delivered instead.
     stray_now = reversal(original, player=str(uuid.uuid4()))
     same_batch = Ledger(BOOK, LedgerContext()).award([stray_now, casino(), original])
     assert [r.event_id for r in same_batch.refused] == [stray_now.event_id]
