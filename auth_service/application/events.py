@@ -23,6 +23,21 @@ def player_registered(user: User) -> IntegrationEvent:
     )
 
 
+def password_changed(user: User) -> IntegrationEvent:
+    """The notification the owner receives: a change they did not make must not go unseen."""
+    return IntegrationEvent(
+        event_type="PASSWORD_CHANGED",
+        user_id=user.id,
+        occurred_at=user.updated_at,
+        data={
+            "title": "Your password was changed",
+            "message": "Your password was changed and your other sessions were signed out. "
+            "If this was not you, contact the players club at once.",
+            "content": {"changedAt": format_timestamp(user.updated_at)},
+        },
+    )
+
+
 def user_status_changed(user: User, changed_by: str) -> IntegrationEvent:
     return IntegrationEvent(
         event_type="USER_STATUS_CHANGED",

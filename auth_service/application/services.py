@@ -17,6 +17,7 @@ from auth_service.application.commands import (
 )
 from auth_service.application.events import (
     client_status_changed,
+    password_changed,
     player_registered,
     user_status_changed,
 )
@@ -223,6 +224,7 @@ class SessionService:
                 raise CurrentPasswordWrong()
             user = current.with_password_hash(new_hash, self._clock.now())
             uow.users.update(user)
+            uow.outbox.add(Topic.NOTIFICATIONS, password_changed(user))
             uow.commit()
         self._refresh_tokens.revoke_user(user.id)
         return self._open(user, family_id=None)

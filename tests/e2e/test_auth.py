@@ -12,7 +12,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from shared.persistence.database import normalise_url
-from tests.support.e2e import wait_until
+from tests.support.e2e import bearer, wait_until, welcomed_player
 from tests.support.kafka import TopicProbe
 
 PASSWORD = "correct horse battery"
@@ -162,6 +162,40 @@ def test_a_disabled_partner_clients_tokens_are_refused_by_every_service_within_s
         return all(a.status_code in {200, 404} for a in answers)
 
     wait_until(accepted_everywhere, timeout=30, what="the enabled client's new token accepted")
+
+
+def test_a_password_change_signs_out_other_devices_and_tells_the_owner(platform):
+    player = welcomed_player(platform)
+    other_device = requests.post(
+        f"{platform.url('auth')}/api/v1/auth/login",
+        json={"email": player.email, "password": PASSWORD},
+        timeout=10,
+    )
+    changed = requests.post(
+        f"{platform.url('auth')}/api/v1/auth/me/password",
+        json={"currentPassword": PASSWORD, "newPassword": "a brand new passphrase"},
+        headers=player.headers,
+        timeout=10,
+    )
+    assert changed.status_code == 200, changed.text
+    refreshed = requests.post(
+        f"{platform.url('auth')}/api/v1/auth/refresh",
+        cookies={"refresh_token": other_device.cookies["refresh_token"]},
+        timeout=10,
+    )
+    assert refreshed.status_code == 401
+    fresh = bearer(changed.json()["accessToken"])
+
+    def told() -> list[dict[str, object]]:
+        listed = requests.get(
+            f"{platform.url('notification')}/api/v1/notifications", headers=fresh, timeout=10
+        )
+        assert listed.status_code == 200, listed.text
+        return [n for n in listed.json()["notifications"] if n["type"] == "PASSWORD_CHANGED"]
+
+    [notice] = wait_until(told, timeout=30, what="the password-change notification")
+    assert notice["title"] == "Your password was changed"
+    assert notice["read"] is False
 
 
 def test_logs_are_json_lines_with_the_correlation_id(platform):

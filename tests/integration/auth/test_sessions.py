@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pytest
+from sqlalchemy import text
 
 from auth_service.application.commands import CreateClient
 from auth_service.domain.exceptions import TooManyAttempts
@@ -207,7 +208,9 @@ def change_password(client, access: str, current: str, new: str):
     )
 
 
-def test_changing_the_password_ends_every_other_session_and_keeps_this_one(client, player):
+def test_changing_the_password_ends_every_other_session_and_keeps_this_one(
+    client, player, auth_container
+):
     phone, laptop = login(client, player["email"]), login(client, player["email"])
     new_password = "a brand new passphrase"
     changed = change_password(client, laptop.json["accessToken"], PASSWORD, new_password)
@@ -223,6 +226,23 @@ def test_changing_the_password_ends_every_other_session_and_keeps_this_one(clien
     )
     assert login(client, player["email"], PASSWORD).status_code == 401
     assert login(client, player["email"], new_password).status_code == 200
+    # The owner is told, on every device (a change they did not make must not go unseen).
+    with auth_container.core.database().connect() as connection:
+        [notice] = (
+            connection.execute(
+                text(
+                    "SELECT payload FROM outbox WHERE topic = 'notifications' AND message_key = :u"
+                ),
+                {"u": player["id"]},
+            )
+            .scalars()
+            .all()
+        )
+    assert (notice["eventType"], notice["title"]) == (
+        "PASSWORD_CHANGED",
+        "Your password was changed",
+    )
+    assert set(notice["content"]) == {"changedAt"}
 
 
 def test_a_password_change_needs_the_current_password_and_counts_wrong_ones(client, player):
