@@ -58,6 +58,7 @@ def create_app(
     limiter.limit(limits.get("refresh", "60/minute"))(auth.Refresh)
     # Two argon2 computations each: the lockout bounds guessing, this the CPU spent.
     limiter.limit(limits.get("password_change", "20/minute"))(auth.MyPassword)
+    limiter.limit(limits.get("password_reset", "20/minute"))(auth.PasswordResetWithCode)
     limiter.limit(limits.get("token", "6000/minute"))(oauth2.token)
 
     oauth2.init_authorization_server(app)

@@ -16,6 +16,7 @@ from auth_service.adapters.crypto import (
 from auth_service.adapters.persistence.unit_of_work import SqlAlchemyAuthUnitOfWork
 from auth_service.adapters.redis_store import (
     RedisLoginThrottle,
+    RedisPasswordResetCodes,
     RedisRefreshTokenStore,
     RedisRevokedTokens,
 )
@@ -76,6 +77,11 @@ class Container(containers.DeclarativeContainer):
         lockout_seconds=config.login.lockout_seconds.as_int(),
     )
     revoked_tokens = providers.Singleton(RedisRevokedTokens, redis=core.redis)
+    reset_codes = providers.Singleton(
+        RedisPasswordResetCodes,
+        redis=core.redis,
+        ttl_seconds=config.password_reset.code_ttl_seconds.as_int(),
+    )
 
     account_service = providers.Factory(
         AccountService,
@@ -84,6 +90,8 @@ class Container(containers.DeclarativeContainer):
         refresh_tokens=refresh_tokens,
         inactive_users=core.inactive_users,
         clock=core.clock,
+        reset_codes=reset_codes,
+        reset_code_ttl_seconds=config.password_reset.code_ttl_seconds.as_int(),
     )
     session_service = providers.Factory(
         SessionService,
@@ -94,6 +102,7 @@ class Container(containers.DeclarativeContainer):
         throttle=login_throttle,
         access_lifetime_seconds=config.security.access_token_ttl_seconds.as_int(),
         clock=core.clock,
+        reset_codes=reset_codes,
     )
     client_lookups: providers.Singleton[ExpiringCache[str, Any]] = providers.Singleton(
         ExpiringCache, ttl_seconds=config.security.client_cache_seconds.as_float()

@@ -1,4 +1,5 @@
-"""Redis-backed sessions: rotating refresh tokens, login throttling, revoked access tokens."""
+"""Redis-backed sessions: rotating refresh tokens, login throttling, revoked access tokens,
+password reset codes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from redis import Redis
 
 from auth_service.application.ports import (
     LoginThrottle,
+    PasswordResetCodes,
     RefreshGrant,
     RefreshTokenStore,
     RevokedTokens,
@@ -185,3 +187,28 @@ class RedisRevokedTokens(RevokedTokens):
 
     def is_revoked(self, token_id: str) -> bool:
         return bool(self._redis.exists(f"at:revoked:{token_id}"))
+
+
+# Compare and delete in one step: of concurrent redemptions of one code exactly one succeeds.
+_REDEEM = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+
+class RedisPasswordResetCodes(PasswordResetCodes):
+    """``pwreset:<user>`` → the SHA-256 of the code, expiring with it."""
+
+    def __init__(self, redis: Redis, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._ttl = ttl_seconds
+        self._redeem = redis.register_script(_REDEEM)
+
+    def store(self, user_id: str, code: str) -> None:
+        self._redis.set(f"pwreset:{user_id}", _digest(code), ex=self._ttl)
+
+    def redeem(self, user_id: str, code: str) -> bool:
+        return bool(self._redeem(keys=[f"pwreset:{user_id}"], args=[_digest(code)]))

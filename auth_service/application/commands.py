@@ -32,6 +32,14 @@ class ChangePassword:
 
 
 @dataclass(frozen=True, slots=True)
+class ResetPassword:
+    email: str
+    reset_code: str
+    new_password: str
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CreateClient:
     name: str
     scopes: frozenset[str]

@@ -113,6 +113,20 @@ class RefreshTokenStore(ABC):
         """Revoke every family of the user (deactivation)."""
 
 
+class PasswordResetCodes(ABC):
+    """One-time codes for a password reset handed over at the desk."""
+
+    @abstractmethod
+    def store(self, user_id: str, code: str) -> None:
+        """Make ``code`` the user's reset code (replacing an earlier one) for the configured
+        time."""
+
+    @abstractmethod
+    def redeem(self, user_id: str, code: str) -> bool:
+        """True once, when ``code`` is the user's current code, which is then gone. A wrong
+        code leaves the right one in place (a guess must not cancel the owner's code)."""
+
+
 class LoginThrottle(ABC):
     @abstractmethod
     def check(self, email: str, address: str | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from auth_service.application.commands import (
@@ -13,6 +13,7 @@ from auth_service.application.commands import (
     CreateClient,
     LogIn,
     RegisterUser,
+    ResetPassword,
     UpdateClient,
 )
 from auth_service.application.events import (
@@ -27,6 +28,7 @@ from auth_service.application.ports import (
     IssuedToken,
     LoginThrottle,
     PasswordHasher,
+    PasswordResetCodes,
     RefreshTokenStore,
     RevokedTokens,
     SecretHasher,
@@ -40,6 +42,7 @@ from auth_service.domain.exceptions import (
     InvalidCredentials,
     InvalidPassword,
     InvalidRefreshToken,
+    InvalidResetCode,
     UserNotFound,
 )
 from auth_service.domain.model import (
@@ -52,7 +55,9 @@ from auth_service.domain.model import (
     check_event_sources,
     check_password_policy,
     check_scopes,
+    new_reset_code,
     normalise_email,
+    normalise_reset_code,
 )
 from auth_service.domain.ports import UserFilter
 from shared.application.cache import ExpiringCache
@@ -74,6 +79,15 @@ class Session:
     user: User
 
 
+@dataclass(frozen=True, slots=True)
+class PasswordReset:
+    """A reset code to hand to the account's owner, shown this once."""
+
+    user_id: str
+    code: str
+    expires_at: datetime
+
+
 def user_claims(user: User) -> dict[str, Any]:
     return {"role": user.role.value}
 
@@ -88,12 +102,16 @@ class AccountService:
         refresh_tokens: RefreshTokenStore,
         inactive_users: InactiveUsers,
         clock: Clock,
+        reset_codes: PasswordResetCodes | None = None,
+        reset_code_ttl_seconds: int = 900,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
         self._refresh_tokens = refresh_tokens
         self._inactive_users = inactive_users
         self._clock = clock
+        self._reset_codes = reset_codes
+        self._reset_code_ttl = timedelta(seconds=reset_code_ttl_seconds)
 
     def register(self, command: RegisterUser) -> User:
         """Create an account; a player registration publishes PLAYER_REGISTERED."""
@@ -123,6 +141,19 @@ class AccountService:
     def list(self, filters: UserFilter, page: PageRequest) -> Page[User]:
         with self._uow() as uow:
             return uow.users.list(filters, page)
+
+    def issue_password_reset(self, user_id: str, actor: Principal) -> PasswordReset:
+        """A one-time code with which the account's owner sets a new password
+        (:meth:`SessionService.reset_password`), for staff who checked who they are at the
+        desk. It replaces an earlier code and expires after ``password_reset.code_ttl_seconds``.
+        """
+        if self._reset_codes is None:
+            raise RuntimeError("password reset codes are not configured")
+        user = self.get(user_id)
+        user.ensure_reset_allowed(actor.subject, actor.role)
+        code = new_reset_code()
+        self._reset_codes.store(user.id, normalise_reset_code(code))
+        return PasswordReset(user.id, code, self._clock.now() + self._reset_code_ttl)
 
     def set_status(self, user_id: str, status: UserStatus, actor: Principal) -> User:
         """Deactivate or reactivate an account; publishes USER_STATUS_CHANGED."""
@@ -157,6 +188,7 @@ class SessionService:
         throttle: LoginThrottle,
         access_lifetime_seconds: int,
         clock: Clock,
+        reset_codes: PasswordResetCodes | None = None,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
@@ -165,6 +197,7 @@ class SessionService:
         self._throttle = throttle
         self._lifetime = access_lifetime_seconds
         self._clock = clock
+        self._reset_codes = reset_codes
 
     def login(self, command: LogIn) -> Session:
         email = normalise_email(command.email)
@@ -214,13 +247,37 @@ class SessionService:
         check_password_policy(command.new_password, user.email)
         if command.new_password == command.current_password:
             raise InvalidPassword("The new password must differ from the current one.")
-        new_hash = self._hasher.hash(command.new_password)
+        # Changed meanwhile (another device): the current password checked is stale.
+        return self._replace_password(user, command.new_password, expected_hash=user.password_hash)
+
+    def reset_password(self, command: ResetPassword) -> Session:
+        """Set a new password with a reset code from the desk (guarded like a login: a wrong
+        code counts as a failed attempt). Every session ends; the caller gets a new one."""
+        if self._reset_codes is None:
+            raise RuntimeError("password reset codes are not configured")
+        email = normalise_email(command.email)
+        self._throttle.check(email, command.address)
+        # Before the code is used up: a weak password must not cost the owner their code.
+        check_password_policy(command.new_password, email)
+        with self._uow() as uow:
+            user = uow.users.get_by_email(email)
+        code = normalise_reset_code(command.reset_code)
+        if user is None or not user.is_active or not self._reset_codes.redeem(user.id, code):
+            self._throttle.record_failure(email, command.address)
+            raise InvalidResetCode()
+        self._throttle.record_success(email, command.address)
+        return self._replace_password(user, command.new_password, expected_hash=None)
+
+    def _replace_password(
+        self, user: User, new_password: str, expected_hash: str | None
+    ) -> Session:
+        """Store the new hash, tell the owner, end every session and open a new one."""
+        new_hash = self._hasher.hash(new_password)
         with self._uow() as uow:
             current = uow.users.get(user.id, for_update=True)
             if current is None:
                 raise UserNotFound()
-            if current.password_hash != user.password_hash:
-                # Changed meanwhile (another device): the current password checked is stale.
+            if expected_hash is not None and current.password_hash != expected_hash:
                 raise CurrentPasswordWrong()
             user = current.with_password_hash(new_hash, self._clock.now())
             uow.users.update(user)

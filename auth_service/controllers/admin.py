@@ -17,6 +17,7 @@ from auth_service.controllers.schemas import (
     ClientPageSchema,
     ClientSchema,
     ClientUpdateSchema,
+    PasswordResetSchema,
     SigningKeySchema,
     UserPageSchema,
     UserQuerySchema,
@@ -25,6 +26,7 @@ from auth_service.controllers.schemas import (
 from auth_service.domain.model import UserStatus
 from auth_service.domain.ports import UserFilter
 from shared.domain.principal import Role
+from shared.observability.logging import get_logger
 from shared.security.resource_server import authenticated, current_principal
 from shared.web.blueprint import Blueprint
 from shared.web.pagination import PageQuerySchema, page_request
@@ -33,6 +35,7 @@ from shared.web.schemas import BEARER_AUTH, errors
 blp = Blueprint(
     "admin", __name__, url_prefix="/api/v1/auth", description="Users, clients and keys (staff)"
 )
+log = get_logger(__name__)
 _ADMIN = [Role.ADMIN]
 _STAFF = [Role.STAFF, Role.ADMIN]
 
@@ -97,6 +100,28 @@ class Reactivate(MethodView):
     ) -> Any:
         """Reactivate an account."""
         return service.set_status(str(user_id), UserStatus.ACTIVE, current_principal())
+
+
+@blp.route("/users/<uuid:user_id>/password-reset")
+class IssuePasswordReset(MethodView):
+    @authenticated(roles=_STAFF)
+    @blp.response(201, PasswordResetSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404)
+    @inject
+    def post(
+        self, user_id: Any, service: AccountService = Provide[Container.account_service]
+    ) -> Any:
+        """Issue a one-time password reset code for an account's owner who cannot log in.
+
+        For the desk, once the owner's identity is checked: staff for players, administrators
+        for players and staff (403 `AUTH_RESET_NOT_ALLOWED` otherwise, and for one's own
+        account). The code, shown this once, works for 15 minutes at
+        `POST /api/v1/auth/password-reset`; issuing another replaces it."""
+        actor = current_principal()
+        reset = service.issue_password_reset(str(user_id), actor)
+        log.info("password_reset_issued", user_id=reset.user_id, issued_by=actor.subject)
+        return reset
 
 
 @blp.route("/clients")

@@ -9,13 +9,14 @@ from flask import Response, after_this_request, current_app, request
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
-from auth_service.application.commands import ChangePassword, LogIn, RegisterUser
+from auth_service.application.commands import ChangePassword, LogIn, RegisterUser, ResetPassword
 from auth_service.application.services import AccountService, Session, SessionService
 from auth_service.container import Container
 from auth_service.controllers.schemas import (
     AccessTokenSchema,
     LoginSchema,
     PasswordChangeSchema,
+    PasswordResetWithCodeSchema,
     RegisterSchema,
     SessionSchema,
     StaffRegisterSchema,
@@ -23,12 +24,14 @@ from auth_service.controllers.schemas import (
 )
 from shared.domain.principal import Role
 from shared.errors import CommonErrorCode
+from shared.observability.logging import get_logger
 from shared.security.resource_server import authenticated, current_principal
 from shared.web.blueprint import Blueprint
 from shared.web.errors import HttpError
 from shared.web.schemas import BEARER_AUTH, errors
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and sessions")
+log = get_logger(__name__)
 
 
 def _cookie_settings() -> dict[str, Any]:
@@ -206,4 +209,31 @@ class MyPassword(MethodView):
                 address=request.remote_addr,
             )
         )
+        return _session_body(session)
+
+
+@blp.route("/password-reset")
+class PasswordResetWithCode(MethodView):
+    @blp.arguments(PasswordResetWithCodeSchema)
+    @blp.response(200, AccessTokenSchema)
+    @errors(blp, 401, 422, 429)
+    @inject
+    def post(
+        self, body: dict[str, Any], service: SessionService = Provide[Container.session_service]
+    ) -> Any:
+        """Set a new password with the reset code staff gave at the desk, and log in.
+
+        The code works once, for 15 minutes. A wrong code, an unknown address or an expired
+        code all answer 401 `AUTH_INVALID_RESET_CODE` and count as failed logins (five lock the
+        account for 15 minutes, 429). Every other session of the account ends and its owner is
+        notified (`PASSWORD_CHANGED`)."""
+        session = service.reset_password(
+            ResetPassword(
+                email=body["email"],
+                reset_code=body["reset_code"],
+                new_password=body["new_password"],
+                address=request.remote_addr,
+            )
+        )
+        log.info("password_reset_used", user_id=session.user.id)
         return _session_body(session)

@@ -11,6 +11,8 @@ class AuthErrorCode(AppErrorCode):
     EMAIL_ALREADY_REGISTERED = "AUTH_EMAIL_ALREADY_REGISTERED"
     INVALID_CREDENTIALS = "AUTH_INVALID_CREDENTIALS"
     CURRENT_PASSWORD_WRONG = "AUTH_CURRENT_PASSWORD_WRONG"
+    INVALID_RESET_CODE = "AUTH_INVALID_RESET_CODE"
+    RESET_NOT_ALLOWED = "AUTH_RESET_NOT_ALLOWED"
     ACCOUNT_INACTIVE = "AUTH_ACCOUNT_INACTIVE"
     TOO_MANY_ATTEMPTS = "AUTH_TOO_MANY_ATTEMPTS"
     INVALID_REFRESH_TOKEN = "AUTH_INVALID_REFRESH_TOKEN"
@@ -30,6 +32,8 @@ ERRORS: ErrorMap = {
     e.InvalidCredentials: ErrorSpec(401, AuthErrorCode.INVALID_CREDENTIALS),
     # 403, not 401: the access token is good, and a client must not take it for a logout.
     e.CurrentPasswordWrong: ErrorSpec(403, AuthErrorCode.CURRENT_PASSWORD_WRONG),
+    e.InvalidResetCode: ErrorSpec(401, AuthErrorCode.INVALID_RESET_CODE),
+    e.ResetNotAllowed: ErrorSpec(403, AuthErrorCode.RESET_NOT_ALLOWED),
     e.AccountInactive: ErrorSpec(403, AuthErrorCode.ACCOUNT_INACTIVE),
     e.TooManyAttempts: ErrorSpec(429, AuthErrorCode.TOO_MANY_ATTEMPTS),
     e.RefreshTokenReused: ErrorSpec(401, AuthErrorCode.REFRESH_TOKEN_REUSED),

@@ -27,13 +27,19 @@ _email = fields.Email(
 )
 
 
-class RegisterSchema(Schema):
-    email = _email
-    password = fields.String(
+def _new_password(**kwargs: Any) -> fields.Field[Any]:
+    """A password being set: the policy's length here, the rest in the domain."""
+    return fields.String(
         required=True,
         load_only=True,
         validate=validate.Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH),
+        **kwargs,
     )
+
+
+class RegisterSchema(Schema):
+    email = _email
+    password = _new_password()
     first_name = fields.String(
         data_key="firstName", load_default="", validate=validate.Length(max=100)
     )
@@ -51,8 +57,12 @@ class StaffRegisterSchema(RegisterSchema):
     )
 
 
+# An address as typed at login (not checked against the registration rules: no hint given).
+_login_email = fields.String(required=True, validate=validate.Length(min=3, max=254))
+
+
 class LoginSchema(Schema):
-    email = fields.String(required=True, validate=validate.Length(min=3, max=254))
+    email = _login_email
     password = fields.String(
         required=True, load_only=True, validate=validate.Length(min=1, max=PASSWORD_MAX_LENGTH)
     )
@@ -65,12 +75,25 @@ class PasswordChangeSchema(Schema):
         load_only=True,
         validate=validate.Length(min=1, max=PASSWORD_MAX_LENGTH),
     )
-    new_password = fields.String(
-        data_key="newPassword",
-        required=True,
-        load_only=True,
-        validate=validate.Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH),
+    new_password = _new_password(data_key="newPassword")
+
+
+class PasswordResetWithCodeSchema(Schema):
+    email = _login_email
+    reset_code = fields.String(
+        data_key="resetCode", required=True, load_only=True, validate=validate.Length(max=40)
     )
+    new_password = _new_password(data_key="newPassword")
+
+
+class PasswordResetSchema(Schema):
+    user_id = fields.String(data_key="userId", required=True)
+    code = fields.String(
+        data_key="resetCode",
+        required=True,
+        metadata={"description": "Shown this once; give it to the account's owner only."},
+    )
+    expires_at = fields.DateTime(data_key="expiresAt", required=True)
 
 
 class UserSchema(Schema):

@@ -24,6 +24,19 @@ class AccountInactive(DomainError):
     default_message = "The account is not active."
 
 
+class InvalidResetCode(DomainError):
+    """Unknown address, wrong, used or expired code: one answer, so none can be told apart."""
+
+    default_message = "The email or the reset code is not right, or the code has expired."
+
+
+class ResetNotAllowed(PermissionDenied):
+    default_message = (
+        "Staff reset players' passwords, administrators players' and staff's; an "
+        "administrator's password, or your own, is changed by its owner."
+    )
+
+
 class CurrentPasswordWrong(DomainError):
     default_message = "The current password is not right."
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from auth_service.domain.exceptions import (
     ClientTokensStillValid,
     InvalidEventSources,
     InvalidPassword,
+    ResetNotAllowed,
     UnknownScope,
 )
 from shared.domain.principal import EventSource, Role, Scope
@@ -93,6 +95,31 @@ class User:
 
     def with_password_hash(self, password_hash: str, now: datetime) -> User:
         return replace(self, password_hash=password_hash, updated_at=now)
+
+    def ensure_reset_allowed(self, actor_id: str, actor_role: Role | None) -> None:
+        """A password reset at the desk: staff for players, administrators for players and
+        staff. Nobody resets an administrator's password or their own: that would be a way
+        into a higher or another account without knowing its password."""
+        allowed = {Role.STAFF: {Role.PLAYER}, Role.ADMIN: {Role.PLAYER, Role.STAFF}}
+        if actor_id == self.id or self.role not in allowed.get(actor_role or Role.PLAYER, set()):
+            raise ResetNotAllowed()
+        self.ensure_active()
+
+
+#: reset codes: no 0/O, 1/I/L, so a code read aloud or from paper is typed right
+RESET_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+RESET_CODE_LENGTH = 12
+
+
+def new_reset_code() -> str:
+    """Twelve symbols (~59 bits) shown as ``XXXX-XXXX-XXXX``."""
+    symbols = "".join(secrets.choice(RESET_CODE_ALPHABET) for _ in range(RESET_CODE_LENGTH))
+    return "-".join(symbols[i : i + 4] for i in range(0, RESET_CODE_LENGTH, 4))
+
+
+def normalise_reset_code(code: str) -> str:
+    """As typed: case, spaces and dashes do not matter."""
+    return "".join(c for c in code.upper() if c not in " -")
 
 
 class ClientStatus(StrEnum):

@@ -1,5 +1,6 @@
 """Rules of the identity domain."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,9 +10,11 @@ from auth_service.domain.exceptions import (
     ClientTokensStillValid,
     InvalidEventSources,
     InvalidPassword,
+    ResetNotAllowed,
     UnknownScope,
 )
 from auth_service.domain.model import (
+    RESET_CODE_ALPHABET,
     ClientStatus,
     KeyStatus,
     PartnerClient,
@@ -21,6 +24,8 @@ from auth_service.domain.model import (
     check_event_sources,
     check_password_policy,
     check_scopes,
+    new_reset_code,
+    normalise_reset_code,
 )
 from shared.domain.exceptions import PermissionDenied
 from shared.domain.principal import Principal, Role
@@ -135,3 +140,35 @@ def test_changing_a_clients_scopes_keeps_its_event_sources_consistent() -> None:
         reader.changed(NOW, scopes=frozenset({"rewards.write"}))
     with pytest.raises(UnknownScope):
         sender.changed(NOW, scopes=frozenset({"root"}))
+
+
+def test_who_may_reset_whose_password() -> None:
+    def user(role: Role, user_id: str = "u1") -> User:
+        registered = User.register("u@example.com", "h", role, "", "", NOW)
+        return replace(registered, id=user_id)
+
+    user(Role.PLAYER).ensure_reset_allowed("staff-1", Role.STAFF)
+    user(Role.PLAYER).ensure_reset_allowed("admin-1", Role.ADMIN)
+    user(Role.STAFF).ensure_reset_allowed("admin-1", Role.ADMIN)
+    for target, actor_id, actor_role in [
+        (user(Role.STAFF), "staff-1", Role.STAFF),
+        (user(Role.ADMIN), "admin-1", Role.ADMIN),
+        (user(Role.STAFF, "staff-1"), "staff-1", Role.STAFF),
+        (user(Role.PLAYER), "p2", Role.PLAYER),
+        (user(Role.PLAYER), "client", None),
+    ]:
+        with pytest.raises(ResetNotAllowed):
+            target.ensure_reset_allowed(actor_id, actor_role)
+    inactive = user(Role.PLAYER).with_status(UserStatus.INACTIVE, NOW)
+    with pytest.raises(AccountInactive):
+        inactive.ensure_reset_allowed("staff-1", Role.STAFF)
+
+
+def test_reset_codes_are_unambiguous_and_read_as_typed() -> None:
+    codes = {new_reset_code() for _ in range(200)}
+    assert len(codes) == 200
+    for code in codes:
+        assert len(code) == 14
+        assert set(code.replace("-", "")) <= set(RESET_CODE_ALPHABET)
+    assert not set("01OIL") & set(RESET_CODE_ALPHABET)
+    assert normalise_reset_code(" abcd-efgh ijkm ") == "ABCDEFGHIJKM"
