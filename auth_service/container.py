@@ -92,6 +92,7 @@ class Container(containers.DeclarativeContainer):
         clock=core.clock,
         reset_codes=reset_codes,
         reset_code_ttl_seconds=config.password_reset.code_ttl_seconds.as_int(),
+        throttle=login_throttle,
     )
     session_service = providers.Factory(
         SessionService,

@@ -177,6 +177,10 @@ class RedisLoginThrottle(LoginThrottle):
         if address:
             self._take_back(keys=[f"login:address:{_digest(address)}:failures"])
 
+    def unlock(self, email: str) -> None:
+        key = f"login:account:{_digest(email)}"
+        self._redis.delete(f"{key}:failures", f"{key}:lock")
+
 
 class RedisRevokedTokens(RevokedTokens):
     def __init__(self, redis: Redis) -> None:

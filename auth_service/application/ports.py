@@ -142,6 +142,11 @@ class LoginThrottle(ABC):
     def record_success(self, email: str, address: str | None) -> None:
         """The password was right: clear the account's failures, uncount the attempt."""
 
+    @abstractmethod
+    def unlock(self, email: str) -> None:
+        """Lift the account's lockout and forget its failures (staff saw its owner); the
+        lockouts of client addresses stay."""
+
 
 class RevokedTokens(ABC):
     """Access tokens revoked before their expiry (RFC 7009), as seen by introspection."""

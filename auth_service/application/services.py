@@ -104,6 +104,7 @@ class AccountService:
         clock: Clock,
         reset_codes: PasswordResetCodes | None = None,
         reset_code_ttl_seconds: int = 900,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self._uow = uow
         self._hasher = hasher
@@ -112,6 +113,7 @@ class AccountService:
         self._clock = clock
         self._reset_codes = reset_codes
         self._reset_code_ttl = timedelta(seconds=reset_code_ttl_seconds)
+        self._throttle = throttle
 
     def register(self, command: RegisterUser) -> User:
         """Create an account; a player registration publishes PLAYER_REGISTERED."""
@@ -146,6 +148,8 @@ class AccountService:
         """A one-time code with which the account's owner sets a new password
         (:meth:`SessionService.reset_password`), for staff who checked who they are at the
         desk. It replaces an earlier code and expires after ``password_reset.code_ttl_seconds``.
+        The account's login lockout is lifted: the owner usually comes to the desk because
+        their attempts locked it, and the code goes through the same counters.
         """
         if self._reset_codes is None:
             raise RuntimeError("password reset codes are not configured")
@@ -153,6 +157,8 @@ class AccountService:
         user.ensure_reset_allowed(actor.subject, actor.role)
         code = new_reset_code()
         self._reset_codes.store(user.id, normalise_reset_code(code))
+        if self._throttle is not None:
+            self._throttle.unlock(user.email)
         return PasswordReset(user.id, code, self._clock.now() + self._reset_code_ttl)
 
     def set_status(self, user_id: str, status: UserStatus, actor: Principal) -> User:

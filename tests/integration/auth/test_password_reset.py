@@ -170,3 +170,14 @@ def test_no_reset_for_a_deactivated_account(client, admin_token, player):
     client.post(f"/api/v1/auth/users/{player['id']}/deactivate", headers=bearer(admin_token))
     refused = issue(client, player["id"], admin_token)
     assert (refused.status_code, refused.json["error"]["code"]) == (403, "AUTH_ACCOUNT_INACTIVE")
+
+
+def test_issuing_a_code_lifts_the_lockout_that_brought_the_owner_to_the_desk(
+    client, player, staff_token
+):
+    for _ in range(5):
+        assert login(client, player["email"], "not my password").status_code == 401
+    assert login(client, player["email"]).status_code == 429
+    code = issue(client, player["id"], staff_token).json["resetCode"]
+    assert reset(client, player["email"], code).status_code == 200
+    assert login(client, player["email"], NEW_PASSWORD).status_code == 200

@@ -218,6 +218,9 @@ class CountingThrottle(LoginThrottle):
     def record_success(self, email: str, address: str | None) -> None:
         self.failures.pop(email, None)
 
+    def unlock(self, email: str) -> None:
+        self.failures.pop(email, None)
+
 
 class FakeInactiveUsers(InactiveUsers):
     def __init__(self) -> None:
