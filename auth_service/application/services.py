@@ -384,39 +384,28 @@ class ClientService:
         return self._set_active(client_id, active=True, actor=actor)
 
     def _set_active(self, client_id: str, active: bool, actor: str | None) -> PartnerClient:
-        with self._uow() as uow:
-            client = uow.clients.get(client_id, for_update=True)
-            if client is None:
-                raise ClientNotFound()
+        def change(client: PartnerClient, now: datetime) -> PartnerClient:
             if client.is_active == active:
                 return client
-            now = self._clock.now()
-            client = (
-                client.enabled(now, self._token_lifetime, actor)
-                if active
-                else client.disabled(now, actor)
-            )
-            uow.clients.update(client)
-            uow.outbox.add(Topic.USER_STATUS, client_status_changed(client, actor))
-            uow.commit()
-        self._forget(client_id)
-        if self._inactive_users is not None:
+            if active:
+                return client.enabled(now, self._token_lifetime, actor)
+            return client.disabled(now, actor)
+
+        client, changed = self._change(client_id, change, actor)
+        if changed and self._inactive_users is not None:
             self._inactive_users.mark(account_key(client_id, client=True), inactive=not active)
         return client
 
     def update(self, client_id: str, command: UpdateClient, actor: str | None) -> PartnerClient:
         """A new name, scopes or event sources. Tokens are issued with them from now on;
         those already issued keep theirs until they expire."""
-        with self._uow() as uow:
-            client = uow.clients.get(client_id, for_update=True)
-            if client is None:
-                raise ClientNotFound()
-            client = client.changed(
-                self._clock.now(), command.name, command.scopes, command.event_sources, actor
-            )
-            uow.clients.update(client)
-            uow.commit()
-        self._forget(client_id)
+        client, _ = self._change(
+            client_id,
+            lambda c, now: c.changed(
+                now, command.name, command.scopes, command.event_sources, actor
+            ),
+            actor,
+        )
         return client
 
     def rotate_secret(self, client_id: str, actor: str | None) -> ClientCredentials:
@@ -424,15 +413,34 @@ class ClientService:
         tokens already issued stay valid until they expire (disable the client to refuse
         them at once)."""
         secret = secrets.token_urlsafe(32)
+        secret_hash = self._hasher.hash(secret)
+        client, _ = self._change(
+            client_id, lambda c, now: c.with_secret(secret_hash, now, actor), actor
+        )
+        return ClientCredentials(client=client, secret=secret)
+
+    def _change(
+        self,
+        client_id: str,
+        change: Callable[[PartnerClient, datetime], PartnerClient],
+        actor: str | None,
+    ) -> tuple[PartnerClient, bool]:
+        """Apply ``change`` to the locked client and store it; a change of status is published
+        (``USER_STATUS_CHANGED``) in the same transaction. Returns the client and whether
+        anything changed (``change`` returns the client itself when nothing is to be done)."""
         with self._uow() as uow:
             client = uow.clients.get(client_id, for_update=True)
             if client is None:
                 raise ClientNotFound()
-            client = client.with_secret(self._hasher.hash(secret), self._clock.now(), actor)
-            uow.clients.update(client)
+            changed = change(client, self._clock.now())
+            if changed is client:
+                return client, False
+            uow.clients.update(changed)
+            if changed.status is not client.status:
+                uow.outbox.add(Topic.USER_STATUS, client_status_changed(changed, actor))
             uow.commit()
         self._forget(client_id)
-        return ClientCredentials(client=client, secret=secret)
+        return changed, True
 
     def _forget(self, client_id: str) -> None:
         # This process at once; the others' lookups expire within security.client_cache_seconds.

@@ -120,15 +120,14 @@ class EarningService:
             )
             for refusal in awards.refused_later:
                 event = awards.settled[refusal.event_id].event
-                headers = _headers(event.event_type, event.payload) | dead_letter_headers(
-                    reason=refusal.reason,
-                    detail=refusal.message,
-                    topic=Topic.REWARD_EVENTS,
-                    group=self._group_id,
-                    failed_at=now,
-                )
-                uow.outbox.add_message(
-                    Topic.REWARD_EVENTS.dead_letter, event.player_id, event.payload, headers
+                _dead_letter(
+                    uow,
+                    event.player_id,
+                    event.event_type,
+                    event.payload,
+                    (refusal.reason, refusal.message),
+                    self._group_id,
+                    now,
                 )
             uow.commit()
         self._cache.invalidate({r.event.player_id for r in awards.confirmed if r.counts})
@@ -191,15 +190,15 @@ class ParkedEventsService:
             expired = uow.parked_events.expire(now - self._wait, self._batch_size)
             waited = int(self._wait.total_seconds())
             for parked in expired:
-                headers = _headers(parked.event_type, parked.payload) | dead_letter_headers(
-                    reason="unknown_player",
-                    detail=f"player {parked.player_id} is not registered (waited {waited} s)",
-                    topic=Topic.REWARD_EVENTS,
-                    group=self._group_id,
-                    failed_at=now,
-                )
-                uow.outbox.add_message(
-                    Topic.REWARD_EVENTS.dead_letter, parked.player_id, parked.payload, headers
+                why = f"player {parked.player_id} is not registered (waited {waited} s)"
+                _dead_letter(
+                    uow,
+                    parked.player_id,
+                    parked.event_type,
+                    parked.payload,
+                    ("unknown_player", why),
+                    self._group_id,
+                    now,
                 )
             waiting = uow.parked_events.count()
             uow.commit()
@@ -209,6 +208,24 @@ class ParkedEventsService:
             waiting=waiting,
             more=max(len(released), len(expired)) >= self._batch_size,
         )
+
+
+def _dead_letter(
+    uow: RewardsUnitOfWork,
+    player_id: str,
+    event_type: str,
+    payload: Mapping[str, Any],
+    why: tuple[str, str],
+    group_id: str,
+    now: datetime,
+) -> None:
+    """Dead-letter a partner event refused after it was taken in (no original offset), through
+    the outbox of ``uow``; ``why`` is the reason and its detail."""
+    reason, detail = why
+    headers = _headers(event_type, payload) | dead_letter_headers(
+        reason=reason, detail=detail, topic=Topic.REWARD_EVENTS, group=group_id, failed_at=now
+    )
+    uow.outbox.add_message(Topic.REWARD_EVENTS.dead_letter, player_id, payload, headers)
 
 
 def _headers(event_type: str, payload: Mapping[str, Any]) -> dict[str, str]:
