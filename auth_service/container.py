@@ -103,6 +103,7 @@ class Container(containers.DeclarativeContainer):
         throttle=login_throttle,
         access_lifetime_seconds=config.security.access_token_ttl_seconds.as_int(),
         clock=core.clock,
+        inactive_users=core.inactive_users,
         reset_codes=reset_codes,
     )
     client_lookups: providers.Singleton[ExpiringCache[str, Any]] = providers.Singleton(
@@ -131,6 +132,7 @@ class Container(containers.DeclarativeContainer):
         revoked=revoked_tokens,
         lifetime_seconds=config.security.access_token_ttl_seconds.as_int(),
         clock=core.clock,
+        inactive_users=core.inactive_users,
     )
 
 

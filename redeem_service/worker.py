@@ -15,9 +15,9 @@ from redeem_service.controllers.consumers import (
     PlayerRegisteredHandler,
     RedeemRequestedHandler,
     RewardConfirmedHandler,
-    UserStatusHandler,
 )
 from shared.application.events import Topic
+from shared.messaging.account_status import AccountStatusChanges
 from shared.messaging.consumer import ConsumerRunner, ConsumerSettings, EventHandler
 from shared.messaging.kafka import consumer_config
 from shared.messaging.relay import OutboxRelay
@@ -68,7 +68,7 @@ def components(container: Container) -> list[Component]:
         consumer_runner(
             container,
             Topic.USER_STATUS,
-            UserStatusHandler(core.inactive_users()),
+            AccountStatusChanges(core.inactive_users()),
             consumers["user_status"],
         ),
         consumer_runner(

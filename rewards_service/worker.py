@@ -12,9 +12,9 @@ from rewards_service.controllers.consumers import (
     ParkedEventsSweep,
     PartnerEvents,
     PlayerRegistrations,
-    UserStatusChanges,
 )
 from shared.application.events import Topic
+from shared.messaging.account_status import AccountStatusChanges
 from shared.messaging.consumer import ConsumerRunner, ConsumerSettings, EventHandler
 from shared.messaging.kafka import consumer_config, create_producer
 from shared.messaging.relay import OutboxRelay
@@ -72,7 +72,7 @@ def main() -> None:
             settings,
             groups["user_status"]["group_id"],
             Topic.USER_STATUS,
-            UserStatusChanges(container.core.inactive_users()),
+            AccountStatusChanges(container.core.inactive_users()),
         ),
         consumer(
             container,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from auth_service.domain.model import PartnerClient, User
-from shared.application.events import IntegrationEvent, format_timestamp
+from auth_service.domain.model import CLOCK_SKEW_MARGIN, PartnerClient, User
+from shared.application.events import TOKENS_REVOKED, IntegrationEvent, format_timestamp
 from shared.domain.principal import CLIENT_ROLE
 
 
@@ -56,3 +57,31 @@ def client_status_changed(client: PartnerClient, changed_by: str | None) -> Inte
     if changed_by:
         data["changedBy"] = changed_by
     return IntegrationEvent(event_type="USER_STATUS_CHANGED", user_id=client.client_id, data=data)
+
+
+def tokens_revoked(
+    account_id: str,
+    role: str,
+    at: datetime,
+    token_lifetime: timedelta,
+    reason: str,
+    changed_by: str | None = None,
+) -> IntegrationEvent:
+    """The account's access tokens issued before ``at`` are refused from now on (ADR 0021).
+
+    Tokens carry ``iat`` in whole seconds, so the revocation starts at the second ``at`` falls
+    in: a token issued right after it (the new session of a password change) is let through.
+    It can be forgotten once the last token it refuses has expired (lifetime and clock skew).
+    """
+    issued_before = at.replace(microsecond=0)
+    data: dict[str, Any] = {
+        "role": role,
+        "reason": reason,
+        "issuedBefore": format_timestamp(issued_before),
+        "expiresAt": format_timestamp(issued_before + token_lifetime + CLOCK_SKEW_MARGIN),
+    }
+    if changed_by:
+        data["changedBy"] = changed_by
+    return IntegrationEvent(
+        event_type=TOKENS_REVOKED, user_id=account_id, data=data, occurred_at=at
+    )

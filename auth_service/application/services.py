@@ -20,6 +20,7 @@ from auth_service.application.events import (
     client_status_changed,
     password_changed,
     player_registered,
+    tokens_revoked,
     user_status_changed,
 )
 from auth_service.application.ports import (
@@ -61,11 +62,11 @@ from auth_service.domain.model import (
 )
 from auth_service.domain.ports import UserFilter
 from shared.application.cache import ExpiringCache
-from shared.application.events import Topic
+from shared.application.events import IntegrationEvent, TokenRevocation, Topic
 from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
 from shared.domain.pagination import Page, PageRequest
-from shared.domain.principal import Principal, Role, Scope, account_key
+from shared.domain.principal import CLIENT_ROLE, Principal, Role, Scope, account_key
 
 UowFactory = Callable[[], AuthUnitOfWork]
 
@@ -90,6 +91,13 @@ class PasswordReset:
 
 def user_claims(user: User) -> dict[str, Any]:
     return {"role": user.role.value}
+
+
+def revoke_here(accounts: InactiveUsers, event: IntegrationEvent) -> None:
+    """Refuse the tokens a ``TOKENS_REVOKED`` names in this service at once (its processes
+    share the mirror); the other services follow the event within seconds."""
+    revocation = TokenRevocation.of(event)
+    accounts.revoke_tokens(revocation.account, revocation.issued_before, revocation.until)
 
 
 class AccountService:
@@ -194,6 +202,7 @@ class SessionService:
         throttle: LoginThrottle,
         access_lifetime_seconds: int,
         clock: Clock,
+        inactive_users: InactiveUsers,
         reset_codes: PasswordResetCodes | None = None,
     ) -> None:
         self._uow = uow
@@ -203,6 +212,7 @@ class SessionService:
         self._throttle = throttle
         self._lifetime = access_lifetime_seconds
         self._clock = clock
+        self._inactive_users = inactive_users
         self._reset_codes = reset_codes
 
     def login(self, command: LogIn) -> Session:
@@ -238,8 +248,8 @@ class SessionService:
 
     def change_password(self, command: ChangePassword) -> Session:
         """Replace the caller's password, knowing the current one (counted as a login attempt,
-        so a stolen access token cannot guess it). Every session of the account ends; the
-        caller gets a new one. Access tokens already issued run out within their lifetime."""
+        so a stolen access token cannot guess it). Every session of the account ends and its
+        access tokens are refused everywhere within seconds; the caller gets a new session."""
         with self._uow() as uow:
             user = uow.users.get(command.user_id)
         if user is None:
@@ -254,7 +264,9 @@ class SessionService:
         if command.new_password == command.current_password:
             raise InvalidPassword("The new password must differ from the current one.")
         # Changed meanwhile (another device): the current password checked is stale.
-        return self._replace_password(user, command.new_password, expected_hash=user.password_hash)
+        return self._replace_password(
+            user, command.new_password, expected_hash=user.password_hash, reason="PASSWORD_CHANGED"
+        )
 
     def reset_password(self, command: ResetPassword) -> Session:
         """Set a new password with a reset code from the desk (guarded like a login: a wrong
@@ -272,12 +284,15 @@ class SessionService:
             self._throttle.record_failure(email, command.address)
             raise InvalidResetCode()
         self._throttle.record_success(email, command.address)
-        return self._replace_password(user, command.new_password, expected_hash=None)
+        return self._replace_password(
+            user, command.new_password, expected_hash=None, reason="PASSWORD_RESET"
+        )
 
     def _replace_password(
-        self, user: User, new_password: str, expected_hash: str | None
+        self, user: User, new_password: str, expected_hash: str | None, reason: str
     ) -> Session:
-        """Store the new hash, tell the owner, end every session and open a new one."""
+        """Store the new hash, tell the owner, end every session (refresh tokens, and access
+        tokens issued until now: ADR 0021) and open a new one."""
         new_hash = self._hasher.hash(new_password)
         with self._uow() as uow:
             current = uow.users.get(user.id, for_update=True)
@@ -285,10 +300,16 @@ class SessionService:
                 raise UserNotFound()
             if expected_hash is not None and current.password_hash != expected_hash:
                 raise CurrentPasswordWrong()
-            user = current.with_password_hash(new_hash, self._clock.now())
+            now = self._clock.now()
+            user = current.with_password_hash(new_hash, now)
+            revoked = tokens_revoked(
+                user.id, user.role.value, now, timedelta(seconds=self._lifetime), reason
+            )
             uow.users.update(user)
             uow.outbox.add(Topic.NOTIFICATIONS, password_changed(user))
+            uow.outbox.add(Topic.USER_STATUS, revoked)
             uow.commit()
+        revoke_here(self._inactive_users, revoked)
         self._refresh_tokens.revoke_user(user.id)
         return self._open(user, family_id=None)
 
@@ -379,43 +400,50 @@ class ClientService:
         return self._set_active(client_id, active=False, actor=actor)
 
     def enable(self, client_id: str, actor: str | None = None) -> PartnerClient:
-        """Tokens for the client again, once every token it held when it was disabled has
-        expired (``ClientTokensStillValid`` before that); services accept it within seconds."""
+        """Tokens for the client again; those issued before now (perhaps a thief's, from
+        before it was disabled) stay refused. Services accept its new tokens within seconds."""
         return self._set_active(client_id, active=True, actor=actor)
 
     def _set_active(self, client_id: str, active: bool, actor: str | None) -> PartnerClient:
         def change(client: PartnerClient, now: datetime) -> PartnerClient:
             if client.is_active == active:
                 return client
-            if active:
-                return client.enabled(now, self._token_lifetime, actor)
-            return client.disabled(now, actor)
+            return client.enabled(now, actor) if active else client.disabled(now, actor)
 
-        client, changed = self._change(client_id, change, actor)
+        client, changed = self._change(
+            client_id,
+            change,
+            actor,
+            revoke_tokens=(lambda _old, _new: "CLIENT_ENABLED") if active else None,
+        )
         if changed and self._inactive_users is not None:
             self._inactive_users.mark(account_key(client_id, client=True), inactive=not active)
         return client
 
     def update(self, client_id: str, command: UpdateClient, actor: str | None) -> PartnerClient:
-        """A new name, scopes or event sources. Tokens are issued with them from now on;
-        those already issued keep theirs until they expire."""
+        """A new name, scopes or event sources. Tokens are issued with them from now on; when
+        a scope or an event source is taken away, the tokens issued before are revoked, so
+        the client gets a new token without it at once."""
         client, _ = self._change(
             client_id,
             lambda c, now: c.changed(
                 now, command.name, command.scopes, command.event_sources, actor
             ),
             actor,
+            revoke_tokens=lambda old, new: "RIGHTS_REDUCED" if new.takes_rights_from(old) else None,
         )
         return client
 
     def rotate_secret(self, client_id: str, actor: str | None) -> ClientCredentials:
-        """A new secret, returned now and never again; the old one gets no more tokens. The
-        tokens already issued stay valid until they expire (disable the client to refuse
-        them at once)."""
+        """A new secret, returned now and never again; the old one gets no more tokens, and
+        the tokens issued with it are refused everywhere within seconds (ADR 0021)."""
         secret = secrets.token_urlsafe(32)
         secret_hash = self._hasher.hash(secret)
         client, _ = self._change(
-            client_id, lambda c, now: c.with_secret(secret_hash, now, actor), actor
+            client_id,
+            lambda c, now: c.with_secret(secret_hash, now, actor),
+            actor,
+            revoke_tokens=lambda _old, _new: "SECRET_ROTATED",
         )
         return ClientCredentials(client=client, secret=secret)
 
@@ -424,22 +452,36 @@ class ClientService:
         client_id: str,
         change: Callable[[PartnerClient, datetime], PartnerClient],
         actor: str | None,
+        revoke_tokens: Callable[[PartnerClient, PartnerClient], str | None] | None = None,
     ) -> tuple[PartnerClient, bool]:
-        """Apply ``change`` to the locked client and store it; a change of status is published
-        (``USER_STATUS_CHANGED``) in the same transaction. Returns the client and whether
-        anything changed (``change`` returns the client itself when nothing is to be done)."""
+        """Apply ``change`` to the locked client and store it. In the same transaction, the
+        revocation of the client's tokens issued until now is published when ``revoke_tokens``
+        (given the client before and after) names a reason, then a change of status
+        (``USER_STATUS_CHANGED``): in that order, so no service ever takes an enabled client's
+        old tokens. Returns the client and whether anything changed (``change`` returns the
+        client itself when nothing is to be done)."""
+        revoked: IntegrationEvent | None = None
         with self._uow() as uow:
             client = uow.clients.get(client_id, for_update=True)
             if client is None:
                 raise ClientNotFound()
-            changed = change(client, self._clock.now())
+            now = self._clock.now()
+            changed = change(client, now)
             if changed is client:
                 return client, False
             uow.clients.update(changed)
+            reason = revoke_tokens(client, changed) if revoke_tokens is not None else None
+            if reason is not None:
+                revoked = tokens_revoked(
+                    client_id, CLIENT_ROLE, now, self._token_lifetime, reason, actor
+                )
+                uow.outbox.add(Topic.USER_STATUS, revoked)
             if changed.status is not client.status:
                 uow.outbox.add(Topic.USER_STATUS, client_status_changed(changed, actor))
             uow.commit()
         self._forget(client_id)
+        if revoked is not None and self._inactive_users is not None:
+            revoke_here(self._inactive_users, revoked)
         return changed, True
 
     def _forget(self, client_id: str) -> None:
@@ -515,11 +557,13 @@ class ClientTokenService:
         revoked: RevokedTokens,
         lifetime_seconds: int,
         clock: Clock,
+        inactive_users: InactiveUsers | None = None,
     ) -> None:
         self._tokens = tokens
         self._revoked = revoked
         self._lifetime = lifetime_seconds
         self._clock = clock
+        self._inactive_users = inactive_users
 
     @property
     def lifetime_seconds(self) -> int:
@@ -533,10 +577,18 @@ class ClientTokenService:
         return self._tokens.issue(client.client_id, claims, self._lifetime)
 
     def inspect(self, token: str) -> Mapping[str, Any] | None:
-        """The claims of an active token of ours, or None (invalid, expired or revoked)."""
+        """The claims of an active token of ours, or None (invalid, expired or revoked, or its
+        account is inactive or its tokens were revoked since it was issued)."""
         claims = self._tokens.decode(token)
         if claims is None or self._revoked.is_revoked(str(claims.get("jti"))):
             return None
+        if self._inactive_users is not None:
+            account = account_key(str(claims.get("sub")), client="role" not in claims)
+            issued = claims.get("iat")
+            if self._inactive_users.is_inactive(account) or (
+                isinstance(issued, int) and self._inactive_users.tokens_revoked(account, issued)
+            ):
+                return None
         return claims
 
     def revoke(self, claims: Mapping[str, Any]) -> None:

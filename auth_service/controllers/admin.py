@@ -247,17 +247,17 @@ class EnableClient(MethodView):
     @authenticated(roles=_ADMIN)
     @blp.response(200, ClientSchema)
     @blp.doc(security=BEARER_AUTH)
-    @errors(blp, 401, 403, 404, 409)
+    @errors(blp, 401, 403, 404)
     @inject
     def post(
         self, client_id: str, service: ClientService = Provide[Container.client_service]
     ) -> Any:
         """Enable a disabled client again.
 
-        Refused (409 `AUTH_CLIENT_TOKENS_STILL_VALID`, `Retry-After`) until every token issued
-        before it was disabled has expired — the access-token lifetime and a minute — so that
-        none of them, perhaps a thief's, becomes good again. Rotate the secret meanwhile if it
-        leaked. Every service accepts the client's new tokens within seconds.
+        Every token issued before now is revoked (TOKENS_REVOKED, then USER_STATUS_CHANGED
+        ACTIVE), so none of those it held when it was disabled, perhaps a thief's, becomes
+        good again; rotate the secret too if it leaked. Every service accepts the client's new
+        tokens within seconds.
         """
         return service.enable(client_id[:64], actor=current_principal().subject)
 

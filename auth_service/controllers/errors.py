@@ -21,7 +21,6 @@ class AuthErrorCode(AppErrorCode):
     CANNOT_CHANGE_OWN_STATUS = "AUTH_CANNOT_CHANGE_OWN_STATUS"
     CLIENT_NOT_FOUND = "AUTH_CLIENT_NOT_FOUND"
     CLIENT_ALREADY_EXISTS = "AUTH_CLIENT_ALREADY_EXISTS"
-    CLIENT_TOKENS_STILL_VALID = "AUTH_CLIENT_TOKENS_STILL_VALID"
     UNKNOWN_SCOPE = "AUTH_UNKNOWN_SCOPE"
     INVALID_EVENT_SOURCES = "AUTH_INVALID_EVENT_SOURCES"
     WEAK_PASSWORD = "AUTH_WEAK_PASSWORD"
@@ -42,7 +41,6 @@ ERRORS: ErrorMap = {
     e.CannotChangeOwnStatus: ErrorSpec(403, AuthErrorCode.CANNOT_CHANGE_OWN_STATUS),
     e.ClientNotFound: ErrorSpec(404, AuthErrorCode.CLIENT_NOT_FOUND),
     e.ClientAlreadyExists: ErrorSpec(409, AuthErrorCode.CLIENT_ALREADY_EXISTS),
-    e.ClientTokensStillValid: ErrorSpec(409, AuthErrorCode.CLIENT_TOKENS_STILL_VALID),
     e.UnknownScope: ErrorSpec(422, AuthErrorCode.UNKNOWN_SCOPE),
     e.InvalidEventSources: ErrorSpec(422, AuthErrorCode.INVALID_EVENT_SOURCES),
     e.InvalidPassword: ErrorSpec(422, AuthErrorCode.WEAK_PASSWORD),

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime, timedelta
-
 from shared.domain.exceptions import Conflict, DomainError, NotFound, PermissionDenied
 
 
@@ -80,20 +77,3 @@ class InvalidPassword(DomainError):
 
 class ClientAlreadyExists(Conflict):
     default_message = "A client with this id already exists."
-
-
-class ClientTokensStillValid(Conflict):
-    """Enabling a client now would make the tokens it held when it was disabled good again."""
-
-    default_message = (
-        "Tokens issued before the client was disabled have not all expired yet; "
-        "it can be enabled from {enable_after}."
-    )
-
-    def __init__(self, enable_after: datetime, now: datetime) -> None:
-        moment = enable_after.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1)
-        super().__init__(self.default_message.format(enable_after=moment.isoformat()))
-        self.enable_after = moment
-        wait = max(1, math.ceil((moment - now).total_seconds()))
-        self.headers = {"Retry-After": str(wait)}
-        self.details = {"enableAfter": moment.isoformat()}

@@ -11,7 +11,6 @@ from enum import StrEnum
 
 from auth_service.domain.exceptions import (
     AccountInactive,
-    ClientTokensStillValid,
     InvalidEventSources,
     InvalidPassword,
     ResetNotAllowed,
@@ -187,18 +186,11 @@ class PartnerClient:
             self, status=ClientStatus.DISABLED, disabled_at=now, updated_at=now, updated_by=actor
         )
 
-    def enabled(
-        self, now: datetime, tokens_valid_for: timedelta, actor: str | None = None
-    ) -> PartnerClient:
-        """Active again, once every token issued before it was disabled has expired: enabling
-        sooner would make those tokens (perhaps a thief's) good again."""
+    def enabled(self, now: datetime, actor: str | None = None) -> PartnerClient:
+        """Active again. The tokens it held before (perhaps a thief's) must not come back
+        with it: enabling revokes every token issued until now (ADR 0021)."""
         if self.is_active:
             return self
-        if self.disabled_at is not None:
-            # A small margin covers clock skew between services, as for retiring keys.
-            enable_after = self.disabled_at + tokens_valid_for + CLOCK_SKEW_MARGIN
-            if now < enable_after:
-                raise ClientTokensStillValid(enable_after, now)
         return replace(
             self, status=ClientStatus.ACTIVE, disabled_at=None, updated_at=now, updated_by=actor
         )
@@ -209,6 +201,11 @@ class PartnerClient:
         return replace(
             self, secret_hash=secret_hash, secret_rotated_at=now, updated_at=now, updated_by=actor
         )
+
+    def takes_rights_from(self, before: PartnerClient) -> bool:
+        """Whether this version may do less than ``before`` (a scope or an event source
+        gone): the tokens issued before the change would still carry what was taken away."""
+        return not (self.scopes >= before.scopes and self.event_sources >= before.event_sources)
 
     def changed(
         self,

@@ -31,6 +31,8 @@ def encode(message: LiveMessage) -> str:
     else:
         body["closeCode"] = message.close_code
         body["reason"] = message.reason
+        if message.issued_before is not None:
+            body["issuedBefore"] = message.issued_before
     return json.dumps(body, separators=(",", ":"))
 
 
@@ -44,7 +46,14 @@ def decode(data: str | bytes) -> LiveMessage:
         if not isinstance(notification, dict):
             raise ValueError("notification must be an object")
         return LiveMessage(kind, user_id, notification=notification)
-    return LiveMessage(kind, user_id, close_code=int(body["closeCode"]), reason=str(body["reason"]))
+    issued_before = body.get("issuedBefore")
+    return LiveMessage(
+        kind,
+        user_id,
+        close_code=int(body["closeCode"]),
+        reason=str(body["reason"]),
+        issued_before=None if issued_before is None else int(issued_before),
+    )
 
 
 class RedisLiveChannel(LiveChannel):

@@ -40,6 +40,9 @@ class CloseCode(IntEnum):
     TOO_MANY_SESSIONS = 4429
 
 
+REVOCATION_CLOSE_REASON = "The access token was revoked; sign in again."
+
+
 class LiveMessageKind(StrEnum):
     NOTIFICATION = "notification"
     CLOSE = "close"
@@ -54,6 +57,8 @@ class LiveMessage:
     notification: Mapping[str, Any] | None = None
     close_code: int = CloseCode.FORBIDDEN
     reason: str = ""
+    #: a close order for the sessions opened with tokens issued before this (None: every one)
+    issued_before: int | None = None
 
     @classmethod
     def deliver(cls, notification: Notification) -> LiveMessage:
@@ -64,8 +69,23 @@ class LiveMessage:
         )
 
     @classmethod
-    def close_sessions(cls, user_id: str, code: CloseCode, reason: str) -> LiveMessage:
-        return cls(LiveMessageKind.CLOSE, user_id, close_code=int(code), reason=reason)
+    def close_sessions(
+        cls, user_id: str, code: CloseCode, reason: str, issued_before: int | None = None
+    ) -> LiveMessage:
+        return cls(
+            LiveMessageKind.CLOSE,
+            user_id,
+            close_code=int(code),
+            reason=reason,
+            issued_before=issued_before,
+        )
+
+    def closes(self, session: LiveSession) -> bool:
+        """Whether this close order is for ``session`` (a revocation spares the sessions
+        opened with tokens issued since)."""
+        if self.issued_before is None or session.issued_at is None:
+            return True
+        return session.issued_at < self.issued_before
 
     def frame(self) -> str:
         """The text sent on the socket for a notification."""
@@ -88,9 +108,17 @@ class CloseFrame:
 class LiveSession:
     """One open socket of a user: a bounded queue of frames, and at most one close order."""
 
-    def __init__(self, user_id: str, expires_at: datetime, queue_size: int) -> None:
+    def __init__(
+        self,
+        user_id: str,
+        expires_at: datetime,
+        queue_size: int,
+        issued_at: int | None = None,
+    ) -> None:
         self.user_id = user_id
         self.expires_at = expires_at
+        #: when the token the socket was opened with was issued (``iat``), for revocations
+        self.issued_at = issued_at
         self._limit = queue_size
         self._frames: deque[str] = deque()
         self._close: CloseFrame | None = None
@@ -139,9 +167,9 @@ class LiveSessions:
         self._lock = threading.Lock()
         self._draining = False
 
-    def open(self, user_id: str, expires_at: datetime) -> LiveSession:
+    def open(self, user_id: str, expires_at: datetime, issued_at: int | None = None) -> LiveSession:
         """Register a session; refuses past ``max_per_user`` sessions of one user."""
-        session = LiveSession(user_id, expires_at, self.queue_size)
+        session = LiveSession(user_id, expires_at, self.queue_size, issued_at)
         with self._lock:
             if self._draining:
                 session.order_close(CloseCode.GOING_AWAY, "The server is restarting.")
@@ -172,9 +200,10 @@ class LiveSessions:
         if not sessions:
             return 0
         if message.kind is LiveMessageKind.CLOSE:
-            for session in sessions:
+            closing = [session for session in sessions if message.closes(session)]
+            for session in closing:
                 session.order_close(message.close_code, message.reason)
-            return len(sessions)
+            return len(closing)
         text = message.frame()
         return sum(1 for session in sessions if session.push(text))
 
@@ -225,7 +254,7 @@ def serve(
     policy: SessionPolicy,
 ) -> None:
     """Send the session's frames until the client leaves, the token expires, the account is
-    deactivated or a close is ordered."""
+    deactivated or the token revoked, or a close is ordered."""
     # The first re-check is spread over the second half of the period, so sockets opened
     # together (a reconnect storm after a deploy) do not all ask at the same moment.
     first = policy.recheck_seconds * random.uniform(0.5, 1.0)  # noqa: S311 - not security
@@ -239,6 +268,9 @@ def serve(
             next_recheck = now + timedelta(seconds=policy.recheck_seconds)
             if _is_inactive(inactive_users, session.user_id):
                 transport.close(CloseCode.FORBIDDEN, "The account is not active.")
+                return
+            if _is_revoked(inactive_users, session):
+                transport.close(CloseCode.UNAUTHENTICATED, REVOCATION_CLOSE_REASON)
                 return
         timeout = min(
             policy.idle_seconds,
@@ -261,4 +293,15 @@ def _is_inactive(inactive_users: InactiveUsers, user_id: str) -> bool:
         # A safety net only (the deactivation event closes sockets at once): an unreachable
         # store must not cut healthy sockets; the next check tries again.
         log.warning("inactive_check_failed", exc_info=True)
+        return False
+
+
+def _is_revoked(inactive_users: InactiveUsers, session: LiveSession) -> bool:
+    if session.issued_at is None:
+        return False
+    try:
+        return inactive_users.tokens_revoked(session.user_id, session.issued_at)
+    except Exception:
+        # The same safety net as above (the revocation event closes the sockets at once).
+        log.warning("revocation_check_failed", exc_info=True)
         return False

@@ -7,13 +7,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from notification_service.application.live import CloseCode, LiveMessage
+from notification_service.application.live import REVOCATION_CLOSE_REASON, CloseCode, LiveMessage
 from notification_service.application.ports import LiveChannel
 from notification_service.application.sources import NOTIFICATION_SOURCES, NotificationMapper
 from notification_service.domain.exceptions import InvalidNotification, NotificationNotFound
 from notification_service.domain.model import AccountStatus, Notification, NotificationDraft
 from notification_service.domain.ports import NotificationRepository
-from shared.application.events import IntegrationEvent
+from shared.application.events import IntegrationEvent, TokenRevocation
 from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
 from shared.domain.exceptions import DependencyUnavailable
@@ -136,8 +136,9 @@ class NotificationService:
 
 
 class AccountStatusService:
-    """Follows ``USER_STATUS_CHANGED``: an inactive account is refused at the REST edge and
-    its open sockets on every replica are closed; a reactivated one is let in again."""
+    """Follows ``user-status``: an inactive account is refused at the REST edge and its open
+    sockets on every replica are closed; a reactivated one is let in again. Revoked tokens
+    (``TOKENS_REVOKED``) are refused and the sockets opened with them closed."""
 
     def __init__(self, inactive_users: InactiveUsers, live: LiveChannel) -> None:
         self._inactive_users = inactive_users
@@ -155,3 +156,19 @@ class AccountStatusService:
                     )
                 ]
             )
+
+    def revoke(self, revocation: TokenRevocation) -> None:
+        self._inactive_users.revoke_tokens(
+            revocation.account, revocation.issued_before, revocation.until
+        )
+        # As above, this must happen; sockets opened with newer tokens stay open.
+        self._live.publish(
+            [
+                LiveMessage.close_sessions(
+                    revocation.account,
+                    CloseCode.UNAUTHENTICATED,
+                    REVOCATION_CLOSE_REASON,
+                    issued_before=revocation.issued_before,
+                )
+            ]
+        )

@@ -20,7 +20,8 @@ from notification_service.controllers.metrics import (
 )
 from notification_service.domain.exceptions import InvalidNotification
 from notification_service.domain.model import AccountStatus
-from shared.application.events import status_account
+from shared.application.events import TOKENS_REVOKED, status_account
+from shared.messaging.account_status import USER_STATUS_CHANGED, revocation_of
 from shared.messaging.consumer import EventHandler, InboundEvent, RejectEvent
 
 #: every topic whose events become notifications
@@ -48,9 +49,10 @@ class NotificationEventsHandler(EventHandler):
 
 
 class UserStatusHandler(EventHandler):
-    """``USER_STATUS_CHANGED``: applied in order, so the latest status of a user wins."""
+    """``USER_STATUS_CHANGED``: applied in order, so the latest status of a user wins;
+    ``TOKENS_REVOKED``: the tokens issued before are refused and their sockets closed."""
 
-    event_types = frozenset({"USER_STATUS_CHANGED"})
+    event_types = frozenset({USER_STATUS_CHANGED, TOKENS_REVOKED})
 
     @inject
     def __init__(self, service: AccountStatusService = Provide[Container.account_status]) -> None:
@@ -58,6 +60,9 @@ class UserStatusHandler(EventHandler):
 
     def handle(self, events: Sequence[InboundEvent]) -> None:
         for inbound in events:
+            if inbound.event.event_type == TOKENS_REVOKED:
+                self._service.revoke(revocation_of(inbound))
+                continue
             status = inbound.event.data.get("status")
             try:
                 account_status = AccountStatus(str(status))

@@ -46,6 +46,7 @@ from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
 from shared.domain.principal import Role
 from shared.security.resource_server import current_principal, verify_access_token
+from shared.security.tokens import issued_at
 from shared.web.errors import HttpError, error_response
 
 WS_PATH = "/api/v1/notifications/ws"
@@ -65,6 +66,7 @@ def _authenticate() -> None:
             403, NotificationErrorCode.PLAYERS_ONLY, "Only players have a notification socket."
         )
     g.token_expires_at = datetime.fromtimestamp(int(get_jwt()["exp"]), UTC)
+    g.token_issued_at = issued_at(get_jwt())
 
 
 def upgrade_required(_exc: WebsocketMismatch) -> Response:
@@ -112,7 +114,7 @@ class SimpleWebSocketTransport(SessionTransport):
 @sock.route(WS_PATH, bp=blp)
 def notification_socket(ws: Any) -> None:
     """Serve one player's socket until it closes (see the module docstring)."""
-    _serve_socket(ws, current_principal().subject, g.token_expires_at)
+    _serve_socket(ws, current_principal().subject, g.token_expires_at, g.token_issued_at)
 
 
 @inject
@@ -120,6 +122,7 @@ def _serve_socket(
     ws: Any,
     user_id: str,
     expires_at: datetime,
+    issued_at: int | None,
     sessions: LiveSessions = Provide[Container.live_sessions],
     clock: Clock = Provide[Container.core.clock],
     inactive_users: InactiveUsers = Provide[Container.core.inactive_users],
@@ -127,7 +130,7 @@ def _serve_socket(
 ) -> None:
     transport = SimpleWebSocketTransport(ws)
     try:
-        session = sessions.open(user_id, expires_at)
+        session = sessions.open(user_id, expires_at, issued_at)
     except TooManyLiveSessions as exc:
         transport.close(CloseCode.TOO_MANY_SESSIONS, exc.message)
         LIVE_SOCKETS_CLOSED.labels(str(int(CloseCode.TOO_MANY_SESSIONS))).inc()

@@ -17,8 +17,6 @@ from redeem_service.domain.exceptions import (
 )
 from redeem_service.domain.model import PointsAward
 from redeem_service.domain.redemption import Merchant
-from shared.application.events import status_account
-from shared.application.ports import InactiveUsers
 from shared.domain.exceptions import InvalidInput
 from shared.messaging.consumer import EventHandler, InboundEvent, Rejected, RejectEvent
 from shared.messaging.registrations import registration_of
@@ -47,22 +45,6 @@ class PlayerRegisteredHandler(EventHandler):
             registrations.setdefault(player_id, registered_at)
         self._directory.record(list(registrations.items()))
         return rejected
-
-
-class UserStatusHandler(EventHandler):
-    """Learns which accounts are deactivated (``user-status``), so their tokens are refused
-    here within seconds. Setting a flag is idempotent, so redeliveries are harmless."""
-
-    event_types = frozenset({"USER_STATUS_CHANGED"})
-
-    def __init__(self, inactive_users: InactiveUsers) -> None:
-        self._inactive_users = inactive_users
-
-    def handle(self, events: Sequence[InboundEvent]) -> None:
-        # In order: one user's events share a partition, so the last one wins.
-        for inbound in events:
-            event = inbound.event
-            self._inactive_users.mark(status_account(event), event.data.get("status") == "INACTIVE")
 
 
 def _award(inbound: InboundEvent) -> PointsAward:

@@ -18,8 +18,6 @@ from rewards_service.application.partner_events import (
 from rewards_service.application.services import WelcomeService
 from rewards_service.domain.earning import PartnerEvent
 from rewards_service.domain.exceptions import InvalidPartnerEvent
-from shared.application.events import status_account
-from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
 from shared.messaging.consumer import EventHandler, InboundEvent, Rejected
 from shared.messaging.registrations import registration_of
@@ -51,21 +49,6 @@ class PlayerRegistrations(EventHandler):
             )
         welcomed = self._service.register_players(registrations)
         log.info("players_registered", events=len(registrations), welcomed=len(welcomed))
-
-
-class UserStatusChanges(EventHandler):
-    """``user-status``: USER_STATUS_CHANGED → refuse (or accept again) the user's tokens here
-    within seconds. Setting a flag is idempotent, and one user's events stay in order."""
-
-    event_types = frozenset({"USER_STATUS_CHANGED"})
-
-    def __init__(self, inactive_users: InactiveUsers) -> None:
-        self._inactive_users = inactive_users
-
-    def handle(self, events: Sequence[InboundEvent]) -> None:
-        for inbound in events:
-            inactive = inbound.event.data["status"] == "INACTIVE"
-            self._inactive_users.mark(status_account(inbound.event), inactive=inactive)
 
 
 class PartnerEvents(EventHandler):

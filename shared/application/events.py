@@ -110,6 +110,27 @@ class IntegrationEvent:
         )
 
 
+#: ``user-status``: an account's tokens issued before a moment are refused (ADR 0021)
+TOKENS_REVOKED = "TOKENS_REVOKED"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRevocation:
+    """What a ``TOKENS_REVOKED`` says: the account's tokens issued before ``issued_before``
+    are refused until ``until`` (epoch seconds), when they have all expired."""
+
+    account: str
+    issued_before: int
+    until: int
+
+    @classmethod
+    def of(cls, event: IntegrationEvent) -> TokenRevocation:
+        """Raises ValueError when a timestamp is unreadable (the schema checks the rest)."""
+        issued_before = parse_timestamp(str(event.data.get("issuedBefore")))
+        until = parse_timestamp(str(event.data.get("expiresAt")))
+        return cls(status_account(event), int(issued_before.timestamp()), int(until.timestamp()))
+
+
 def status_account(event: IntegrationEvent) -> str:
     """The account a ``USER_STATUS_CHANGED`` is about: a user, or a partner or internal client
     (role ``client``), keyed as resource servers look them up."""

@@ -7,13 +7,26 @@ from collections.abc import Collection
 
 
 class InactiveUsers(ABC):
-    """Users whose accounts are deactivated, as learnt from ``user-status`` events."""
+    """Accounts whose tokens are refused, as learnt from ``user-status`` events: deactivated
+    users and disabled clients (every token), and accounts whose tokens issued before a moment
+    were revoked (a password change, a client secret rotation; ADR 0021)."""
 
     @abstractmethod
     def is_inactive(self, user_id: str) -> bool: ...
 
     @abstractmethod
     def mark(self, user_id: str, inactive: bool) -> None: ...
+
+    @abstractmethod
+    def tokens_revoked(self, account: str, issued_at: int) -> bool:
+        """Whether a token of ``account`` issued at ``issued_at`` (epoch seconds, the token's
+        ``iat``) was issued before the account's latest revocation."""
+
+    @abstractmethod
+    def revoke_tokens(self, account: str, issued_before: int, until: int) -> None:
+        """Refuse the account's tokens issued before ``issued_before`` (epoch seconds); the
+        revocation is forgotten at ``until``, when every such token has expired. A later
+        revocation replaces an earlier one, never the other way round."""
 
     def inactive_among(self, user_ids: Collection[str]) -> set[str]:
         """Which of ``user_ids`` are inactive (adapters answer in one round trip)."""

@@ -53,6 +53,8 @@ class Principal:
     token_id: str | None = None
     #: the partner event sources a client may send; None: the token names none (no limit)
     event_sources: frozenset[str] | None = None
+    #: when the token was issued (``iat``, epoch seconds), for revocations (ADR 0021)
+    issued_at: int | None = None
 
     @property
     def is_client(self) -> bool:

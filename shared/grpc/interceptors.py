@@ -24,8 +24,6 @@ from shared.observability import context as trace_context
 from shared.observability.logging import get_logger
 from shared.security.tokens import (
     AccessTokenVerifier,
-    AccountInactive,
-    TokenExpired,
     TokenRejected,
     bearer_token,
 )
@@ -311,15 +309,7 @@ class BearerAuthInterceptor(ServerInterceptor):
         try:
             principal = self._verifier.verify(token)
         except TokenRejected as exc:
-            if isinstance(exc, TokenExpired):
-                code = CommonErrorCode.TOKEN_EXPIRED
-            elif isinstance(exc, AccountInactive):
-                code = CommonErrorCode.ACCOUNT_INACTIVE
-            elif token is None:
-                code = CommonErrorCode.UNAUTHENTICATED
-            else:
-                code = CommonErrorCode.TOKEN_INVALID
-            abort(context, grpc.StatusCode.UNAUTHENTICATED, code, exc.message)
+            abort(context, grpc.StatusCode.UNAUTHENTICATED, exc.code, exc.message)
         if self._clients_only and not principal.is_client:
             abort(
                 context,

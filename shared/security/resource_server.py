@@ -1,5 +1,6 @@
 """flask-jwt-extended wired as an OAuth2 resource server: RS256 only, keys from a resolver,
-issuer and audience checked, inactive users refused, every failure in the error envelope.
+issuer and audience checked, inactive users and revoked tokens refused, every failure in the
+error envelope.
 
 Verified claims are remembered per token for a short while (``security.token_cache_seconds``,
 never past the token's expiry; ADR 0017): flask-jwt-extended parses a token four times and
@@ -23,7 +24,7 @@ from shared.domain.exceptions import PermissionDenied
 from shared.domain.principal import Principal, Role, account_key
 from shared.errors import CommonErrorCode
 from shared.security.jwks import KeyResolver
-from shared.security.tokens import principal_from_claims
+from shared.security.tokens import REVOKED_MESSAGE, issued_at, principal_from_claims
 from shared.security.verified_tokens import VerifiedTokenCache
 from shared.web.errors import error_response
 
@@ -97,13 +98,23 @@ def configure_resource_server(
             raise JWTDecodeError("unknown signing key")
         return key
 
+    def refusal(payload: Mapping[str, Any]) -> CommonErrorCode | None:
+        # A deactivated user or a disabled client (a token without a role is a client's), or
+        # a token issued before the account's tokens were revoked (ADR 0021).
+        if inactive_users is None:
+            return None
+        account = account_key(str(payload.get("sub")), client="role" not in payload)
+        if inactive_users.is_inactive(account):
+            return CommonErrorCode.ACCOUNT_INACTIVE
+        issued = issued_at(payload)
+        if issued is not None and inactive_users.tokens_revoked(account, issued):
+            return CommonErrorCode.TOKEN_REVOKED
+        return None
+
     @jwt.token_in_blocklist_loader
     def _blocked(_headers: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
-        # A deactivated user or a disabled client (a token without a role is a client's).
-        if inactive_users is None:
-            return False
-        subject = str(payload.get("sub"))
-        return inactive_users.is_inactive(account_key(subject, client="role" not in payload))
+        g.token_refusal = refusal(payload)
+        return g.token_refusal is not None
 
     def unauthorized(reason: str) -> Any:
         return error_response(401, CommonErrorCode.UNAUTHENTICATED, reason, bearer=True)
@@ -119,11 +130,15 @@ def configure_resource_server(
             401, CommonErrorCode.TOKEN_EXPIRED, "The access token has expired.", bearer=True
         )
     )
-    jwt.revoked_token_loader(
-        lambda _h, _p: error_response(
+
+    def refused(_headers: Mapping[str, Any], _payload: Mapping[str, Any]) -> Any:
+        if g.get("token_refusal") is CommonErrorCode.TOKEN_REVOKED:
+            return error_response(401, CommonErrorCode.TOKEN_REVOKED, REVOKED_MESSAGE, bearer=True)
+        return error_response(
             401, CommonErrorCode.ACCOUNT_INACTIVE, "The account is not active.", bearer=True
         )
-    )
+
+    jwt.revoked_token_loader(refused)
     jwt.needs_fresh_token_loader(lambda _h, _p: unauthorized("A fresh token is required."))
     jwt.user_lookup_error_loader(lambda _h, _p: unauthorized("Unknown subject."))
     return jwt

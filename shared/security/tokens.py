@@ -14,17 +14,20 @@ import jwt
 
 from shared.application.ports import InactiveUsers
 from shared.domain.principal import Principal, Role
+from shared.errors import CommonErrorCode
 from shared.security.jwks import KeyResolver
 from shared.security.verified_tokens import VerifiedTokenCache
 
 MAX_TOKEN_LENGTH = 8192
 ALGORITHM = "RS256"
+REVOKED_MESSAGE = "The access token was revoked; sign in again."
 
 
 class TokenRejected(Exception):
     """The token cannot be accepted; ``message`` is safe to show to the caller."""
 
     message = "The access token is not valid."
+    code = CommonErrorCode.TOKEN_INVALID
 
     def __init__(self, message: str | None = None) -> None:
         if message:
@@ -34,14 +37,24 @@ class TokenRejected(Exception):
 
 class TokenMissing(TokenRejected):
     message = "An access token is required."
+    code = CommonErrorCode.UNAUTHENTICATED
 
 
 class TokenExpired(TokenRejected):
     message = "The access token has expired."
+    code = CommonErrorCode.TOKEN_EXPIRED
 
 
 class AccountInactive(TokenRejected):
     message = "The account is not active."
+    code = CommonErrorCode.ACCOUNT_INACTIVE
+
+
+class TokenRevoked(TokenRejected):
+    """Issued before the account's tokens were revoked (a password change, a new secret)."""
+
+    message = REVOKED_MESSAGE
+    code = CommonErrorCode.TOKEN_REVOKED
 
 
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
@@ -56,7 +69,16 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         client_id=claims.get("client_id"),
         token_id=claims.get("jti"),
         event_sources=None if sources is None else _strings(sources),
+        issued_at=issued_at(claims),
     )
+
+
+def issued_at(claims: Mapping[str, Any]) -> int | None:
+    """The token's ``iat`` in whole seconds (None when it has none that is a number)."""
+    value = claims.get("iat")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    return None
 
 
 def _strings(values: object) -> frozenset[str]:
@@ -104,9 +126,15 @@ class AccessTokenVerifier:
             principal, expires_at = self._decode(token)
             self._verified.put(token, principal, expires_at)
         # Users deactivated and clients disabled are refused within seconds, whatever their
-        # tokens say (an in-memory lookup, ADR 0015).
-        if self._inactive_users is not None and self._inactive_users.is_inactive(principal.account):
-            raise AccountInactive()
+        # tokens say, and so are tokens issued before a revocation (in-memory lookups, ADR 0015
+        # and 0021).
+        if self._inactive_users is not None:
+            if self._inactive_users.is_inactive(principal.account):
+                raise AccountInactive()
+            if principal.issued_at is not None and self._inactive_users.tokens_revoked(
+                principal.account, principal.issued_at
+            ):
+                raise TokenRevoked()
         return principal
 
     def _decode(self, token: str) -> tuple[Principal, float]:

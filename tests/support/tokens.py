@@ -124,10 +124,24 @@ class StaticKeyResolver(KeyResolver):
         return self._signer.public_key if kid == self._signer.kid else None
 
 
-class SetOfInactiveUsers(InactiveUsers):
+class RevocationsInMemory(InactiveUsers):
+    """Token revocations kept in a dict (account → issued before); for the fakes below."""
+
+    def __init__(self) -> None:
+        self.revoked: dict[str, int] = {}
+
+    def tokens_revoked(self, account: str, issued_at: int) -> bool:
+        return issued_at < self.revoked.get(account, 0)
+
+    def revoke_tokens(self, account: str, issued_before: int, until: int) -> None:
+        self.revoked[account] = max(self.revoked.get(account, 0), issued_before)
+
+
+class SetOfInactiveUsers(RevocationsInMemory):
     """Accounts marked inactive by the test."""
 
     def __init__(self, *user_ids: str) -> None:
+        super().__init__()
         self.ids = set(user_ids)
 
     def is_inactive(self, user_id: str) -> bool:
@@ -228,3 +242,11 @@ class TokenEndpoint:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(5)
+
+
+def into_the_next_second() -> None:
+    """Sleep until the wall clock enters a new second: tokens carry ``iat`` in whole seconds,
+    so a token issued before this is older than anything revoked after it."""
+    started = int(time.time())
+    while int(time.time()) == started:
+        time.sleep(0.02)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.integration.auth.conftest import bearer, login, register, unique_email
+from tests.support.tokens import into_the_next_second
 
 PASSWORD = "correct horse battery"
 
@@ -292,7 +293,9 @@ def token_claims(client, client_id: str, secret: str) -> Any:
     return jwt.decode(response.json["access_token"], options={"verify_signature": False})
 
 
-def test_a_clients_scopes_event_sources_and_name_can_be_changed(client, admin_token):
+def test_a_clients_scopes_event_sources_and_name_can_be_changed(
+    client, admin_token, auth_container
+):
     created = create_client(
         client,
         admin_token,
@@ -316,6 +319,16 @@ def test_a_clients_scopes_event_sources_and_name_can_be_changed(client, admin_to
     secret = created["clientSecret"]
     assert token_claims(client, created["clientId"], secret)["event_sources"] == ["HOTEL"]
     assert client.get(path, headers=bearer(admin_token)).json["eventSources"] == ["HOTEL"]
+    # Taking a right away revokes the tokens that carry it; renaming or adding does not.
+    held = token_claims(client, created["clientId"], secret)
+    into_the_next_second()
+    account = f"client:{created['clientId']}"
+    accounts = auth_container.core.inactive_users()
+    assert patch({"name": "Hotel PMS 2"}).status_code == 200
+    assert patch({"scopes": ["rewards.read", "rewards.write", "rewards.redeem"]}).status_code == 200
+    assert not accounts.tokens_revoked(account, held["iat"])
+    assert patch({"scopes": ["rewards.read", "rewards.write"]}).status_code == 200
+    assert accounts.tokens_revoked(account, held["iat"])
 
     # Without rewards.write a client sends no events, so its event sources go with it…
     read_only = patch({"scopes": ["rewards.read"]})
@@ -356,6 +369,10 @@ def test_rotating_a_secret_retires_the_old_one_and_shows_the_new_one_once(
     created = create_client(client, admin_token, scopes=["rewards.read"])
     client_id, old_secret = created["clientId"], created["clientSecret"]
     assert isinstance(token_claims(client, client_id, old_secret), dict)
+    held = client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, old_secret)
+    ).json["access_token"]
+    into_the_next_second()
     rotate = f"/api/v1/auth/clients/{client_id}/secret"
     staff = token_for(client, "staff", admin_token)
     assert client.post(rotate, headers=bearer(staff)).status_code == 403
@@ -368,6 +385,19 @@ def test_rotating_a_secret_retires_the_old_one_and_shows_the_new_one_once(
     assert rotated.json["secretRotatedAt"]
     assert token_claims(client, client_id, old_secret) == 401
     assert isinstance(token_claims(client, client_id, new_secret), dict)
+    # The token issued with the old secret is revoked (refused by every service within
+    # seconds); one issued with the new secret is not.
+    assert auth_container.core.inactive_users().tokens_revoked(
+        f"client:{client_id}", jwt.decode(held, options={"verify_signature": False})["iat"]
+    )
+    fresh = client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, auth=(client_id, new_secret)
+    ).json["access_token"]
+    for token, active in ((held, False), (fresh, True)):
+        inspected = client.post(
+            "/oauth2/introspect", data={"token": token}, auth=(client_id, new_secret)
+        )
+        assert inspected.json["active"] is active
     listed = client.get("/api/v1/auth/clients", headers=bearer(admin_token)).json
     assert new_secret not in str(listed)
     with auth_container.core.database().connect() as connection:
@@ -379,58 +409,54 @@ def test_rotating_a_secret_retires_the_old_one_and_shows_the_new_one_once(
     assert missing.status_code == 404
 
 
-def test_a_disabled_client_is_enabled_only_once_the_tokens_it_held_have_expired(
+def test_enabling_a_client_again_does_not_bring_back_the_tokens_it_held(
     client, admin_token, auth_container
 ):
     created = create_client(client, admin_token, scopes=["rewards.read"])
     client_id, secret = created["clientId"], created["clientSecret"]
+    account = f"client:{client_id}"
+    accounts = auth_container.core.inactive_users()
     enable = f"/api/v1/auth/clients/{client_id}/enable"
     already = client.post(enable, headers=bearer(admin_token))
     assert (already.status_code, already.json["status"]) == (200, "ACTIVE")
+    held = token_claims(client, client_id, secret)
+    into_the_next_second()
     disabled = client.post(f"/api/v1/auth/clients/{client_id}/disable", headers=bearer(admin_token))
     assert disabled.json["disabledAt"]
+    assert accounts.is_inactive(account)
     # A secret can be rotated while disabled (after a leak), without enabling anything.
     rotated = client.post(f"/api/v1/auth/clients/{client_id}/secret", headers=bearer(admin_token))
     assert rotated.json["status"] == "DISABLED"
     secret = rotated.json["clientSecret"]
     assert token_claims(client, client_id, secret) == 401
 
-    early = client.post(enable, headers=bearer(admin_token))
-    assert early.status_code == 409
-    assert early.json["error"]["code"] == "AUTH_CLIENT_TOKENS_STILL_VALID"
-    # the access-token lifetime (900 s) and a minute of clock skew, from the disabling
-    assert 955 <= int(early.headers["Retry-After"]) <= 962
-    assert early.json["error"]["details"]["enableAfter"] in early.json["error"]["message"]
-    assert token_claims(client, client_id, secret) == 401
-
-    with auth_container.core.database().begin() as connection:
-        connection.execute(
-            text(
-                "UPDATE partner_clients SET disabled_at = disabled_at - interval '961 seconds' "
-                "WHERE client_id = :c"
-            ),
-            {"c": client_id},
-        )
     staff = token_for(client, "staff", admin_token)
     assert client.post(enable, headers=bearer(staff)).status_code == 403
     enabled = client.post(enable, headers=bearer(admin_token))
     assert enabled.status_code == 200, enabled.json
     assert (enabled.json["status"], enabled.json["disabledAt"]) == ("ACTIVE", None)
-    assert isinstance(token_claims(client, client_id, secret), dict)
-    assert not auth_container.core.inactive_users().is_inactive(f"client:{client_id}")
+    fresh = token_claims(client, client_id, secret)
+    assert isinstance(fresh, dict)
+    # Active again, but the token it held before stays refused; the new one is not.
+    assert not accounts.is_inactive(account)
+    assert accounts.tokens_revoked(account, held["iat"])
+    assert not accounts.tokens_revoked(account, fresh["iat"])
     with auth_container.core.database().connect() as connection:
-        statuses = (
-            connection.execute(
-                text(
-                    "SELECT payload->>'status' FROM outbox WHERE topic = 'user-status' "
-                    "AND message_key = :c ORDER BY id"
-                ),
-                {"c": client_id},
-            )
-            .scalars()
-            .all()
-        )
-    assert statuses == ["INACTIVE", "ACTIVE"]  # the services accept its tokens again
+        published = connection.execute(
+            text(
+                "SELECT payload->>'eventType', payload->>'status', payload->>'reason' "
+                "FROM outbox WHERE topic = 'user-status' AND message_key = :c ORDER BY id"
+            ),
+            {"c": client_id},
+        ).all()
+    # The revocation comes before the status: no service sees the client active with its old
+    # tokens still good.
+    assert [tuple(row) for row in published] == [
+        ("USER_STATUS_CHANGED", "INACTIVE", None),
+        ("TOKENS_REVOKED", None, "SECRET_ROTATED"),
+        ("TOKENS_REVOKED", None, "CLIENT_ENABLED"),
+        ("USER_STATUS_CHANGED", "ACTIVE", None),
+    ]
 
 
 def test_key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key(

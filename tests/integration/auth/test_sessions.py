@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import jwt
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from auth_service.application.commands import CreateClient
 from auth_service.domain.exceptions import TooManyAttempts
 from tests.integration.auth.conftest import AUDIENCE, ISSUER, bearer, login, register, unique_email
+from tests.support.tokens import into_the_next_second
 
 PASSWORD = "correct horse battery"
 
@@ -212,9 +214,15 @@ def test_changing_the_password_ends_every_other_session_and_keeps_this_one(
     client, player, auth_container
 ):
     phone, laptop = login(client, player["email"]), login(client, player["email"])
+    phone_access = phone.json["accessToken"]
+    assert client.get("/api/v1/auth/me", headers=bearer(phone_access)).status_code == 200
+    into_the_next_second()
     new_password = "a brand new passphrase"
     changed = change_password(client, laptop.json["accessToken"], PASSWORD, new_password)
     assert changed.status_code == 200, changed.json
+    # The phone's access token is refused at once (every service follows TOKENS_REVOKED).
+    refused = client.get("/api/v1/auth/me", headers=bearer(phone_access))
+    assert (refused.status_code, refused.json["error"]["code"]) == (401, "TOKEN_REVOKED")
     assert changed.json["user"]["id"] == player["id"]
     # The phone's session is over; the laptop's continues under a new refresh token.
     assert refresh(client, refresh_cookie(phone)).status_code == 401
@@ -243,6 +251,24 @@ def test_changing_the_password_ends_every_other_session_and_keeps_this_one(
         "Your password was changed",
     )
     assert set(notice["content"]) == {"changedAt"}
+    with auth_container.core.database().connect() as connection:
+        [revoked] = (
+            connection.execute(
+                text("SELECT payload FROM outbox WHERE topic = 'user-status' AND message_key = :u"),
+                {"u": player["id"]},
+            )
+            .scalars()
+            .all()
+        )
+    assert (revoked["eventType"], revoked["role"], revoked["reason"]) == (
+        "TOKENS_REVOKED",
+        "player",
+        "PASSWORD_CHANGED",
+    )
+    issued_before = jwt.decode(changed.json["accessToken"], options={"verify_signature": False})
+    assert revoked["issuedBefore"].startswith(
+        datetime.fromtimestamp(issued_before["iat"], UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    )
 
 
 def test_a_password_change_needs_the_current_password_and_counts_wrong_ones(client, player):

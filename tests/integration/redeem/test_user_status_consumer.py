@@ -1,16 +1,19 @@
-"""The worker's user-status consumer on the real broker: deactivated players are refused here."""
+"""The worker's user-status consumer on the real broker: deactivated players are refused here,
+and so are tokens issued before a revocation."""
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
+from datetime import UTC, datetime
 
 from confluent_kafka import Consumer
 from flask.testing import FlaskClient
 
 from redeem_service.container import Container
-from redeem_service.controllers.consumers import UserStatusHandler
-from shared.application.events import IntegrationEvent, Topic
+from shared.application.events import IntegrationEvent, Topic, format_timestamp
+from shared.messaging.account_status import AccountStatusChanges
 from shared.messaging.consumer import ConsumerRunner, ConsumerSettings
 from shared.messaging.kafka import consumer_config, create_producer
 from shared.messaging.schemas import event_schemas
@@ -27,6 +30,19 @@ def status_changed(user_id: str, status: str) -> dict[str, object]:
     ).to_message()
 
 
+def tokens_revoked(user_id: str, issued_before: int) -> dict[str, object]:
+    def moment(epoch: int) -> str:
+        return format_timestamp(datetime.fromtimestamp(epoch, UTC))
+
+    data = {
+        "role": "player",
+        "reason": "PASSWORD_CHANGED",
+        "issuedBefore": moment(issued_before),
+        "expiresAt": moment(issued_before + 960),
+    }
+    return IntegrationEvent("TOKENS_REVOKED", user_id, data).to_message()
+
+
 def test_a_deactivation_is_learnt_from_user_status_and_a_reactivation_undoes_it(
     infra: Infra, client: FlaskClient, redeem_container: Container, signer: TestSigner
 ) -> None:
@@ -39,7 +55,7 @@ def test_a_deactivation_is_learnt_from_user_status_and_a_reactivation_undoes_it(
     runner = ConsumerRunner(
         consumer_factory=lambda: Consumer(consumer_config(settings, group)),
         dead_letter_producer=create_producer(settings),
-        handler=UserStatusHandler(inactive),
+        handler=AccountStatusChanges(inactive),
         schemas=event_schemas(),
         settings=ConsumerSettings(group_id=group, topics=[Topic.USER_STATUS.value]),
     )
@@ -57,6 +73,25 @@ def test_a_deactivation_is_learnt_from_user_status_and_a_reactivation_undoes_it(
         produce(infra.kafka_bootstrap, "user-status", status_changed(player, "ACTIVE"), player)
         wait_until(lambda: not inactive.is_inactive(player), timeout=30)
         assert client.get("/api/v1/wallet/me", headers=bearer(token)).status_code == 200
+
+        # The password was changed: the token issued before is refused, a new one is not.
+        issued_before = int(time.time()) + 1
+        produce(infra.kafka_bootstrap, "user-status", tokens_revoked(player, issued_before), player)
+        wait_until(lambda: inactive.tokens_revoked(player, issued_before - 1), timeout=30)
+        refused = client.get("/api/v1/wallet/me", headers=bearer(token))
+        assert refused.status_code == 401
+        assert json_of(refused)["error"]["code"] == "TOKEN_REVOKED"
+        assert not inactive.tokens_revoked(player, issued_before)
+        while int(time.time()) < issued_before:
+            time.sleep(0.05)
+        fresh = signer.user_token(player)
+        assert client.get("/api/v1/wallet/me", headers=bearer(fresh)).status_code == 200
+        # Another player's tokens are not touched.
+        other = new_player()
+        assert (
+            client.get("/api/v1/wallet/me", headers=bearer(signer.user_token(other))).status_code
+            == 200
+        )
     finally:
         runner.stop()
         thread.join(20)

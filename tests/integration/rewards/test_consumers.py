@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import text
 
 from rewards_service.container import Container
-from rewards_service.controllers.consumers import PlayerRegistrations, UserStatusChanges
+from rewards_service.controllers.consumers import PlayerRegistrations
 from shared.application.events import IntegrationEvent
+from shared.messaging.account_status import AccountStatusChanges
 from shared.messaging.consumer import InboundEvent, RejectEvent
 from shared.messaging.kafka import ensure_topics
 from tests.integration.rewards.conftest import ApiClient, Tokens, create_promotion, outbox_messages
@@ -204,7 +205,7 @@ def test_a_deactivated_user_is_refused_until_reactivated(
     url = f"/api/v1/promotions/players/{player}"
     assert client.get(url, headers=headers).status_code == 200
 
-    handler = UserStatusChanges(rewards_container.core.inactive_users())
+    handler = AccountStatusChanges(rewards_container.core.inactive_users())
 
     def status_changed(status: str) -> InboundEvent:
         return inbound(

@@ -1,8 +1,10 @@
 """The in-memory mirror of inactive users against a real Redis: it follows changes made by other
-processes, reloads after losing its subscription, and keeps databases apart."""
+processes, reloads after losing its subscription, keeps databases apart, and carries token
+revocations the same way."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -11,7 +13,7 @@ from redis import Redis
 
 from embedded.services import redis_url_for
 from shared.redis_client import create_redis
-from shared.security.user_status import MirroredInactiveUsers, RedisInactiveUsers
+from shared.security.user_status import MirroredInactiveUsers, RedisInactiveUsers, Revocation
 from tests.support.e2e import wait_until
 from tests.support.infra import Infra
 
@@ -128,3 +130,63 @@ def test_announcements_carry_their_state_and_a_bare_id_is_re_read(
     redis.publish(channel, re_read)
     wait_until(lambda: follower.is_inactive(re_read), timeout=5)
     assert follower.synced
+
+
+def test_a_revocation_reaches_every_mirror_and_only_a_later_one_replaces_it(
+    clients: tuple[Redis, Redis], mirrors: list[MirroredInactiveUsers]
+) -> None:
+    redis, _ = clients
+    maker, follower = mirror_of(redis, mirrors), mirror_of(redis, mirrors)
+    account = f"client:{uuid.uuid4().hex}"
+    now = int(time.time())
+
+    maker.revoke_tokens(account, issued_before=now, until=now + 60)
+    assert maker.tokens_revoked(account, now - 1)
+    wait_until(lambda: follower.tokens_revoked(account, now - 1), timeout=5)
+    assert not follower.tokens_revoked(account, now)
+    assert not follower.tokens_revoked(account.removeprefix("client:"), now - 1)
+    assert 55 <= redis.ttl(f"user:tokens-revoked:{account}") <= 60
+
+    # An older revocation arriving late changes nothing; a newer one moves the line.
+    follower.revoke_tokens(account, issued_before=now - 30, until=now + 30)
+    assert RedisInactiveUsers(redis).tokens_revoked(account, now - 1)
+    maker.revoke_tokens(account, issued_before=now + 5, until=now + 65)
+    wait_until(lambda: follower.tokens_revoked(account, now + 4), timeout=5)
+    assert follower.tokens_revoked(account, now - 1)
+
+    # One that has expired already is not stored at all.
+    stale = f"client:{uuid.uuid4().hex}"
+    maker.revoke_tokens(stale, issued_before=now - 100, until=now - 1)
+    assert not redis.exists(f"user:tokens-revoked:{stale}")
+
+
+def test_a_new_process_loads_the_revocations_in_force(
+    clients: tuple[Redis, Redis], mirrors: list[MirroredInactiveUsers]
+) -> None:
+    redis, _ = clients
+    store = RedisInactiveUsers(redis)
+    now = int(time.time())
+    accounts = [str(uuid.uuid4()) for _ in range(1200)]  # more than one SCAN page
+    for account in accounts:
+        store.revoke_tokens(account, issued_before=now, until=now + 60)
+    late = mirror_of(redis, mirrors)
+    assert all(late.tokens_revoked(account, now - 1) for account in accounts)
+    assert not late.tokens_revoked(accounts[0], now)
+    assert late.synced
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("1:u1", ("u1", True)),
+        ("0:client:c1", ("client:c1", False)),
+        ("r:100:200:client:c1", ("client:c1", Revocation(100, 200))),
+        ("r:100:x:u1", ("r:100:x:u1", None)),
+        ("r:100:200:", ("r:100:200:", None)),
+        ("u1", ("u1", None)),
+    ],
+)
+def test_announcements_are_read_with_their_state(
+    data: str, expected: tuple[str, bool | Revocation | None]
+) -> None:
+    assert RedisInactiveUsers.announced(data) == expected

@@ -30,9 +30,9 @@ from auth_service.domain.ports import (
     UserRepository,
 )
 from shared.application.events import IntegrationEvent, Topic
-from shared.application.ports import InactiveUsers
 from shared.application.unit_of_work import Outbox, ProcessedEvents
 from shared.domain.pagination import Page, PageRequest
+from tests.support.tokens import RevocationsInMemory
 
 
 class FakeUsers(UserRepository):
@@ -222,8 +222,9 @@ class CountingThrottle(LoginThrottle):
         self.failures.pop(email, None)
 
 
-class FakeInactiveUsers(InactiveUsers):
+class FakeInactiveUsers(RevocationsInMemory):
     def __init__(self) -> None:
+        super().__init__()
         self.inactive: set[str] = set()
 
     def is_inactive(self, user_id: str) -> bool:

@@ -7,7 +7,6 @@ import pytest
 
 from auth_service.domain.exceptions import (
     AccountInactive,
-    ClientTokensStillValid,
     InvalidEventSources,
     InvalidPassword,
     ResetNotAllowed,
@@ -58,8 +57,16 @@ def test_the_password_policy_accepts_a_passphrase() -> None:
     check_password_policy("correct horse battery staple", "a@b.co")
 
 
-def client(scopes: set[str]) -> PartnerClient:
-    return PartnerClient("hotel", "Hotel", "h", frozenset(scopes), ClientStatus.ACTIVE, NOW)
+def client(scopes: set[str], sources: set[str] | None = None) -> PartnerClient:
+    return PartnerClient(
+        "hotel",
+        "Hotel",
+        "h",
+        frozenset(scopes),
+        ClientStatus.ACTIVE,
+        NOW,
+        event_sources=frozenset(sources or ()),
+    )
 
 
 def test_a_client_gets_all_its_scopes_when_it_asks_for_none() -> None:
@@ -114,17 +121,23 @@ def test_a_client_sending_events_names_their_kinds_and_no_other_client_does() ->
             check_event_sources(scopes, sources)
 
 
-def test_a_disabled_client_is_enabled_only_after_its_tokens_and_a_margin_have_run_out() -> None:
-    lifetime = timedelta(minutes=15)
+def test_a_disabled_client_is_enabled_at_once() -> None:
     disabled = client({"rewards.read"}).disabled(NOW)
     assert (disabled.status, disabled.disabled_at) == (ClientStatus.DISABLED, NOW)
-    with pytest.raises(ClientTokensStillValid) as refused:
-        disabled.enabled(NOW + lifetime + timedelta(seconds=59), lifetime)
-    assert refused.value.enable_after == NOW + timedelta(minutes=16, seconds=1)
-    assert refused.value.headers == {"Retry-After": "2"}
-    enabled = disabled.enabled(NOW + timedelta(minutes=16, seconds=1), lifetime)
+    enabled = disabled.enabled(NOW + timedelta(seconds=5), "admin-1")
     assert (enabled.status, enabled.disabled_at) == (ClientStatus.ACTIVE, None)
-    assert enabled.updated_at == NOW + timedelta(minutes=16, seconds=1)
+    assert (enabled.updated_at, enabled.updated_by) == (NOW + timedelta(seconds=5), "admin-1")
+    assert enabled.enabled(NOW + timedelta(seconds=6)) is enabled
+
+
+def test_a_change_takes_rights_away_when_a_scope_or_an_event_source_goes() -> None:
+    writer = client({"rewards.read", "rewards.write"}, {"HOTEL", "DINING"})
+    assert not writer.changed(NOW, name="Renamed").takes_rights_from(writer)
+    assert not writer.changed(NOW, scopes=writer.scopes | {"rewards.redeem"}).takes_rights_from(
+        writer
+    )
+    assert writer.changed(NOW, event_sources=frozenset({"HOTEL"})).takes_rights_from(writer)
+    assert writer.changed(NOW, scopes=frozenset({"rewards.read"})).takes_rights_from(writer)
 
 
 def test_changing_a_clients_scopes_keeps_its_event_sources_consistent() -> None:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auth_service.application.commands import LogIn, RegisterUser
+from auth_service.application.commands import ChangePassword, LogIn, RegisterUser
 from auth_service.application.services import AccountService, SessionService
 from auth_service.domain.exceptions import (
     AccountInactive,
@@ -54,7 +54,7 @@ def accounts(uow, refresh, inactive) -> AccountService:
 
 
 @pytest.fixture
-def sessions(uow, refresh) -> SessionService:
+def sessions(uow, refresh, inactive) -> SessionService:
     return SessionService(
         uow,
         PlainHasher(),
@@ -63,6 +63,7 @@ def sessions(uow, refresh) -> SessionService:
         CountingThrottle(limit=3),
         900,
         FixedClock(datetime(2026, 1, 1, tzinfo=UTC)),
+        inactive,
     )
 
 
@@ -90,6 +91,30 @@ def test_login_with_the_right_password_opens_a_session(accounts, sessions) -> No
     session = sessions.login(LogIn("P@example.com", PASSWORD))
     assert session.user.id == user.id
     assert session.access.token == f"token-for-{user.id}"
+
+
+def test_a_password_change_revokes_the_access_tokens_issued_until_then(
+    accounts, sessions, uow, inactive
+) -> None:
+    user = accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    uow.committed.clear()
+    sessions.change_password(ChangePassword(user.id, PASSWORD, "another horse battery"))
+    published = {event.event_type: (topic, event) for topic, event in uow.committed}
+    assert set(published) == {"PASSWORD_CHANGED", "TOKENS_REVOKED"}
+    topic, revoked = published["TOKENS_REVOKED"]
+    assert topic is Topic.USER_STATUS
+    assert revoked.user_id == user.id
+    # The clock says 2026-01-01T00:00:00Z; tokens live 900 s, plus a minute of clock skew.
+    assert revoked.data == {
+        "role": "player",
+        "reason": "PASSWORD_CHANGED",
+        "issuedBefore": "2026-01-01T00:00:00.000Z",
+        "expiresAt": "2026-01-01T00:16:00.000Z",
+    }
+    # Refused here at once, not only once the event comes back.
+    moment = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
+    assert inactive.tokens_revoked(user.id, moment - 1)
+    assert not inactive.tokens_revoked(user.id, moment)
 
 
 def test_wrong_password_and_unknown_email_fail_the_same_way(accounts, sessions) -> None:

@@ -10,9 +10,9 @@ from notification_service.application.live import LiveMessage, SessionTransport
 from notification_service.application.ports import LiveChannel
 from notification_service.domain.model import Notification, NotificationDraft
 from notification_service.domain.ports import NotificationRepository
-from shared.application.ports import InactiveUsers
 from shared.domain.exceptions import DependencyUnavailable
 from shared.domain.pagination import Page, PageRequest
+from tests.support.tokens import RevocationsInMemory
 
 
 class InMemoryNotificationRepository(NotificationRepository):
@@ -69,8 +69,9 @@ class RecordingLiveChannel(LiveChannel):
         self.published.extend(messages)
 
 
-class InMemoryInactiveUsers(InactiveUsers):
+class InMemoryInactiveUsers(RevocationsInMemory):
     def __init__(self) -> None:
+        super().__init__()
         self.inactive: set[str] = set()
         self.failing = False
 

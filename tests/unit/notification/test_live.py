@@ -81,6 +81,44 @@ def test_a_close_order_wins_over_queued_frames() -> None:
     assert session.next(0) == CloseFrame(CloseCode.FORBIDDEN, "inactive")
 
 
+def test_a_revocation_closes_the_sessions_opened_with_older_tokens_only() -> None:
+    sessions = LiveSessions(max_per_user=3, queue_size=10)
+    old = sessions.open("u1", LATER, issued_at=1_000)
+    new = sessions.open("u1", LATER, issued_at=1_001)
+    unknown = sessions.open("u1", LATER)
+    closing = LiveMessage.close_sessions("u1", CloseCode.UNAUTHENTICATED, "revoked", 1_001)
+    assert sessions.dispatch(closing) == 2
+    assert old.next(0) == CloseFrame(CloseCode.UNAUTHENTICATED, "revoked")
+    assert unknown.next(0) == CloseFrame(CloseCode.UNAUTHENTICATED, "revoked")
+    assert new.next(0) is None
+
+
+def served_until_closed(
+    accounts: InMemoryInactiveUsers, expires_at: datetime = LATER, recheck_seconds: float = 10
+) -> RecordingTransport:
+    """A socket of u1 (token issued at 1,000) served, a second per step, until it closes."""
+    session = LiveSessions(2, 10).open("u1", expires_at, issued_at=1_000)
+    transport = RecordingTransport()
+    serve(
+        session,
+        transport,
+        SteppingClock(timedelta(seconds=1)),
+        accounts,
+        SessionPolicy(idle_seconds=0.001, recheck_seconds=recheck_seconds),
+    )
+    assert transport.closed is not None
+    return transport
+
+
+def test_serve_closes_a_socket_whose_token_was_revoked_since() -> None:
+    accounts = InMemoryInactiveUsers()
+    accounts.revoke_tokens("u1", issued_before=1_001, until=2_000)
+    closed = served_until_closed(accounts).closed
+    assert closed is not None
+    assert closed[0] == CloseCode.UNAUTHENTICATED
+    assert "revoked" in closed[1]
+
+
 def test_draining_closes_every_session_and_new_ones_at_once() -> None:
     sessions = LiveSessions(max_per_user=2, queue_size=10)
     open_ones = [sessions.open("u1", LATER), sessions.open("u2", LATER)]
@@ -125,36 +163,19 @@ def test_serve_closes_the_socket_when_the_token_expires() -> None:
 
 
 def test_serve_closes_the_socket_of_an_account_found_inactive() -> None:
-    session = LiveSessions(2, 10).open("u1", LATER)
     inactive = InMemoryInactiveUsers()
     inactive.mark("u1", True)
-    transport = RecordingTransport()
-    serve(
-        session,
-        transport,
-        SteppingClock(timedelta(seconds=1)),
-        inactive,
-        SessionPolicy(idle_seconds=0.001, recheck_seconds=10),
-    )
-    assert transport.closed is not None
-    assert transport.closed[0] == CloseCode.FORBIDDEN
+    closed = served_until_closed(inactive).closed
+    assert closed is not None
+    assert closed[0] == CloseCode.FORBIDDEN
 
 
 def test_an_unreachable_status_store_does_not_cut_the_socket() -> None:
-    session = LiveSessions(2, 10).open("u1", START + timedelta(seconds=30))
     inactive = InMemoryInactiveUsers()
     inactive.failing = True
-    transport = RecordingTransport()
-    serve(
-        session,
-        transport,
-        SteppingClock(timedelta(seconds=1)),
-        inactive,
-        SessionPolicy(idle_seconds=0.001, recheck_seconds=2),
-    )
+    closed = served_until_closed(inactive, START + timedelta(seconds=30), recheck_seconds=2).closed
     # It lived until its token expired.
-    assert transport.closed is not None
-    assert transport.closed[0] == CloseCode.UNAUTHENTICATED
+    assert closed == (CloseCode.UNAUTHENTICATED, "The access token has expired.")
 
 
 def test_serve_applies_a_close_order() -> None:

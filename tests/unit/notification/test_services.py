@@ -19,7 +19,7 @@ from notification_service.application.services import (
 from notification_service.application.sources import from_notification_event
 from notification_service.domain.exceptions import InvalidNotification, NotificationNotFound
 from notification_service.domain.model import AccountStatus
-from shared.application.events import IntegrationEvent
+from shared.application.events import IntegrationEvent, TokenRevocation
 from shared.domain.clock import FixedClock
 from shared.domain.exceptions import DependencyUnavailable, PermissionDenied
 from shared.domain.pagination import PageRequest
@@ -248,6 +248,22 @@ def test_deactivation_refuses_the_user_and_closes_their_sockets(
     [message] = live.published
     assert message.kind is LiveMessageKind.CLOSE
     assert (message.user_id, message.close_code) == ("player-1", CloseCode.FORBIDDEN)
+
+
+def test_a_revocation_refuses_older_tokens_and_closes_the_sockets_opened_with_them(
+    live: RecordingLiveChannel,
+) -> None:
+    accounts = InMemoryInactiveUsers()
+    AccountStatusService(accounts, live).revoke(TokenRevocation("player-1", 1_001, 2_000))
+    assert accounts.tokens_revoked("player-1", 1_000)
+    assert not accounts.tokens_revoked("player-1", 1_001)
+    [message] = live.published
+    assert (message.kind, message.user_id, message.issued_before) == (
+        LiveMessageKind.CLOSE,
+        "player-1",
+        1_001,
+    )
+    assert message.close_code == CloseCode.UNAUTHENTICATED
 
 
 def test_reactivation_lets_the_user_in_again(live: RecordingLiveChannel) -> None:

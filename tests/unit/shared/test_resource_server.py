@@ -80,6 +80,25 @@ def test_an_account_disabled_after_its_token_was_remembered_is_refused(
     assert (status, body["error"]["code"]) == (401, "ACCOUNT_INACTIVE")
 
 
+def test_tokens_issued_before_a_revocation_are_refused_and_later_ones_are_not(
+    signer: TestSigner,
+) -> None:
+    inactive = SetOfInactiveUsers()
+    app, _keys = make_app(signer, inactive)
+    before = signer.token("u1", role="player", claims={"iat": 1_000})
+    at = signer.token("u1", role="player", claims={"iat": 1_001})
+    client = signer.token("u1", scope="rewards.redeem", claims={"iat": 1_000})
+    assert call(app, before)[0] == 200  # remembered before the revocation
+    inactive.revoke_tokens("u1", issued_before=1_001, until=2_000)
+    status, body = call(app, before)
+    assert (status, body["error"]["code"]) == (401, "TOKEN_REVOKED")
+    assert call(app, at)[0] == 200
+    assert call(app, client)[0] == 200  # a client of that name is another account
+    inactive.mark("u1", inactive=True)  # deactivation says so, whatever the token
+    status, body = call(app, at)
+    assert (status, body["error"]["code"]) == (401, "ACCOUNT_INACTIVE")
+
+
 def test_a_client_disabled_after_its_token_was_remembered_is_refused(
     signer: TestSigner,
 ) -> None:

@@ -14,6 +14,7 @@ from shared.security.tokens import (
     TokenExpired,
     TokenMissing,
     TokenRejected,
+    TokenRevoked,
     bearer_token,
     principal_from_claims,
 )
@@ -112,6 +113,25 @@ def test_inactive_users_and_disabled_clients_are_refused_each_in_their_own_name(
     # A client named like a deactivated user (or the other way round) is someone else.
     assert verifier.verify(signer.client_token("gone")).is_client
     assert verifier.verify(signer.user_token("leaked")).subject == "leaked"
+
+
+def test_tokens_issued_before_a_revocation_of_their_account_are_refused(
+    signer: TestSigner,
+) -> None:
+    accounts = SetOfInactiveUsers()
+    verifier = AccessTokenVerifier(
+        StaticKeyResolver(signer), ISSUER, AUDIENCE, inactive_users=accounts, cache_size=8
+    )
+    old = signer.token("hotel", scope="rewards.write", claims={"iat": 1_000})
+    new = signer.token("hotel", scope="rewards.write", claims={"iat": 1_001})
+    assert verifier.verify(old).issued_at == 1_000  # and remembered
+    accounts.revoke_tokens("client:hotel", issued_before=1_001, until=3_000)
+    with pytest.raises(TokenRevoked) as refused:
+        verifier.verify(old)
+    assert refused.value.code == "TOKEN_REVOKED"
+    assert verifier.verify(new).subject == "hotel"
+    # A user named like the client is another account.
+    assert verifier.verify(signer.token("hotel", role="player", claims={"iat": 1_000}))
 
 
 @pytest.mark.parametrize(
