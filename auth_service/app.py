@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from auth_service.application.services import forget_changed_client
 from auth_service.container import Container, build_container
 from auth_service.controllers import admin, auth, oauth2, well_known
 from auth_service.controllers.errors import ERRORS
@@ -45,6 +46,9 @@ def create_app(
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
 
     container.key_service().ensure_active()
+    # A change to a client made by another auth process reaches this one's client lookups as
+    # soon as it is announced (disable, enable, rotation, narrowing), not when they expire.
+    core.inactive_users().on_change(partial(forget_changed_client, container.client_lookups()))
     configure_resource_server(
         app,
         key_resolver=container.token_issuer(),

@@ -332,6 +332,18 @@ class ClientCredentials:
     secret: str
 
 
+def forget_changed_client(lookups: ExpiringCache[str, Any], account: str | None) -> None:
+    """A client disabled, enabled, given a new secret or narrowed by another auth process
+    (announced with its account, ``client:<id>``) is looked up afresh here at once, instead
+    of when its lookup expires; None (the announcements were reloaded) forgets every client."""
+    if account is None:
+        lookups.clear()
+        return
+    prefix = account_key("", client=True)
+    if account.startswith(prefix):
+        lookups.invalidate(account[len(prefix) :])
+
+
 class ClientService:
     """Partner and internal OAuth2 clients (client credentials)."""
 

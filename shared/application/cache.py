@@ -33,3 +33,7 @@ class ExpiringCache(Generic[K, V]):
     def invalidate(self, key: K) -> None:
         with self._lock:
             self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -13,7 +13,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from redis import Redis
@@ -28,7 +28,7 @@ log = get_logger(__name__)
 #: Keep the later of two revocations, expire it with its ``until`` and announce it, at once.
 _REVOKE = """
 local current = redis.call('GET', KEYS[1])
-if current and tonumber(ARGV[1]) <= tonumber(string.match(current, '^%d+')) then
+if current and tonumber(ARGV[1]) <= tonumber(string.match(current, '^%d+') or '0') then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'EXAT', ARGV[2])
@@ -176,6 +176,7 @@ class MirroredInactiveUsers(InactiveUsers):
         self._lock = threading.Lock()
         self._ids: frozenset[str] = frozenset()
         self._revoked: dict[str, Revocation] = {}
+        self._listeners: list[Callable[[str | None], None]] = []
         self._synced = False
         self._pid: int | None = None
         self._stopped = threading.Event()
@@ -214,6 +215,19 @@ class MirroredInactiveUsers(InactiveUsers):
 
     def close(self) -> None:
         self._stopped.set()
+
+    def on_change(self, listener: Callable[[str | None], None]) -> None:
+        """Call ``listener`` (on the listener thread) with the account of every change
+        announced, whichever process made it, and with None after each (re)load, when
+        anything may have changed."""
+        self._listeners.append(listener)
+
+    def _changed(self, account: str | None) -> None:
+        for listener in self._listeners:
+            try:
+                listener(account)
+            except Exception:  # a listener must not stop the mirror
+                log.warning("inactive_users_listener_failed", exc_info=True)
 
     def _revoke(self, account: str, revocation: Revocation) -> None:
         now = time.time()
@@ -262,10 +276,11 @@ class MirroredInactiveUsers(InactiveUsers):
                         user_id, state = self._store.announced(str(message["data"]))
                         if isinstance(state, Revocation):
                             self._revoke(user_id, state)
-                            continue
-                        if state is None:
-                            state = self._store.is_inactive(user_id)
-                        self._set(user_id, state)
+                        else:
+                            if state is None:
+                                state = self._store.is_inactive(user_id)
+                            self._set(user_id, state)
+                        self._changed(user_id)
             except Exception as exc:  # the listener must outlive any failure
                 self._synced = False
                 if self._stopped.is_set():  # the client was closed under us at shutdown
@@ -286,3 +301,4 @@ class MirroredInactiveUsers(InactiveUsers):
             self._ids = ids
             self._revoked = revoked
             self._synced = True
+        self._changed(None)

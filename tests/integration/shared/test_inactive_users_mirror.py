@@ -190,3 +190,26 @@ def test_announcements_are_read_with_their_state(
     data: str, expected: tuple[str, bool | Revocation | None]
 ) -> None:
     assert RedisInactiveUsers.announced(data) == expected
+
+
+def test_listeners_hear_every_announced_change_and_each_reload(
+    clients: tuple[Redis, Redis], mirrors: list[MirroredInactiveUsers]
+) -> None:
+    redis, _ = clients
+    heard: list[str | None] = []
+    follower = MirroredInactiveUsers(RedisInactiveUsers(redis), retry_seconds=0.1)
+    mirrors.append(follower)
+    follower.on_change(heard.append)
+
+    def failing(_account: str | None) -> None:
+        raise RuntimeError("a failing listener stops nothing")
+
+    follower.on_change(failing)
+    follower.is_inactive("warm-up")
+    wait_until(lambda: heard == [None], timeout=10, what="the first load heard")
+    maker = mirror_of(redis, mirrors)
+    disabled, rotated = f"client:{uuid.uuid4().hex}", f"client:{uuid.uuid4().hex}"
+    maker.mark(disabled, inactive=True)
+    maker.revoke_tokens(rotated, issued_before=int(time.time()), until=int(time.time()) + 60)
+    wait_until(lambda: heard == [None, disabled, rotated], timeout=5, what="both changes heard")
+    assert follower.is_inactive(disabled)

@@ -5,7 +5,11 @@ from datetime import UTC, datetime
 import pytest
 
 from auth_service.application.commands import ChangePassword, LogIn, RegisterUser
-from auth_service.application.services import AccountService, SessionService
+from auth_service.application.services import (
+    AccountService,
+    SessionService,
+    forget_changed_client,
+)
 from auth_service.domain.exceptions import (
     AccountInactive,
     CannotChangeOwnStatus,
@@ -16,6 +20,7 @@ from auth_service.domain.exceptions import (
     TooManyAttempts,
 )
 from auth_service.domain.model import UserStatus
+from shared.application.cache import ExpiringCache
 from shared.application.events import Topic
 from shared.domain.clock import FixedClock
 from shared.domain.principal import Principal, Role
@@ -180,3 +185,24 @@ def test_setting_the_same_status_changes_nothing(accounts, uow) -> None:
     before = len(uow.committed)
     accounts.set_status(user.id, UserStatus.ACTIVE, Principal(subject="x", role=Role.ADMIN))
     assert len(uow.committed) == before
+
+
+def test_a_client_changed_elsewhere_is_looked_up_afresh() -> None:
+    lookups: ExpiringCache[str, object] = ExpiringCache(ttl_seconds=60)
+    loads: list[str] = []
+
+    def lookup(client_id: str) -> object:
+        def load() -> str:
+            loads.append(client_id)
+            return client_id
+
+        return lookups.get_or_load(client_id, load)
+
+    lookup("hotel"), lookup("casino")
+    forget_changed_client(lookups, "hotel")  # a user of that name: not the client
+    forget_changed_client(lookups, "client:hotel")
+    lookup("hotel"), lookup("casino")
+    assert loads == ["hotel", "casino", "hotel"]
+    forget_changed_client(lookups, None)
+    lookup("casino")
+    assert loads == ["hotel", "casino", "hotel", "casino"]
