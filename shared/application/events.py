@@ -37,7 +37,9 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def parse_timestamp(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    """An RFC 3339 timestamp; "t" and "z" may be lower case (§5.6), as the schemas'
+    ``date-time`` format lets through. A naive one is taken as UTC."""
+    moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment

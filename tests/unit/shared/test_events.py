@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.application.events import IntegrationEvent, Topic
+from shared.application.events import IntegrationEvent, Topic, parse_timestamp
 from shared.messaging.schemas import EventSchemaError, event_schemas
 
 
@@ -59,3 +59,16 @@ def test_invalid_events_are_refused_with_a_reason(change: dict[str, object], fra
 def test_every_topic_has_a_dead_letter_companion() -> None:
     assert Topic.PLAYERS.dead_letter == "players.dlq"
     assert len({t.dead_letter for t in Topic}) == len(Topic)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-12-07T04:00:00Z",
+        "2026-12-07t04:00:00z",
+        "2026-12-07T05:00:00+01:00",
+        "2026-12-07T04:00:00",
+    ],
+)
+def test_timestamps_are_read_as_rfc_3339_allows(value: str) -> None:
+    assert parse_timestamp(value) == datetime(2026, 12, 7, 4, 0, tzinfo=UTC)
