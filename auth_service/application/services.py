@@ -246,6 +246,31 @@ class SessionService:
     def logout(self, refresh_token: str) -> None:
         self._refresh_tokens.revoke(refresh_token)
 
+    def end_sessions(self, user_id: str, actor: Principal) -> None:
+        """Sign the account out everywhere: every refresh token revoked and every access
+        token issued until now refused by every service within seconds (ADR 0021). The owner
+        does it for themself (a device they no longer trust), staff at the desk for a player
+        (a phone lost on the floor: no new password needed, the thief never knew it)."""
+        with self._uow() as uow:
+            user = uow.users.get(user_id)
+            if user is None:
+                raise UserNotFound()
+            own = actor.subject == user.id
+            if not own:
+                user.ensure_sessions_endable_by(actor.subject, actor.role)
+            revoked = tokens_revoked(
+                user.id,
+                user.role.value,
+                self._clock.now(),
+                timedelta(seconds=self._lifetime),
+                "SIGNED_OUT_EVERYWHERE" if own else "SESSIONS_ENDED",
+                changed_by=actor.subject,
+            )
+            uow.outbox.add(Topic.USER_STATUS, revoked)
+            uow.commit()
+        revoke_here(self._inactive_users, revoked)
+        self._refresh_tokens.revoke_user(user.id)
+
     def change_password(self, command: ChangePassword) -> Session:
         """Replace the caller's password, knowing the current one (counted as a login attempt,
         so a stolen access token cannot guess it). Every session of the account ends and its

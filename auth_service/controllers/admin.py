@@ -9,7 +9,12 @@ from flask.views import MethodView
 from marshmallow import RAISE
 
 from auth_service.application.commands import CreateClient, UpdateClient
-from auth_service.application.services import AccountService, ClientService, KeyService
+from auth_service.application.services import (
+    AccountService,
+    ClientService,
+    KeyService,
+    SessionService,
+)
 from auth_service.container import Container
 from auth_service.controllers.schemas import (
     ClientCreatedSchema,
@@ -122,6 +127,27 @@ class IssuePasswordReset(MethodView):
         reset = service.issue_password_reset(str(user_id), actor)
         log.info("password_reset_issued", user_id=reset.user_id, issued_by=actor.subject)
         return reset
+
+
+@blp.route("/users/<uuid:user_id>/sessions")
+class UserSessions(MethodView):
+    @authenticated(roles=_STAFF)
+    @blp.response(204)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404)
+    @inject
+    def delete(
+        self, user_id: Any, service: SessionService = Provide[Container.session_service]
+    ) -> None:
+        """Sign an account's owner out everywhere (a phone lost on the floor).
+
+        Staff for players, administrators for players and staff, anyone for themself (403
+        otherwise: nobody ends an administrator's sessions but its owner). Every refresh
+        token is revoked and every access token issued until now refused by every service
+        within seconds; the password stays as it is."""
+        actor = current_principal()
+        service.end_sessions(str(user_id), actor)
+        log.info("sessions_ended", user_id=str(user_id), ended_by=actor.subject)
 
 
 @blp.route("/clients")

@@ -131,21 +131,25 @@ class Logout(MethodView):
     @inject
     def post(self, service: SessionService = Provide[Container.session_service]) -> None:
         """End the session: the refresh token is deleted and the cookie cleared."""
-        settings = _cookie_settings()
-        token = request.cookies.get(settings["name"])
+        token = request.cookies.get(_cookie_settings()["name"])
         if token and len(token) <= 200:
             service.logout(token)
+        _clear_refresh_cookie()
 
-        @after_this_request
-        def clear_cookie(response: Response) -> Response:
-            response.delete_cookie(
-                settings["name"],
-                path=settings["path"],
-                secure=bool(settings["secure"]),
-                httponly=True,
-                samesite=settings["samesite"],
-            )
-            return response
+
+def _clear_refresh_cookie() -> None:
+    settings = _cookie_settings()
+
+    @after_this_request
+    def clear_cookie(response: Response) -> Response:
+        response.delete_cookie(
+            settings["name"],
+            path=settings["path"],
+            secure=bool(settings["secure"]),
+            httponly=True,
+            samesite=settings["samesite"],
+        )
+        return response
 
 
 @blp.route("/session")
@@ -198,9 +202,10 @@ class MyPassword(MethodView):
         """Change the logged-in user's password, giving the current one.
 
         Every session of the account ends (their refresh tokens are revoked) and this one
-        continues with a new access token and refresh cookie. A wrong current password is 403
+        continues with a new access token and refresh cookie; access tokens issued before are
+        refused by every service within seconds. A wrong current password is 403
         `AUTH_CURRENT_PASSWORD_WRONG` and counts as a failed login: five lock the account for
-        15 minutes (429). Access tokens issued before run out within their lifetime."""
+        15 minutes (429)."""
         session = service.change_password(
             ChangePassword(
                 user_id=current_principal().subject,
@@ -210,6 +215,25 @@ class MyPassword(MethodView):
             )
         )
         return _session_body(session)
+
+
+@blp.route("/me/sessions")
+class MySessions(MethodView):
+    @authenticated(roles=list(Role))
+    @blp.response(204)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401)
+    @inject
+    def delete(self, service: SessionService = Provide[Container.session_service]) -> None:
+        """Sign out everywhere, this device included.
+
+        Every refresh token of the account is revoked, and every access token issued until
+        now (this one too) is refused by every service within seconds; open notification
+        sockets close with 4401. Log in again to continue."""
+        principal = current_principal()
+        service.end_sessions(principal.subject, principal)
+        log.info("sessions_ended", user_id=principal.subject, ended_by=principal.subject)
+        _clear_refresh_cookie()
 
 
 @blp.route("/password-reset")

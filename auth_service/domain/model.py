@@ -16,6 +16,7 @@ from auth_service.domain.exceptions import (
     ResetNotAllowed,
     UnknownScope,
 )
+from shared.domain.exceptions import PermissionDenied
 from shared.domain.principal import EventSource, Role, Scope
 
 # What the PLAYER_REGISTERED schema's "email" format accepts too: ASCII, a dotted domain.
@@ -95,14 +96,28 @@ class User:
     def with_password_hash(self, password_hash: str, now: datetime) -> User:
         return replace(self, password_hash=password_hash, updated_at=now)
 
-    def ensure_reset_allowed(self, actor_id: str, actor_role: Role | None) -> None:
-        """A password reset at the desk: staff for players, administrators for players and
-        staff. Nobody resets an administrator's password or their own: that would be a way
-        into a higher or another account without knowing its password."""
+    def managed_at_the_desk_by(self, actor_id: str, actor_role: Role | None) -> bool:
+        """Whether the actor may act for this account's owner at the desk: staff for players,
+        administrators for players and staff; nobody for an administrator or for themself."""
         allowed = {Role.STAFF: {Role.PLAYER}, Role.ADMIN: {Role.PLAYER, Role.STAFF}}
-        if actor_id == self.id or self.role not in allowed.get(actor_role or Role.PLAYER, set()):
+        return actor_id != self.id and self.role in allowed.get(actor_role or Role.PLAYER, set())
+
+    def ensure_reset_allowed(self, actor_id: str, actor_role: Role | None) -> None:
+        """A password reset at the desk (:meth:`managed_at_the_desk_by`): resetting an
+        administrator's password or one's own would be a way into a higher or another account
+        without knowing its password."""
+        if not self.managed_at_the_desk_by(actor_id, actor_role):
             raise ResetNotAllowed()
         self.ensure_active()
+
+    def ensure_sessions_endable_by(self, actor_id: str, actor_role: Role | None) -> None:
+        """Ending the owner's sessions at the desk (a phone lost on the floor), by the same
+        rule as a reset; one's own sessions end with ``DELETE /me/sessions``."""
+        if not self.managed_at_the_desk_by(actor_id, actor_role):
+            raise PermissionDenied(
+                "Staff end players' sessions, administrators players' and staff's; end your "
+                "own with DELETE /api/v1/auth/me/sessions."
+            )
 
 
 #: reset codes: no 0/O, 1/I/L, so a code read aloud or from paper is typed right

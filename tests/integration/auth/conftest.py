@@ -101,3 +101,18 @@ def admin_token(auth_container: Container, client: FlaskClient) -> str:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def published_on_user_status(container: Container, key: str, *fields: str) -> list[tuple[Any, ...]]:
+    """The given payload fields of what the outbox holds for ``key`` on ``user-status``, in
+    the order it was written."""
+    columns = ", ".join(f"payload->>'{field}'" for field in fields)
+    with container.core.database().connect() as connection:
+        rows = connection.execute(
+            text(
+                f"SELECT {columns} FROM outbox "  # noqa: S608 - field names from the tests
+                "WHERE topic = 'user-status' AND message_key = :k ORDER BY id"
+            ),
+            {"k": key},
+        ).all()
+    return [tuple(row) for row in rows]

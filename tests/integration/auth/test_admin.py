@@ -8,7 +8,13 @@ import jwt
 import pytest
 from sqlalchemy import text
 
-from tests.integration.auth.conftest import bearer, login, register, unique_email
+from tests.integration.auth.conftest import (
+    bearer,
+    login,
+    published_on_user_status,
+    register,
+    unique_email,
+)
 from tests.support.tokens import into_the_next_second
 
 PASSWORD = "correct horse battery"
@@ -441,17 +447,9 @@ def test_enabling_a_client_again_does_not_bring_back_the_tokens_it_held(
     assert not accounts.is_inactive(account)
     assert accounts.tokens_revoked(account, held["iat"])
     assert not accounts.tokens_revoked(account, fresh["iat"])
-    with auth_container.core.database().connect() as connection:
-        published = connection.execute(
-            text(
-                "SELECT payload->>'eventType', payload->>'status', payload->>'reason' "
-                "FROM outbox WHERE topic = 'user-status' AND message_key = :c ORDER BY id"
-            ),
-            {"c": client_id},
-        ).all()
     # The revocation comes before the status: no service sees the client active with its old
     # tokens still good.
-    assert [tuple(row) for row in published] == [
+    assert published_on_user_status(auth_container, client_id, "eventType", "status", "reason") == [
         ("USER_STATUS_CHANGED", "INACTIVE", None),
         ("TOKENS_REVOKED", None, "SECRET_ROTATED"),
         ("TOKENS_REVOKED", None, "CLIENT_ENABLED"),
