@@ -471,16 +471,23 @@ class ClientService:
         )
         return client
 
-    def rotate_secret(self, client_id: str, actor: str | None) -> ClientCredentials:
-        """A new secret, returned now and never again; the old one gets no more tokens, and
-        the tokens issued with it are refused everywhere within seconds (ADR 0021)."""
+    def rotate_secret(
+        self, client_id: str, actor: str | None, previous_valid_for_seconds: int = 0
+    ) -> ClientCredentials:
+        """A new secret, returned now and never again.
+
+        By default (a leak) the old one gets no more tokens and the tokens issued with it are
+        refused everywhere within seconds (ADR 0021). A planned rotation gives the old secret
+        ``previous_valid_for_seconds`` more (both work meanwhile, so the client's deployments
+        switch without an outage) and revokes nothing."""
         secret = secrets.token_urlsafe(32)
         secret_hash = self._hasher.hash(secret)
+        overlap = timedelta(seconds=previous_valid_for_seconds)
         client, _ = self._change(
             client_id,
-            lambda c, now: c.with_secret(secret_hash, now, actor),
+            lambda c, now: c.with_secret(secret_hash, now, actor, overlap),
             actor,
-            revoke_tokens=lambda _old, _new: "SECRET_ROTATED",
+            revoke_tokens=None if overlap else (lambda _old, _new: "SECRET_ROTATED"),
         )
         return ClientCredentials(client=client, secret=secret)
 
@@ -522,12 +529,17 @@ class ClientService:
         return changed, True
 
     def _forget(self, client_id: str) -> None:
-        # This process at once; the others' lookups expire within security.client_cache_seconds.
+        # This process at once; the others when they hear the change announced (their lookups
+        # would otherwise expire within security.client_cache_seconds).
         if self._lookups is not None:
             self._lookups.invalidate(client_id)
+        if self._inactive_users is not None:
+            self._inactive_users.announce_change(account_key(client_id, client=True))
 
     def authenticate(self, client: PartnerClient, secret: str) -> bool:
-        return client.is_active and self._hasher.verify(client.secret_hash, secret)
+        if not client.is_active:
+            return False
+        return any(self._hasher.verify(h, secret) for h in client.secret_hashes(self._clock.now()))
 
 
 class KeyService:

@@ -21,6 +21,7 @@ from auth_service.controllers.schemas import (
     ClientCreateSchema,
     ClientPageSchema,
     ClientSchema,
+    ClientSecretRotationSchema,
     ClientUpdateSchema,
     PasswordResetSchema,
     SigningKeySchema,
@@ -199,6 +200,7 @@ def _client_fields(client: Any) -> dict[str, Any]:
         "updated_by": client.updated_by,
         "disabled_at": client.disabled_at,
         "secret_rotated_at": client.secret_rotated_at,
+        "previous_secret_expires_at": client.previous_secret_expires_at,
     }
 
 
@@ -229,9 +231,10 @@ class Client(MethodView):
     ) -> Any:
         """Change a client's name, scopes or event sources.
 
-        Tokens are issued with the new scopes and event sources from now on; tokens already
-        issued keep theirs until they expire (the access-token lifetime). To take a right away
-        at once, disable the client, change it, and enable it once its tokens have expired.
+        Tokens are issued with the new scopes and event sources from now on. When a scope or
+        an event source is taken away, the tokens already issued are revoked (every service
+        refuses them within seconds), so the client asks for a new one without it; renaming or
+        adding leaves them as they are.
         """
 
         def given(name: str) -> frozenset[str] | None:
@@ -251,20 +254,30 @@ class Client(MethodView):
 @blp.route("/clients/<string:client_id>/secret")
 class ClientSecret(MethodView):
     @authenticated(roles=_ADMIN)
+    @blp.arguments(ClientSecretRotationSchema, required=False)
     @blp.response(200, ClientCreatedSchema)
     @blp.doc(security=BEARER_AUTH)
-    @errors(blp, 401, 403, 404)
+    @errors(blp, 401, 403, 404, 422)
     @inject
     def post(
-        self, client_id: str, service: ClientService = Provide[Container.client_service]
+        self,
+        body: dict[str, Any],
+        client_id: str,
+        service: ClientService = Provide[Container.client_service],
     ) -> Any:
         """Rotate a client's secret; the response carries the new one, shown this once.
 
-        The old secret gets no more tokens (within `security.client_cache_seconds` on every
-        auth process). Tokens already issued stay valid until they expire: after a leak,
-        disable the client first.
+        Without a body (after a leak) the old secret gets no more tokens and every token
+        issued with it is refused by every service within seconds. A planned rotation sends
+        `previousSecretValidForSeconds` (up to a week): both secrets work until then
+        (`previousSecretExpiresAt`), so the client's deployments switch without an outage, and
+        no token is revoked.
         """
-        rotated = service.rotate_secret(client_id[:64], actor=current_principal().subject)
+        rotated = service.rotate_secret(
+            client_id[:64],
+            actor=current_principal().subject,
+            previous_valid_for_seconds=body.get("previous_secret_valid_for_seconds", 0),
+        )
         return {**_client_fields(rotated.client), "client_secret": rotated.secret}
 
 

@@ -185,6 +185,26 @@ class ClientUpdateSchema(Schema):
             raise ValidationError("Give at least one of name, scopes, eventSources.")
 
 
+#: the longest a previous secret may keep working after a planned rotation (a week)
+MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 3600
+
+
+class ClientSecretRotationSchema(Schema):
+    """Optional: without it (or with 0) the old secret stops at once and its tokens are
+    revoked, as after a leak."""
+
+    previous_secret_valid_for_seconds = fields.Integer(
+        data_key="previousSecretValidForSeconds",
+        strict=True,
+        load_default=0,
+        validate=validate.Range(0, MAX_SECRET_OVERLAP_SECONDS),
+        metadata={
+            "description": "A planned rotation: the old secret keeps working this long "
+            "(at most a week) and no token is revoked."
+        },
+    )
+
+
 class ClientSchema(Schema):
     client_id = fields.String(data_key="clientId", required=True)
     name = fields.String(required=True)
@@ -197,6 +217,9 @@ class ClientSchema(Schema):
     updated_by = fields.String(data_key="updatedBy", allow_none=True)
     disabled_at = fields.DateTime(data_key="disabledAt", allow_none=True)
     secret_rotated_at = fields.DateTime(data_key="secretRotatedAt", allow_none=True)
+    previous_secret_expires_at = fields.DateTime(
+        data_key="previousSecretExpiresAt", allow_none=True
+    )
 
     def _scopes(self, obj: object) -> list[str]:
         return _sorted_field(obj, "scopes")

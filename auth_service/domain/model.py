@@ -182,6 +182,9 @@ class PartnerClient:
     #: when it was last disabled (None while active)
     disabled_at: datetime | None = None
     secret_rotated_at: datetime | None = None
+    #: the secret before the last rotation, accepted until ``previous_secret_expires_at``
+    previous_secret_hash: str | None = None
+    previous_secret_expires_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:
@@ -211,11 +214,34 @@ class PartnerClient:
         )
 
     def with_secret(
-        self, secret_hash: str, now: datetime, actor: str | None = None
+        self,
+        secret_hash: str,
+        now: datetime,
+        actor: str | None = None,
+        previous_valid_for: timedelta = timedelta(0),
     ) -> PartnerClient:
+        """A new secret. The current one stays accepted for ``previous_valid_for`` (a planned
+        rotation: the client's deployments switch meanwhile), or not at all (a leak); one
+        rotated away earlier is forgotten either way."""
+        keep = previous_valid_for > timedelta(0)
         return replace(
-            self, secret_hash=secret_hash, secret_rotated_at=now, updated_at=now, updated_by=actor
+            self,
+            secret_hash=secret_hash,
+            secret_rotated_at=now,
+            previous_secret_hash=self.secret_hash if keep else None,
+            previous_secret_expires_at=now + previous_valid_for if keep else None,
+            updated_at=now,
+            updated_by=actor,
         )
+
+    def secret_hashes(self, now: datetime) -> list[str]:
+        """The hashes a presented secret may match now: the current one, and the previous one
+        while its overlap lasts."""
+        hashes = [self.secret_hash]
+        expires = self.previous_secret_expires_at
+        if self.previous_secret_hash and expires is not None and now < expires:
+            hashes.append(self.previous_secret_hash)
+        return hashes
 
     def takes_rights_from(self, before: PartnerClient) -> bool:
         """Whether this version may do less than ``before`` (a scope or an event source

@@ -23,6 +23,11 @@ class InactiveUsers(ABC):
         ``iat``) was issued before the account's latest revocation."""
 
     @abstractmethod
+    def announce_change(self, account: str) -> None:
+        """Tell every process following these flags that something about ``account`` changed
+        (its flags as they are), so that what they keep about it is looked up afresh."""
+
+    @abstractmethod
     def revoke_tokens(self, account: str, issued_before: int, until: int) -> None:
         """Refuse the account's tokens issued before ``issued_before`` (epoch seconds); the
         revocation is forgotten at ``until``, when every such token has expired. A later

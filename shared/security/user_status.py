@@ -93,6 +93,10 @@ class RedisInactiveUsers(InactiveUsers):
             pipe.publish(self._channel, f"{int(inactive)}:{user_id}")
             pipe.execute()
 
+    def announce_change(self, account: str) -> None:
+        # A bare id: mirrors re-read its flag and tell their listeners.
+        self._redis.publish(self._channel, account)
+
     def tokens_revoked(self, account: str, issued_at: int) -> bool:
         revocation = Revocation.parse(self._redis.get(self._revoked_prefix + account))
         return revocation is not None and revocation.refuses(issued_at)
@@ -212,6 +216,9 @@ class MirroredInactiveUsers(InactiveUsers):
     def revoke_tokens(self, account: str, issued_before: int, until: int) -> None:
         self._store.revoke_tokens(account, issued_before, until)
         self._revoke(account, Revocation(issued_before, until))
+
+    def announce_change(self, account: str) -> None:
+        self._store.announce_change(account)
 
     def close(self) -> None:
         self._stopped.set()

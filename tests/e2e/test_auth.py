@@ -157,8 +157,8 @@ def test_a_disabled_partner_clients_tokens_are_refused_by_every_service_within_s
             timeout=10,
         )
 
-    # Each auth web process remembers a client for security.client_cache_seconds (10 s): until
-    # then one may still know the old secret, or the client as disabled.
+    # Each auth web process forgets the client when it hears the change announced (its lookup
+    # would otherwise last security.client_cache_seconds, 10 s).
     def switched() -> str | None:
         old, new = token_with(created["clientSecret"]), token_with(rotated["clientSecret"])
         return (

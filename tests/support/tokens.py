@@ -129,12 +129,16 @@ class RevocationsInMemory(InactiveUsers):
 
     def __init__(self) -> None:
         self.revoked: dict[str, int] = {}
+        self.announced: list[str] = []
 
     def tokens_revoked(self, account: str, issued_at: int) -> bool:
         return issued_at < self.revoked.get(account, 0)
 
     def revoke_tokens(self, account: str, issued_before: int, until: int) -> None:
         self.revoked[account] = max(self.revoked.get(account, 0), issued_before)
+
+    def announce_change(self, account: str) -> None:
+        self.announced.append(account)
 
 
 class SetOfInactiveUsers(RevocationsInMemory):

@@ -137,6 +137,8 @@ def _client(row: Any) -> PartnerClient:
         updated_by=row.updated_by,
         disabled_at=row.disabled_at,
         secret_rotated_at=row.secret_rotated_at,
+        previous_secret_hash=row.previous_secret_hash,
+        previous_secret_expires_at=row.previous_secret_expires_at,
     )
 
 
@@ -183,6 +185,8 @@ class SqlAlchemyPartnerClientRepository(PartnerClientRepository):
                 updated_by=client.updated_by,
                 disabled_at=client.disabled_at,
                 secret_rotated_at=client.secret_rotated_at,
+                previous_secret_hash=client.previous_secret_hash,
+                previous_secret_expires_at=client.previous_secret_expires_at,
             )
         )
 

@@ -49,6 +49,8 @@ partner_clients = Table(
     Column("updated_by", String(64), nullable=True),
     Column("disabled_at", DateTime(timezone=True), nullable=True),
     Column("secret_rotated_at", DateTime(timezone=True), nullable=True),
+    Column("previous_secret_hash", String(255), nullable=True),
+    Column("previous_secret_expires_at", DateTime(timezone=True), nullable=True),
 )
 
 signing_keys = Table(

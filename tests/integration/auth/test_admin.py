@@ -415,6 +415,64 @@ def test_rotating_a_secret_retires_the_old_one_and_shows_the_new_one_once(
     assert missing.status_code == 404
 
 
+def test_a_planned_rotation_lets_both_secrets_work_for_a_while_and_revokes_nothing(
+    client, admin_token, auth_container
+):
+    created = create_client(client, admin_token, scopes=["rewards.read"])
+    client_id, old_secret = created["clientId"], created["clientSecret"]
+    held = token_claims(client, client_id, old_secret)
+    into_the_next_second()
+    rotate = f"/api/v1/auth/clients/{client_id}/secret"
+    bodies: list[Any] = [
+        {"previousSecretValidForSeconds": -1},
+        {"previousSecretValidForSeconds": 604_801},
+        {"previousSecretValidForSeconds": "3600"},
+        {"previousSecretValidForSeconds": True},
+        {"previousSecretValidForSeconds": 1.5},
+        {"keepTokens": True},
+        [],
+    ]
+    for body in bodies:
+        refused = client.post(rotate, json=body, headers=bearer(admin_token))
+        assert (refused.status_code, refused.json["error"]["code"]) == (
+            422,
+            "VALIDATION_FAILED",
+        ), body
+    rotated = client.post(
+        rotate, json={"previousSecretValidForSeconds": 3600}, headers=bearer(admin_token)
+    )
+    assert rotated.status_code == 200, rotated.json
+    assert rotated.json["previousSecretExpiresAt"] > rotated.json["secretRotatedAt"]
+    new_secret = rotated.json["clientSecret"]
+    assert isinstance(token_claims(client, client_id, old_secret), dict)
+    assert isinstance(token_claims(client, client_id, new_secret), dict)
+    accounts = auth_container.core.inactive_users()
+    assert not accounts.tokens_revoked(f"client:{client_id}", held["iat"])
+    assert published_on_user_status(auth_container, client_id, "eventType") == []
+
+    with auth_container.core.database().begin() as connection:  # as if the hour had passed
+        connection.execute(
+            text(
+                "UPDATE partner_clients SET previous_secret_expires_at = now() WHERE client_id = :c"
+            ),
+            {"c": client_id},
+        )
+    auth_container.client_lookups().invalidate(client_id)
+    assert token_claims(client, client_id, old_secret) == 401
+    assert isinstance(token_claims(client, client_id, new_secret), dict)
+
+    # Without a body, or with 0, it is a leak: the previous secret stops, tokens are revoked.
+    leaked = client.post(rotate, headers=bearer(admin_token))
+    assert leaked.json["previousSecretExpiresAt"] is None
+    assert token_claims(client, client_id, new_secret) == 401
+    assert accounts.tokens_revoked(f"client:{client_id}", held["iat"])
+    again = client.post(
+        rotate, json={"previousSecretValidForSeconds": 0}, headers=bearer(admin_token)
+    )
+    assert again.json["previousSecretExpiresAt"] is None
+    assert token_claims(client, client_id, leaked.json["clientSecret"]) == 401
+
+
 def test_enabling_a_client_again_does_not_bring_back_the_tokens_it_held(
     client, admin_token, auth_container
 ):

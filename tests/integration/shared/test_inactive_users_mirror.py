@@ -209,7 +209,12 @@ def test_listeners_hear_every_announced_change_and_each_reload(
     wait_until(lambda: heard == [None], timeout=10, what="the first load heard")
     maker = mirror_of(redis, mirrors)
     disabled, rotated = f"client:{uuid.uuid4().hex}", f"client:{uuid.uuid4().hex}"
+    changed = f"client:{uuid.uuid4().hex}"
     maker.mark(disabled, inactive=True)
     maker.revoke_tokens(rotated, issued_before=int(time.time()), until=int(time.time()) + 60)
-    wait_until(lambda: heard == [None, disabled, rotated], timeout=5, what="both changes heard")
+    maker.announce_change(changed)
+    wait_until(
+        lambda: heard == [None, disabled, rotated, changed], timeout=5, what="the changes heard"
+    )
     assert follower.is_inactive(disabled)
+    assert not follower.is_inactive(changed)

@@ -130,6 +130,23 @@ def test_a_disabled_client_is_enabled_at_once() -> None:
     assert enabled.enabled(NOW + timedelta(seconds=6)) is enabled
 
 
+def test_a_planned_rotation_keeps_the_previous_secret_for_a_while_and_a_leak_does_not() -> None:
+    current = client({"rewards.read"})
+    planned = current.with_secret("new-hash", NOW, "admin-1", timedelta(hours=1))
+    assert (planned.previous_secret_hash, planned.previous_secret_expires_at) == (
+        "h",
+        NOW + timedelta(hours=1),
+    )
+    assert planned.secret_hashes(NOW + timedelta(minutes=59)) == ["new-hash", "h"]
+    assert planned.secret_hashes(NOW + timedelta(hours=1)) == ["new-hash"]
+    # Rotating again keeps only the secret it replaces; a leak keeps none.
+    again = planned.with_secret("newer-hash", NOW, None, timedelta(minutes=5))
+    assert again.secret_hashes(NOW) == ["newer-hash", "new-hash"]
+    leaked = planned.with_secret("newest-hash", NOW)
+    assert (leaked.previous_secret_hash, leaked.previous_secret_expires_at) == (None, None)
+    assert leaked.secret_hashes(NOW) == ["newest-hash"]
+
+
 def test_a_change_takes_rights_away_when_a_scope_or_an_event_source_goes() -> None:
     writer = client({"rewards.read", "rewards.write"}, {"HOTEL", "DINING"})
     assert not writer.changed(NOW, name="Renamed").takes_rights_from(writer)
