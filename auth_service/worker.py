@@ -1,11 +1,35 @@
-"""The identity service's worker: publishes its outbox (``python -m auth_service.worker``)."""
+"""The identity service's worker (``python -m auth_service.worker``): publishes its outbox and
+applies its own token revocations from ``user-status``."""
 
 from __future__ import annotations
 
-from auth_service.container import build_container
+from auth_service.container import Container, build_container
+from shared.application.events import Topic
+from shared.messaging.account_status import AccountStatusChanges
+from shared.messaging.consumer import group_member
 from shared.messaging.relay import OutboxRelay
-from shared.messaging.worker import Worker
+from shared.messaging.worker import Component, Worker
 from shared.observability.logging import configure_logging
+
+
+def components(container: Container) -> list[Component]:
+    """The relay, and the consumer that applies revocations the web could not."""
+    settings = container.config()
+    worker = settings["worker"]
+    user_status = worker["consumers"]["user_status"]
+    core = container.core
+    relay = OutboxRelay.for_worker(core.database(), core.producer(), "auth", worker)
+    revocations = group_member(
+        settings["kafka"],
+        str(user_status["group"]),
+        [Topic.USER_STATUS.value],
+        AccountStatusChanges(core.inactive_users(), revocations_only=True),
+        core.producer(),
+        core.schemas(),
+        batch_size=int(user_status["batch_size"]),
+        poll_timeout=float(user_status["poll_timeout_seconds"]),
+    )
+    return [relay, revocations]
 
 
 def main() -> None:
@@ -13,15 +37,10 @@ def main() -> None:
     settings = container.config()
     configure_logging("auth-worker", level=settings["logging"]["level"])
     worker_settings = settings["worker"]
-    relay = OutboxRelay(
-        container.core.database(),
-        container.core.producer(),
-        service="auth",
-        batch_size=int(worker_settings["relay_batch_size"]),
-        poll_interval=float(worker_settings["relay_poll_seconds"]),
-    )
     try:
-        Worker([relay], metrics_port=int(worker_settings["metrics_port"]) or None).run_forever()
+        Worker(
+            components(container), metrics_port=int(worker_settings["metrics_port"]) or None
+        ).run_forever()
     finally:
         container.shutdown_resources()
 

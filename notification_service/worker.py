@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import Consumer
-
 from notification_service.adapters.mongo import ensure_indexes, verify_indexes
 from notification_service.container import Container, build_container
 from notification_service.controllers.consumers import (
@@ -17,8 +15,7 @@ from notification_service.controllers.consumers import (
     UserStatusHandler,
 )
 from shared.application.events import Topic
-from shared.messaging.consumer import ConsumerRunner, ConsumerSettings, EventHandler
-from shared.messaging.kafka import consumer_config
+from shared.messaging.consumer import ConsumerRunner, EventHandler, group_member
 from shared.messaging.worker import Worker
 from shared.observability.logging import configure_logging
 
@@ -28,17 +25,15 @@ def consumer_runner(
 ) -> ConsumerRunner:
     settings: dict[str, Any] = container.config()
     consumer = settings["consumer"]
-    return ConsumerRunner(
-        consumer_factory=lambda: Consumer(consumer_config(settings["kafka"], group_id)),
-        dead_letter_producer=container.core.producer(),
-        handler=handler,
-        schemas=container.core.schemas(),
-        settings=ConsumerSettings(
-            group_id=group_id,
-            topics=list(topics),
-            batch_size=int(consumer["batch_size"]),
-            poll_timeout=float(consumer["poll_timeout_seconds"]),
-        ),
+    return group_member(
+        settings["kafka"],
+        group_id,
+        topics,
+        handler,
+        container.core.producer(),
+        container.core.schemas(),
+        batch_size=int(consumer["batch_size"]),
+        poll_timeout=float(consumer["poll_timeout_seconds"]),
     )
 
 

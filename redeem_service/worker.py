@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import Consumer
-
 from redeem_service.container import Container, build_container
 from redeem_service.controllers.consumers import (
     PlayerRegisteredHandler,
@@ -18,8 +16,7 @@ from redeem_service.controllers.consumers import (
 )
 from shared.application.events import Topic
 from shared.messaging.account_status import AccountStatusChanges
-from shared.messaging.consumer import ConsumerRunner, ConsumerSettings, EventHandler
-from shared.messaging.kafka import consumer_config
+from shared.messaging.consumer import ConsumerRunner, EventHandler, group_member
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.worker import Component, Worker
 from shared.observability.logging import configure_logging
@@ -29,19 +26,15 @@ def consumer_runner(
     container: Container, topic: Topic, handler: EventHandler, settings: Mapping[str, Any]
 ) -> ConsumerRunner:
     """A consumer group member for ``topic`` with its ``worker.consumers.<name>`` settings."""
-    config: dict[str, Any] = container.config()
-    group = str(settings["group"])
-    return ConsumerRunner(
-        consumer_factory=lambda: Consumer(consumer_config(config["kafka"], group)),
-        dead_letter_producer=container.core.producer(),
-        handler=handler,
-        schemas=container.core.schemas(),
-        settings=ConsumerSettings(
-            group_id=group,
-            topics=[topic.value],
-            batch_size=int(settings.get("batch_size", 500)),
-            poll_timeout=float(settings.get("poll_timeout_seconds", 0.5)),
-        ),
+    return group_member(
+        container.config()["kafka"],
+        str(settings["group"]),
+        [topic.value],
+        handler,
+        container.core.producer(),
+        container.core.schemas(),
+        batch_size=int(settings.get("batch_size", 500)),
+        poll_timeout=float(settings.get("poll_timeout_seconds", 0.5)),
     )
 
 
@@ -50,13 +43,7 @@ def components(container: Container) -> list[Component]:
     worker = container.config()["worker"]
     consumers = worker["consumers"]
     core = container.core
-    relay = OutboxRelay(
-        core.database(),
-        core.producer(),
-        service="redeem",
-        batch_size=int(worker["relay_batch_size"]),
-        poll_interval=float(worker["relay_poll_seconds"]),
-    )
+    relay = OutboxRelay.for_worker(core.database(), core.producer(), "redeem", worker)
     return [
         relay,
         consumer_runner(

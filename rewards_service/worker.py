@@ -51,12 +51,8 @@ def main() -> None:
     configure_logging("rewards-worker", level=settings["logging"]["level"])
     worker_settings = settings["worker"]
     groups = settings["consumers"]
-    relay = OutboxRelay(
-        container.core.database(),
-        container.core.producer(),
-        service="rewards",
-        batch_size=int(worker_settings["relay_batch_size"]),
-        poll_interval=float(worker_settings["relay_poll_seconds"]),
+    relay = OutboxRelay.for_worker(
+        container.core.database(), container.core.producer(), "rewards", worker_settings
     )
     components: list[Component] = [
         relay,

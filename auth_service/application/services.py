@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ from shared.domain.pagination import Page, PageRequest
 from shared.domain.principal import CLIENT_ROLE, Principal, Role, Scope, account_key
 
 UowFactory = Callable[[], AuthUnitOfWork]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +97,16 @@ def user_claims(user: User) -> dict[str, Any]:
 
 def revoke_here(accounts: InactiveUsers, event: IntegrationEvent) -> None:
     """Refuse the tokens a ``TOKENS_REVOKED`` names in this service at once (its processes
-    share the mirror); the other services follow the event within seconds."""
+    share the mirror); the other services follow the event within seconds. The change is
+    committed already: should Redis fail now, the worker applies the event when it reads it
+    back (``auth-user-status``), so the caller is not told the change failed."""
     revocation = TokenRevocation.of(event)
-    accounts.revoke_tokens(revocation.account, revocation.issued_before, revocation.until)
+    try:
+        accounts.revoke_tokens(revocation.account, revocation.issued_before, revocation.until)
+    except Exception:
+        log.warning(
+            "revocation_deferred_to_worker", extra={"account": revocation.account}, exc_info=True
+        )
 
 
 class AccountService:

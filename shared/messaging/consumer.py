@@ -22,6 +22,7 @@ from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, 
 
 from shared.application.events import IntegrationEvent, dead_letter_headers
 from shared.json_text import json_text_has_lone_surrogate, json_text_has_nul, loads
+from shared.messaging.kafka import consumer_config
 from shared.messaging.schemas import EventSchemaError, EventSchemas
 from shared.observability import context
 from shared.observability.logging import get_logger
@@ -433,3 +434,28 @@ def decode_headers(raw: Any) -> dict[str, str]:
         if value is not None:
             headers[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
     return headers
+
+
+def group_member(
+    kafka: Mapping[str, Any],
+    group_id: str,
+    topics: Sequence[str],
+    handler: EventHandler,
+    dead_letters: Producer,
+    schemas: EventSchemas,
+    batch_size: int = 500,
+    poll_timeout: float = 0.5,
+) -> ConsumerRunner:
+    """A member of ``group_id`` on ``topics``, with the service's ``kafka`` settings."""
+    return ConsumerRunner(
+        consumer_factory=lambda: Consumer(consumer_config(kafka, group_id)),
+        dead_letter_producer=dead_letters,
+        handler=handler,
+        schemas=schemas,
+        settings=ConsumerSettings(
+            group_id=group_id,
+            topics=list(topics),
+            batch_size=batch_size,
+            poll_timeout=poll_timeout,
+        ),
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -61,6 +62,19 @@ class PublishFailed(RuntimeError):
 
 class OutboxRelay:
     """Runs in the service's worker process until :meth:`stop` is called."""
+
+    @classmethod
+    def for_worker(
+        cls, engine: Engine, producer: Producer, service: str, worker: Mapping[str, Any]
+    ) -> OutboxRelay:
+        """A relay with the worker's ``relay_batch_size`` and ``relay_poll_seconds``."""
+        return cls(
+            engine,
+            producer,
+            service=service,
+            batch_size=int(worker["relay_batch_size"]),
+            poll_interval=float(worker["relay_poll_seconds"]),
+        )
 
     def __init__(
         self,

@@ -6,13 +6,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 
 from confluent_kafka import Consumer
 from flask.testing import FlaskClient
 
 from redeem_service.container import Container
-from shared.application.events import IntegrationEvent, Topic, format_timestamp
+from shared.application.events import Topic
 from shared.messaging.account_status import AccountStatusChanges
 from shared.messaging.consumer import ConsumerRunner, ConsumerSettings
 from shared.messaging.kafka import consumer_config, create_producer
@@ -22,25 +21,7 @@ from tests.integration.redeem.support import json_of, new_player, wait_until
 from tests.support.infra import Infra
 from tests.support.kafka import produce
 from tests.support.tokens import TestSigner
-
-
-def status_changed(user_id: str, status: str) -> dict[str, object]:
-    return IntegrationEvent(
-        "USER_STATUS_CHANGED", user_id, {"status": status, "role": "player", "changedBy": "a1"}
-    ).to_message()
-
-
-def tokens_revoked(user_id: str, issued_before: int) -> dict[str, object]:
-    def moment(epoch: int) -> str:
-        return format_timestamp(datetime.fromtimestamp(epoch, UTC))
-
-    data = {
-        "role": "player",
-        "reason": "PASSWORD_CHANGED",
-        "issuedBefore": moment(issued_before),
-        "expiresAt": moment(issued_before + 960),
-    }
-    return IntegrationEvent("TOKENS_REVOKED", user_id, data).to_message()
+from tests.support.user_status import status_changed, tokens_revoked
 
 
 def test_a_deactivation_is_learnt_from_user_status_and_a_reactivation_undoes_it(

@@ -58,8 +58,7 @@ def accounts(uow, refresh, inactive) -> AccountService:
     )
 
 
-@pytest.fixture
-def sessions(uow, refresh, inactive) -> SessionService:
+def session_service(uow, refresh, inactive) -> SessionService:
     return SessionService(
         uow,
         PlainHasher(),
@@ -70,6 +69,11 @@ def sessions(uow, refresh, inactive) -> SessionService:
         FixedClock(datetime(2026, 1, 1, tzinfo=UTC)),
         inactive,
     )
+
+
+@pytest.fixture
+def sessions(uow, refresh, inactive) -> SessionService:
+    return session_service(uow, refresh, inactive)
 
 
 def test_registering_a_player_publishes_player_registered(accounts, uow) -> None:
@@ -206,3 +210,20 @@ def test_a_client_changed_elsewhere_is_looked_up_afresh() -> None:
     forget_changed_client(lookups, None)
     lookup("casino")
     assert loads == ["hotel", "casino", "hotel", "casino"]
+
+
+def test_a_revocation_redis_refuses_after_the_commit_is_left_to_the_worker(
+    accounts, uow, refresh, caplog
+) -> None:
+    class RedisGone(FakeInactiveUsers):
+        def revoke_tokens(self, account: str, issued_before: int, until: int) -> None:
+            raise ConnectionError("redis is gone")
+
+    sessions = session_service(uow, refresh, RedisGone())
+    user = accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    session = sessions.change_password(ChangePassword(user.id, PASSWORD, "another horse battery"))
+    # The change is committed with its TOKENS_REVOKED: the caller gets the new session, the
+    # worker applies the revocation when it reads the event back.
+    assert session.user.id == user.id
+    assert "TOKENS_REVOKED" in {event.event_type for _, event in uow.committed}
+    assert "revocation_deferred_to_worker" in caplog.text
