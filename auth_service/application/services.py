@@ -367,9 +367,9 @@ class ClientCredentials:
 
 
 def forget_changed_client(lookups: ExpiringCache[str, Any], account: str | None) -> None:
-    """A client disabled, enabled, given a new secret or narrowed by another auth process
-    (announced with its account, ``client:<id>``) is looked up afresh here at once, instead
-    of when its lookup expires; None (the announcements were reloaded) forgets every client."""
+    """A client changed by another auth process (every change is announced with its account,
+    ``client:<id>``) is looked up afresh here at once, instead of when its lookup expires;
+    None (the announcements were reloaded) forgets every client."""
     if account is None:
         lookups.clear()
         return
@@ -542,8 +542,14 @@ class ClientService:
         # would otherwise expire within security.client_cache_seconds).
         if self._lookups is not None:
             self._lookups.invalidate(client_id)
-        if self._inactive_users is not None:
+        if self._inactive_users is None:
+            return
+        try:
             self._inactive_users.announce_change(account_key(client_id, client=True))
+        except Exception:  # committed already; the other lookups expire on their own
+            log.warning(
+                "client_change_not_announced", extra={"client_id": client_id}, exc_info=True
+            )
 
     def authenticate(self, client: PartnerClient, secret: str) -> bool:
         if not client.is_active:
