@@ -25,6 +25,7 @@ from auth_service.application.services import (
     ClientService,
     ClientTokenService,
     KeyService,
+    OwnAccountEvents,
     SessionService,
 )
 from shared.application.cache import ExpiringCache
@@ -117,6 +118,9 @@ class Container(containers.DeclarativeContainer):
         lookups=client_lookups,
         inactive_users=core.inactive_users,
         token_lifetime_seconds=config.security.access_token_ttl_seconds.as_int(),
+    )
+    own_account_events = providers.Factory(
+        OwnAccountEvents, uow=uow.provider, accounts=core.inactive_users
     )
     key_service = providers.Factory(
         KeyService,

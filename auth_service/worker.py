@@ -1,11 +1,11 @@
 """The identity service's worker (``python -m auth_service.worker``): publishes its outbox and
-applies its own token revocations from ``user-status``."""
+reads its own ``user-status`` events back, in case the web could not apply one to Redis."""
 
 from __future__ import annotations
 
 from auth_service.container import Container, build_container
+from auth_service.controllers.consumers import OwnUserStatus
 from shared.application.events import Topic
-from shared.messaging.account_status import AccountStatusChanges
 from shared.messaging.consumer import group_member
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.worker import Component, Worker
@@ -13,7 +13,7 @@ from shared.observability.logging import configure_logging
 
 
 def components(container: Container) -> list[Component]:
-    """The relay, and the consumer that applies revocations the web could not."""
+    """The relay, and the consumer that applies again what the web applied to Redis."""
     settings = container.config()
     worker = settings["worker"]
     user_status = worker["consumers"]["user_status"]
@@ -23,7 +23,7 @@ def components(container: Container) -> list[Component]:
         settings["kafka"],
         str(user_status["group"]),
         [Topic.USER_STATUS.value],
-        AccountStatusChanges(core.inactive_users(), revocations_only=True),
+        OwnUserStatus(container.own_account_events()),
         core.producer(),
         core.schemas(),
         batch_size=int(user_status["batch_size"]),

@@ -95,6 +95,35 @@ def user_claims(user: User) -> dict[str, Any]:
     return {"role": user.role.value}
 
 
+def mark_here(accounts: InactiveUsers, account: str, inactive: bool) -> None:
+    """Refuse (or accept again) the account's tokens in this service at once; the other
+    services follow ``USER_STATUS_CHANGED``. The change is committed already: should Redis
+    fail now, the worker sets the flag from the database when it reads the event back."""
+    try:
+        accounts.mark(account, inactive)
+    except Exception:
+        log.warning("status_deferred_to_worker", extra={"account": account}, exc_info=True)
+
+
+class OwnAccountEvents:
+    """Auth's own ``user-status`` events, applied again by its worker: a revocation as it
+    says, a status change as the database says now (a late replay of an old change must not
+    flip an account that changed since)."""
+
+    def __init__(self, uow: UowFactory, accounts: InactiveUsers) -> None:
+        self._uow = uow
+        self._accounts = accounts
+
+    def follow_status(self, account_id: str, client: bool) -> None:
+        with self._uow() as uow:
+            found = uow.clients.get(account_id) if client else uow.users.get(account_id)
+        if found is not None:  # an id auth does not know is nobody's to refuse
+            self._accounts.mark(account_key(account_id, client=client), not found.is_active)
+
+    def follow_revocation(self, revocation: TokenRevocation) -> None:
+        self._accounts.revoke_tokens(revocation.account, revocation.issued_before, revocation.until)
+
+
 def revoke_here(accounts: InactiveUsers, event: IntegrationEvent) -> None:
     """Refuse the tokens a ``TOKENS_REVOKED`` names in this service at once (its processes
     share the mirror); the other services follow the event within seconds. The change is
@@ -193,7 +222,7 @@ class AccountService:
             uow.outbox.add(Topic.USER_STATUS, user_status_changed(user, actor.subject))
             uow.commit()
         # Our own refusal is immediate; the other services follow the event within seconds.
-        self._inactive_users.mark(user.id, inactive=status is UserStatus.INACTIVE)
+        mark_here(self._inactive_users, user.id, inactive=status is UserStatus.INACTIVE)
         if status is UserStatus.INACTIVE:
             self._refresh_tokens.revoke_user(user.id)
         return user
@@ -463,7 +492,7 @@ class ClientService:
             revoke_tokens=(lambda _old, _new: "CLIENT_ENABLED") if active else None,
         )
         if changed and self._inactive_users is not None:
-            self._inactive_users.mark(account_key(client_id, client=True), inactive=not active)
+            mark_here(self._inactive_users, account_key(client_id, client=True), not active)
         return client
 
     def update(self, client_id: str, command: UpdateClient, actor: str | None) -> PartnerClient:

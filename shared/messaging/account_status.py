@@ -30,12 +30,8 @@ class AccountStatusChanges(EventHandler):
 
     event_types = frozenset({USER_STATUS_CHANGED, TOKENS_REVOKED})
 
-    def __init__(self, accounts: InactiveUsers, revocations_only: bool = False) -> None:
+    def __init__(self, accounts: InactiveUsers) -> None:
         self._accounts = accounts
-        if revocations_only:
-            # Auth sets status flags itself as it changes them; replaying its own events
-            # could flip a reactivated account back for a moment. Revocations only grow.
-            self.event_types = frozenset({TOKENS_REVOKED})
 
     def handle(self, events: Sequence[InboundEvent]) -> Sequence[Rejected]:
         rejected: list[Rejected] = []

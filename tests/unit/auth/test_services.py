@@ -212,12 +212,31 @@ def test_a_client_changed_elsewhere_is_looked_up_afresh() -> None:
     assert loads == ["hotel", "casino", "hotel", "casino"]
 
 
+class RedisGone(FakeInactiveUsers):
+    def mark(self, user_id: str, inactive: bool) -> None:
+        raise ConnectionError("redis is gone")
+
+    def revoke_tokens(self, account: str, issued_before: int, until: int) -> None:
+        raise ConnectionError("redis is gone")
+
+
+def test_a_deactivation_redis_refuses_after_the_commit_is_left_to_the_worker(
+    uow, refresh, caplog
+) -> None:
+    accounts = AccountService(
+        uow, PlainHasher(), refresh, RedisGone(), FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    )
+    user = accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    changed = accounts.set_status(user.id, UserStatus.INACTIVE, Principal("a1", Role.ADMIN))
+    assert changed.status is UserStatus.INACTIVE
+    assert uow.committed[-1][1].event_type == "USER_STATUS_CHANGED"
+    assert refresh.revoked_users == [user.id]
+    assert "status_deferred_to_worker" in caplog.text
+
+
 def test_a_revocation_redis_refuses_after_the_commit_is_left_to_the_worker(
     accounts, uow, refresh, caplog
 ) -> None:
-    class RedisGone(FakeInactiveUsers):
-        def revoke_tokens(self, account: str, issued_before: int, until: int) -> None:
-            raise ConnectionError("redis is gone")
 
     sessions = session_service(uow, refresh, RedisGone())
     user = accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
