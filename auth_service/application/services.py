@@ -95,14 +95,15 @@ def user_claims(user: User) -> dict[str, Any]:
     return {"role": user.role.value}
 
 
-def mark_here(accounts: InactiveUsers, account: str, inactive: bool) -> None:
-    """Refuse (or accept again) the account's tokens in this service at once; the other
-    services follow ``USER_STATUS_CHANGED``. The change is committed already: should Redis
-    fail now, the worker sets the flag from the database when it reads the event back."""
+def after_commit(action: Callable[[], None], deferred: str, account: str) -> None:
+    """Apply a committed change of ``account`` to this service's Redis at once (the other
+    services follow its event). Should Redis fail now, the change still stands: log
+    ``deferred`` and carry on — the worker applies it when it reads the event back
+    (``auth-user-status``), and an announcement is only a hint (lookups expire anyway)."""
     try:
-        accounts.mark(account, inactive)
+        action()
     except Exception:
-        log.warning("status_deferred_to_worker", extra={"account": account}, exc_info=True)
+        log.warning(deferred, extra={"account": account}, exc_info=True)
 
 
 class OwnAccountEvents:
@@ -121,21 +122,16 @@ class OwnAccountEvents:
             self._accounts.mark(account_key(account_id, client=client), not found.is_active)
 
     def follow_revocation(self, revocation: TokenRevocation) -> None:
-        self._accounts.revoke_tokens(revocation.account, revocation.issued_before, revocation.until)
+        self._accounts.apply(revocation)
 
 
 def revoke_here(accounts: InactiveUsers, event: IntegrationEvent) -> None:
-    """Refuse the tokens a ``TOKENS_REVOKED`` names in this service at once (its processes
-    share the mirror); the other services follow the event within seconds. The change is
-    committed already: should Redis fail now, the worker applies the event when it reads it
-    back (``auth-user-status``), so the caller is not told the change failed."""
+    """Refuse the tokens a committed ``TOKENS_REVOKED`` names in this service at once (its
+    processes share the mirror); the other services follow the event within seconds."""
     revocation = TokenRevocation.of(event)
-    try:
-        accounts.revoke_tokens(revocation.account, revocation.issued_before, revocation.until)
-    except Exception:
-        log.warning(
-            "revocation_deferred_to_worker", extra={"account": revocation.account}, exc_info=True
-        )
+    after_commit(
+        lambda: accounts.apply(revocation), "revocation_deferred_to_worker", revocation.account
+    )
 
 
 class AccountService:
@@ -222,7 +218,12 @@ class AccountService:
             uow.outbox.add(Topic.USER_STATUS, user_status_changed(user, actor.subject))
             uow.commit()
         # Our own refusal is immediate; the other services follow the event within seconds.
-        mark_here(self._inactive_users, user.id, inactive=status is UserStatus.INACTIVE)
+        inactive = status is UserStatus.INACTIVE
+        after_commit(
+            lambda: self._inactive_users.mark(user.id, inactive),
+            "status_deferred_to_worker",
+            user.id,
+        )
         if status is UserStatus.INACTIVE:
             self._refresh_tokens.revoke_user(user.id)
         return user
@@ -296,14 +297,8 @@ class SessionService:
             own = actor.subject == user.id
             if not own:
                 user.ensure_sessions_endable_by(actor.subject, actor.role)
-            revoked = tokens_revoked(
-                user.id,
-                user.role.value,
-                self._clock.now(),
-                timedelta(seconds=self._lifetime),
-                "SIGNED_OUT_EVERYWHERE" if own else "SESSIONS_ENDED",
-                changed_by=actor.subject,
-            )
+            reason = "SIGNED_OUT_EVERYWHERE" if own else "SESSIONS_ENDED"
+            revoked = self._revocation(user, self._clock.now(), reason, actor.subject)
             uow.outbox.add(Topic.USER_STATUS, revoked)
             uow.commit()
         revoke_here(self._inactive_users, revoked)
@@ -365,9 +360,7 @@ class SessionService:
                 raise CurrentPasswordWrong()
             now = self._clock.now()
             user = current.with_password_hash(new_hash, now)
-            revoked = tokens_revoked(
-                user.id, user.role.value, now, timedelta(seconds=self._lifetime), reason
-            )
+            revoked = self._revocation(user, now, reason)
             uow.users.update(user)
             uow.outbox.add(Topic.NOTIFICATIONS, password_changed(user))
             uow.outbox.add(Topic.USER_STATUS, revoked)
@@ -375,6 +368,13 @@ class SessionService:
         revoke_here(self._inactive_users, revoked)
         self._refresh_tokens.revoke_user(user.id)
         return self._open(user, family_id=None)
+
+    def _revocation(
+        self, user: User, now: datetime, reason: str, by: str | None = None
+    ) -> IntegrationEvent:
+        """``TOKENS_REVOKED`` for every access token of ``user`` issued until ``now``."""
+        lifetime = timedelta(seconds=self._lifetime)
+        return tokens_revoked(user.id, user.role.value, now, lifetime, reason, by)
 
     def _open(self, user: User, family_id: str | None) -> Session:
         access = self._tokens.issue(user.id, user_claims(user), self._lifetime)
@@ -485,21 +485,18 @@ class ClientService:
                 return client
             return client.enabled(now, actor) if active else client.disabled(now, actor)
 
-        client, changed = self._change(
+        return self._change(
             client_id,
             change,
             actor,
             revoke_tokens=(lambda _old, _new: "CLIENT_ENABLED") if active else None,
         )
-        if changed and self._inactive_users is not None:
-            mark_here(self._inactive_users, account_key(client_id, client=True), not active)
-        return client
 
     def update(self, client_id: str, command: UpdateClient, actor: str | None) -> PartnerClient:
         """A new name, scopes or event sources. Tokens are issued with them from now on; when
         a scope or an event source is taken away, the tokens issued before are revoked, so
         the client gets a new token without it at once."""
-        client, _ = self._change(
+        return self._change(
             client_id,
             lambda c, now: c.changed(
                 now, command.name, command.scopes, command.event_sources, actor
@@ -507,7 +504,6 @@ class ClientService:
             actor,
             revoke_tokens=lambda old, new: "RIGHTS_REDUCED" if new.takes_rights_from(old) else None,
         )
-        return client
 
     def rotate_secret(
         self, client_id: str, actor: str | None, previous_valid_for_seconds: int = 0
@@ -521,7 +517,7 @@ class ClientService:
         secret = secrets.token_urlsafe(32)
         secret_hash = self._hasher.hash(secret)
         overlap = timedelta(seconds=previous_valid_for_seconds)
-        client, _ = self._change(
+        client = self._change(
             client_id,
             lambda c, now: c.with_secret(secret_hash, now, actor, overlap),
             actor,
@@ -535,13 +531,13 @@ class ClientService:
         change: Callable[[PartnerClient, datetime], PartnerClient],
         actor: str | None,
         revoke_tokens: Callable[[PartnerClient, PartnerClient], str | None] | None = None,
-    ) -> tuple[PartnerClient, bool]:
-        """Apply ``change`` to the locked client and store it. In the same transaction, the
-        revocation of the client's tokens issued until now is published when ``revoke_tokens``
-        (given the client before and after) names a reason, then a change of status
-        (``USER_STATUS_CHANGED``): in that order, so no service ever takes an enabled client's
-        old tokens. Returns the client and whether anything changed (``change`` returns the
-        client itself when nothing is to be done)."""
+    ) -> PartnerClient:
+        """Apply ``change`` to the locked client and store it (``change`` returns the client
+        itself when nothing is to be done). In the same transaction, the revocation of the
+        client's tokens issued until now is published when ``revoke_tokens`` (given the client
+        before and after) names a reason, then a change of status (``USER_STATUS_CHANGED``):
+        in that order, so no service ever takes an enabled client's old tokens. Both are
+        applied here at once after the commit."""
         revoked: IntegrationEvent | None = None
         with self._uow() as uow:
             client = uow.clients.get(client_id, for_update=True)
@@ -550,7 +546,7 @@ class ClientService:
             now = self._clock.now()
             changed = change(client, now)
             if changed is client:
-                return client, False
+                return client
             uow.clients.update(changed)
             reason = revoke_tokens(client, changed) if revoke_tokens is not None else None
             if reason is not None:
@@ -561,24 +557,24 @@ class ClientService:
             if changed.status is not client.status:
                 uow.outbox.add(Topic.USER_STATUS, client_status_changed(changed, actor))
             uow.commit()
-        self._forget(client_id)
-        if revoked is not None and self._inactive_users is not None:
-            revoke_here(self._inactive_users, revoked)
-        return changed, True
-
-    def _forget(self, client_id: str) -> None:
-        # This process at once; the others when they hear the change announced (their lookups
-        # would otherwise expire within security.client_cache_seconds).
+        # This process's lookup at once; the other auth processes' when they hear the change
+        # announced (they would otherwise expire within security.client_cache_seconds).
         if self._lookups is not None:
             self._lookups.invalidate(client_id)
-        if self._inactive_users is None:
-            return
-        try:
-            self._inactive_users.announce_change(account_key(client_id, client=True))
-        except Exception:  # committed already; the other lookups expire on their own
-            log.warning(
-                "client_change_not_announced", extra={"client_id": client_id}, exc_info=True
+        accounts = self._inactive_users
+        if accounts is not None:
+            account = account_key(client_id, client=True)
+            if revoked is not None:
+                revoke_here(accounts, revoked)
+            if changed.status is not client.status:
+                inactive = not changed.is_active
+                after_commit(
+                    lambda: accounts.mark(account, inactive), "status_deferred_to_worker", account
+                )
+            after_commit(
+                lambda: accounts.announce_change(account), "client_change_not_announced", account
             )
+        return changed
 
     def authenticate(self, client: PartnerClient, secret: str) -> bool:
         if not client.is_active:
@@ -678,9 +674,7 @@ class ClientTokenService:
         if self._inactive_users is not None:
             account = account_key(str(claims.get("sub")), client="role" not in claims)
             issued = claims.get("iat")
-            if self._inactive_users.is_inactive(account) or (
-                isinstance(issued, int) and self._inactive_users.tokens_revoked(account, issued)
-            ):
+            if self._inactive_users.refusal(account, issued if isinstance(issued, int) else None):
                 return None
         return claims
 

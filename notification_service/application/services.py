@@ -158,9 +158,7 @@ class AccountStatusService:
             )
 
     def revoke(self, revocation: TokenRevocation) -> None:
-        self._inactive_users.revoke_tokens(
-            revocation.account, revocation.issued_before, revocation.until
-        )
+        self._inactive_users.apply(revocation)
         # As above, this must happen; sockets opened with newer tokens stay open.
         self._live.publish(
             [

@@ -5,6 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection
 
+from shared.application.events import TokenRevocation
+from shared.errors import CommonErrorCode
+
 
 class InactiveUsers(ABC):
     """Accounts whose tokens are refused, as learnt from ``user-status`` events: deactivated
@@ -32,6 +35,20 @@ class InactiveUsers(ABC):
         """Refuse the account's tokens issued before ``issued_before`` (epoch seconds); the
         revocation is forgotten at ``until``, when every such token has expired. A later
         revocation replaces an earlier one, never the other way round."""
+
+    def apply(self, revocation: TokenRevocation) -> None:
+        """Refuse what a ``TOKENS_REVOKED`` names (:meth:`revoke_tokens`)."""
+        self.revoke_tokens(revocation.account, revocation.issued_before, revocation.until)
+
+    def refusal(self, account: str, issued_at: int | None) -> CommonErrorCode | None:
+        """Why a token of ``account`` issued at ``issued_at`` (its ``iat``; None: it has none)
+        is refused — the account is inactive, or the token was revoked — or None. The one
+        check every way in (REST, sockets, gRPC, introspection) makes."""
+        if self.is_inactive(account):
+            return CommonErrorCode.ACCOUNT_INACTIVE
+        if issued_at is not None and self.tokens_revoked(account, issued_at):
+            return CommonErrorCode.TOKEN_REVOKED
+        return None
 
     def inactive_among(self, user_ids: Collection[str]) -> set[str]:
         """Which of ``user_ids`` are inactive (adapters answer in one round trip)."""

@@ -41,11 +41,7 @@ class AccountStatusChanges(EventHandler):
                 self._accounts.mark(status_account(event), event.data.get("status") == "INACTIVE")
                 continue
             try:
-                revocation = revocation_of(inbound)
+                self._accounts.apply(revocation_of(inbound))
             except RejectEvent as refused:
                 rejected.append(Rejected(inbound, refused.reason, refused.message))
-                continue
-            self._accounts.revoke_tokens(
-                revocation.account, revocation.issued_before, revocation.until
-            )
         return rejected

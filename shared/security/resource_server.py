@@ -98,22 +98,14 @@ def configure_resource_server(
             raise JWTDecodeError("unknown signing key")
         return key
 
-    def refusal(payload: Mapping[str, Any]) -> CommonErrorCode | None:
+    @jwt.token_in_blocklist_loader
+    def _blocked(_headers: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
         # A deactivated user or a disabled client (a token without a role is a client's), or
         # a token issued before the account's tokens were revoked (ADR 0021).
         if inactive_users is None:
-            return None
+            return False
         account = account_key(str(payload.get("sub")), client="role" not in payload)
-        if inactive_users.is_inactive(account):
-            return CommonErrorCode.ACCOUNT_INACTIVE
-        issued = issued_at(payload)
-        if issued is not None and inactive_users.tokens_revoked(account, issued):
-            return CommonErrorCode.TOKEN_REVOKED
-        return None
-
-    @jwt.token_in_blocklist_loader
-    def _blocked(_headers: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
-        g.token_refusal = refusal(payload)
+        g.token_refusal = inactive_users.refusal(account, issued_at(payload))
         return g.token_refusal is not None
 
     def unauthorized(reason: str) -> Any:

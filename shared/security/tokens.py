@@ -129,11 +129,10 @@ class AccessTokenVerifier:
         # tokens say, and so are tokens issued before a revocation (in-memory lookups, ADR 0015
         # and 0021).
         if self._inactive_users is not None:
-            if self._inactive_users.is_inactive(principal.account):
+            refusal = self._inactive_users.refusal(principal.account, principal.issued_at)
+            if refusal is CommonErrorCode.ACCOUNT_INACTIVE:
                 raise AccountInactive()
-            if principal.issued_at is not None and self._inactive_users.tokens_revoked(
-                principal.account, principal.issued_at
-            ):
+            if refusal is CommonErrorCode.TOKEN_REVOKED:
                 raise TokenRevoked()
         return principal
 
