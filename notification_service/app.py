@@ -58,12 +58,13 @@ def create_app(
         security=security,
         inactive_users=core.inactive_users(),
     )
-    # Only the socket route looks at the query string (browsers cannot set its headers).
+    # Only the socket route looks at the query string (older clients that cannot set headers).
     app.config["JWT_QUERY_STRING_NAME"] = live.TOKEN_QUERY_PARAMETER
     live_settings = settings["live"]
     app.config["SOCK_SERVER_OPTIONS"] = {
         "ping_interval": float(live_settings["ping_interval_seconds"]),
         "max_message_size": int(live_settings["max_incoming_message_bytes"]),
+        "subprotocols": [live.SUBPROTOCOL],
     }
     api.register_blueprint(notifications.blp)
     app.register_blueprint(live.blp)

@@ -1,7 +1,10 @@
 """WebSocket ``/api/v1/notifications/ws``: a player's notifications, pushed as they arrive.
 
 The access token comes in the ``Authorization: Bearer`` header or, because browsers cannot set
-headers on a WebSocket, in the ``access_token`` query parameter. It is checked before the upgrade
+headers on a WebSocket, as a subprotocol: ``new WebSocket(url, ["loyalty.notifications.v1",
+"bearer." + token])`` (the server answers ``loyalty.notifications.v1``; the token stays out of
+URLs and so out of proxy logs and browser history). The ``access_token`` query parameter is
+still accepted for older clients. It is checked before the upgrade
 exactly like the REST API checks it (RS256 from the JWKS, issuer, audience, expiry, inactive
 accounts): without a valid one the answer is HTTP 401, for anyone but a player 403, both in the
 error envelope. Once open, the socket is closed with 4401 when the token expires, 4403 when the
@@ -21,7 +24,7 @@ from types import FrameType
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Blueprint, Response, g
+from flask import Blueprint, Response, g, request
 from flask_jwt_extended import get_jwt
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
@@ -51,6 +54,8 @@ from shared.web.errors import HttpError, error_response
 
 WS_PATH = "/api/v1/notifications/ws"
 TOKEN_QUERY_PARAMETER = "access_token"  # noqa: S105 - a parameter name, not a secret
+SUBPROTOCOL = "loyalty.notifications.v1"
+TOKEN_SUBPROTOCOL_PREFIX = "bearer."  # noqa: S105 - a prefix, not a secret
 _MAX_DISCARDED_PER_WAKEUP = 100
 
 blp = Blueprint("notification_socket", __name__)
@@ -60,6 +65,7 @@ sock = Sock()
 @blp.before_request
 def _authenticate() -> None:
     """Refuse before the upgrade: nothing is accepted without a valid player token."""
+    _token_from_subprotocols()
     verify_access_token(locations=["headers", "query_string"])
     if current_principal().role is not Role.PLAYER:
         raise HttpError(
@@ -67,6 +73,30 @@ def _authenticate() -> None:
         )
     g.token_expires_at = datetime.fromtimestamp(int(get_jwt()["exp"]), UTC)
     g.token_issued_at = issued_at(get_jwt())
+
+
+def _token_from_subprotocols() -> None:
+    """A token offered as the ``bearer.<token>`` subprotocol becomes the request's
+    ``Authorization`` header (an explicit header wins). A browser drops a socket whose server
+    chose none of its subprotocols, so such a client must offer ours too: 400 otherwise."""
+    offered = [
+        item.strip()
+        for value in request.headers.getlist("Sec-WebSocket-Protocol")
+        for item in value.split(",")
+    ]
+    tokens = [item for item in offered if item.startswith(TOKEN_SUBPROTOCOL_PREFIX)]
+    if not tokens:
+        return
+    if SUBPROTOCOL not in offered:
+        raise HttpError(
+            400,
+            NotificationErrorCode.WEBSOCKET_PROTOCOL_REQUIRED,
+            f"Offer the {SUBPROTOCOL} subprotocol with the token.",
+        )
+    if "HTTP_AUTHORIZATION" not in request.environ:
+        request.environ["HTTP_AUTHORIZATION"] = (
+            f"Bearer {tokens[0].removeprefix(TOKEN_SUBPROTOCOL_PREFIX)}"
+        )
 
 
 def upgrade_required(_exc: WebsocketMismatch) -> Response:
@@ -187,9 +217,18 @@ def openapi_operation() -> dict[str, Any]:
                     "name": TOKEN_QUERY_PARAMETER,
                     "in": "query",
                     "required": False,
-                    "description": "The access token, for clients that cannot set headers "
-                    "(browsers). Never logged.",
+                    "description": "The access token, for older clients that cannot set "
+                    "headers; browsers should offer it as a subprotocol instead. Never logged.",
                     "schema": {"type": "string", "maxLength": 4096},
+                },
+                {
+                    "name": "Sec-WebSocket-Protocol",
+                    "in": "header",
+                    "required": False,
+                    "description": f"`{SUBPROTOCOL}, {TOKEN_SUBPROTOCOL_PREFIX}<access token>`: "
+                    "the token for clients that cannot set headers (browsers); the server "
+                    f"answers `{SUBPROTOCOL}`.",
+                    "schema": {"type": "string"},
                 },
                 {
                     "name": "Upgrade",
@@ -210,6 +249,7 @@ def openapi_operation() -> dict[str, Any]:
                         },
                     }
                     for status, description in (
+                        (400, "A token subprotocol without the loyalty.notifications.v1 one"),
                         (401, "Missing, invalid or expired access token, or inactive account"),
                         (403, "Not a player"),
                         (426, "Not a WebSocket upgrade request"),

@@ -14,11 +14,10 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from shared.application.events import IntegrationEvent
 from tests.e2e.conftest import RunningPlatform
-from tests.support.e2e import PASSWORD, Player, bearer
+from tests.support.e2e import PASSWORD, Player, bearer, promotion_event
 from tests.support.kafka import produce
-from tests.support.websocket import connect, next_event, socket_url
+from tests.support.websocket import SUBPROTOCOL, connect, next_event, socket_url
 
 
 @pytest.fixture
@@ -35,25 +34,11 @@ def test_a_player_registers_logs_in_and_gets_a_notification_through_the_gateway(
     me = requests.get(f"{gateway}/api/v1/auth/me", headers=player.headers, timeout=10)
     assert me.status_code == 200
     assert me.json()["id"] == player.id
-    ws = connect(socket_url(gateway), player.token)  # the WebSocket upgrade through nginx
+    # The WebSocket upgrade through nginx, the token offered as a subprotocol as browsers do.
+    ws = connect(socket_url(gateway), player.token, as_subprotocol=True)
+    assert ws.getsubprotocol() == SUBPROTOCOL
     try:
-        event = IntegrationEvent(
-            "PROMOTION",
-            player.id,
-            {
-                "title": "Through the gateway",
-                "content": {
-                    "promotionId": str(uuid.uuid4()),
-                    "playerPromotionId": str(uuid.uuid4()),
-                    "title": "VIP night",
-                    "type": "VIP",
-                    "amount": "5.00",
-                    "startDate": "2026-01-01T00:00:00Z",
-                    "endDate": "2030-01-01T00:00:00Z",
-                    "source": "STAFF",
-                },
-            },
-        ).to_message()
+        event = promotion_event(player.id, title="Through the gateway")
         produce(platform.infra.kafka_bootstrap, "notifications", event, key=player.id)
         while True:
             message = next_event(ws, timeout=20)

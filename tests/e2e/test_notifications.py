@@ -12,31 +12,13 @@ import requests
 
 from embedded.servers import ManagedProcess, free_port
 from embedded.services import SERVICES, start_web, wait_ready
-from shared.application.events import IntegrationEvent
 from tests.e2e.conftest import RunningPlatform
-from tests.support.e2e import Player, wait_until, welcomed_player
+from tests.support.e2e import PROMOTION, Player, promotion_event, wait_until, welcomed_player
 from tests.support.kafka import TopicProbe, produce
 from tests.support.tokens import TokenMinter
 from tests.support.websocket import Closed, connect, next_event, refused_status, socket_url
 
 WAIT = 30.0
-PROMOTION = {
-    "promotionId": "p-welcome",
-    "playerPromotionId": "pp-1",
-    "title": "Welcome bonus",
-    "description": "25 in bonus credit on us",
-    "type": "WELCOME_BONUS",
-    "amount": "25.00",
-    "startDate": "2025-01-01T00:00:00Z",
-    "endDate": "2030-12-31T00:00:00Z",
-    "source": "WELCOME",
-}
-
-
-def promotion_event(user_id: str, title: str = "A welcome gift") -> dict[str, Any]:
-    return IntegrationEvent(
-        "PROMOTION", user_id, {"content": PROMOTION, "title": title}
-    ).to_message()
 
 
 def publish(platform: RunningPlatform, event: dict[str, Any]) -> None:

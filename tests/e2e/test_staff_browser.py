@@ -5,7 +5,6 @@ checked over the API. A screenshot is kept in artifacts/browser/."""
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,26 +13,11 @@ import pytest
 import requests
 
 from tests.e2e.conftest import RunningPlatform
+from tests.support.browser import CHROMIUM_ARGS, chromium
 from tests.support.e2e import Player, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.skip("Debian's chromium is not installed (the test command installs it as root)")
-    return path
 
 
 def execute(

@@ -9,11 +9,31 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 
+from shared.application.events import IntegrationEvent
+
 if TYPE_CHECKING:
     from tests.e2e.conftest import RunningPlatform
 
 PASSWORD = "correct horse battery"
 T = TypeVar("T")
+PROMOTION = {
+    "promotionId": "p-welcome",
+    "playerPromotionId": "pp-1",
+    "title": "Welcome bonus",
+    "description": "25 in bonus credit on us",
+    "type": "WELCOME_BONUS",
+    "amount": "25.00",
+    "startDate": "2025-01-01T00:00:00Z",
+    "endDate": "2030-12-31T00:00:00Z",
+    "source": "WELCOME",
+}
+
+
+def promotion_event(user_id: str, title: str = "A welcome gift") -> dict[str, Any]:
+    """A ``notifications`` record telling ``user_id`` of a promotion (as rewards sends it)."""
+    return IntegrationEvent(
+        "PROMOTION", user_id, {"content": PROMOTION, "title": title}
+    ).to_message()
 
 
 def wait_until(

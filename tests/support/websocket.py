@@ -1,5 +1,5 @@
-"""A small WebSocket client for tests (websocket-client): connect with a token in the header
-or the query string, and read the next message or the close frame."""
+"""A small WebSocket client for tests (websocket-client): connect with a token in the header,
+the query string or a subprotocol, and read the next message or the close frame."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import quote
 
 import websocket
+
+SUBPROTOCOL = "loyalty.notifications.v1"
 
 
 @dataclass(frozen=True)
@@ -28,14 +30,20 @@ def connect(
     in_query: bool = False,
     timeout: float = 10.0,
     scheme: str = "Bearer",
+    as_subprotocol: bool = False,
 ) -> websocket.WebSocket:
     """Open a socket; a refused handshake raises ``WebSocketBadStatusException``."""
     headers: list[str] = []
+    subprotocols: list[str] | None = None
     if token and in_query:
         url = f"{url}{'&' if '?' in url else '?'}access_token={quote(token)}"
+    elif token and as_subprotocol:
+        subprotocols = [SUBPROTOCOL, f"bearer.{token}"]
     elif token:
         headers.append(f"Authorization: {scheme} {token}")
-    return websocket.create_connection(url, header=headers, timeout=timeout)
+    return websocket.create_connection(
+        url, header=headers, subprotocols=subprotocols, timeout=timeout
+    )
 
 
 def refused_status(url: str, token: str | None = None, in_query: bool = False) -> int:

@@ -209,6 +209,42 @@ def test_the_socket_refuses_before_the_upgrade(client: FlaskClient, minter: Toke
     assert body(response)["error"]["code"] == "NOTIFICATION_PLAYERS_ONLY"
 
 
+def test_a_token_offered_as_a_subprotocol_is_checked_like_the_header(
+    client: FlaskClient, minter: TokenMinter
+) -> None:
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade"}
+
+    def offering(*protocols: str) -> dict[str, str]:
+        return {**upgrade, "Sec-WebSocket-Protocol": ", ".join(protocols)}
+
+    forged = TokenMinter().token("p")
+    response = client.get(
+        "/api/v1/notifications/ws", headers=offering("loyalty.notifications.v1", f"bearer.{forged}")
+    )
+    assert response.status_code == 401
+    assert body(response)["error"]["code"] == "TOKEN_INVALID"
+    staff = minter.token("s", role="staff")
+    response = client.get(
+        "/api/v1/notifications/ws", headers=offering("loyalty.notifications.v1", f"bearer.{staff}")
+    )
+    assert body(response)["error"]["code"] == "NOTIFICATION_PLAYERS_ONLY"
+    # A browser would drop a socket whose server chose none of its subprotocols.
+    response = client.get(
+        "/api/v1/notifications/ws", headers=offering(f"bearer.{minter.token('p')}")
+    )
+    assert response.status_code == 400
+    assert body(response)["error"]["code"] == "NOTIFICATION_WEBSOCKET_PROTOCOL_REQUIRED"
+    # The header wins over the subprotocol.
+    response = client.get(
+        "/api/v1/notifications/ws",
+        headers={
+            **offering("loyalty.notifications.v1", f"bearer.{minter.token('p')}"),
+            **bearer(staff),
+        },
+    )
+    assert body(response)["error"]["code"] == "NOTIFICATION_PLAYERS_ONLY"
+
+
 def test_readiness_checks_mongodb_redis_and_the_live_channel(client: FlaskClient) -> None:
     response = client.get("/health/ready")
     assert response.status_code == 200, body(response)
