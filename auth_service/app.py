@@ -15,7 +15,7 @@ from shared.security.resource_server import configure_resource_server
 from shared.warm_up import core_warm_up, warm_up
 from shared.web.app_factory import create_base_app
 from shared.web.health import core_checks
-from shared.web.rate_limit import create_limiter
+from shared.web.rate_limit import create_limiter, limit_endpoints
 
 SERVICE = "auth"
 
@@ -55,19 +55,23 @@ def create_app(
         security=security,
         inactive_users=core.inactive_users(),
     )
-    limiter = create_limiter(app, settings)
-    limits = settings.get("rate_limits", {})
-    limiter.limit(limits.get("register", "20/minute"))(auth.Register)
-    limiter.limit(limits.get("login", "60/minute"))(auth.Login)
-    limiter.limit(limits.get("refresh", "60/minute"))(auth.Refresh)
-    # Two argon2 computations each: the lockout bounds guessing, this the CPU spent.
-    limiter.limit(limits.get("password_change", "20/minute"))(auth.MyPassword)
-    limiter.limit(limits.get("password_reset", "20/minute"))(auth.PasswordResetWithCode)
-    limiter.limit(limits.get("token", "6000/minute"))(oauth2.token)
-
     oauth2.init_authorization_server(app)
     for blueprint in (auth.blp, admin.blp, oauth2.blp, well_known.blp):
         api.register_blueprint(blueprint)
+    limits = settings.get("rate_limits", {})
+    limit_endpoints(
+        app,
+        create_limiter(app, settings),
+        {
+            "auth.Register": limits.get("register", "20/minute"),
+            "auth.Login": limits.get("login", "60/minute"),
+            "auth.Refresh": limits.get("refresh", "60/minute"),
+            # Two argon2 computations each: the lockout bounds guessing, this the CPU spent.
+            "auth.MyPassword": limits.get("password_change", "20/minute"),
+            "auth.PasswordResetWithCode": limits.get("password_reset", "20/minute"),
+            "oauth2.token": limits.get("token", "6000/minute"),
+        },
+    )
     app.extensions["container"] = container
     app.extensions["warm_up"] = partial(warm_up, core_warm_up(core))
     return app

@@ -26,3 +26,14 @@ def create_limiter(app: Flask, settings: Mapping[str, Any]) -> Limiter:
         swallow_errors=True,
         default_limits=[],
     )
+
+
+def limit_endpoints(app: Flask, limiter: Limiter, limits: Mapping[str, str]) -> None:
+    """Apply ``limits`` (endpoint → "N/period") to views already registered on ``app``.
+
+    The limit wraps the registered view function itself: decorating a ``MethodView`` class
+    returns a wrapper that nothing routes to, so such a limit is never checked.
+    """
+    for endpoint, limit in limits.items():
+        limited: Any = limiter.limit(limit)(app.view_functions[endpoint])
+        app.view_functions[endpoint] = limited
