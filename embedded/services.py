@@ -98,6 +98,9 @@ class PlatformEnv:
             "AUTH_TOKEN_URL": f"{self.auth_internal_url}/oauth2/token",
             "WALLET_GRPC_TARGET": f"127.0.0.1:{self.grpc_port(redeem)}",
             "PORT": str(self.port(spec)),
+            # One machine: the services and metrics answer on loopback only (the gateway is
+            # the way in; it is also the only proxy whose X-Forwarded-For is trusted).
+            "LISTEN_HOST": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
             **self.secrets,
             **self.extra,

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from prometheus_client import start_http_server
 
 from shared.observability.logging import get_logger
+from shared.observability.metrics import serve_metrics
 
 log = get_logger("grpc")
 
@@ -109,7 +109,7 @@ class GrpcServer:
         for name in ("", *self._services):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.settings.metrics_port:
-            start_http_server(self.settings.metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped in-cluster
+            serve_metrics(self.settings.metrics_port)
         log.info(
             "grpc_server_started",
             address=f"{self.settings.host}:{self.port}",

@@ -8,9 +8,8 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Protocol
 
-from prometheus_client import start_http_server
-
 from shared.observability.logging import get_logger
+from shared.observability.metrics import serve_metrics
 
 log = get_logger(__name__)
 
@@ -52,7 +51,7 @@ class Worker:
 
     def start(self) -> None:
         if self._metrics_port:
-            start_http_server(self._metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped in-cluster
+            serve_metrics(self._metrics_port)
         for component in self._components:
             thread = threading.Thread(
                 target=self._supervise, args=(component,), name=component.name, daemon=True

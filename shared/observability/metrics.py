@@ -16,6 +16,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 
 HTTP_REQUESTS = Counter(
@@ -73,3 +74,10 @@ def registry() -> CollectorRegistry:
 def exposition() -> tuple[bytes, str]:
     """The metrics payload and its content type."""
     return generate_latest(registry()), CONTENT_TYPE_LATEST
+
+
+def serve_metrics(port: int) -> None:
+    """Expose ``/metrics`` of a process without a web server (workers, the gRPC server) on
+    ``port``, on every interface unless ``LISTEN_HOST`` narrows it, as for the web (the
+    one-machine platform keeps both on 127.0.0.1; in a cluster the scraper is another host)."""
+    start_http_server(port, addr=os.environ.get("LISTEN_HOST") or "0.0.0.0")  # noqa: S104

@@ -1,7 +1,8 @@
 """Gunicorn settings for every service (``gunicorn -c python:shared.web.gunicorn_conf``).
 
-Environment: PORT, WEB_CONCURRENCY, GUNICORN_WORKER_CLASS (gthread | gevent), GUNICORN_THREADS,
-GUNICORN_WORKER_CONNECTIONS, GUNICORN_TIMEOUT, GUNICORN_GRACEFUL_TIMEOUT, GUNICORN_BIND.
+Environment: PORT, LISTEN_HOST (default every interface), WEB_CONCURRENCY, GUNICORN_WORKER_CLASS
+(gthread | gevent), GUNICORN_THREADS, GUNICORN_WORKER_CONNECTIONS, GUNICORN_TIMEOUT,
+GUNICORN_GRACEFUL_TIMEOUT, GUNICORN_BIND.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from shared.errors import CommonErrorCode
 from shared.observability.logging import configure_logging
 from shared.web.app_factory import API_CSP, DRAIN_MAX_BYTES, SECURITY_HEADERS, is_chunked
 
-bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+bind = os.environ.get("GUNICORN_BIND") or (
+    f"{os.environ.get('LISTEN_HOST') or '0.0.0.0'}:{os.environ.get('PORT', '8000')}"  # noqa: S104
+)
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))

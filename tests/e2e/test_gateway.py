@@ -92,6 +92,37 @@ def test_the_wallet_grpc_port_is_never_routed(gateway: str) -> None:
     assert response.json()["error"]["code"] == "NOT_FOUND"
 
 
+def listening_hosts(port: int) -> set[str]:
+    """The local addresses of the TCP sockets listening on ``port`` (from /proc/net/tcp*)."""
+    hosts: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as lines:
+            for line in list(lines)[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, _, hex_port = local.partition(":")
+                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    hosts.add(address)
+    return hosts
+
+
+def test_behind_the_gateway_the_services_listen_on_loopback_only(
+    platform: RunningPlatform, gateway: str
+) -> None:
+    # Otherwise anyone on the network could reach a service directly, with an
+    # X-Forwarded-For of their choosing (the services trust one proxy hop).
+    loopback = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
+    ports = [urlsplit(str(entry["url"])).port for entry in platform.endpoints.values()]
+    ports += [
+        urlsplit(str(entry["workerMetrics"])).port
+        for entry in platform.endpoints.values()
+        if "workerMetrics" in entry
+    ]
+    assert ports
+    for port in ports:
+        assert port is not None
+        assert listening_hosts(port) == {loopback}, port
+
+
 def test_an_oversized_body_is_refused_at_the_gateway(gateway: str) -> None:
     response = requests.post(
         f"{gateway}/api/v1/auth/register",
