@@ -3,6 +3,7 @@ answer a player's points, and accept partner events over REST."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,14 @@ from rewards_service.application.commands import (
     ScheduleEarningRule,
 )
 from rewards_service.application.events import reward_confirmed
-from rewards_service.application.partner_events import parse_partner_event
+from rewards_service.application.partner_events import (
+    EVENT_ID_CONFLICT,
+    canonical_uuid,
+    conflict_message,
+    conflicting,
+    parse_partner_event,
+    same_event,
+)
 from rewards_service.application.ports import (
     EventContracts,
     PartnerEventPublisher,
@@ -38,7 +46,7 @@ from rewards_service.domain.exceptions import (
     PlayerNotFound,
     TooManyPartnerEvents,
 )
-from rewards_service.domain.ledger import AwardStatus, Ledger
+from rewards_service.domain.ledger import AwardStatus, Ledger, Refusal
 from rewards_service.domain.points import PointsSummary, plan_window
 from rewards_service.domain.ports import Lock
 from shared.application.events import Topic, dead_letter_headers, format_timestamp
@@ -94,12 +102,18 @@ class EarningService:
         now = self._clock.now()
         with self._uow() as uow:
             rules = self._current_rules(uow)
-            existing = uow.reward_events.existing(list(unique))
-            fresh = [e for e in unique.values() if e.event_id not in existing]
-            replayed = len(events) - len(fresh)
+            recorded = uow.reward_events.recorded(list(unique))
+            # A recorded eventId on another event is no repeat: refused, never dropped unseen.
+            conflicts = [
+                Refusal(e.event_id, EVENT_ID_CONFLICT, conflict_message(e.event_id))
+                for e in unique.values()
+                if e.event_id in recorded and not same_event(recorded[e.event_id], e)
+            ]
+            fresh = [e for e in unique.values() if e.event_id not in recorded]
+            replayed = len(events) - len(fresh) - len(conflicts)
             if not fresh:
                 uow.commit()
-                return EarningResult(replayed=len(events))
+                return EarningResult(refused=conflicts, replayed=replayed)
             known = uow.players.known({e.player_id for e in fresh})
             waiting = [e for e in fresh if e.player_id not in known]
             uow.parked_events.park(waiting, now)
@@ -132,7 +146,7 @@ class EarningService:
             uow.commit()
         self._cache.invalidate({r.event.player_id for r in awards.confirmed if r.counts})
         return EarningResult(
-            refused=awards.refused,
+            refused=[*conflicts, *awards.refused],
             parked=len(waiting),
             confirmed=len(awards.confirmed),
             pending=sum(r.status is AwardStatus.PENDING for r in awards.recorded.values()),
@@ -355,7 +369,11 @@ def default_event_id(partner_id: str, message: Mapping[str, Any]) -> str:
     """The eventId of a submitted event that names none: the same for the same partner, type,
     player and ``reference`` (the partner's own id of the stay, check or wager), so a partner
     resending a submission whose answer it lost is not credited twice. A fresh UUID would be."""
-    parts = [partner_id, message.get("eventType"), message.get("user_id"), message.get("reference")]
+    player = message.get("user_id")
+    with contextlib.suppress(InvalidPartnerEvent):
+        # One player however the partner spells the id (case, braces): one eventId.
+        player = canonical_uuid(player, "invalid_player_id", "user_id")
+    parts = [partner_id, message.get("eventType"), player, message.get("reference")]
     if not all(isinstance(part, str) and part for part in parts):
         return str(uuid.uuid4())  # refused by the schema anyway
     return str(uuid.uuid5(_PARTNER_EVENT_IDS, "\n".join(parts)))  # type: ignore[arg-type]
@@ -411,6 +429,7 @@ class PartnerEventIngestion:
         partner_id = partner.client_id or partner.subject
         now = self._clock.now()
         completed: list[dict[str, Any]] = []
+        parsed: dict[int, PartnerEvent] = {}
         problems: dict[str, str] = {}
         refused: dict[str, str] = {}
         for index, message in enumerate(messages):
@@ -434,6 +453,7 @@ class PartnerEventIngestion:
                 except InvalidPartnerEvent as exc:
                     problem = f"{exc.reason}: {exc.message}"
                 else:
+                    parsed[index] = event
                     if not partner.may_send_events_of(event.source.value):
                         refused[str(index)] = event.event_type.value
             if problem is not None:
@@ -442,12 +462,18 @@ class PartnerEventIngestion:
                 completed.append(document)
         if refused:
             raise EventSourceNotAllowed(refused, partner.event_sources or frozenset())
+        players = {d["user_id"] for d in completed}
+        with self._uow() as uow:
+            recorded = uow.reward_events.recorded({e.event_id for e in parsed.values()})
+            known = uow.players.known(players)
+        # An eventId already taken by another event would be dropped by the consumer as a
+        # repeat: the partner hears it now (a dead letter says so for those produced to Kafka).
+        for index in conflicting(parsed, recorded):
+            conflict = conflict_message(parsed[index].event_id)
+            problems[str(index)] = f"{EVENT_ID_CONFLICT}: {conflict}"
         if problems:
             raise InvalidPartnerEvents(problems)
         self._publisher.publish(completed)
-        players = {d["user_id"] for d in completed}
-        with self._uow() as uow:
-            known = uow.players.known(players)
         return AcceptedEvents(
             event_ids=[d["eventId"] for d in completed],
             unregistered_players=sorted(players - known),

@@ -6,6 +6,7 @@ same stable reasons.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -75,6 +76,55 @@ def _spend(
     if event_type is not PartnerEventType.HOTEL_STAY:
         raise InvalidPartnerEvent("schema_violation", f"{field} is missing")
     return nights, None
+
+
+EVENT_ID_CONFLICT = "event_id_conflict"
+
+
+def same_event(recorded: PartnerEvent, event: PartnerEvent) -> bool:
+    """Whether ``event``, carrying the eventId of ``recorded``, is a repeat of it: the same
+    partner, type, player, reference, original and spend. ``occurredAt`` is not compared (a
+    submission without one gets the time it arrived), nor the correlation id or version."""
+    return _content(recorded) == _content(event)
+
+
+def conflicting(
+    events: Mapping[int, PartnerEvent], recorded: Mapping[str, PartnerEvent]
+) -> list[int]:
+    """The positions of ``events`` whose eventId is taken by another event: one recorded
+    already, or an earlier one of ``events``."""
+    first: dict[str, PartnerEvent] = {}
+    return [
+        index
+        for index, event in events.items()
+        if not same_event(
+            recorded.get(event.event_id) or first.setdefault(event.event_id, event), event
+        )
+    ]
+
+
+def conflict_message(event_id: str) -> str:
+    return (
+        f"eventId {event_id} was already used for another event (partner, type, player, "
+        "reference or amounts differ); send this one with an eventId of its own"
+    )
+
+
+def _content(event: PartnerEvent) -> tuple[Any, ...]:
+    nights, amount = event.nights, event.amount
+    if not event.is_reversal and nights is None and amount is None:
+        # As stored, an event keeps what it was received with, not the parsed spend.
+        with contextlib.suppress(InvalidPartnerEvent, KeyError, TypeError, ValueError):
+            nights, amount = _spend(event.event_type, event.payload)
+    return (
+        event.event_type,
+        event.player_id,
+        event.partner_id,
+        event.reference,
+        event.original_event_id,
+        nights,
+        amount,
+    )
 
 
 def parse_partner_event(

@@ -11,9 +11,12 @@ from prometheus_client import Gauge
 from rewards_service.application.commands import PlayerRegistration
 from rewards_service.application.earning import EarningService, ParkedEventsService
 from rewards_service.application.partner_events import (
+    EVENT_ID_CONFLICT,
     PARTNER_EVENT_TYPES,
     canonical_uuid,
+    conflict_message,
     parse_partner_event,
+    same_event,
 )
 from rewards_service.application.services import WelcomeService
 from rewards_service.domain.earning import PartnerEvent
@@ -68,12 +71,18 @@ class PartnerEvents(EventHandler):
         rejected: list[Rejected] = []
         parsed: list[PartnerEvent] = []
         by_id: dict[str, InboundEvent] = {}
+        first: dict[str, PartnerEvent] = {}
         for inbound in events:
             try:
                 event = parse_partner_event(inbound.raw, now, self._max_ahead)
                 _check_key(inbound, event)
             except InvalidPartnerEvent as exc:
                 rejected.append(Rejected(inbound, exc.reason, exc.message))
+                continue
+            earlier = first.setdefault(event.event_id, event)
+            if earlier is not event and not same_event(earlier, event):
+                message = conflict_message(event.event_id)
+                rejected.append(Rejected(inbound, EVENT_ID_CONFLICT, message))
                 continue
             parsed.append(event)
             by_id.setdefault(event.event_id, inbound)

@@ -143,8 +143,8 @@ class RewardEventRepository(ABC):
     """Canonical partner events, each stored once with what it was awarded."""
 
     @abstractmethod
-    def existing(self, event_ids: Collection[str]) -> set[str]:
-        """Which of ``event_ids`` are recorded already."""
+    def recorded(self, event_ids: Collection[str]) -> dict[str, PartnerEvent]:
+        """Those of ``event_ids`` recorded already, as they were received (by eventId)."""
 
     @abstractmethod
     def ledger_context(

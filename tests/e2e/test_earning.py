@@ -48,6 +48,18 @@ def register_player(platform: RunningPlatform) -> tuple[str, dict[str, str]]:
     return player.id, player.headers
 
 
+def points_with_total(
+    platform: RunningPlatform, player: str, headers: dict[str, str], total: int
+) -> dict[str, Any] | None:
+    """The player's points with their breakdown, once the total is ``total``."""
+    answer: dict[str, Any] = requests.get(
+        f"{platform.url('rewards')}/api/v1/rewards/{player}?breakdown=true",
+        headers=headers,
+        timeout=10,
+    ).json()
+    return answer if answer["totalPoints"] == total else None
+
+
 def test_a_partner_submission_is_confirmed_and_counted_for_the_player(
     platform: RunningPlatform,
 ) -> None:
@@ -91,15 +103,7 @@ def test_a_partner_submission_is_confirmed_and_counted_for_the_player(
     assert by_source[stay]["key"] == player
     assert by_source[stay]["value"]["partnerId"] == "hotel"
 
-    def summary() -> Any:
-        answer = requests.get(
-            f"{platform.url('rewards')}/api/v1/rewards/{player}?breakdown=true",
-            headers=player_headers,
-            timeout=10,
-        ).json()
-        return answer if answer["totalPoints"] == 30 else None
-
-    points = wait_until(summary)
+    points = wait_until(lambda: points_with_total(platform, player, player_headers, 30))
     assert points["breakdown"]["HOTEL"] == {"points": 30, "events": 3}
     assert points["breakdown"]["CASINO"] == {"points": 0, "events": 0}
     # A partner with rewards.read sees the same; another player does not.
@@ -211,6 +215,54 @@ def test_bad_partner_events_go_to_the_dead_letter_topic_with_their_reason(
     reasons = sorted(r["headers"]["dlq-reason"] for r in dead)
     assert reasons == ["invalid_json", "reversal_mismatch", "unknown_player"]
     assert credited["value"]["pointsAwarded"] == 7
+
+
+def test_a_resent_stay_earns_once_and_a_taken_event_id_is_refused_not_dropped(
+    platform: RunningPlatform,
+) -> None:
+    bootstrap = platform.infra.kafka_bootstrap
+    player, player_headers = register_player(platform)
+    hotel = bearer(platform.client_token("hotel"))
+    events_url = f"{platform.url('rewards')}/api/v1/rewards/events"
+    stay = {"eventType": "HOTEL_STAY", "reference": "folio-resent", "nights": 2}
+    # The same stay resent (its answer lost), the player id spelled three ways: one eventId.
+    accepted = {
+        requests.post(
+            events_url, json={**stay, "user_id": spelling}, headers=hotel, timeout=10
+        ).json()["accepted"][0]
+        for spelling in (player, player.upper(), "{" + player + "}")
+    }
+    assert len(accepted) == 1
+    (stay_id,) = accepted
+
+    def hotel_points() -> Any:
+        return points_with_total(platform, player, player_headers, 20)
+
+    wait_until(hotel_points, what="the stay recorded")
+    # That eventId on another event: refused at once over REST, now that it is recorded ...
+    taken = requests.post(
+        events_url,
+        json={**stay, "eventId": stay_id, "user_id": player, "nights": 20},
+        headers=hotel,
+        timeout=10,
+    )
+    assert taken.status_code == 422, taken.text
+    assert taken.json()["error"]["details"]["events"]["0"].startswith("event_id_conflict")
+    # ... and dead-lettered with its reason when produced straight to Kafka (another partner's).
+    squatter = partner_message(player, "CASINO_SPEND", eventId=stay_id)
+    dead_letters = TopicProbe(bootstrap, "reward-events.dlq")
+    try:
+        produce(bootstrap, "reward-events", squatter, key=player)
+        (dead,) = dead_letters.wait_for(
+            lambda r: r["key"] == player and r["value"].get("eventType") == "CASINO_SPEND"
+        )
+    finally:
+        dead_letters.close()
+    assert dead["headers"]["dlq-reason"] == "event_id_conflict"
+    points = hotel_points()
+    assert points is not None, "the total changed"
+    assert points["breakdown"]["HOTEL"] == {"points": 20, "events": 1}
+    assert points["breakdown"]["CASINO"] == {"points": 0, "events": 0}
 
 
 def test_a_reversal_read_before_an_original_it_does_not_fit_is_dead_lettered_when_it_comes(

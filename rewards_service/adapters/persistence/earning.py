@@ -220,15 +220,13 @@ class SqlAlchemyRewardEventRepository(RewardEventRepository):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def existing(self, event_ids: Collection[str]) -> set[str]:
+    def recorded(self, event_ids: Collection[str]) -> dict[str, PartnerEvent]:
         if not event_ids:
-            return set()
+            return {}
         rows = self._connection.execute(
-            select(reward_events.c.event_id).where(
-                reward_events.c.event_id == any_(_uuids(event_ids))
-            )
-        )
-        return {str(r.event_id) for r in rows}
+            select(reward_events).where(reward_events.c.event_id == any_(_uuids(event_ids)))
+        ).mappings()
+        return {str(r["event_id"]): _recorded(r).event for r in rows}
 
     def ledger_context(
         self, original_ids: Collection[str], earning_ids: Collection[str]

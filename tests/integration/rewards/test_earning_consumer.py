@@ -170,6 +170,33 @@ def test_refused_events_are_handed_back_and_the_rest_of_the_batch_is_recorded(
     assert set(recorded(rewards_container)) == {alices["eventId"], good["eventId"]}
 
 
+def test_an_event_id_taken_by_another_event_is_refused_in_a_batch_and_after_it(
+    rewards_container: Container, players: list[str]
+) -> None:
+    alice, bob, _ = players
+    wager = partner_message(alice, amountWagered="100.00")
+    bigger = {**wager, "amountWagered": "100000.00"}
+    (rejected,) = handle(rewards_container, wager, bigger)
+    assert (rejected.reason, rejected.inbound.raw["amountWagered"]) == (
+        "event_id_conflict",
+        "100000.00",
+    )
+    # Later: a repeat (a new correlation id) passes quietly, a squatter's event does not.
+    repeat = {**wager, "correlationId": "corr-again"}
+    squatter = {**wager, "user_id": bob, "partnerId": "dining"}
+    rejected_later = handle(rewards_container, repeat, squatter)
+    assert [(r.reason, r.inbound.raw["user_id"]) for r in rejected_later] == [
+        ("event_id_conflict", bob)
+    ]
+    (row,) = recorded(rewards_container).values()
+    assert (row["status"], row["points_awarded"], row["payload"]["amountWagered"]) == (
+        "AWARDED",
+        10,
+        "100.00",
+    )
+    assert len(confirmations(rewards_container)) == 1
+
+
 def test_a_record_keyed_by_something_else_than_the_player_is_refused(
     rewards_container: Container, players: list[str]
 ) -> None:

@@ -321,8 +321,8 @@ class FakeRewardEvents(RewardEventRepository):
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def existing(self, event_ids: Collection[str]) -> set[str]:
-        return {e for e in event_ids if e in self._store.events}
+    def recorded(self, event_ids: Collection[str]) -> dict[str, PartnerEvent]:
+        return {e: self._store.events[e].event for e in event_ids if e in self._store.events}
 
     def ledger_context(
         self, original_ids: Collection[str], earning_ids: Collection[str]

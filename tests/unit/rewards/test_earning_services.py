@@ -146,6 +146,32 @@ def test_a_batch_is_recorded_priced_and_confirmed_once(
     assert len(store.events) == 3
 
 
+def test_an_event_id_taken_by_another_event_is_refused_not_dropped_as_a_repeat(
+    earning: EarningService, store: Store, players: list[str]
+) -> None:
+    stay = message(players[0], "HOTEL_STAY", nights=2)
+    assert earning.record(parsed(stay)).confirmed == 1
+    # The same event again, its time filled in anew and another correlation id: a repeat.
+    again = {**stay, "occurredAt": "2026-06-01T11:00:00Z", "correlationId": "req-2"}
+    assert earning.record(parsed(again)).replayed == 1
+    # The same eventId on other content (more nights, another partner's or player's, a
+    # different reference): refused with its reason, the first event untouched.
+    others = [
+        {**stay, "nights": 30},
+        {**stay, "partnerId": "dining"},
+        {**stay, "user_id": players[1]},
+        {**stay, "reference": "T-999"},
+    ]
+    for other in others:
+        result = earning.record(parsed(other))
+        assert [(r.event_id, r.reason) for r in result.refused] == [
+            (stay["eventId"], "event_id_conflict")
+        ], other
+        assert result.replayed == 0
+    assert len(store.confirmations()) == 1
+    assert store.events[stay["eventId"]].points == 20
+
+
 def test_the_confirmation_id_follows_from_the_source_event(
     earning: EarningService, store: Store, players: list[str]
 ) -> None:
@@ -553,6 +579,51 @@ def test_submitted_events_are_completed_checked_and_published(
     assert second["partnerId"] == "casino"
     # Accepted, and the partner is told rewards does not know this player (yet).
     assert accepted.unregistered_players == [player]
+
+
+def test_a_resubmission_spelling_the_player_id_otherwise_keeps_its_event_id(
+    ingestion: PartnerEventIngestion, publisher: FakePublisher
+) -> None:
+    player = str(uuid.uuid4())
+    stay = {"eventType": "HOTEL_STAY", "reference": "folio-1", "nights": 2}
+    ids = {
+        ingestion.submit([{**stay, "user_id": spelling}], CASINO).event_ids[0]
+        for spelling in (player, player.upper(), "{" + player + "}")
+    }
+    assert len(ids) == 1  # so the consumer records the stay once
+
+
+def test_an_event_id_taken_by_another_event_is_refused_at_submission(
+    ingestion: PartnerEventIngestion,
+    earning: EarningService,
+    publisher: FakePublisher,
+    players: list[str],
+) -> None:
+    recorded = message(players[0], "DINING")
+    earning.record(parsed(recorded))
+    dinner = {
+        "eventType": "DINING",
+        "user_id": players[0],
+        "reference": "T-100",
+        "checkAmount": "48.20",
+    }
+    own_id = str(uuid.uuid4())
+    with pytest.raises(InvalidPartnerEvents) as refused:
+        ingestion.submit(
+            [
+                {**dinner, "eventId": recorded["eventId"], "checkAmount": "480.20"},
+                {**dinner, "eventId": own_id},
+                {**dinner, "eventId": own_id, "reference": "T-101"},
+            ],
+            CASINO,
+        )
+    problems = refused.value.details["events"]
+    assert set(problems) == {"0", "2"}
+    assert all(p.startswith("event_id_conflict") for p in problems.values())
+    assert not publisher.published
+    # A repeat of what was recorded is no conflict: accepted (the consumer drops it).
+    accepted = ingestion.submit([{**dinner, "eventId": recorded["eventId"]}], CASINO)
+    assert accepted.event_ids == [recorded["eventId"]]
 
 
 def test_a_submission_names_the_players_rewards_does_not_know_yet(
