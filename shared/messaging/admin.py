@@ -1,12 +1,17 @@
 """Operator tools for Kafka: consumer lag, dead letters (list and replay), offset resets.
 
-    python -m shared.messaging.admin lag --group rewards-players
+    export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092   # or --bootstrap ADDRESS before the command
+    python -m shared.messaging.admin lag --group rewards-players --topic players
     python -m shared.messaging.admin dlq-list players [--limit 20]
     python -m shared.messaging.admin dlq-replay players [--reason schema_violation] [--dry-run]
     python -m shared.messaging.admin reset-offsets --group G --topic T --to-datetime 2026-01-01
 
-The broker comes from ``--bootstrap`` or ``KAFKA_BOOTSTRAP_SERVERS``. Resetting offsets needs the
-group's consumers stopped (Kafka refuses commits from outside an active group).
+The broker comes from ``--bootstrap`` (given before the command) or ``KAFKA_BOOTSTRAP_SERVERS``;
+without either the tool exits with status 2. The embedded platform's broker is 127.0.0.1:9092
+(``endpoints.servers.kafka`` in .data/platform.json). ``lag`` needs at least one ``--topic``
+(repeatable). ``KAFKA_SECURITY_PROTOCOL`` (``SSL`` for MSK) is honoured as by the services.
+Resetting offsets needs the group's consumers stopped (Kafka refuses commits from outside an
+active group).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
 from shared.messaging.consumer import decode_headers
+from shared.messaging.kafka import base_config
 
 DLQ_HEADER_PREFIX = "dlq-"
 
@@ -41,10 +47,22 @@ class PartitionLag:
         return max(0, self.high_watermark - start)
 
 
+def _connection(bootstrap: str) -> dict[str, Any]:
+    """How to reach the broker: as the services do, TLS when ``KAFKA_SECURITY_PROTOCOL`` says
+    so (MSK listens on TLS only)."""
+    return base_config(
+        {
+            "bootstrap_servers": bootstrap,
+            "security_protocol": os.environ.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT",
+            "client_id": "loyalty-admin",
+        }
+    )
+
+
 def _consumer(bootstrap: str, group: str) -> Consumer:
     return Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **_connection(bootstrap),
             "group.id": group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
@@ -148,7 +166,7 @@ def replay_dead_letters(
     arrived since; consumers drop any duplicate by ``eventId``.
     """
     consumer = _consumer(bootstrap, group)
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    producer = Producer({**_connection(bootstrap), "enable.idempotence": True, "acks": "all"})
     replayed = 0
     try:
         partitions = consumer.committed(_partitions(consumer, f"{topic}.dlq"), timeout=10)

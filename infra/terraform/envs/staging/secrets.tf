@@ -6,7 +6,7 @@
 locals {
   generated = toset([
     "redis_auth_token", "docdb_master", "auth_db", "rewards_db", "redeem_db",
-    "auth_key_encryption_secret", "wallet_client_secret",
+    "auth_key_encryption_secret", "auth_client_secret_pepper", "wallet_client_secret",
   ])
   password = { for k, v in data.aws_secretsmanager_random_password.generated : k => v.random_password }
 
@@ -25,6 +25,7 @@ locals {
       DATABASE_URL               = local.postgres_url["auth"]
       REDIS_URL                  = local.redis_url["auth"]
       AUTH_KEY_ENCRYPTION_SECRET = local.password["auth_key_encryption_secret"]
+      AUTH_CLIENT_SECRET_PEPPER  = local.password["auth_client_secret_pepper"]
     }
     rewards = {
       DATABASE_URL         = local.postgres_url["rewards"]

@@ -11,7 +11,7 @@ locals {
       port     = 8001
       priority = 10
       paths    = ["/api/v1/auth", "/api/v1/auth/*", "/oauth2/*", "/.well-known/*", "/auth/*"]
-      secrets  = ["DATABASE_URL", "REDIS_URL", "AUTH_KEY_ENCRYPTION_SECRET"]
+      secrets  = ["DATABASE_URL", "REDIS_URL", "AUTH_KEY_ENCRYPTION_SECRET", "AUTH_CLIENT_SECRET_PEPPER"]
       env      = {}
     }
     rewards = {
@@ -196,9 +196,12 @@ module "wallet_grpc" {
 }
 
 # --- one-shot tasks (run by the deploy workflow with `aws ecs run-task`) ---------------------
+# `python -m <svc>.manage migrate`: Alembic migrations (auth, rewards, redeem) or the MongoDB
+# indexes (notification). It loads the whole service configuration, so it gets the service's
+# environment and secrets, like the worker.
 module "migrate" {
   source   = "../../modules/ecs-service"
-  for_each = { for k, s in local.services : k => s if k != "notification" }
+  for_each = local.services
 
   name                = "${each.key}-migrate"
   create_service      = false
@@ -207,12 +210,11 @@ module "migrate" {
   image               = local.image
   ecr_repository_arns = [module.ecr.repository_arn]
   command             = ["migrate"]
-  environment = {
-    LOYALTY_PROFILE = "prod"
-    SERVICE         = each.value.package
-    PROCESS         = "migrate"
-  }
-  secrets              = { DATABASE_URL = local.service_secrets[each.key]["DATABASE_URL"] }
+  environment = merge(local.common_env, each.value.env, {
+    SERVICE = each.value.package
+    PROCESS = "migrate"
+  })
+  secrets              = local.service_secrets[each.key]
   health_check_command = null
   cpu                  = 256
   memory               = 512
