@@ -30,7 +30,20 @@ from shared.security.client_credentials import ClientCredentialsTokens, TokenUna
 log = get_logger(__name__)
 
 # The wallet may have recorded the credit before the answer was lost: retried with the same key.
-_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+# An overloaded wallet (RESOURCE_EXHAUSTED past its concurrent-call limit), a call cut short
+# (CANCELLED, ABORTED) or a server fault (INTERNAL, UNKNOWN) is an outage too, not an answer:
+# the idempotency key makes a retry safe, and the player gets a 503 to try again, not a refusal.
+_RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+    }
+)
 
 
 class _Unreachable(Exception):

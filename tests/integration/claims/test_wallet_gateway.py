@@ -64,8 +64,36 @@ def token_endpoint(signer: TestSigner) -> Iterator[TokenEndpoint]:
     endpoint.stop()
 
 
+class Overloaded(ServerInterceptor):
+    """Refuses the first ``count`` wallet calls with RESOURCE_EXHAUSTED, as a server at its
+    concurrent-call limit does."""
+
+    def __init__(self, count: int) -> None:
+        self.remaining = count
+        self._lock = threading.Lock()
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None or "Wallet" not in details.method:
+            return handler
+        inner = handler.unary_unary
+
+        def behaviour(request: Any, context: grpc.ServicerContext) -> Any:
+            with self._lock:
+                refuse, self.remaining = self.remaining > 0, self.remaining - 1
+            if refuse:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many calls")
+            return inner(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            behaviour,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
 def start_wallet(
-    container: RedeemContainer, port: int, lose: LoseAnswers | None = None
+    container: RedeemContainer, port: int, lose: ServerInterceptor | None = None
 ) -> GrpcServer:
     container.config.grpc.port.from_value(port)
     server = create_server(container, outer_interceptors=[lose] if lose else [])
@@ -179,6 +207,24 @@ def test_a_refusal_is_an_answer_not_an_outage(redeem_container, token_endpoint):
     finally:
         wallet.close()
         server.stop(0)
+
+
+def test_an_overloaded_wallet_is_an_outage_retried_not_a_refusal(redeem_container, token_endpoint):
+    port = free_port()
+    overloaded = Overloaded(count=2)
+    server = start_wallet(redeem_container, port, overloaded)
+    wallet = gateway(port, token_endpoint, breaker_fail_max=5)
+    try:
+        player = str(uuid.uuid4())
+        result = credit(wallet, player, "k-busy")  # the third attempt gets through
+        assert not result.replayed
+        overloaded.remaining = 10
+        with pytest.raises(WalletUnavailable):  # 503 for the player, the claim stays open
+            credit(wallet, player, "k-still-busy")
+    finally:
+        wallet.close()
+        server.stop(0)
+    assert [k for k, _ in credits(redeem_container, player)] == ["k-busy"]
 
 
 def test_without_a_token_the_wallet_is_unavailable(redeem_container, token_endpoint):
