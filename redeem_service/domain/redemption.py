@@ -150,8 +150,11 @@ class Redemption:
         merchant: Merchant | None = None,
         idempotency_key: str | None = None,
     ) -> Redemption:
-        """A new pending redemption, validated."""
+        """A new pending redemption, validated. A player id that is a UUID is kept in lower
+        case, as auth issues it (a partner may send it in capitals)."""
         check_player_id(player_id)
+        if _UUID.fullmatch(player_id):
+            player_id = player_id.lower()
         if not _UUID.fullmatch(redemption_id):
             raise InvalidRedemption("The redeem request id must be a UUID.")
         if isinstance(points, bool) or not isinstance(points, int):

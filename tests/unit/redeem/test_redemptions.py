@@ -314,6 +314,24 @@ def test_a_request_produced_by_a_partner_is_stored_and_decided(
     assert outcomes(store)[0]["requestedBy"] == "casino"
 
 
+def test_a_partner_naming_the_player_in_capitals_redeems_from_the_same_wallet(
+    decisions: RedemptionDecisions, store: Store
+) -> None:
+    player = str(uuid.uuid4())
+    earn(store, player, 50)
+    event = DecideRedemption(
+        redeem_request_id=str(uuid.uuid4()),
+        player_id=player.upper(),
+        points=30,
+        reward_description="Spa day",
+        event_id=str(uuid.uuid4()),
+        requested_by="casino",
+    )
+    [decided] = decisions.decide([event]).decided
+    assert (decided.status, decided.player_id) == (RedemptionStatus.CONFIRMED, player)
+    assert store.wallets[player].points == 20
+
+
 def test_an_event_reusing_the_id_of_another_request_is_a_conflict(
     service: RedemptionService, decisions: RedemptionDecisions, store: Store
 ) -> None:
