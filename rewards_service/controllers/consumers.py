@@ -13,7 +13,6 @@ from rewards_service.application.earning import EarningService, ParkedEventsServ
 from rewards_service.application.partner_events import (
     EVENT_ID_CONFLICT,
     PARTNER_EVENT_TYPES,
-    canonical_uuid,
     conflict_message,
     parse_partner_event,
     same_event,
@@ -111,14 +110,14 @@ class PartnerEvents(EventHandler):
 
 def _check_key(inbound: InboundEvent, event: PartnerEvent) -> None:
     # One player's events must share a partition (their order, and one consumer at a time).
+    # The partition comes from the key's bytes, so only one spelling of the id will do: the
+    # lower-case form auth issues (a key in capitals lands on another partition).
     key = inbound.key or ""
-    try:
-        same = canonical_uuid(key, "key_mismatch", "the record key") == event.player_id
-    except InvalidPartnerEvent:
-        same = False
-    if not same:
+    if key != event.player_id:
         raise InvalidPartnerEvent(
-            "key_mismatch", f"the record key {key[:64]!r} is not the player id {event.player_id}"
+            "key_mismatch",
+            f"the record key {key[:64]!r} is not the player id {event.player_id} "
+            "(in lower case, as auth issues it)",
         )
 
 
