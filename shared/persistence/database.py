@@ -35,6 +35,9 @@ def create_database_engine(settings: Mapping[str, Any]) -> Engine:
         pool_timeout=float(pool.get("timeout_seconds", 10)),
         pool_recycle=int(pool.get("recycle_seconds", 1800)),
         pool_pre_ping=bool(pool.get("pre_ping", True)),
+        # A failed statement's message is logged and can reach a dead letter's header: it must
+        # not carry the values (emails, password hashes, whole event batches).
+        hide_parameters=True,
         connect_args={
             "options": f"-c statement_timeout={statement_timeout_ms}",
             "connect_timeout": int(settings.get("connect_timeout_seconds", 5)),

@@ -1,0 +1,25 @@
+"""The shared engine factory against the real PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from shared.persistence.database import create_database_engine
+from tests.support.infra import Infra
+
+
+def test_a_failed_statement_s_message_does_not_carry_its_values(infra: Infra) -> None:
+    engine = create_database_engine({"url": infra.postgres_admin_url, "pool": {"size": 1}})
+    try:
+        with pytest.raises(DBAPIError) as failed, engine.connect() as connection:
+            connection.execute(
+                text("SELECT CAST(:secret AS text), 1 / 0"),
+                {"secret": "argon2-hash-of-a-secret"},
+            )
+    finally:
+        engine.dispose()
+    message = str(failed.value)
+    assert "argon2-hash-of-a-secret" not in message
+    assert "SQL parameters hidden" in message
