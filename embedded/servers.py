@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +24,52 @@ class ServerStartError(RuntimeError):
     pass
 
 
-def free_port() -> int:
+_PORTS_FROM = 20000
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A port nothing uses now, for a server started next.
+
+    The port comes from below the kernel's ephemeral range, so no outbound connection is given
+    it as its source port before the server binds, and it is never handed out twice by this
+    process, so two servers started one after the other cannot be given the same port (asking
+    the kernel for port 0 twice may answer the same port twice).
+    """
+    ephemeral_low, _ = _ephemeral_range()
+    candidates = range(_PORTS_FROM, ephemeral_low)
+    with _handed_out_lock:
+        if len(candidates) > 1000:
+            for _ in range(200):
+                port = random.randrange(candidates.start, candidates.stop)  # noqa: S311
+                if port not in _handed_out and _bindable(port):
+                    _handed_out.add(port)
+                    return port
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", 0))
+                port = int(s.getsockname()[1])
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

@@ -3,6 +3,7 @@ tell they are ready. Used by the platform runner and by the end-to-end test fixt
 
 from __future__ import annotations
 
+import http.client
 import importlib.util
 import json
 import os
@@ -198,6 +199,10 @@ def wait_ready(url: str, timeout: float = 60.0, process: ManagedProcess | None =
             last = exc.read().decode(errors="replace")[:300]
         except (urllib.error.URLError, OSError) as exc:
             last = str(exc)
+        except http.client.HTTPException as exc:
+            # Something that is not our HTTP server holds the port; the server's own exit
+            # (it cannot bind) or the deadline ends the wait with the reason.
+            last = f"the port answers, but not with HTTP ({type(exc).__name__})"
         time.sleep(0.2)
     raise ServerStartError(f"{url} not ready after {timeout}s: {last}")
 
