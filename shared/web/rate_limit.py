@@ -14,7 +14,7 @@ from shared.redis_client import limiter_storage_uri
 
 def create_limiter(app: Flask, settings: Mapping[str, Any]) -> Limiter:
     limits = settings.get("rate_limits", {})
-    return Limiter(
+    limiter = Limiter(
         key_func=get_remote_address,
         app=app,
         storage_uri=limiter_storage_uri(str(settings["redis"]["url"])),
@@ -26,6 +26,10 @@ def create_limiter(app: Flask, settings: Mapping[str, Any]) -> Limiter:
         swallow_errors=True,
         default_limits=[],
     )
+    # The limits' wrappers hold the limiter weakly, and a disabled limiter does not register
+    # itself with the app: the app keeps it alive either way.
+    app.extensions["rate_limiter"] = limiter
+    return limiter
 
 
 def limit_endpoints(app: Flask, limiter: Limiter, limits: Mapping[str, str]) -> None:
@@ -34,6 +38,8 @@ def limit_endpoints(app: Flask, limiter: Limiter, limits: Mapping[str, str]) -> 
     The limit wraps the registered view function itself: decorating a ``MethodView`` class
     returns a wrapper that nothing routes to, so such a limit is never checked.
     """
+    if not limiter.enabled:
+        return
     for endpoint, limit in limits.items():
         limited: Any = limiter.limit(limit)(app.view_functions[endpoint])
         app.view_functions[endpoint] = limited

@@ -58,3 +58,21 @@ def test_the_third_request_from_one_address_in_a_minute_is_refused(
     elsewhere = strict_client.post(path, json={}, environ_base={"REMOTE_ADDR": "192.0.2.10"})
     assert elsewhere.status_code != 429
     assert strict_client.get("/.well-known/jwks.json").status_code == 200
+
+
+@pytest.fixture
+def unlimited_client(infra: Infra, auth_database: str) -> Iterator[FlaskClient]:
+    overrides = auth_overrides(infra, auth_database)
+    overrides["rate_limits"] = {"enabled": False, **dict.fromkeys(LIMITED, "2/minute")}
+    container = build_container(overrides)
+    app = create_app(container=container)
+    app.config["TESTING"] = True
+    yield app.test_client(use_cookies=False)
+    container.shutdown_resources()
+    container.reset_singletons()
+
+
+def test_with_limits_switched_off_every_request_is_served(unlimited_client: FlaskClient) -> None:
+    answers = [unlimited_client.post(LIMITED["register"], json={}) for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [422] * 4, answers[-1].get_data(as_text=True)
