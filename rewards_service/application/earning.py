@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from rewards_service.application.partner_events import (
     canonical_uuid,
     conflict_message,
     conflicting,
+    parked_event,
     parse_partner_event,
     same_event,
 )
@@ -55,6 +56,19 @@ from shared.domain.exceptions import DependencyUnavailable
 from shared.domain.principal import Principal, Scope
 
 UowFactory = Callable[[], RewardsUnitOfWork]
+
+
+def taken_event_ids(uow: RewardsUnitOfWork, event_ids: Collection[str]) -> dict[str, PartnerEvent]:
+    """The events that hold ``event_ids`` already: recorded, or parked until their player
+    registers (a parked event keeps its eventId as surely as a recorded one)."""
+    taken = uow.reward_events.recorded(event_ids)
+    waiting = [i for i in event_ids if i not in taken]
+    for event_id, payload in uow.parked_events.payloads(waiting).items():
+        event = parked_event(payload)
+        if event is not None:
+            taken[event_id] = event
+    return taken
+
 
 #: events in one REST submission
 MAX_EVENTS_PER_SUBMISSION = 500
@@ -102,8 +116,9 @@ class EarningService:
         now = self._clock.now()
         with self._uow() as uow:
             rules = self._current_rules(uow)
-            recorded = uow.reward_events.recorded(list(unique))
-            # A recorded eventId on another event is no repeat: refused, never dropped unseen.
+            recorded = taken_event_ids(uow, list(unique))
+            # A recorded or parked eventId on another event is no repeat: refused, never
+            # dropped unseen.
             conflicts = [
                 Refusal(e.event_id, EVENT_ID_CONFLICT, conflict_message(e.event_id))
                 for e in unique.values()
@@ -464,7 +479,7 @@ class PartnerEventIngestion:
             raise EventSourceNotAllowed(refused, partner.event_sources or frozenset())
         players = {d["user_id"] for d in completed}
         with self._uow() as uow:
-            recorded = uow.reward_events.recorded({e.event_id for e in parsed.values()})
+            recorded = taken_event_ids(uow, {e.event_id for e in parsed.values()})
             known = uow.players.known(players)
         # An eventId already taken by another event would be dropped by the consumer as a
         # repeat: the partner hears it now (a dead letter says so for those produced to Kafka).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -125,6 +125,17 @@ def _content(event: PartnerEvent) -> tuple[Any, ...]:
         nights,
         amount,
     )
+
+
+_NO_LATER_THAN = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def parked_event(payload: Mapping[str, Any]) -> PartnerEvent | None:
+    """The event a parked message holds (it was checked when it arrived), None if it does not
+    read as one any more."""
+    with contextlib.suppress(InvalidPartnerEvent):
+        return parse_partner_event(payload, _NO_LATER_THAN, timedelta(0))
+    return None
 
 
 def parse_partner_event(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from rewards_service.domain.earning import (
     EarningRule,
@@ -168,6 +169,10 @@ class ParkedEventRepository(ABC):
     @abstractmethod
     def park(self, events: Sequence[PartnerEvent], now: datetime) -> None:
         """Keep ``events``; one parked already keeps its first time."""
+
+    @abstractmethod
+    def payloads(self, event_ids: Collection[str]) -> dict[str, Mapping[str, Any]]:
+        """The messages of the events among ``event_ids`` that are parked, by eventId."""
 
     @abstractmethod
     def release(self, limit: int) -> list[ParkedEvent]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -489,6 +489,16 @@ class SqlAlchemyParkedEventRepository(ParkedEventRepository):
             )
             .on_conflict_do_nothing(index_elements=[parked_reward_events.c.event_id])
         )
+
+    def payloads(self, event_ids: Collection[str]) -> dict[str, Mapping[str, Any]]:
+        if not event_ids:
+            return {}
+        rows = self._connection.execute(
+            select(parked_reward_events.c.event_id, parked_reward_events.c.payload).where(
+                parked_reward_events.c.event_id == any_(_uuids(event_ids))
+            )
+        )
+        return {str(event_id): payload for event_id, payload in rows}
 
     def release(self, limit: int) -> list[ParkedEvent]:
         rows = self._connection.execute(_RELEASE_PARKED, {"limit": limit}).mappings().all()

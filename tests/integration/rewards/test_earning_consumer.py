@@ -331,6 +331,24 @@ def outbox_rows(container: Container) -> list[dict[str, Any]]:
         return [dict(r) for r in rows]
 
 
+def test_an_event_id_held_by_a_parked_event_is_refused_to_another_event(
+    rewards_container: Container,
+) -> None:
+    newcomer = str(uuid.uuid4())
+    dinner = partner_message(newcomer, "DINING", checkAmount="48.20")
+    assert handle(rewards_container, dinner) == []
+    bigger = {**dinner, "checkAmount": "4820.00"}
+    repeat = {**dinner, "correlationId": "corr-again"}
+    assert handle(rewards_container, repeat) == []
+    (rejected,) = handle(rewards_container, bigger)
+    assert (rejected.reason, rejected.inbound.raw["checkAmount"]) == (
+        "event_id_conflict",
+        "4820.00",
+    )
+    (waiting,) = parked(rewards_container)
+    assert waiting["payload"]["checkAmount"] == "48.20"
+
+
 def test_events_of_players_not_registered_yet_wait_then_go_on_or_to_the_dead_letters(
     rewards_container: Container,
 ) -> None:

@@ -185,6 +185,9 @@ class FakeParkedEvents(ParkedEventRepository):
                 ParkedEvent(e.event_id, e.player_id, e.event_type.value, e.payload, now),
             )
 
+    def payloads(self, event_ids: Collection[str]) -> dict[str, Mapping[str, Any]]:
+        return {i: self._store.parked[i].payload for i in event_ids if i in self._store.parked}
+
     def _take(self, due: list[ParkedEvent], limit: int) -> list[ParkedEvent]:
         for parked in due[:limit]:
             del self._store.parked[parked.event_id]

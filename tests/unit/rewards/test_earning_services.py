@@ -198,10 +198,33 @@ def test_events_of_players_not_registered_yet_are_parked_and_the_rest_recorded(
     assert list(store.parked) == [early["eventId"]]
     assert store.parked[early["eventId"]].payload == early
     assert store.parked[early["eventId"]].parked_at == NOW
-    # Delivered again while it waits: parked once, with its first time.
+    # Delivered again while it waits: a repeat, parked once with its first time.
     clock.advance(minutes=5)
-    assert earning.record(parsed(early)).parked == 1
+    again = earning.record(parsed(early))
+    assert (again.parked, again.replayed) == (0, 1)
     assert store.parked[early["eventId"]].parked_at == NOW
+
+
+def test_the_event_id_of_a_parked_event_is_taken_as_well(
+    earning: EarningService,
+    ingestion: PartnerEventIngestion,
+    store: Store,
+    players: list[str],
+) -> None:
+    newcomer = str(uuid.uuid4())
+    early = message(newcomer, "DINING")
+    assert earning.record(parsed(early)).parked == 1
+    # Another check under the same eventId while the first waits for the registration.
+    other = {**early, "checkAmount": "480.20"}
+    result = earning.record(parsed(other))
+    assert [(r.event_id, r.reason) for r in result.refused] == [
+        (early["eventId"], "event_id_conflict")
+    ]
+    assert result.parked == 0
+    assert store.parked[early["eventId"]].payload == early
+    with pytest.raises(InvalidPartnerEvents) as refused:
+        ingestion.submit([{**other, "partnerId": "casino"}], CASINO)
+    assert list(refused.value.details["events"]) == ["0"]
 
 
 def parked_events(store: Store, clock: FixedClock, batch_size: int = 100) -> ParkedEventsService:
