@@ -26,6 +26,7 @@ from redeem_service.domain.redemption import (
     Redemption,
     RedemptionChannel,
     RedemptionStatus,
+    canonical_player_id,
     requester_of,
 )
 from shared.application.events import Topic
@@ -112,6 +113,7 @@ class RedemptionService:
         if target is None:
             raise InvalidRedemption("Name the player (playerId).")
         check_player_id(target)
+        target = canonical_player_id(target)
         requested_by = None
         if reader.is_client:
             requested_by = requester_of(reader)
@@ -129,7 +131,9 @@ def _redeeming_player(command: RequestRedemption, caller: Principal) -> str:
             raise InvalidRedemption("A partner names the player (playerId).")
         return command.player_id
     if caller.role is Role.PLAYER:
-        if command.player_id not in (None, caller.subject):
+        if command.player_id is not None and canonical_player_id(command.player_id) != (
+            caller.subject
+        ):
             raise PermissionDenied("A player redeems only their own points.")
         return caller.subject
     raise PermissionDenied("Only players and partners redeem points.")

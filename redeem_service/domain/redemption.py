@@ -116,6 +116,12 @@ def request_fingerprint(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def canonical_player_id(player_id: str) -> str:
+    """A player id that is a UUID in lower case, as auth issues it (a partner may send it in
+    capitals); any other id as it is."""
+    return player_id.lower() if _UUID.fullmatch(player_id) else player_id
+
+
 @dataclass(slots=True)
 class Redemption:
     """One request to spend points, and its outcome once decided (decided once, never again)."""
@@ -135,6 +141,9 @@ class Redemption:
     transaction_id: str | None = None
     points_balance: int | None = None
     decided_at: datetime | None = field(default=None)
+    #: the fingerprint with the player id as the request spelled it, when that was not the
+    #: canonical spelling: requests stored before ids were canonicalised carry this one
+    received_hash: str | None = field(default=None, compare=False)
 
     @classmethod
     def request(
@@ -153,8 +162,7 @@ class Redemption:
         """A new pending redemption, validated. A player id that is a UUID is kept in lower
         case, as auth issues it (a partner may send it in capitals)."""
         check_player_id(player_id)
-        if _UUID.fullmatch(player_id):
-            player_id = player_id.lower()
+        received_id, player_id = player_id, canonical_player_id(player_id)
         if not _UUID.fullmatch(redemption_id):
             raise InvalidRedemption("The redeem request id must be a UUID.")
         if isinstance(points, bool) or not isinstance(points, int):
@@ -185,6 +193,11 @@ class Redemption:
             request_hash=request_fingerprint(player_id, points, description, merchant),
             merchant=merchant,
             idempotency_key=idempotency_key,
+            received_hash=(
+                request_fingerprint(received_id, points, description, merchant)
+                if received_id != player_id
+                else None
+            ),
         )
 
     @property
@@ -202,7 +215,7 @@ class Redemption:
 
     def is_same_request(self, other: Redemption) -> bool:
         """Whether ``other`` asks for exactly this (a retry, or a replayed event)."""
-        return self.request_hash == other.request_hash
+        return self.request_hash in (other.request_hash, other.received_hash)
 
     def decide(
         self, wallet: Wallet, *, player_known: bool, player_active: bool, now: datetime

@@ -4,6 +4,7 @@ order, replays, and who may read them."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -23,6 +24,7 @@ from redeem_service.domain.redemption import (
     RedemptionChannel,
     RedemptionStatus,
     RejectionReason,
+    request_fingerprint,
 )
 from shared.application.events import Topic
 from shared.domain.clock import FixedClock
@@ -315,7 +317,7 @@ def test_a_request_produced_by_a_partner_is_stored_and_decided(
 
 
 def test_a_partner_naming_the_player_in_capitals_redeems_from_the_same_wallet(
-    decisions: RedemptionDecisions, store: Store
+    service: RedemptionService, decisions: RedemptionDecisions, store: Store
 ) -> None:
     player = str(uuid.uuid4())
     earn(store, player, 50)
@@ -329,6 +331,32 @@ def test_a_partner_naming_the_player_in_capitals_redeems_from_the_same_wallet(
     )
     [decided] = decisions.decide([event]).decided
     assert (decided.status, decided.player_id) == (RedemptionStatus.CONFIRMED, player)
+    assert store.wallets[player].points == 20
+    # Its list finds it under either spelling.
+    for spelling in (player, player.upper()):
+        assert service.list(CASINO, spelling, None, PageRequest()).total == 1
+
+
+def test_a_request_stored_with_the_player_in_capitals_is_still_the_same_when_replayed(
+    decisions: RedemptionDecisions, store: Store
+) -> None:
+    player = str(uuid.uuid4())
+    earn(store, player, 50)
+    event = DecideRedemption(
+        redeem_request_id=str(uuid.uuid4()),
+        player_id=player.upper(),
+        points=30,
+        reward_description="Spa day",
+        event_id=str(uuid.uuid4()),
+        requested_by="casino",
+    )
+    [decided] = decisions.decide([event]).decided
+    # As a request stored before ids were canonicalised: its fingerprint has the capitals.
+    stored = store.redemptions[decided.id]
+    stored.request_hash = request_fingerprint(player.upper(), 30, "Spa day", None)
+    # The partner produces it again (a new event, the same request): no conflict, no debit.
+    again = replace(event, event_id=str(uuid.uuid4()))
+    assert decisions.decide([again]).decided == []
     assert store.wallets[player].points == 20
 
 
