@@ -28,33 +28,45 @@ from tests.support.tokens import TestSigner, TokenEndpoint
 CLIENT_ID, CLIENT_SECRET = "rewards-service", "a-test-secret"
 
 
-class LoseAnswers(ServerInterceptor):
-    """Lets the wallet record the call, then holds the answer past the caller's deadline."""
+class WalletCalls(ServerInterceptor):
+    """Wraps the wallet's unary calls in ``behave`` (the first ``count`` calls misbehave)."""
 
-    def __init__(self, count: int, hold_seconds: float) -> None:
+    def __init__(self, count: int) -> None:
         self.remaining = count
-        self.hold = hold_seconds
         self._lock = threading.Lock()
+
+    def misbehaves(self) -> bool:
+        with self._lock:
+            misbehave, self.remaining = self.remaining > 0, max(0, self.remaining - 1)
+        return misbehave
+
+    def behave(self, inner: Callable[..., Any], request: Any, context: grpc.ServicerContext) -> Any:
+        raise NotImplementedError
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
         handler = continuation(details)
         if handler is None or handler.unary_unary is None or "Wallet" not in details.method:
             return handler
         inner = handler.unary_unary
-
-        def behaviour(request: Any, context: grpc.ServicerContext) -> Any:
-            response = inner(request, context)
-            with self._lock:
-                lose, self.remaining = self.remaining > 0, max(0, self.remaining - 1)
-            if lose:
-                time.sleep(self.hold)
-            return response
-
         return grpc.unary_unary_rpc_method_handler(
-            behaviour,
+            lambda request, context: self.behave(inner, request, context),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+class LoseAnswers(WalletCalls):
+    """Lets the wallet record the call, then holds the answer past the caller's deadline."""
+
+    def __init__(self, count: int, hold_seconds: float) -> None:
+        super().__init__(count)
+        self.hold = hold_seconds
+
+    def behave(self, inner: Callable[..., Any], request: Any, context: grpc.ServicerContext) -> Any:
+        response = inner(request, context)
+        if self.misbehaves():
+            time.sleep(self.hold)
+        return response
 
 
 @pytest.fixture(scope="module")
@@ -64,32 +76,14 @@ def token_endpoint(signer: TestSigner) -> Iterator[TokenEndpoint]:
     endpoint.stop()
 
 
-class Overloaded(ServerInterceptor):
+class Overloaded(WalletCalls):
     """Refuses the first ``count`` wallet calls with RESOURCE_EXHAUSTED, as a server at its
     concurrent-call limit does."""
 
-    def __init__(self, count: int) -> None:
-        self.remaining = count
-        self._lock = threading.Lock()
-
-    def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
-        handler = continuation(details)
-        if handler is None or handler.unary_unary is None or "Wallet" not in details.method:
-            return handler
-        inner = handler.unary_unary
-
-        def behaviour(request: Any, context: grpc.ServicerContext) -> Any:
-            with self._lock:
-                refuse, self.remaining = self.remaining > 0, self.remaining - 1
-            if refuse:
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many calls")
-            return inner(request, context)
-
-        return grpc.unary_unary_rpc_method_handler(
-            behaviour,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+    def behave(self, inner: Callable[..., Any], request: Any, context: grpc.ServicerContext) -> Any:
+        if self.misbehaves():
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many calls")
+        return inner(request, context)
 
 
 def start_wallet(

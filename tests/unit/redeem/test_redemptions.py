@@ -316,12 +316,11 @@ def test_a_request_produced_by_a_partner_is_stored_and_decided(
     assert outcomes(store)[0]["requestedBy"] == "casino"
 
 
-def test_a_partner_naming_the_player_in_capitals_redeems_from_the_same_wallet(
-    service: RedemptionService, decisions: RedemptionDecisions, store: Store
-) -> None:
+def in_capitals(store: Store) -> tuple[str, DecideRedemption]:
+    """A player with 50 points, and a partner's request for 30 naming them in capitals."""
     player = str(uuid.uuid4())
     earn(store, player, 50)
-    event = DecideRedemption(
+    return player, DecideRedemption(
         redeem_request_id=str(uuid.uuid4()),
         player_id=player.upper(),
         points=30,
@@ -329,6 +328,12 @@ def test_a_partner_naming_the_player_in_capitals_redeems_from_the_same_wallet(
         event_id=str(uuid.uuid4()),
         requested_by="casino",
     )
+
+
+def test_a_partner_naming_the_player_in_capitals_redeems_from_the_same_wallet(
+    service: RedemptionService, decisions: RedemptionDecisions, store: Store
+) -> None:
+    player, event = in_capitals(store)
     [decided] = decisions.decide([event]).decided
     assert (decided.status, decided.player_id) == (RedemptionStatus.CONFIRMED, player)
     assert store.wallets[player].points == 20
@@ -340,16 +345,7 @@ def test_a_partner_naming_the_player_in_capitals_redeems_from_the_same_wallet(
 def test_a_request_stored_with_the_player_in_capitals_is_still_the_same_when_replayed(
     decisions: RedemptionDecisions, store: Store
 ) -> None:
-    player = str(uuid.uuid4())
-    earn(store, player, 50)
-    event = DecideRedemption(
-        redeem_request_id=str(uuid.uuid4()),
-        player_id=player.upper(),
-        points=30,
-        reward_description="Spa day",
-        event_id=str(uuid.uuid4()),
-        requested_by="casino",
-    )
+    player, event = in_capitals(store)
     [decided] = decisions.decide([event]).decided
     # As a request stored before ids were canonicalised: its fingerprint has the capitals.
     stored = store.redemptions[decided.id]
