@@ -78,8 +78,40 @@ def _resolve(value: Any, env: Mapping[str, str]) -> Any:
 
     whole = _PLACEHOLDER.fullmatch(value)
     resolved = _PLACEHOLDER.sub(substitute, value)
-    # A value that is one placeholder takes the YAML type of what it resolves to (int, bool…).
-    return yaml.safe_load(resolved) if whole and resolved != "" else resolved
+    # A value that is one placeholder takes the type of what it resolves to (int, bool…).
+    return _typed(resolved) if whole else resolved
+
+
+_INTEGER = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[-+]?[0-9]+\.[0-9]*([eE][-+]?[0-9]+)?")
+_BOOLEANS = {"true": True, "false": False}
+
+
+def _typed(text: str, structures: bool = False) -> Any:
+    """An environment value as a setting: a decimal integer, a decimal number, ``true`` /
+    ``false`` or ``null`` take that type; with ``structures``, a YAML list or mapping in
+    brackets or braces is read as one; anything else is the text exactly as given.
+
+    Not YAML's own reading of a scalar: it cuts a secret at `` #``, reads ``0777`` as octal,
+    ``1:30`` as 90 and ``on`` as true, and fails on a leading ``@`` or ``%``.
+    """
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if text.lower() in _BOOLEANS:
+        return _BOOLEANS[text.lower()]
+    if text in ("null", "~"):
+        return None
+    return _structure(text) if structures and text[:1] in ("[", "{") else text
+
+
+def _structure(text: str) -> Any:
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return parsed if isinstance(parsed, list | dict) else text
 
 
 def _apply_overrides(settings: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
@@ -96,7 +128,7 @@ def _apply_overrides(settings: dict[str, Any], env: Mapping[str, str]) -> dict[s
                 child = {}
                 node[part] = child
             node = child
-        node[path[-1]] = yaml.safe_load(raw) if raw != "" else ""
+        node[path[-1]] = _typed(raw, structures=True)
     return settings
 
 

@@ -58,3 +58,48 @@ def test_unknown_profile_is_refused() -> None:
     with pytest.raises(ConfigError):
         active_profile({"LOYALTY_PROFILE": "staging-ish"})
     assert active_profile({}) == "dev"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "s3cret #tail",  # YAML would cut a secret at " #"
+        "0777",  # octal in YAML
+        "1:30",  # sexagesimal in YAML
+        "on",  # a boolean in YAML
+        "@first",  # YAML refuses a leading @ or %
+        "%first",
+        "::",  # a mapping in YAML
+        "[::1]",
+        "[::1]:9092",
+        "*anchor",
+        "007",
+    ],
+)
+def test_an_environment_value_is_kept_as_given_unless_it_is_a_plain_number_or_flag(
+    config_dir: Path, text: str
+) -> None:
+    environ = {"DATABASE_URL": text, "KAFKA": text, "LOYALTY__FLAGS__NAME": text}
+    settings = load_settings(config_dir, "dev", environ=environ)
+    assert settings["database"]["url"] == text
+    assert settings["kafka"]["servers"] == text
+    assert settings["flags"]["name"] == text
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("12", 12), ("-3", -3), ("0", 0), ("2.5", 2.5), ("true", True), ("False", False)],
+)
+def test_plain_numbers_and_flags_take_their_type(
+    config_dir: Path, text: str, value: object
+) -> None:
+    environ = {"DATABASE_URL": "x", "PARTITIONS": text, "LOYALTY__FLAGS__ENABLED": text}
+    settings = load_settings(config_dir, "dev", environ=environ)
+    assert settings["kafka"]["partitions"] == value
+    assert settings["flags"]["enabled"] == value
+
+
+def test_an_override_may_give_a_list(config_dir: Path) -> None:
+    environ = {"DATABASE_URL": "x", "LOYALTY__FLAGS__ORIGINS": "[a.example, b.example]"}
+    settings = load_settings(config_dir, "dev", environ=environ)
+    assert settings["flags"]["origins"] == ["a.example", "b.example"]
