@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from shared.addresses import host_port
 from shared.observability.logging import get_logger
 from shared.observability.metrics import serve_metrics
 
@@ -95,7 +96,7 @@ class GrpcServer:
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         self._services: list[str] = []
-        self.port = self._server.add_insecure_port(f"{settings.host}:{settings.port}")
+        self.port = self._server.add_insecure_port(host_port(settings.host, settings.port))
         self._stopped = threading.Event()
         self._stop_requested = threading.Event()
 

@@ -19,6 +19,8 @@ from prometheus_client import (
     start_http_server,
 )
 
+from shared.addresses import bare_host
+
 HTTP_REQUESTS = Counter(
     "http_requests_total",
     "HTTP requests handled.",
@@ -80,4 +82,4 @@ def serve_metrics(port: int) -> None:
     """Expose ``/metrics`` of a process without a web server (workers, the gRPC server) on
     ``port``, on every interface unless ``LISTEN_HOST`` narrows it, as for the web (the
     one-machine platform keeps both on 127.0.0.1; in a cluster the scraper is another host)."""
-    start_http_server(port, addr=os.environ.get("LISTEN_HOST") or "0.0.0.0")  # noqa: S104
+    start_http_server(port, addr=bare_host(os.environ.get("LISTEN_HOST") or "0.0.0.0"))  # noqa: S104

@@ -16,14 +16,15 @@ import gunicorn.http.wsgi
 import gunicorn.util
 from gunicorn.glogging import Logger
 
+from shared.addresses import host_port
 from shared.errors import CommonErrorCode
 from shared.observability.logging import configure_logging
 from shared.web.app_factory import API_CSP, DRAIN_MAX_BYTES, SECURITY_HEADERS, is_chunked
 
-_host = os.environ.get("LISTEN_HOST") or "0.0.0.0"  # noqa: S104
-# An IPv6 address is bracketed, or gunicorn reads its last group as the port.
-_host = f"[{_host}]" if ":" in _host and not _host.startswith("[") else _host
-bind = os.environ.get("GUNICORN_BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
+bind = os.environ.get("GUNICORN_BIND") or host_port(
+    os.environ.get("LISTEN_HOST") or "0.0.0.0",  # noqa: S104
+    os.environ.get("PORT", "8000"),
+)
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
