@@ -1,6 +1,9 @@
 """Operations on the identity service: ``python -m auth_service.manage <command>``.
 
-migrate                       apply the Alembic migrations
+migrate                       apply the Alembic migrations; then, when WALLET_CLIENT_SECRET is
+                              set, make the wallet client (WALLET_CLIENT_ID, default
+                              rewards-service) work with that secret: registered when missing,
+                              its secret replaced when it differs
 seed                          create the admin account and partner clients when missing;
                               prints the new credentials once, as JSON
 rotate-keys                   make a new signing key active
@@ -10,30 +13,50 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
 from typing import Any
 
 from auth_service.application.commands import CreateClient, RegisterUser
-from auth_service.container import build_container
+from auth_service.container import Container, build_container
 from shared.domain.exceptions import Conflict
 from shared.domain.principal import Role
 from shared.observability.logging import configure_logging
 from shared.persistence.migrations import upgrade
 
+WALLET_CLIENT_ID = "rewards-service"
 PARTNER_SCOPES = ["rewards.read", "rewards.write", "rewards.redeem"]
 # client id: (name, scopes, the kinds of events it sends)
 DEFAULT_CLIENTS: dict[str, tuple[str, list[str], list[str]]] = {
     "hotel": ("Hotel", PARTNER_SCOPES, ["HOTEL"]),
     "casino": ("Casino", PARTNER_SCOPES, ["CASINO"]),
     "dining": ("Dining", PARTNER_SCOPES, ["DINING"]),
-    "rewards-service": ("Rewards service (wallet calls)", ["wallet.write"], []),
+    WALLET_CLIENT_ID: ("Rewards service (wallet calls)", ["wallet.write"], []),
 }
 
 
 def migrate(_: argparse.Namespace) -> None:
-    settings = build_container().config()
-    upgrade("auth_service", settings["database"]["url"])
+    container = build_container()
+    upgrade("auth_service", container.config()["database"]["url"])
+    secret = os.environ.get("WALLET_CLIENT_SECRET")
+    if secret:
+        provision_wallet_client(
+            container, os.environ.get("WALLET_CLIENT_ID") or WALLET_CLIENT_ID, secret
+        )
+    container.shutdown_resources()
+
+
+def provision_wallet_client(container: Container, client_id: str, secret: str) -> None:
+    """The deployment keeps the wallet client's secret in its secret store and gives it to
+    rewards; auth's migrate job makes the client work with it, so nobody copies a secret by
+    hand from an API answer."""
+    name, scopes, _ = DEFAULT_CLIENTS[WALLET_CLIENT_ID]
+    outcome = container.client_service().provision(
+        CreateClient(name=name, scopes=frozenset(scopes), client_id=client_id, secret=secret),
+        actor="deployment",
+    )
+    print(json.dumps({"walletClient": client_id, "outcome": outcome}))
 
 
 def seed(args: argparse.Namespace) -> None:

@@ -45,6 +45,9 @@ class CreateClient:
     scopes: frozenset[str]
     client_id: str | None = None
     event_sources: frozenset[str] = frozenset()
+    #: a secret the deployment keeps in its secret store (see ClientService.provision);
+    #: None generates one
+    secret: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ from auth_service.domain.exceptions import (
     UserNotFound,
 )
 from auth_service.domain.model import (
+    MIN_PROVISIONED_SECRET_LENGTH,
     ClientStatus,
     KeyStatus,
     PartnerClient,
@@ -407,6 +408,16 @@ def forget_changed_client(lookups: ExpiringCache[str, Any], account: str | None)
         lookups.invalidate(account[len(prefix) :])
 
 
+def _provisioned(secret: str | None) -> str | None:
+    if secret is None:
+        return None
+    if len(secret) < MIN_PROVISIONED_SECRET_LENGTH:
+        raise ValueError(
+            f"a provisioned client secret has at least {MIN_PROVISIONED_SECRET_LENGTH} characters"
+        )
+    return secret
+
+
 class ClientService:
     """Partner and internal OAuth2 clients (client credentials)."""
 
@@ -433,7 +444,7 @@ class ClientService:
         scopes = check_scopes(command.scopes)
         sources = check_event_sources(scopes, command.event_sources)
         client_id = command.client_id or f"client-{secrets.token_hex(8)}"
-        secret = secrets.token_urlsafe(32)
+        secret = _provisioned(command.secret) or secrets.token_urlsafe(32)
         client = PartnerClient(
             client_id=client_id,
             name=command.name.strip(),
@@ -505,16 +516,39 @@ class ClientService:
             revoke_tokens=lambda old, new: "RIGHTS_REDUCED" if new.takes_rights_from(old) else None,
         )
 
+    def provision(self, command: CreateClient, actor: str | None) -> str:
+        """Make the client ``command.client_id`` work with ``command.secret``, the value the
+        deployment keeps in its secret store for the client's caller: register it when missing,
+        give it that secret when it has another (a rotation, so the tokens issued with the old
+        one are refused), nothing when it has it. Returns ``created``, ``rotated`` or
+        ``unchanged``. Scopes and event sources of an existing client are left as they are."""
+        secret = _provisioned(command.secret)
+        if secret is None or command.client_id is None:
+            raise ValueError("provisioning needs the client id and its secret")
+        client = self.get(command.client_id)
+        if client is None:
+            self.create(command, actor)
+            return "created"
+        if self._hasher.verify(client.secret_hash, secret):
+            return "unchanged"
+        self.rotate_secret(command.client_id, actor, secret=secret)
+        return "rotated"
+
     def rotate_secret(
-        self, client_id: str, actor: str | None, previous_valid_for_seconds: int = 0
+        self,
+        client_id: str,
+        actor: str | None,
+        previous_valid_for_seconds: int = 0,
+        secret: str | None = None,
     ) -> ClientCredentials:
         """A new secret, returned now and never again.
 
         By default (a leak) the old one gets no more tokens and the tokens issued with it are
         refused everywhere within seconds (ADR 0021). A planned rotation gives the old secret
         ``previous_valid_for_seconds`` more (both work meanwhile, so the client's deployments
-        switch without an outage) and revokes nothing."""
-        secret = secrets.token_urlsafe(32)
+        switch without an outage) and revokes nothing. ``secret`` is a provisioned one
+        (:meth:`provision`)."""
+        secret = _provisioned(secret) or secrets.token_urlsafe(32)
         secret_hash = self._hasher.hash(secret)
         overlap = timedelta(seconds=previous_valid_for_seconds)
         client = self._change(

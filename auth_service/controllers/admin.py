@@ -181,6 +181,7 @@ class Clients(MethodView):
                 scopes=frozenset(body["scopes"]),
                 client_id=body.get("client_id"),
                 event_sources=frozenset(body["event_sources"]),
+                secret=body.get("client_secret"),
             ),
             actor=current_principal().subject,
         )

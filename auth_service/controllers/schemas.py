@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from auth_service.domain.model import (
     EMAIL_PATTERN,
+    MIN_PROVISIONED_SECRET_LENGTH,
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
     UserStatus,
@@ -170,6 +171,16 @@ class ClientCreateSchema(Schema):
         validate=[validate.Length(min=3, max=64), FullMatch(r"^[a-z0-9][a-z0-9-]*$")],
     )
     event_sources = _client_event_sources(load_default=list)
+    client_secret = fields.String(
+        data_key="clientSecret",
+        load_only=True,
+        validate=validate.Length(min=MIN_PROVISIONED_SECRET_LENGTH, max=256),
+        metadata={
+            "description": "Optional: a secret the deployment already keeps for the client "
+            "(at least 32 characters, random); without it auth generates one and answers it "
+            "once."
+        },
+    )
 
 
 class ClientUpdateSchema(Schema):

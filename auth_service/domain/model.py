@@ -304,3 +304,8 @@ class SigningKey:
         return self.status is KeyStatus.ACTIVE or (
             self.retire_after is not None and self.retire_after > now
         )
+
+
+#: the shortest client secret a deployment may provision (the generated ones are 32 random
+#: bytes, 43 characters)
+MIN_PROVISIONED_SECRET_LENGTH = 32

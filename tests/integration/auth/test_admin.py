@@ -533,3 +533,21 @@ def test_key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key
     register(client, email)
     fresh = login(client, email).json["accessToken"]
     assert jwt.get_unverified_header(fresh)["kid"] == new_kid
+
+
+def test_a_client_may_be_registered_with_the_secret_the_deployment_keeps(client, admin_token):
+    kept = "k" * 48
+    body = {"name": "Spa", "scopes": ["rewards.read"], "clientId": "spa-kept"}
+    short = client.post(
+        "/api/v1/auth/clients", json={**body, "clientSecret": "short"}, headers=bearer(admin_token)
+    )
+    assert short.status_code == 422
+    created = client.post(
+        "/api/v1/auth/clients", json={**body, "clientSecret": kept}, headers=bearer(admin_token)
+    )
+    assert created.status_code == 201
+    assert created.json["clientSecret"] == kept
+    token = client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, auth=("spa-kept", kept)
+    )
+    assert token.status_code == 200

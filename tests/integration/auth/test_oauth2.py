@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
+from dataclasses import replace
 
 import jwt
 import pytest
 
+from auth_service import manage
+from auth_service.application.commands import CreateClient
 from tests.integration.auth.conftest import AUDIENCE, ISSUER, bearer
 
 
@@ -220,3 +224,58 @@ def test_discovery_documents(client):
     assert keys
     assert all(k["kty"] == "RSA" and k["alg"] == "RS256" and k["use"] == "sig" for k in keys)
     assert all("d" not in k and "p" not in k for k in keys)  # public halves only
+
+
+def test_a_provisioned_client_works_with_the_deployments_secret(client, auth_container):
+    clients = auth_container.client_service()
+    first, second = "s" * 40, "t" * 48
+    command = CreateClient(
+        name="Rewards service (wallet calls)",
+        scopes=frozenset({"wallet.write"}),
+        client_id="wallet-caller",
+        secret=first,
+    )
+
+    def token_status(secret: str) -> int:
+        answer = client.post(
+            "/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=("wallet-caller", secret),
+        )
+        return int(answer.status_code)
+
+    assert clients.provision(command, actor="deployment") == "created"
+    assert token_status(first) == 200
+    assert clients.provision(command, actor="deployment") == "unchanged"
+    # The secret store holds another value now (a rotation there): auth follows it.
+    assert clients.provision(replace(command, secret=second), actor="deployment") == "rotated"
+    assert token_status(second) == 200
+    assert token_status(first) == 401
+    with pytest.raises(ValueError, match="at least 32"):
+        clients.provision(replace(command, secret="short"), actor="deployment")
+
+
+def test_the_migrate_job_registers_the_wallet_client_with_the_secret_it_is_given(
+    client, auth_database, infra, monkeypatch, capsys
+):
+    secret = "w" * 43
+    monkeypatch.setenv("LOYALTY_PROFILE", "test")
+    monkeypatch.setenv("DATABASE_URL", auth_database)
+    monkeypatch.setenv("REDIS_URL", infra.redis_url)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", infra.kafka_bootstrap)
+    monkeypatch.setenv("WALLET_CLIENT_ID", "wallet-by-migrate")
+    monkeypatch.setenv("WALLET_CLIENT_SECRET", secret)
+
+    manage.main(["migrate"])
+
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {
+        "walletClient": "wallet-by-migrate",
+        "outcome": "created",
+    }
+    token = client.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=("wallet-by-migrate", secret),
+    )
+    assert token.status_code == 200
+    assert token.json["scope"] == "wallet.write"

@@ -26,6 +26,9 @@ locals {
       REDIS_URL                  = local.redis_url["auth"]
       AUTH_KEY_ENCRYPTION_SECRET = local.password["auth_key_encryption_secret"]
       AUTH_CLIENT_SECRET_PEPPER  = local.password["auth_client_secret_pepper"]
+      # Read by auth-migrate only, which registers the wallet client with it (the same value
+      # as rewards'), so nobody copies a secret from an API answer.
+      WALLET_CLIENT_SECRET = local.password["wallet_client_secret"]
     }
     rewards = {
       DATABASE_URL         = local.postgres_url["rewards"]

@@ -214,7 +214,10 @@ module "migrate" {
     SERVICE = each.value.package
     PROCESS = "migrate"
   })
-  secrets              = local.service_secrets[each.key]
+  # auth's job also registers the wallet client with the secret rewards is given.
+  secrets = each.key == "auth" ? merge(local.service_secrets.auth, {
+    WALLET_CLIENT_SECRET = "${aws_secretsmanager_secret.service["auth"].arn}:WALLET_CLIENT_SECRET::"
+  }) : local.service_secrets[each.key]
   health_check_command = null
   cpu                  = 256
   memory               = 512
