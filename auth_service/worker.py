@@ -9,7 +9,7 @@ from shared.application.events import Topic
 from shared.messaging.consumer import group_member
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.worker import Component, Worker
-from shared.observability.logging import configure_logging
+from shared.observability.logging import configure_logging_from
 
 
 def components(container: Container) -> list[Component]:
@@ -35,7 +35,7 @@ def components(container: Container) -> list[Component]:
 def main() -> None:
     container = build_container()
     settings = container.config()
-    configure_logging("auth-worker", level=settings["logging"]["level"])
+    configure_logging_from("auth-worker", settings)
     worker_settings = settings["worker"]
     try:
         Worker(

@@ -17,7 +17,7 @@ from notification_service.controllers.consumers import (
 from shared.application.events import Topic
 from shared.messaging.consumer import ConsumerRunner, EventHandler, group_member
 from shared.messaging.worker import Worker
-from shared.observability.logging import configure_logging
+from shared.observability.logging import configure_logging_from
 
 
 def consumer_runner(
@@ -57,7 +57,7 @@ def components(container: Container) -> list[ConsumerRunner]:
 def main() -> None:
     container = build_container()
     settings = container.config()
-    configure_logging("notification-worker", level=settings["logging"]["level"])
+    configure_logging_from("notification-worker", settings)
     if settings["mongodb"].get("ensure_indexes_on_start"):
         ensure_indexes(container.mongo())
     verify_indexes(container.mongo())

@@ -14,7 +14,7 @@ from shared.grpc.interceptors import (
     ServerInterceptor,
 )
 from shared.grpc.server import GrpcServer, GrpcServerSettings, serve_in_processes
-from shared.observability.logging import configure_logging
+from shared.observability.logging import configure_logging_from
 from shared.warm_up import core_warm_up, warm_up
 
 
@@ -48,12 +48,7 @@ def serve(index: int = 0) -> None:
     """One server process (``index`` numbers the processes of a multi-process server)."""
     container = build_container()
     settings = container.config()
-    logging_settings = settings["logging"]
-    configure_logging(
-        "redeem-grpc",
-        level=str(logging_settings["level"]),
-        json_output=bool(logging_settings.get("json", True)),
-    )
+    configure_logging_from("redeem-grpc", settings)
     metrics_port = int(settings["grpc"].get("metrics_port") or 0)
     if metrics_port and index:
         container.config.grpc.metrics_port.from_value(metrics_port + index)
@@ -71,7 +66,7 @@ def main() -> None:
     if processes == 1:
         serve()
         return
-    configure_logging("redeem-grpc", level=str(settings["logging"]["level"]))
+    configure_logging_from("redeem-grpc", settings)
     sys.exit(serve_in_processes(serve, processes))
 
 

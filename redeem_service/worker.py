@@ -19,7 +19,7 @@ from shared.messaging.account_status import AccountStatusChanges
 from shared.messaging.consumer import ConsumerRunner, EventHandler, group_member
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.worker import Component, Worker
-from shared.observability.logging import configure_logging
+from shared.observability.logging import configure_logging_from
 
 
 def consumer_runner(
@@ -76,7 +76,7 @@ def components(container: Container) -> list[Component]:
 def main() -> None:
     container = build_container()
     settings = container.config()
-    configure_logging("redeem-worker", level=settings["logging"]["level"])
+    configure_logging_from("redeem-worker", settings)
     try:
         Worker(
             components(container), metrics_port=int(settings["worker"]["metrics_port"]) or None

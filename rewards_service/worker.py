@@ -19,7 +19,7 @@ from shared.messaging.consumer import ConsumerRunner, ConsumerSettings, EventHan
 from shared.messaging.kafka import consumer_config, create_producer
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.worker import Component, Periodic, Worker
-from shared.observability.logging import configure_logging
+from shared.observability.logging import configure_logging_from
 
 
 def consumer(
@@ -48,7 +48,7 @@ def consumer(
 def main() -> None:
     container = build_container()
     settings = container.config()
-    configure_logging("rewards-worker", level=settings["logging"]["level"])
+    configure_logging_from("rewards-worker", settings)
     worker_settings = settings["worker"]
     groups = settings["consumers"]
     relay = OutboxRelay.for_worker(

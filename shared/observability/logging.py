@@ -12,6 +12,7 @@ import structlog
 from shared.observability import context
 
 _configured = False
+_json = True
 
 
 class _ServiceField:
@@ -34,17 +35,37 @@ def _add_trace_context(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str,
     return event_dict
 
 
-def configure_logging(service: str, level: str = "INFO", json_output: bool = True) -> None:
+def configure_logging(
+    service: str, level: str | None = None, json_output: bool | None = None
+) -> None:
     """Route structlog and the standard library through one JSON (or console) renderer.
 
-    Handlers are installed once per process; a later call only renames the service (gunicorn
-    configures logging before it loads the app)."""
-    global _configured  # noqa: PLW0603 - logging is process-wide by nature
+    Handlers are installed once per process. A later call renames the service and applies the
+    ``level`` and ``json_output`` it names (gunicorn configures logging before it loads the
+    app, whose settings choose them); ``None`` keeps what is set (INFO and JSON at first).
+    """
+    global _configured, _json
     _SERVICE.name = service
-    if _configured:
-        return
-    _configured = True
+    wanted_json = _json if json_output is None else json_output
+    if not _configured or wanted_json != _json:
+        _install(wanted_json)
+        _configured, _json = True, wanted_json
+    if level is not None:
+        logging.getLogger().setLevel(level.upper())
 
+
+def configure_logging_from(service: str, settings: Mapping[str, Any]) -> None:
+    """:func:`configure_logging` with the ``logging`` section of a service's settings
+    (``level``, ``json``)."""
+    section = settings.get("logging", {})
+    configure_logging(
+        service,
+        level=str(section.get("level", "INFO")),
+        json_output=bool(section.get("json", True)),
+    )
+
+
+def _install(json_output: bool) -> None:
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -80,7 +101,8 @@ def configure_logging(service: str, level: str = "INFO", json_output: bool = Tru
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    if not _configured:
+        root.setLevel(logging.INFO)
     for noisy in ("werkzeug", "urllib3", "kafka", "pymongo", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # gunicorn's own loggers go through the same JSON handler.

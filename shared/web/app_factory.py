@@ -23,7 +23,7 @@ from shared.json_text import (
     json_text_has_nul,
 )
 from shared.observability import context
-from shared.observability.logging import configure_logging, get_logger
+from shared.observability.logging import configure_logging_from, get_logger
 from shared.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
 from shared.web.docs import DOCS_CSP, TEMPLATES_DIR, swagger_assets_blueprint
 from shared.web.errors import (
@@ -70,12 +70,7 @@ def create_base_app(
     description: str = "",
 ) -> tuple[Flask, LoyaltyApi]:
     """Build the Flask app and its API for ``service`` (the docs live under ``/<service>/``)."""
-    logging_settings = settings.get("logging", {})
-    configure_logging(
-        service,
-        level=str(logging_settings.get("level", "INFO")),
-        json_output=bool(logging_settings.get("json", True)),
-    )
+    configure_logging_from(service, settings)
     web = settings.get("web", {})
     app = Flask(import_name)
     # "//" in a path is a 404 in the error envelope, not an HTML redirect whose Location is

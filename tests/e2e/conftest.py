@@ -89,6 +89,9 @@ def platform(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         grpc_ports={"redeem": free_port()},
         extra={
             "MONGODB_DATABASE": f"notifications_e2e_{infra.run_id}",
+            # As the platform runs (the test profile's default is WARNING): tests read access
+            # lines and lifecycle events from the logs.
+            "LOG_LEVEL": "INFO",
             # Long enough for a test to send the registration an event is waiting for.
             "LOYALTY__EARNING__PARK_WAIT_SECONDS": "10",
         },
