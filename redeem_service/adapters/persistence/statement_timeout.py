@@ -30,19 +30,23 @@ def _two_significant_digits(milliseconds: int) -> int:
 
 
 def _budget_ms(default_ms: int) -> int | None:
-    """The most the work in hand may take: its remaining deadline capped by ``default_ms``;
-    None without a deadline."""
+    """The most the work in hand may take: its remaining deadline capped by ``default_ms``
+    (0, PostgreSQL's "no timeout", caps nothing); None without a deadline."""
     remaining = deadline.remaining()
     if remaining is None:
         return None
-    return min(default_ms, max(1, int(remaining * 1000)))
+    remaining_ms = max(1, int(remaining * 1000))
+    return remaining_ms if default_ms <= 0 else min(default_ms, remaining_ms)
 
 
 def wanted_timeout_ms(default_ms: int) -> int:
     """The timeout to set for the work in hand: its budget rounded down, or ``default_ms``
     without a deadline."""
     budget = _budget_ms(default_ms)
-    return default_ms if budget is None else min(default_ms, _two_significant_digits(budget))
+    if budget is None:
+        return default_ms
+    rounded = _two_significant_digits(budget)
+    return rounded if default_ms <= 0 else min(default_ms, rounded)
 
 
 def timeout_to_set(current_ms: int, default_ms: int) -> int | None:

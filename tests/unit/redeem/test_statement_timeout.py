@@ -50,3 +50,13 @@ def test_the_session_timeout_is_set_only_when_it_no_longer_fits(
 def test_without_a_deadline_only_the_default_fits() -> None:
     assert timeout_to_set(15_000, 15_000) is None
     assert timeout_to_set(9_900, 15_000) == 15_000
+
+
+def test_with_no_default_timeout_a_deadline_still_bounds_the_work() -> None:
+    # statement_timeout_ms: 0 is PostgreSQL's "no timeout": a caller's deadline still applies.
+    assert wanted_timeout_ms(0) == 0
+    with deadline.bound_deadline(1.0):
+        assert wanted_timeout_ms(0) == 990
+        assert timeout_to_set(0, 0) == 990
+        assert timeout_to_set(990, 0) is None
+    assert timeout_to_set(990, 0) == 0
