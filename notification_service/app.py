@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.routing.exceptions import WebsocketMismatch
+from wsproto.utilities import RemoteProtocolError
 
 from notification_service.adapters.mongo import check_mongo, ensure_indexes
 from notification_service.container import Container, build_container
@@ -69,6 +70,7 @@ def create_app(
     api.register_blueprint(notifications.blp)
     app.register_blueprint(live.blp)
     app.register_error_handler(WebsocketMismatch, live.upgrade_required)
+    app.register_error_handler(RemoteProtocolError, live.handshake_refused)
     socket_rule = next(r for r in app.url_map.iter_rules() if r.rule == live.WS_PATH)
     api.spec.path(rule=socket_rule, operations=live.openapi_operation())
 

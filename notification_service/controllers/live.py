@@ -15,6 +15,8 @@ up and 1001 when the server restarts. Messages are
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import signal
 import threading
@@ -29,6 +31,7 @@ from flask_jwt_extended import get_jwt
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 from werkzeug.routing.exceptions import WebsocketMismatch
+from wsproto.utilities import RemoteProtocolError
 
 from notification_service.application.live import (
     CloseCode,
@@ -58,6 +61,9 @@ SUBPROTOCOL = "loyalty.notifications.v1"
 TOKEN_SUBPROTOCOL_PREFIX = "bearer."  # noqa: S105 - a prefix, not a secret
 _MAX_DISCARDED_PER_WAKEUP = 100
 
+#: the length of a Sec-WebSocket-Key's nonce (RFC 6455 §4.1)
+_KEY_BYTES = 16
+
 blp = Blueprint("notification_socket", __name__)
 sock = Sock()
 
@@ -73,6 +79,38 @@ def _authenticate() -> None:
         )
     g.token_expires_at = datetime.fromtimestamp(int(get_jwt()["exp"]), UTC)
     g.token_issued_at = issued_at(get_jwt())
+    _check_handshake()
+
+
+def _check_handshake() -> None:
+    """An upgrade the WebSocket library would fail on is answered here (RFC 6455 §4.2.1):
+    another protocol version → 426 naming ours, a missing or malformed key → 400."""
+    if request.headers.get("Sec-WebSocket-Version", "").strip() != "13":
+        raise HttpError(
+            426,
+            NotificationErrorCode.WEBSOCKET_UPGRADE_REQUIRED,
+            "This endpoint speaks WebSocket version 13.",
+            headers={"Sec-WebSocket-Version": "13"},
+        )
+    try:
+        nonce = base64.b64decode(request.headers.get("Sec-WebSocket-Key", ""), validate=True)
+    except binascii.Error:
+        nonce = b""
+    if len(nonce) != _KEY_BYTES:
+        raise HttpError(
+            400,
+            NotificationErrorCode.WEBSOCKET_HANDSHAKE_INVALID,
+            "Sec-WebSocket-Key must be 16 bytes in base64.",
+        )
+
+
+def handshake_refused(_exc: RemoteProtocolError) -> Response:
+    """Anything else the WebSocket library refuses in the handshake: the client's error."""
+    return error_response(
+        400,
+        NotificationErrorCode.WEBSOCKET_HANDSHAKE_INVALID,
+        "The WebSocket handshake is not valid.",
+    )
 
 
 def _token_from_subprotocols() -> None:

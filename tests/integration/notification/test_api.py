@@ -291,3 +291,30 @@ def test_the_warm_up_reaches_every_dependency_before_traffic(notification_app: F
     assert [step.name for step in steps] == ["mongodb", "redis", "inactive_users"]
     for step in steps:
         step.run()
+
+
+def test_a_malformed_handshake_is_the_clients_error(
+    client: FlaskClient, minter: TokenMinter
+) -> None:
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", **bearer(minter.token("p"))}
+    no_key = client.get(
+        "/api/v1/notifications/ws", headers={**upgrade, "Sec-WebSocket-Version": "13"}
+    )
+    assert no_key.status_code == 400
+    assert body(no_key)["error"]["code"] == "NOTIFICATION_WEBSOCKET_HANDSHAKE_INVALID"
+    bad_key = client.get(
+        "/api/v1/notifications/ws",
+        headers={**upgrade, "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "not base64!"},
+    )
+    assert bad_key.status_code == 400
+    old = client.get(
+        "/api/v1/notifications/ws",
+        headers={
+            **upgrade,
+            "Sec-WebSocket-Version": "8",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    )
+    assert old.status_code == 426
+    assert old.headers["Sec-WebSocket-Version"] == "13"
+    assert body(old)["error"]["code"] == "NOTIFICATION_WEBSOCKET_UPGRADE_REQUIRED"
