@@ -20,13 +20,17 @@ from redeem_service.domain.exceptions import (
     RedemptionKeyReused,
     RedemptionNotFound,
 )
-from redeem_service.domain.model import Wallet, WalletTransaction, check_player_id
+from redeem_service.domain.model import (
+    Wallet,
+    WalletTransaction,
+    canonical_player_id,
+    check_player_id,
+)
 from redeem_service.domain.ports import RedemptionFilter
 from redeem_service.domain.redemption import (
     Redemption,
     RedemptionChannel,
     RedemptionStatus,
-    canonical_player_id,
     requester_of,
 )
 from shared.application.events import Topic

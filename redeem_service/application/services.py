@@ -22,6 +22,7 @@ from redeem_service.domain.model import (
     TransactionSource,
     Wallet,
     WalletTransaction,
+    canonical_player_id,
     check_adjustment_reason,
     check_player_id,
 )
@@ -66,7 +67,7 @@ class WalletService:
         """Credit or debit for an internal service. The same idempotency key with the same
         content returns the first result; with a different content it is refused."""
         request = TransactionRequest(
-            player_id=command.player_id,
+            player_id=canonical_player_id(command.player_id),
             kind=command.kind,
             amount=Amount.parse(command.currency, command.amount),
             idempotency_key=command.idempotency_key,
@@ -87,7 +88,7 @@ class WalletService:
         # key of a service transaction such as a promotion claim.
         key = ADJUSTMENT_KEY_PREFIX + (command.idempotency_key or str(uuid.uuid4()))
         request = TransactionRequest(
-            player_id=command.player_id,
+            player_id=canonical_player_id(command.player_id),
             kind=command.kind,
             amount=Amount.parse(command.currency, command.amount),
             idempotency_key=key,
@@ -103,7 +104,7 @@ class WalletService:
 
     def wallet(self, player_id: str) -> Wallet:
         """The player's balances (an empty wallet before the first transaction)."""
-        check_player_id(player_id)
+        player_id = canonical_player_id(check_player_id(player_id))
         with self._uow() as uow:
             return uow.wallets.get(player_id) or Wallet(player_id)
 
@@ -111,7 +112,7 @@ class WalletService:
         self, player_id: str, filters: TransactionFilter, page: PageRequest
     ) -> WalletStatement:
         """Balances and one page of transactions, newest first."""
-        check_player_id(player_id)
+        player_id = canonical_player_id(check_player_id(player_id))
         with self._uow() as uow:
             wallet = uow.wallets.get(player_id) or Wallet(player_id)
             transactions = uow.transactions.list(player_id, filters, page)

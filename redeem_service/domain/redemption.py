@@ -31,6 +31,7 @@ from redeem_service.domain.model import (
     TransactionType,
     Wallet,
     WalletTransaction,
+    canonical_player_id,
     check_player_id,
 )
 from shared.domain.principal import Principal
@@ -114,12 +115,6 @@ def request_fingerprint(
         ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def canonical_player_id(player_id: str) -> str:
-    """A player id that is a UUID in lower case, as auth issues it (a partner may send it in
-    capitals); any other id as it is."""
-    return player_id.lower() if _UUID.fullmatch(player_id) else player_id
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -67,6 +68,19 @@ def test_a_credit_is_recorded_with_its_balance(service: WalletService, store: St
     assert recorded.source is TransactionSource.SERVICE
     assert recorded.additional_data == {"promotionId": "promo-1"}
     assert service.wallet("p1").bonus == Decimal("25.50")
+
+
+def test_a_player_id_in_capitals_is_the_same_players_wallet(
+    service: WalletService, store: Store
+) -> None:
+    player = str(uuid.uuid4())
+    service.record(credit("1.00", player=player.upper()), actor="rewards-service")
+    assert [t.player_id for t in store.transactions] == [player]
+    assert (
+        service.wallet(player.upper())
+        == service.wallet(player)
+        == Wallet(player, Decimal("1.00"), 0)
+    )
 
 
 def test_the_same_key_and_content_returns_the_first_result_without_a_second_credit(
