@@ -42,6 +42,10 @@ def parse_timestamp(value: str) -> datetime:
     moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)  # 0001-01-01T00:00:00+01:00 has no UTC time
+    except OverflowError:
+        raise ValueError(f"timestamp {value[:40]!r} is out of range") from None
     return moment
 
 

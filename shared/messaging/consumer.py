@@ -248,7 +248,10 @@ class ConsumerRunner:
             if not isinstance(document, dict):
                 raise EventSchemaError("the record is not a JSON object")
             self._schemas.validate(document)
-            event = IntegrationEvent.from_message(document)
+            try:
+                event = IntegrationEvent.from_message(document)
+            except ValueError as exc:  # what the schema cannot say (a timestamp out of range)
+                raise EventSchemaError(str(exc)) from None
         except (ValueError, KeyError, TypeError) as exc:
             reason = "schema_violation" if isinstance(exc, EventSchemaError) else "invalid_json"
             self._dead_letter(message, reason, str(exc))

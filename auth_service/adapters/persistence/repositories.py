@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -72,6 +73,10 @@ class SqlAlchemyUserRepository(UserRepository):
             raise EmailAlreadyRegistered() from exc
 
     def get(self, user_id: str, for_update: bool = False) -> User | None:
+        try:
+            user_id = str(uuid.UUID(user_id))
+        except ValueError:
+            return None  # no user has it (the column would refuse the comparison)
         query = select(users).where(users.c.id == user_id)
         if for_update:
             query = query.with_for_update()

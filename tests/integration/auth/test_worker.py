@@ -77,3 +77,12 @@ def test_the_worker_applies_what_the_web_could_not_and_never_flips_a_newer_statu
     send(status_changed(unknown, "INACTIVE"), unknown)
     applied(unknown)
     assert not accounts.is_inactive(unknown)
+
+
+def test_a_status_change_for_an_id_that_is_no_users_changes_nothing(
+    auth_container: Container,
+) -> None:
+    events = auth_container.own_account_events()
+    for account in ("x" * 64, "urn:uuid:" + "0" * 8, str(uuid.uuid4())):
+        events.follow_status(account, client=False)  # nobody's: no error, nothing marked
+        assert not auth_container.core.inactive_users().is_inactive(account)

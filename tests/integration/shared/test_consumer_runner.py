@@ -99,6 +99,8 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
         json.dumps({**registered("utf16@example.com"), "firstName": "Ann\u0000"}).encode("utf-16"),
         # One name twice: parsers disagree on which value counts, so neither is taken.
         b'{"email": "dup@example.com", ' + json.dumps(registered("twice@example.com"))[1:].encode(),
+        # A date-time the schema accepts that has no UTC time.
+        {**registered("early@example.com"), "occurredAt": "0001-01-01T00:00:00+01:00"},
         registered("b@example.com"),
     ]
     for record in records:
@@ -106,7 +108,7 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
     running = Running(infra, topic, f"g-{uuid.uuid4().hex}", handler)
     try:
         wait_until(lambda: handler.seen == ["a@example.com", "b@example.com"])
-        dead = dlq.wait_for(lambda r: True, count=8)
+        dead = dlq.wait_for(lambda r: True, count=9)
     finally:
         running.stop()
         dlq.close()
@@ -119,8 +121,10 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_partition_keeps_moving(
         "processing_failed",
         "schema_violation",
         "schema_violation",
+        "schema_violation",
         "unknown_player",
     ]
+    assert any("out of range" in r["headers"]["dlq-error"] for r in dead)
     for record in dead:
         assert record["headers"]["dlq-original-topic"] == topic
         assert record["headers"]["dlq-error"]

@@ -72,3 +72,9 @@ def test_every_topic_has_a_dead_letter_companion() -> None:
 )
 def test_timestamps_are_read_as_rfc_3339_allows(value: str) -> None:
     assert parse_timestamp(value) == datetime(2026, 12, 7, 4, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"])
+def test_a_timestamp_without_a_utc_time_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        parse_timestamp(value)
