@@ -18,6 +18,7 @@ from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
 from shared.domain.exceptions import DependencyUnavailable
 from shared.domain.pagination import Page, PageRequest
+from shared.domain.player_ids import canonical_player_id
 from shared.domain.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ class NotificationService:
     @staticmethod
     def _readable_user(reader: Principal, user_id: str | None) -> str:
         """A player reads their own notifications; staff may read a player's."""
-        target = user_id or reader.subject
+        target = canonical_player_id(user_id) if user_id else reader.subject
         reader.ensure_can_read_player(target)
         return target
 

@@ -23,7 +23,6 @@ from redeem_service.domain.exceptions import (
 from redeem_service.domain.model import (
     Wallet,
     WalletTransaction,
-    canonical_player_id,
     check_player_id,
 )
 from redeem_service.domain.ports import RedemptionFilter
@@ -38,6 +37,7 @@ from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
 from shared.domain.exceptions import Conflict, PermissionDenied
 from shared.domain.pagination import Page, PageRequest
+from shared.domain.player_ids import canonical_player_id
 from shared.domain.principal import Principal, Role, Scope
 
 UowFactory = Callable[[], RedeemUnitOfWork]

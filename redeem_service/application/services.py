@@ -22,7 +22,6 @@ from redeem_service.domain.model import (
     TransactionSource,
     Wallet,
     WalletTransaction,
-    canonical_player_id,
     check_adjustment_reason,
     check_player_id,
 )
@@ -31,6 +30,7 @@ from shared.application.events import Topic
 from shared.domain.clock import Clock
 from shared.domain.exceptions import Conflict, PermissionDenied
 from shared.domain.pagination import Page, PageRequest
+from shared.domain.player_ids import canonical_player_id
 from shared.domain.principal import Principal
 
 UowFactory = Callable[[], RedeemUnitOfWork]

@@ -130,17 +130,6 @@ def check_player_id(player_id: str) -> str:
     return player_id
 
 
-_UUID_ID = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
-
-
-def canonical_player_id(player_id: str) -> str:
-    """A player id that is a UUID in lower case, as auth issues it (a partner or an internal
-    caller may send it in capitals); any other id as it is."""
-    return player_id.lower() if _UUID_ID.fullmatch(player_id) else player_id
-
-
 def check_adjustment_reason(reason: str) -> str:
     """An adjustment is only recorded with the reason for it (shown in the audit log)."""
     reason = reason.strip()

@@ -31,9 +31,9 @@ from redeem_service.domain.model import (
     TransactionType,
     Wallet,
     WalletTransaction,
-    canonical_player_id,
     check_player_id,
 )
+from shared.domain.player_ids import canonical_player_id
 from shared.domain.principal import Principal
 
 MAX_REDEMPTION_POINTS = 10_000_000

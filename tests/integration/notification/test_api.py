@@ -318,3 +318,16 @@ def test_a_malformed_handshake_is_the_clients_error(
     assert old.status_code == 426
     assert old.headers["Sec-WebSocket-Version"] == "13"
     assert body(old)["error"]["code"] == "NOTIFICATION_WEBSOCKET_UPGRADE_REQUIRED"
+
+
+def test_a_player_naming_themself_in_capitals_reads_their_own(
+    client: FlaskClient, notification_container: Container, minter: TokenMinter
+) -> None:
+    me = str(uuid.uuid4())
+    store(notification_container, me)
+    headers = bearer(minter.token(me))
+    listed = client.get(f"/api/v1/notifications?userId={me.upper()}", headers=headers)
+    assert listed.status_code == 200
+    assert body(listed)["user_id"] == me
+    counted = client.get(f"/api/v1/notifications/unread-count?userId={me.upper()}", headers=headers)
+    assert body(counted)["unreadCount"] == 1

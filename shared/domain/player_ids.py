@@ -1,0 +1,13 @@
+"""Player ids as auth issues them."""
+
+from __future__ import annotations
+
+import re
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def canonical_player_id(player_id: str) -> str:
+    """A player id that is a UUID in lower case, as auth issues it (a caller may send it in
+    capitals); any other id as it is."""
+    return player_id.lower() if _UUID.fullmatch(player_id) else player_id
