@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,19 +21,34 @@ from rewards_service.domain.model import (
     PromotionType,
 )
 from rewards_service.domain.points import EARLIEST, LATEST
+from shared.application.events import parse_timestamp
 from shared.web.pagination import PageQuerySchema, page_schema
+
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 
 
 class Instant(fields.AwareDateTime):
-    """An ISO 8601 date-time with an offset, between 2000-01-01 and 2100-01-01 (UTC). Without
-    the bound, a year-9999 date with a negative offset is year 10000 in UTC: PostgreSQL stores
-    it, and the row could never be read back."""
+    """An RFC 3339 date-time (an offset required; ``t`` and ``z`` may be lower case, as the
+    event schemas' ``date-time`` allows), between 2000-01-01 and 2100-01-01 (UTC). Other ISO
+    8601 forms (week dates, no separators, a space for ``T``) are refused. Without the bound, a
+    year-9999 date with a negative offset is year 10000 in UTC: PostgreSQL stores it, and the
+    row could never be read back."""
 
     def __init__(self, **kwargs: Any) -> None:
         bounded = validate.Range(
             min=EARLIEST, max=LATEST, error="Must be between 2000-01-01 and 2100-01-01 (UTC)."
         )
         super().__init__(validate=bounded, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+            raise self.make_error("invalid", input=value, obj_type="RFC 3339 date-time")
+        try:
+            return parse_timestamp(value)
+        except ValueError:
+            raise self.make_error("invalid", input=value, obj_type="RFC 3339 date-time") from None
 
 
 class Money(fields.String):
