@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, InvalidScopeError, grants
@@ -288,8 +289,10 @@ def _refused_before_authlib() -> Response | None:
     """What Authlib would let through or turn into a 500, answered as RFC 6749 says.
 
     A parameter sent more than once is refused (§3.1, §3.2: invalid_request, 400); Authlib
-    would take one of the values. Basic credentials that are not base64 of UTF-8 "id:secret"
-    are invalid_client (§5.2, 401); Authlib fails on them."""
+    would take one of the values. So are credentials in both the Basic header and the body
+    (§2.3: one authentication method per request); Authlib would take the header's. Basic
+    credentials that are not base64 of UTF-8 "id:secret" are invalid_client (§5.2, 401);
+    Authlib fails on them."""
     for parameters in (request.args, request.form):
         repeated = sorted(name for name, values in parameters.lists() if len(values) > 1)
         if repeated:
@@ -304,6 +307,16 @@ def _refused_before_authlib() -> Response | None:
     except (ValueError, UnicodeDecodeError):
         decoded = ""
     if ":" in decoded:
+        named = request.form.get("client_id")
+        if "client_secret" in request.form or (
+            named is not None and named != unquote(decoded.split(":", 1)[0])
+        ):
+            return _oauth_error(
+                400,
+                "invalid_request",
+                "Authenticate with the Authorization header or with client_id and "
+                "client_secret in the body, not both.",
+            )
         return None
     return _oauth_error(
         401,

@@ -279,3 +279,26 @@ def test_the_migrate_job_registers_the_wallet_client_with_the_secret_it_is_given
     )
     assert token.status_code == 200
     assert token.json["scope"] == "wallet.write"
+
+
+def test_one_authentication_method_per_request(client, partner):
+    both = client.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": "casino", "client_secret": "x"},
+        auth=partner,
+    )
+    assert both.status_code == 400
+    assert both.json["error"] == "invalid_request"
+    other_id = client.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": "casino"},
+        auth=partner,
+    )
+    assert other_id.status_code == 400
+    # Naming itself in the body as well is no second method.
+    same_id = client.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials", "client_id": partner[0]},
+        auth=partner,
+    )
+    assert same_id.status_code == 200
