@@ -28,10 +28,13 @@ _AMOUNT_FIELDS = {
 
 
 def canonical_uuid(value: object, reason: str, name: str) -> str:
+    text = str(value)
     try:
-        return str(uuid.UUID(str(value)))
+        if not text.isascii():  # Python would read other scripts' digits as hex digits
+            raise ValueError(text)
+        return str(uuid.UUID(text))
     except ValueError:
-        raise InvalidPartnerEvent(reason, f"{name} {str(value)[:64]!r} is not a UUID") from None
+        raise InvalidPartnerEvent(reason, f"{name} {text[:64]!r} is not a UUID") from None
 
 
 def _amount(value: object, name: str) -> Decimal:

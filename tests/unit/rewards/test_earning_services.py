@@ -735,6 +735,8 @@ def test_submissions_are_bounded_and_a_broker_failure_is_reported(
     ("change", "reason"),
     [
         ({"user_id": "player-7"}, "invalid_player_id"),
+        # Arabic-Indic digits: Python's UUID parser would take them as 0-9.
+        ({"user_id": "\u0661" * 8 + "-1111-1111-1111-111111111111"}, "invalid_player_id"),
         ({"eventId": "nope"}, "invalid_event_id"),
         ({"occurredAt": "2026-06-01T12:05:01Z"}, "occurred_in_future"),
         ({"occurredAt": "1999-12-31T23:59:59Z"}, "invalid_occurred_at"),
