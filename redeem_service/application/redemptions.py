@@ -20,11 +20,7 @@ from redeem_service.domain.exceptions import (
     RedemptionKeyReused,
     RedemptionNotFound,
 )
-from redeem_service.domain.model import (
-    Wallet,
-    WalletTransaction,
-    check_player_id,
-)
+from redeem_service.domain.model import Wallet, WalletTransaction, check_player_id
 from redeem_service.domain.ports import RedemptionFilter
 from redeem_service.domain.redemption import (
     Redemption,

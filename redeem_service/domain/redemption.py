@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -33,14 +32,13 @@ from redeem_service.domain.model import (
     WalletTransaction,
     check_player_id,
 )
-from shared.domain.player_ids import canonical_player_id
+from shared.domain.player_ids import canonical_player_id, is_uuid_text
 from shared.domain.principal import Principal
 
 MAX_REDEMPTION_POINTS = 10_000_000
 MAX_REWARD_DESCRIPTION_LENGTH = 200
 MAX_REQUESTER_LENGTH = 64
 REDEMPTION_KEY_PREFIX = "redeem:"
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _MERCHANT_LIMITS = {"partner_id": 64, "location": 100, "reference": 100}
 
 
@@ -158,7 +156,7 @@ class Redemption:
         case, as auth issues it (a partner may send it in capitals)."""
         check_player_id(player_id)
         received_id, player_id = player_id, canonical_player_id(player_id)
-        if not _UUID.fullmatch(redemption_id):
+        if not is_uuid_text(redemption_id):
             raise InvalidRedemption("The redeem request id must be a UUID.")
         if isinstance(points, bool) or not isinstance(points, int):
             raise InvalidRedemption("Points are a whole number.")

@@ -7,7 +7,12 @@ import re
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
+def is_uuid_text(text: str) -> bool:
+    """Whether ``text`` is a UUID in its hyphenated form (either case)."""
+    return _UUID.fullmatch(text) is not None
+
+
 def canonical_player_id(player_id: str) -> str:
     """A player id that is a UUID in lower case, as auth issues it (a caller may send it in
     capitals); any other id as it is."""
-    return player_id.lower() if _UUID.fullmatch(player_id) else player_id
+    return player_id.lower() if is_uuid_text(player_id) else player_id
