@@ -70,7 +70,8 @@ def run_env(target_metadata: MetaData) -> None:
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("no database URL given to alembic")
-    engine = create_engine(normalise_url(url), poolclass=pool.NullPool)
+    # As the services' engines: a failed statement's message must not carry the values.
+    engine = create_engine(normalise_url(url), poolclass=pool.NullPool, hide_parameters=True)
     with engine.connect() as connection:
         context.configure(
             connection=connection,
