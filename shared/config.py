@@ -154,4 +154,17 @@ def load_settings(
     settings = _resolve(settings, env)
     settings = _apply_overrides(settings, env)
     settings["profile"] = chosen
+    _check_kafka(settings.get("kafka"))
     return settings
+
+
+def _check_kafka(kafka: Any) -> None:
+    """Kafka security settings that cannot make a connection stop the process at start."""
+    if not isinstance(kafka, Mapping):
+        return
+    from shared.messaging.kafka import KafkaSettingsError, security_config
+
+    try:
+        security_config(kafka)
+    except KafkaSettingsError as exc:
+        raise ConfigError(str(exc)) from exc

@@ -9,7 +9,8 @@
 The broker comes from ``--bootstrap`` (given before the command) or ``KAFKA_BOOTSTRAP_SERVERS``;
 without either the tool exits with status 2. The embedded platform's broker is 127.0.0.1:9092
 (``endpoints.servers.kafka`` in .data/platform.json). ``lag`` needs at least one ``--topic``
-(repeatable). ``KAFKA_SECURITY_PROTOCOL`` (``SSL`` for MSK) is honoured as by the services.
+(repeatable). ``KAFKA_SECURITY_PROTOCOL`` (``SSL`` for MSK) and the ``KAFKA_SASL_*`` and
+``KAFKA_SSL_CA_LOCATION`` variables are honoured as by the services.
 Resetting offsets needs the group's consumers stopped (Kafka refuses commits from outside an
 active group).
 """
@@ -49,11 +50,15 @@ class PartitionLag:
 
 def _connection(bootstrap: str) -> dict[str, Any]:
     """How to reach the broker: as the services do, TLS when ``KAFKA_SECURITY_PROTOCOL`` says
-    so (MSK listens on TLS only)."""
+    so (MSK listens on TLS only), SASL credentials and a CA bundle from the same variables."""
     return base_config(
         {
             "bootstrap_servers": bootstrap,
             "security_protocol": os.environ.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT",
+            "sasl_mechanism": os.environ.get("KAFKA_SASL_MECHANISM"),
+            "sasl_username": os.environ.get("KAFKA_SASL_USERNAME"),
+            "sasl_password": os.environ.get("KAFKA_SASL_PASSWORD"),
+            "ssl_ca_location": os.environ.get("KAFKA_SSL_CA_LOCATION"),
             "client_id": "loyalty-admin",
         }
     )

@@ -15,13 +15,59 @@ from shared.observability.logging import get_logger
 log = get_logger(__name__)
 
 
-def base_config(settings: Mapping[str, Any]) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "bootstrap.servers": str(settings["bootstrap_servers"]),
-        "security.protocol": str(settings.get("security_protocol", "PLAINTEXT")),
-        "client.id": str(settings.get("client_id", "loyalty")),
-    }
+SASL_MECHANISMS = frozenset({"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"})
+
+
+class KafkaSettingsError(ValueError):
+    """The ``kafka`` settings cannot make a connection (said at start, not on the first send)."""
+
+
+def _text(settings: Mapping[str, Any], key: str) -> str:
+    value = settings.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def security_config(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The security part of a client's configuration: the protocol; with ``SASL_SSL`` /
+    ``SASL_PLAINTEXT`` the SASL mechanism and credentials (e.g. a managed Kafka with API keys);
+    a private CA bundle for TLS when ``ssl_ca_location`` names one. Checked when the settings
+    are loaded, so a process with unusable ones stops at start."""
+    protocol = (_text(settings, "security_protocol") or "PLAINTEXT").upper()
+    config: dict[str, Any] = {"security.protocol": protocol}
+    mechanism = _text(settings, "sasl_mechanism").upper()
+    if protocol.startswith("SASL_"):
+        if mechanism not in SASL_MECHANISMS:
+            raise KafkaSettingsError(
+                f"kafka.security_protocol {protocol} needs kafka.sasl_mechanism "
+                f"(KAFKA_SASL_MECHANISM), one of {', '.join(sorted(SASL_MECHANISMS))}"
+            )
+        username, password = _text(settings, "sasl_username"), _text(settings, "sasl_password")
+        if not username or not password:
+            raise KafkaSettingsError(
+                f"kafka.security_protocol {protocol} needs kafka.sasl_username and "
+                "kafka.sasl_password (KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD)"
+            )
+        config["sasl.mechanism"] = mechanism
+        config["sasl.username"] = username
+        config["sasl.password"] = password
+    elif mechanism:
+        raise KafkaSettingsError(
+            f"kafka.sasl_mechanism is set but kafka.security_protocol is {protocol}: "
+            "use SASL_SSL (or SASL_PLAINTEXT on a private network)"
+        )
+    ca_location = _text(settings, "ssl_ca_location")
+    if ca_location:
+        config["ssl.ca.location"] = ca_location
     return config
+
+
+def base_config(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Broker address, client id and the security settings."""
+    return {
+        "bootstrap.servers": str(settings["bootstrap_servers"]),
+        "client.id": str(settings.get("client_id", "loyalty")),
+        **security_config(settings),
+    }
 
 
 def producer_config(settings: Mapping[str, Any]) -> dict[str, Any]:
