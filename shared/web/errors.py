@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from gunicorn.http.errors import ParseException
 from redis import exceptions as redis_exc
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
@@ -158,6 +159,15 @@ def register_error_handlers(app: Flask, error_map: ErrorMap) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         return http_exception_response(exc)
+
+    @app.errorhandler(ParseException)
+    def _unreadable_body(exc: ParseException) -> Response:
+        # The server could not read the body as sent (a malformed chunk, a body cut short):
+        # the client's error, not the service's.
+        log.warning("request_body_unreadable", error_type=type(exc).__name__)
+        return error_response(
+            400, CommonErrorCode.BAD_REQUEST, "The request body could not be read as sent."
+        )
 
     @app.errorhandler(sa_exc.OperationalError)
     @app.errorhandler(sa_exc.InterfaceError)

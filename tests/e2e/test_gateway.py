@@ -238,6 +238,23 @@ def test_a_body_over_the_limit_is_refused_and_the_connection_left_as_announced(
         assert json.loads(body)["error"]["code"] == "PAYLOAD_TOO_LARGE", kind
 
 
+@pytest.mark.parametrize("service", ["auth", "notification"])  # a gthread and a gevent server
+@pytest.mark.parametrize("chunk", [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX"])
+def test_a_body_the_server_cannot_read_is_the_clients_error(
+    platform: RunningPlatform, service: str, chunk: bytes
+) -> None:
+    # A malformed chunk size, a chunk without its terminator: straight to the service (the
+    # gateway refuses them itself). It used to be a 500 and an error with a traceback.
+    split = urlsplit(platform.url(service))
+    request = (
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + chunk
+    )
+    status, _, body = _exchange((split.hostname or "", split.port or 80), request)
+    assert status.startswith("HTTP/1.1 400 "), status
+    assert json.loads(body)["error"]["code"] == "BAD_REQUEST"
+
+
 def test_a_malformed_request_line_is_refused_in_the_envelope(gateway: str) -> None:
     # nginx refuses a NUL byte in the path itself, before any service sees it.
     response = requests.get(f"{gateway}/api/v1/rewards/%00abc", timeout=10)
