@@ -9,10 +9,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api
 from jinja2 import ChoiceLoader, FileSystemLoader
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shared.errors import CommonErrorCode
@@ -48,6 +48,9 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
 QUIET_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
+#: The methods metrics name; any other (servers accept any token as a method) counts as OTHER,
+#: so a client cannot add series by inventing methods.
+METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BEARER_SCHEME = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 
 
@@ -186,6 +189,21 @@ def _drain_unread_body(response: Response) -> None:
         response.call_on_close(functools.partial(_read_off, stream))
 
 
+def _route_template() -> str:
+    """The route the request matched, as its template; for a method the route does not take
+    (405) the route all the same; ``unmatched`` when no route has the path."""
+    if request.url_rule is not None:
+        return request.url_rule.rule
+    refused = request.routing_exception
+    if isinstance(refused, MethodNotAllowed) and refused.valid_methods:
+        adapter = current_app.url_map.bind_to_environ(request.environ)
+        with contextlib.suppress(HTTPException):
+            method = next(iter(refused.valid_methods))
+            rule, _ = adapter.match(method=method, return_rule=True)
+            return str(rule.rule)
+    return "unmatched"
+
+
 def _install_request_hooks(app: Flask, service: str, access_log: bool) -> None:
     docs_prefix = f"/{service}/api-docs"
 
@@ -206,10 +224,11 @@ def _install_request_hooks(app: Flask, service: str, access_log: bool) -> None:
         correlation = context.current_correlation_id()
         if correlation:
             response.headers["X-Correlation-ID"] = correlation
-        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        rule = _route_template()
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        HTTP_REQUESTS.labels(service, request.method, rule, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(service, request.method, rule).observe(elapsed)
+        method = request.method if request.method in METRIC_METHODS else "OTHER"
+        HTTP_REQUESTS.labels(service, method, rule, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(service, method, rule).observe(elapsed)
         if access_log and request.path not in QUIET_PATHS:
             log.info(
                 "request",

@@ -75,6 +75,20 @@ def test_metrics_are_exposed_for_prometheus(client):
     assert 'service="auth"' in body
 
 
+def test_clients_cannot_add_metric_series(client):
+    # Servers take any token as a method: an invented one counts as OTHER, not as a new label
+    # value; a method a route does not take counts under the route's template.
+    client.open("/api/v1/auth/nowhere-xyz", method="XQZAB")
+    refused = client.open("/api/v1/auth/login", method="PROPFIND")
+    assert refused.status_code == 405
+    body = client.get("/metrics").get_data(as_text=True)
+    assert "XQZAB" not in body
+    assert "PROPFIND" not in body
+    assert "nowhere-xyz" not in body
+    assert 'method="OTHER"' in body
+    assert 'endpoint="/api/v1/auth/login",method="OTHER",service="auth",status="405"' in body
+
+
 def test_swagger_ui_is_served_from_local_assets(client):
     page = client.get("/auth/api-docs")
     assert page.status_code == 200
