@@ -100,6 +100,11 @@ class EarningService:
         # Rule versions are immutable: kept here, reloaded when the revision moves.
         self._rules = RuleBook([], revision=-1)
 
+    @property
+    def group_id(self) -> str:
+        """The consumer group named in the dead letters this service writes itself."""
+        return self._group_id
+
     def record(self, events: Sequence[PartnerEvent]) -> EarningResult:
         """Record the new events of a batch once, price them, confirm them.
 
@@ -204,6 +209,11 @@ class ParkedEventsService:
         self._wait = wait
         self._group_id = group_id
         self._batch_size = batch_size
+
+    @property
+    def group_id(self) -> str:
+        """The consumer group named in the dead letters this service writes itself."""
+        return self._group_id
 
     def sweep(self) -> ParkedSweep:
         now = self._clock.now()

@@ -20,10 +20,12 @@ from rewards_service.application.partner_events import (
 from rewards_service.application.services import WelcomeService
 from rewards_service.domain.earning import PartnerEvent
 from rewards_service.domain.exceptions import InvalidPartnerEvent
+from shared.application.events import Topic
 from shared.domain.clock import Clock
 from shared.messaging.consumer import EventHandler, InboundEvent, Rejected
 from shared.messaging.registrations import registration_of
 from shared.observability.logging import get_logger
+from shared.observability.metrics import EVENTS_CONSUMED
 
 log = get_logger(__name__)
 
@@ -96,6 +98,7 @@ class PartnerEvents(EventHandler):
                     event_id=late.event_id,
                     original_event_id=late.event.original_event_id,
                 )
+            _count_dead_letters(self._service.group_id, len(result.rejected_later))
             log.info(
                 "partner_events_recorded",
                 events=len(events),
@@ -121,6 +124,14 @@ def _check_key(inbound: InboundEvent, event: PartnerEvent) -> None:
         )
 
 
+def _count_dead_letters(group_id: str, count: int) -> None:
+    """Events dead-lettered after they were taken in (a parked event whose player never
+    registered, a reversal that waited for an original it does not fit), through the outbox:
+    counted with the consumer's own dead letters, which alerts watch."""
+    if count:
+        EVENTS_CONSUMED.labels(group_id, Topic.REWARD_EVENTS, "dead_lettered").inc(count)
+
+
 class ParkedEventsSweep:
     """Run by the worker every second: publishes parked events again once their player is
     registered, dead-letters those whose wait ended (``unknown_player``)."""
@@ -141,4 +152,5 @@ class ParkedEventsSweep:
                 player_id=parked.player_id,
                 parked_at=parked.parked_at.isoformat(),
             )
+        _count_dead_letters(self._service.group_id, len(sweep.expired))
         return sweep.more

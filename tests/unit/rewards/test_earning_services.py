@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from rewards_service.application.commands import RuleStatus, ScheduleEarningRule
 from rewards_service.application.earning import (
@@ -19,6 +20,7 @@ from rewards_service.application.earning import (
     PointsService,
 )
 from rewards_service.application.partner_events import parse_partner_event
+from rewards_service.controllers.consumers import ParkedEventsSweep
 from rewards_service.domain.earning import EarningParameters, EarningSource, EarningType
 from rewards_service.domain.exceptions import (
     EventBrokerUnavailable,
@@ -227,6 +229,15 @@ def test_the_event_id_of_a_parked_event_is_taken_as_well(
     assert list(refused.value.details["events"]) == ["0"]
 
 
+def dead_letters_counted() -> float:
+    labels = {
+        "group": "rewards-reward-events",
+        "topic": "reward-events",
+        "outcome": "dead_lettered",
+    }
+    return REGISTRY.get_sample_value("kafka_events_consumed_total", labels) or 0.0
+
+
 def parked_events(store: Store, clock: FixedClock, batch_size: int = 100) -> ParkedEventsService:
     return ParkedEventsService(
         lambda: FakeUnitOfWork(store),
@@ -280,9 +291,12 @@ def test_parked_events_whose_player_never_registers_are_dead_lettered_after_the_
     assert sweeper.sweep().expired == []  # not before the wait is over
 
     clock.advance(seconds=1)
+    counted = dead_letters_counted()
     swept = sweeper.sweep()
     assert [p.event_id for p in swept.expired] == [stranger["eventId"]]
     assert swept.waiting == 0
+    assert dead_letters_counted() == counted  # the service writes; its worker counts
+
     [dead] = store.messages
     assert (dead.topic, dead.key, dead.message) == (
         "reward-events.dlq",
@@ -295,6 +309,12 @@ def test_parked_events_whose_player_never_registers_are_dead_lettered_after_the_
     assert "waited 900 s" in dead.headers["dlq-error"]
     assert "dlq-original-offset" not in dead.headers
     assert store.parked == {}
+
+    # The worker's sweep counts them with the consumer's own dead letters.
+    earning.record(parsed(message(str(uuid.uuid4()))))
+    clock.advance(minutes=16)
+    ParkedEventsSweep(sweeper)()
+    assert dead_letters_counted() == counted + 1
 
 
 def test_a_sweep_takes_at_most_its_batch(
