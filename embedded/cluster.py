@@ -78,6 +78,7 @@ class ServiceCluster:
         env = self.env.for_service(spec)
         if self.worker_metrics_base:
             env["WORKER_METRICS_PORT"] = str(self.worker_metrics_base + index)
+            env["GRPC_METRICS_PORT"] = str(self.grpc_metrics_port(index))
         metrics = self.metrics_dir / spec.name if self.metrics_dir else None
         web = self._add(start_web(spec, env, self.log_dir, self.web_workers, metrics))
         if spec.has_worker:
@@ -93,7 +94,13 @@ class ServiceCluster:
             entry["workerMetrics"] = f"http://127.0.0.1:{self.worker_metrics_base + index}/metrics"
         if spec.has_grpc:
             entry["grpc"] = f"127.0.0.1:{self.env.grpc_port(spec)}"
+            if self.worker_metrics_base:
+                entry["grpcMetrics"] = f"http://127.0.0.1:{self.grpc_metrics_port(index)}/metrics"
         return entry
+
+    def grpc_metrics_port(self, index: int) -> int:
+        """The gRPC server's metrics port: ten above the workers' (one service at most)."""
+        return (self.worker_metrics_base or 0) + 10 + index
 
     def start_all(self) -> dict[str, dict[str, Any]]:
         return {spec.name: self.start(spec) for spec in self.services}

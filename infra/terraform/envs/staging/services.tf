@@ -57,6 +57,10 @@ locals {
     AUTH_JWKS_URL            = "http://auth.${local.internal_domain}:8001/.well-known/jwks.json"
     GRPC_PORT                = "50051"
     PROMETHEUS_MULTIPROC_DIR = "/tmp/prometheus"
+    # Metrics of the processes without a web port (consumer lag, outbox backlog, dead letters;
+    # gRPC calls) for a scraper in the task or the VPC; web processes serve /metrics.
+    WORKER_METRICS_PORT = "9100"
+    GRPC_METRICS_PORT   = "9100"
   }
 
   web_env = {
