@@ -185,7 +185,7 @@ class CallContextInterceptor(ServerInterceptor):
                 if isinstance(request, MalformedRequest):
                     log.warning(
                         "grpc_malformed_request",
-                        service=service,
+                        grpc_service=service,
                         method=method,
                         error=f"{type(request.error).__name__}: {request.error}",
                     )
@@ -199,7 +199,7 @@ class CallContextInterceptor(ServerInterceptor):
             except Exception:
                 code = context.code()  # type: ignore[attr-defined]  # set when the servicer (or we) aborted the call
                 if code is None:
-                    log.exception("grpc_unhandled_error", service=service, method=method)
+                    log.exception("grpc_unhandled_error", grpc_service=service, method=method)
                     status = grpc.StatusCode.INTERNAL
                     abort(
                         context,
@@ -221,7 +221,7 @@ class CallContextInterceptor(ServerInterceptor):
                 if self._access_log or status is not grpc.StatusCode.OK or elapsed >= self._slow:
                     log.info(
                         "grpc_call",
-                        service=service,
+                        grpc_service=service,
                         method=method,
                         code=status.name,
                         duration_ms=round(elapsed * 1000, 2),

@@ -99,7 +99,7 @@ class OutboxRelay:
         self._stopping.set()
 
     def run(self) -> None:
-        log.info("outbox_relay_starting", service=self._service)
+        log.info("outbox_relay_starting")
         while not self._stopping.is_set():
             try:
                 self._lead()
@@ -107,7 +107,7 @@ class OutboxRelay:
                 log.exception("outbox_relay_failed")
                 self._stopping.wait(min(5.0, self._poll_interval * 2))
         self._producer.flush(self._flush_timeout)
-        log.info("outbox_relay_stopped", service=self._service)
+        log.info("outbox_relay_stopped")
 
     def _listener_dsn(self) -> str:
         url = self._engine.url.set(drivername="postgresql")
@@ -125,7 +125,7 @@ class OutboxRelay:
                 self._stopping.wait(self._poll_interval)
             if self._stopping.is_set():
                 return
-            log.info("outbox_relay_leading", service=self._service)
+            log.info("outbox_relay_leading")
             listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
             last_backlog_check = 0.0
             while not self._stopping.is_set():
