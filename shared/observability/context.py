@@ -44,9 +44,14 @@ def new_trace_id() -> str:
     return secrets.token_hex(16)
 
 
+def is_safe_correlation_id(value: str | None) -> bool:
+    """1-128 letters, digits and ``._:-``: safe to log, echo and pass on."""
+    return bool(value) and _SAFE_ID.fullmatch(str(value)) is not None
+
+
 def accept_correlation_id(value: str | None) -> str:
     """Keep a caller's correlation id when it is safe to log and echo, otherwise make one."""
-    if value and _SAFE_ID.fullmatch(value):
+    if value and is_safe_correlation_id(value):
         return value
     return new_correlation_id()
 

@@ -147,7 +147,9 @@ class SqlAlchemyOutbox(Outbox):
         trace: context.TraceContext,
         traceparent: str,
     ) -> dict[str, Any]:
-        if event.correlation_id is None:
+        if not context.is_safe_correlation_id(event.correlation_id):
+            # None, or one a producer wrote into an event's envelope that is unsafe to log and
+            # echo (the headers' ids are checked when they are read): the work's own.
             event = replace(event, correlation_id=trace.correlation_id)
         message = event.to_message()
         self._schemas.validate(message)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from shared.application.events import IntegrationEvent, Topic
 from shared.messaging.schemas import EventSchemaError, event_schemas
+from shared.observability import context
 from shared.persistence.database import normalise_url
 from shared.persistence.outbox import SqlAlchemyOutbox
 from tests.support.infra import Infra
@@ -61,3 +63,19 @@ def test_add_all_refuses_a_batch_with_an_event_that_breaks_its_contract(engine: 
         )
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM outbox")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("unsafe", ["bad\ncorr\x1b[31mINJ", "x" * 129, "<script>"])
+def test_an_unsafe_correlation_id_from_an_envelope_is_not_passed_on(
+    engine: Engine, unsafe: str
+) -> None:
+    # A producer wrote it into the event it sent; the event confirming it must not carry it on
+    # (headers' ids are checked when read, this one was not).
+    event = replace(confirmation(5), correlation_id=unsafe)
+    trace = context.TraceContext(correlation_id="work-42", trace_id="a" * 32)
+    with engine.begin() as connection, context.bound(trace):
+        SqlAlchemyOutbox(connection, event_schemas()).add(Topic.REWARD_CONFIRMED, event)
+        row = connection.execute(text("SELECT payload, headers FROM outbox")).one()
+        connection.execute(text("DELETE FROM outbox"))
+    assert row.headers["X-Correlation-ID"] == "work-42"
+    assert row.payload["correlationId"] == "work-42"
