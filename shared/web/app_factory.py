@@ -204,6 +204,20 @@ def _route_template() -> str:
     return "unmatched"
 
 
+def _who_and_why() -> dict[str, str]:
+    """For the access log: the application error code of an error answer, and the partner
+    client that called (a player's or staff member's id is left out of the access log)."""
+    fields: dict[str, str] = {}
+    code = g.get("error_code")
+    if code:
+        fields["error_code"] = code
+    principal = g.get("principal")
+    client_id = getattr(principal, "client_id", None)
+    if client_id:
+        fields["client_id"] = client_id
+    return fields
+
+
 def _install_request_hooks(app: Flask, service: str, access_log: bool) -> None:
     docs_prefix = f"/{service}/api-docs"
 
@@ -237,6 +251,7 @@ def _install_request_hooks(app: Flask, service: str, access_log: bool) -> None:
                 status=response.status_code,
                 duration_ms=round(elapsed * 1000, 2),
                 remote_addr=request.remote_addr,
+                **_who_and_why(),
             )
         return response
 

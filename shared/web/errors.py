@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, g, has_request_context, jsonify
 from gunicorn.http.errors import ParseException
 from redis import exceptions as redis_exc
 from sqlalchemy import exc as sa_exc
@@ -115,6 +115,8 @@ def error_response(
 ) -> Response:
     response = jsonify(envelope(code, message, details))
     response.status_code = status
+    if has_request_context():
+        g.error_code = str(code)  # for the request's access log line
     for name, value in (headers or {}).items():
         response.headers[name] = value
     if bearer and status == 401:

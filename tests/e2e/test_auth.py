@@ -304,6 +304,27 @@ def test_logs_are_json_lines_with_the_correlation_id(platform):
     assert mine
     assert mine[0]["service"] == "auth"
     assert mine[0]["status"] == 404
+    assert mine[0]["error_code"] == "NOT_FOUND"
+
+
+def test_a_refused_partner_request_is_logged_with_its_code_and_client(platform):
+    # What an operator searches for when a partner client misbehaves (partner runbook).
+    token = platform.client_token("hotel", scope="rewards.write")
+    refused = requests.get(
+        f"{platform.url('auth')}/api/v1/auth/users",
+        headers={"Authorization": f"Bearer {token}", "X-Correlation-ID": "log-check-2"},
+        timeout=5,
+    )
+    assert refused.status_code == 403
+    log = platform.cluster.process("auth-web").log_path
+    assert log is not None
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    [line] = [
+        e for e in lines if e.get("correlation_id") == "log-check-2" and e["event"] == "request"
+    ]
+    assert line["status"] == 403
+    assert line["error_code"] == refused.json()["error"]["code"]
+    assert line["client_id"] == platform.credentials["clients"]["hotel"]["clientId"]
 
 
 def test_the_worker_stops_cleanly_on_sigterm(platform):
