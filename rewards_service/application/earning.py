@@ -121,6 +121,9 @@ class EarningService:
         now = self._clock.now()
         with self._uow() as uow:
             rules = self._current_rules(uow)
+            # Before anything is read: another consumer pricing the same players' events
+            # (an original here, its reversal there) commits first, and is then seen.
+            uow.reward_events.lock_players({e.player_id for e in unique.values()})
             recorded = taken_event_ids(uow, list(unique))
             # A recorded or parked eventId on another event is no repeat: refused, never
             # dropped unseen.

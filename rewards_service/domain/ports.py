@@ -144,6 +144,12 @@ class RewardEventRepository(ABC):
     """Canonical partner events, each stored once with what it was awarded."""
 
     @abstractmethod
+    def lock_players(self, player_ids: Collection[str]) -> None:
+        """Until the transaction ends, no other transaction prices these players' events: an
+        original and its reversal consumed at once (from two partitions, when producers hash
+        the player's key differently) each see the other, or the one first committed."""
+
+    @abstractmethod
     def recorded(self, event_ids: Collection[str]) -> dict[str, PartnerEvent]:
         """Those of ``event_ids`` recorded already, as they were received (by eventId)."""
 

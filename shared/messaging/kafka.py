@@ -77,6 +77,10 @@ def producer_config(settings: Mapping[str, Any]) -> dict[str, Any]:
         **base_config(settings),
         "enable.idempotence": True,
         "acks": "all",
+        # The Java client's hashing of keys (murmur2), which partners' Java and JavaScript
+        # producers use: one player's records land on the same partition whoever sends them
+        # (librdkafka's own default hashes differently).
+        "partitioner": "murmur2_random",
         "linger.ms": int(producer.get("linger_ms", 5)),
         "batch.num.messages": int(producer.get("batch_num_messages", 10000)),
         "compression.type": str(producer.get("compression", "lz4")),

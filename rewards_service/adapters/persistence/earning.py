@@ -68,6 +68,15 @@ from rewards_service.domain.ports import (
 
 #: the advisory lock between pricing events (shared) and adding a rule version (exclusive)
 RULES_LOCK = zlib.crc32(b"rewards:earning-rules")
+#: the first key of the (two-key) advisory locks on players whose events are being priced
+PLAYER_EVENTS_LOCK_SPACE = zlib.crc32(b"rewards:player-events") & 0x7FFFFFFF
+# Taken in the order of their keys, so two transactions locking overlapping sets of players
+# cannot deadlock (players whose ids share a hash share a lock, harmlessly).
+_LOCK_PLAYERS = text(
+    "SELECT count(pg_advisory_xact_lock(:space, k)) FROM"
+    " (SELECT DISTINCT hashtext(p) AS k FROM unnest(CAST(:players AS text[])) AS p ORDER BY k)"
+    " AS ordered"
+)
 
 
 def _parameters(document: dict[str, Any]) -> EarningParameters:
@@ -219,6 +228,12 @@ def _json(document: Any) -> str:
 class SqlAlchemyRewardEventRepository(RewardEventRepository):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+
+    def lock_players(self, player_ids: Collection[str]) -> None:
+        if player_ids:
+            self._connection.execute(
+                _LOCK_PLAYERS, {"space": PLAYER_EVENTS_LOCK_SPACE, "players": list(player_ids)}
+            )
 
     def recorded(self, event_ids: Collection[str]) -> dict[str, PartnerEvent]:
         if not event_ids:

@@ -4,6 +4,7 @@ dead-letter topic with their reason, and the rule effective at the event's time 
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,8 +15,10 @@ from dependency_injector import providers
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from rewards_service.application.earning import ParkedEventsService
+from rewards_service.adapters.persistence.unit_of_work import SqlAlchemyRewardsUnitOfWork
+from rewards_service.application.earning import EarningService, ParkedEventsService
 from rewards_service.container import Container
+from rewards_service.controllers.consumers import PartnerEvents
 from rewards_service.domain.model import Player
 from shared.domain.clock import FixedClock
 from shared.messaging.kafka import ensure_topics
@@ -84,6 +87,56 @@ def test_each_event_earns_its_rule_points_once_with_one_confirmation(
     assert len(confirmations(rewards_container)) == 4
     assert len(recorded(rewards_container)) == 4
     assert daily_totals(rewards_container, alice)[(day, "CASINO")] == (12, 1)
+
+
+def test_an_original_and_its_reversal_priced_at_once_by_two_consumers_settle(
+    rewards_container: Container, players: list[str]
+) -> None:
+    # Producers hashing the player's key differently (librdkafka's default partitioner, a Java
+    # partner's murmur2) put one player's events on two partitions, so two consumers may price
+    # an original and its reversal at the same moment. Each used to see nothing of the other:
+    # the original awarded, the reversal pending for ever, the points never taken back.
+    player = players[0]
+    original = partner_message(player, "HOTEL_STAY", nights=3)
+    undo = reversal_message(original)
+    committing, release = threading.Event(), threading.Event()
+    core = rewards_container.core
+
+    class CommitsWhenReleased(SqlAlchemyRewardsUnitOfWork):
+        def commit(self) -> None:
+            committing.set()
+            release.wait(30)
+            super().commit()
+
+    first = EarningService(
+        lambda: CommitsWhenReleased(core.database(), core.schemas()),
+        core.clock(),
+        rewards_container.points_cache(),
+    )
+    first_consumer = PartnerEvents(first, core.clock(), rewards_container.max_ahead())
+    results: dict[str, Any] = {}
+    pricing_original = threading.Thread(
+        target=lambda: results.update(original=first_consumer.handle([inbound(original)]))
+    )
+    pricing_reversal = threading.Thread(
+        target=lambda: results.update(reversal=handler(rewards_container).handle([inbound(undo)]))
+    )
+    pricing_original.start()
+    try:
+        assert committing.wait(30)
+        pricing_reversal.start()
+        pricing_reversal.join(1.0)
+        assert pricing_reversal.is_alive()  # waits for the original's transaction to end
+    finally:
+        release.set()
+        pricing_original.join(30)
+        if pricing_reversal.ident is not None:
+            pricing_reversal.join(30)
+    assert results == {"original": [], "reversal": []}
+
+    stored = {e: (r["status"], r["points_awarded"]) for e, r in recorded(rewards_container).items()}
+    assert stored == {original["eventId"]: ("AWARDED", 30), undo["eventId"]: ("AWARDED", -30)}
+    assert sum(points for points, _ in daily_totals(rewards_container, player).values()) == 0
 
 
 def test_reversals_and_reorders_are_settled_each_exactly_once(

@@ -94,6 +94,8 @@ class Store:
     #: what the stored daily totals hold, by (player, day, source): [points, events]
     daily: dict[tuple[str, Any, EarningSource], list[int]] = field(default_factory=dict)
     rule_locks: list[Lock] = field(default_factory=list)
+    #: the players each pricing transaction locked
+    locked_players: list[list[str]] = field(default_factory=list)
     rule_withdrawals: int = 0
 
     def confirmations(self) -> list[IntegrationEvent]:
@@ -323,6 +325,9 @@ class FakeEarningRules(EarningRuleRepository):
 class FakeRewardEvents(RewardEventRepository):
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    def lock_players(self, player_ids: Collection[str]) -> None:
+        self._store.locked_players.append(sorted(player_ids))
 
     def recorded(self, event_ids: Collection[str]) -> dict[str, PartnerEvent]:
         return {e: self._store.events[e].event for e in event_ids if e in self._store.events}
