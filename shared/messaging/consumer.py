@@ -154,6 +154,8 @@ class ConsumerRunner:
         self._settings = settings
         self._stopping = threading.Event()
         self.name = f"consumer-{settings.group_id}"
+        #: why the broker refused dead letters of the batch in hand (delivery reports)
+        self._dead_letters_refused: list[str] = []
 
     def stop(self) -> None:
         self._stopping.set()
@@ -199,6 +201,8 @@ class ConsumerRunner:
     # -- one batch ----------------------------------------------------------------------------
 
     def process(self, consumer: Consumer, messages: Sequence[Message]) -> None:
+        # Reports of an earlier batch's dead letters (that batch was not committed) are moot.
+        self._dead_letters_refused.clear()
         valid: list[InboundEvent] = []
         offsets: dict[tuple[str, int], int] = {}
         for message in messages:
@@ -223,6 +227,11 @@ class ConsumerRunner:
             self._dispatch(valid)
         if self._dlq.flush(10):
             raise DependencyDown("dead-letter records were not acknowledged by the broker")
+        if self._dead_letters_refused:
+            # Committing now would lose those records: consumed again, dead-lettered again.
+            first, count = self._dead_letters_refused[0], len(self._dead_letters_refused)
+            self._dead_letters_refused.clear()
+            raise DependencyDown(f"the broker refused {count} dead-letter record(s): {first}")
         if offsets:
             consumer.commit(
                 offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
@@ -406,9 +415,14 @@ class ConsumerRunner:
             key=key[:MAX_DEAD_LETTER_KEY_BYTES] if key is not None else None,
             value=value,
             headers=encoded,
+            on_delivery=self._dead_letter_delivered,
         )
         self._dlq.poll(0)
         EVENTS_CONSUMED.labels(group, topic, "dead_lettered").inc()
+
+    def _dead_letter_delivered(self, error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            self._dead_letters_refused.append(str(error))
 
     def _record_lag(self, consumer: Consumer) -> None:
         try:

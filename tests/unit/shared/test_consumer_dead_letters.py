@@ -1,0 +1,94 @@
+"""A batch's offsets are committed only once the broker took its dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, Message, TopicPartition
+
+from shared.messaging.consumer import (
+    ConsumerRunner,
+    ConsumerSettings,
+    DependencyDown,
+    EventHandler,
+    InboundEvent,
+    Rejected,
+)
+from shared.messaging.schemas import event_schemas
+
+
+class AcceptEverything(EventHandler):
+    def handle(self, events: Sequence[InboundEvent]) -> list[Rejected]:
+        return []
+
+
+class DeadLetterBroker:
+    """The dead-letter producer: ``refuse`` makes the broker refuse what it is sent (no write
+    permission on the topic, a record over its size limit)."""
+
+    def __init__(self, refuse: KafkaError | None = None) -> None:
+        self.refuse = refuse
+        self.pending: list[tuple[Callable[..., None], Message]] = []
+        self.sent: list[str] = []
+
+    def produce(self, topic: str, *, on_delivery: Callable[..., None], **_: Any) -> None:
+        self.pending.append((on_delivery, Message(topic=topic)))
+
+    def poll(self, _timeout: float) -> int:
+        return 0
+
+    def flush(self, _timeout: float) -> int:
+        for report, message in self.pending:
+            report(self.refuse, message)
+            if self.refuse is None:
+                self.sent.append(message.topic() or "")
+        self.pending.clear()
+        return 0
+
+
+class Committed:
+    def __init__(self) -> None:
+        self.offsets: list[TopicPartition] = []
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
+        self.offsets.extend(offsets)
+
+
+def runner(broker: DeadLetterBroker) -> ConsumerRunner:
+    return ConsumerRunner(
+        consumer_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        dead_letter_producer=broker,  # type: ignore[arg-type]
+        handler=AcceptEverything(),
+        schemas=event_schemas(),
+        settings=ConsumerSettings(group_id="test-group", topics=["reward-events"]),
+    )
+
+
+def not_json(offset: int) -> Message:
+    return Message(topic="reward-events", partition=0, offset=offset, value=b"{not json")
+
+
+def test_a_refused_dead_letter_keeps_the_batch_uncommitted() -> None:
+    broker = DeadLetterBroker(refuse=KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    consumer = Committed()
+    with pytest.raises(DependencyDown, match="refused 1 dead-letter record"):
+        runner(broker).process(consumer, [not_json(7)])  # type: ignore[arg-type]
+    assert consumer.offsets == []  # consumed again, dead-lettered again
+
+
+def test_the_batch_is_committed_once_its_dead_letters_are_in() -> None:
+    broker = DeadLetterBroker()
+    consumer = Committed()
+    consumer_runner = runner(broker)
+    consumer_runner.process(consumer, [not_json(7)])  # type: ignore[arg-type]
+    assert broker.sent == ["reward-events.dlq"]
+    assert [(tp.topic, tp.offset) for tp in consumer.offsets] == [("reward-events", 8)]
+    # A refusal reported for an earlier, uncommitted batch does not fail the next one.
+    broker.refuse = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
+    with pytest.raises(DependencyDown):
+        consumer_runner.process(consumer, [not_json(8)])  # type: ignore[arg-type]
+    broker.refuse = None
+    consumer_runner.process(consumer, [not_json(8)])  # type: ignore[arg-type]
+    assert consumer.offsets[-1].offset == 9
