@@ -168,9 +168,13 @@ def replay_dead_letters(
     A record that several consumer groups of the topic refused is in the dead-letter topic once
     per group, but goes back once: every group reads it from the topic again. Progress is kept
     as the committed offsets of ``group`` on ``<topic>.dlq``, so a second run replays only what
-    arrived since; consumers drop any duplicate by ``eventId``.
+    arrived since; consumers drop any duplicate by ``eventId``. A run limited to one ``reason``
+    keeps its progress apart (``<group>.reason.<reason>``), so the records it skipped stay ahead
+    of an unlimited run; a run for one ``event_id`` keeps none.
     """
-    consumer = _consumer(bootstrap, group)
+    progress = _progress_group(group, reason, event_id)
+    # One event is looked for from the start, in a group used once.
+    consumer = _consumer(bootstrap, progress or f"{group}.event.{uuid.uuid4().hex}")
     producer = Producer({**_connection(bootstrap), "enable.idempotence": True, "acks": "all"})
     replayed = 0
     try:
@@ -203,7 +207,7 @@ def replay_dead_letters(
         if not dry_run:
             if producer.flush(30):
                 raise SystemExit("the broker did not acknowledge every replayed record")
-            if last:
+            if last and progress is not None:
                 consumer.commit(
                     offsets=[TopicPartition(f"{topic}.dlq", p, o) for p, o in last.items()],
                     asynchronous=False,
@@ -211,6 +215,17 @@ def replay_dead_letters(
         return replayed
     finally:
         consumer.close()
+
+
+def _progress_group(group: str, reason: str | None, event_id: str | None) -> str | None:
+    """Where a replay keeps its progress: an unlimited run in ``group``, a run for one reason
+    in a group of its own (what it skips is not passed for the others), a run for one event
+    nowhere (it reads from the start each time)."""
+    if event_id:
+        return None
+    if reason:
+        return f"{group}.reason.{reason}"
+    return group
 
 
 def reset_offsets(

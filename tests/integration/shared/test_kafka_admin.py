@@ -75,8 +75,27 @@ def test_replay_sends_dead_letters_back_once_without_their_dlq_headers(infra):
         assert replayed[0]["value"] == {"n": 1}
         assert replayed[0]["key"] == "player-1"
         assert replayed[0]["headers"] == {"X-Correlation-ID": "corr-9"}
-        # The group remembers where it got to: nothing new, nothing replayed again.
+        # A run for one reason remembers where it got to: nothing new, nothing replayed again.
+        assert (
+            replay_dead_letters(
+                infra.kafka_bootstrap, topic, reason="processing_failed", group=f"replay-{topic}"
+            )
+            == 0
+        )
+        # What it skipped is still ahead of a run for every reason (the duplicate it sends
+        # again is dropped by eventId), which then remembers where it got to.
+        assert replay_dead_letters(infra.kafka_bootstrap, topic, group=f"replay-{topic}") == 2
         assert replay_dead_letters(infra.kafka_bootstrap, topic, group=f"replay-{topic}") == 0
+        # One event is found wherever the runs got to, as often as asked.
+        for _ in range(2):
+            found = replay_dead_letters(
+                infra.kafka_bootstrap,
+                topic,
+                event_id='"n": 2',
+                dry_run=False,
+                group=f"replay-{topic}",
+            )
+            assert found == 1
     finally:
         probe.close()
 
