@@ -20,6 +20,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
@@ -284,6 +285,7 @@ class SqlAlchemyPlayerPromotionRepository(PlayerPromotionRepository):
         self._connection = connection
 
     def add_new(self, assignments: Sequence[PlayerPromotion]) -> list[PlayerPromotion]:
+        assignments = self._not_held(assignments)
         if not assignments:
             return []
         rows = self._connection.execute(
@@ -311,6 +313,22 @@ class SqlAlchemyPlayerPromotionRepository(PlayerPromotionRepository):
         ).all()
         inserted = {str(r.id) for r in rows}
         return [a for a in assignments if a.id in inserted]
+
+    def _not_held(self, assignments: Sequence[PlayerPromotion]) -> list[PlayerPromotion]:
+        """Those not held already, read without waiting: the insert would otherwise wait on an
+        assignment a claim is changing, while holding the promotion's share lock the claim
+        needs to count itself (a deadlock, after the wallet credited the claim)."""
+        held = {
+            (str(r.player_id), str(r.promotion_id))
+            for r in self._connection.execute(
+                select(player_promotions.c.player_id, player_promotions.c.promotion_id).where(
+                    tuple_(player_promotions.c.player_id, player_promotions.c.promotion_id).in_(
+                        [(a.player_id, a.promotion_id) for a in assignments]
+                    )
+                )
+            )
+        }
+        return [a for a in assignments if (a.player_id, a.promotion_id) not in held]
 
     def exists(self, player_id: str, promotion_id: str) -> bool:
         row = self._connection.execute(

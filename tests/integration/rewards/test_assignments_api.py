@@ -150,6 +150,75 @@ def test_concurrent_assignments_of_the_same_players_assign_each_once(
     assert len(outbox_messages(rewards_container)) == len(players)
 
 
+def test_assigning_a_promotion_while_its_holder_claims_it_does_not_deadlock(
+    client: ApiClient, staff: dict[str, str], rewards_container: Container
+) -> None:
+    # The claim of an unlimited promotion updates the assignment, then counts itself on the
+    # promotion row. Staff assigning the promotion again (to its holder and a newcomer) held
+    # the promotion's share lock and waited on that updated assignment: a deadlock, with the
+    # wallet's credit already made for a claim that was then rolled back.
+    from rewards_service.adapters.persistence.unit_of_work import SqlAlchemyRewardsUnitOfWork
+    from rewards_service.application.services import ClaimService
+    from shared.domain.principal import Principal, Role
+    from tests.unit.rewards.fakes import FakeWallet
+
+    promotion = create_promotion(client, staff)
+    holder, newcomer = add_players(rewards_container, 2)
+    assert assign(client, staff, promotion["id"], [holder]).status_code == 200
+    core = rewards_container.core
+    counting, go_on = threading.Event(), threading.Event()
+
+    class PausesBeforeCounting(SqlAlchemyRewardsUnitOfWork):
+        def _bind(self, connection: Any) -> None:
+            super()._bind(connection)
+            count_claim = self.promotions.count_claim
+
+            def paused(promotion_id: str) -> bool:
+                counting.set()
+                go_on.wait(30)
+                return count_claim(promotion_id)
+
+            self.promotions.count_claim = paused  # type: ignore[method-assign]
+
+    wallet = FakeWallet()
+    claims = ClaimService(
+        lambda: PausesBeforeCounting(core.database(), core.schemas()), wallet, core.clock()
+    )
+    outcome: dict[str, Any] = {}
+
+    def claim() -> None:
+        try:
+            outcome["claim"] = claims.claim(holder, promotion["id"])
+        except BaseException as exc:
+            outcome["claim"] = exc
+
+    def assign_again() -> None:
+        try:
+            actor = Principal(subject=str(uuid.uuid4()), role=Role.STAFF)
+            service = rewards_container.promotion_service()
+            outcome["assign"] = service.assign(promotion["id"], [holder, newcomer], actor)
+        except BaseException as exc:
+            outcome["assign"] = exc
+
+    claiming = threading.Thread(target=claim)
+    claiming.start()
+    try:
+        assert counting.wait(30)
+        assigning = threading.Thread(target=assign_again)
+        assigning.start()
+        assigning.join(5)
+    finally:
+        go_on.set()
+        claiming.join(30)
+    assigning.join(30)
+    assert not isinstance(outcome["claim"], BaseException), outcome["claim"]
+    assert not isinstance(outcome["assign"], BaseException), outcome["assign"]
+    assert outcome["assign"].assigned == [newcomer]
+    assert outcome["assign"].already_assigned == [holder]
+    assert outcome["claim"].assignment.claim_count == 1
+    assert wallet.calls == 1
+
+
 def test_players_read_their_own_promotions_with_computed_status(
     client: ApiClient, staff: dict[str, str], tokens: Tokens, rewards_container: Container
 ) -> None:
