@@ -67,6 +67,7 @@ from shared.application.cache import ExpiringCache
 from shared.application.events import IntegrationEvent, TokenRevocation, Topic
 from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
+from shared.domain.exceptions import PermissionDenied
 from shared.domain.pagination import Page, PageRequest
 from shared.domain.principal import CLIENT_ROLE, Principal, Role, Scope, account_key
 
@@ -291,6 +292,10 @@ class SessionService:
         token issued until now refused by every service within seconds (ADR 0021). The owner
         does it for themself (a device they no longer trust), staff at the desk for a player
         (a phone lost on the floor: no new password needed, the thief never knew it)."""
+        if actor.role is Role.PLAYER and actor.subject != user_id:
+            # Before the lookup: a player learns nothing of other accounts, not even that
+            # they exist.
+            raise PermissionDenied("End your own sessions only.")
         with self._uow() as uow:
             user = uow.users.get(user_id)
             if user is None:

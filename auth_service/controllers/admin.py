@@ -132,7 +132,7 @@ class IssuePasswordReset(MethodView):
 
 @blp.route("/users/<uuid:user_id>/sessions")
 class UserSessions(MethodView):
-    @authenticated(roles=_STAFF)
+    @authenticated(roles=[Role.PLAYER, *_STAFF])
     @blp.response(204)
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401, 403, 404)

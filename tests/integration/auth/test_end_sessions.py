@@ -51,6 +51,15 @@ def test_the_owner_signs_out_everywhere_this_device_included(client, player, aut
     )
 
 
+def test_a_player_signs_out_everywhere_by_their_own_id_too(client, player, auth_container):
+    device = login(client, player["email"])
+    into_the_next_second()
+    ended = end_sessions(client, f"users/{player['id']}/sessions", device.json["accessToken"])
+    assert ended.status_code == 204
+    assert refresh(client, refresh_cookie(device)).status_code == 401
+    assert revocations(auth_container, player["id"]) == [("SIGNED_OUT_EVERYWHERE", player["id"])]
+
+
 def test_staff_sign_a_player_out_everywhere_at_the_desk(
     client, player, admin_token, auth_container
 ):
@@ -76,6 +85,7 @@ def test_who_may_end_whose_sessions(client, player, admin_token):
     other = register(client, unique_email()).json["id"]
     for token, target, expected in [
         (player_token, other, 403),  # players are not staff
+        (player_token, "00000000-0000-4000-8000-000000000000", 403),  # nor told who exists
         (other_staff, staff_id, 403),  # staff do not end staff's sessions
         (staff, admin_id, 403),
         (other_staff, admin_id, 403),  # nobody ends an administrator's but the owner
