@@ -5,15 +5,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from shared.redis_client import limiter_storage_uri
 
+#: the answers a Retry-After belongs to (RFC 9110 §10.2.3): too many requests, unavailable
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+
 
 def create_limiter(app: Flask, settings: Mapping[str, Any]) -> Limiter:
     limits = settings.get("rate_limits", {})
+
+    # Registered before the limiter's own hook, so it runs after it: flask-limiter sets
+    # Retry-After on every answer, but it means "try again later" only on a refusal.
+    @app.after_request
+    def _retry_after_only_on_refusals(response: Response) -> Response:
+        if response.status_code not in RETRY_AFTER_STATUSES:
+            response.headers.pop("Retry-After", None)
+        return response
+
     limiter = Limiter(
         key_func=get_remote_address,
         app=app,

@@ -50,6 +50,7 @@ def test_the_third_request_from_one_address_in_a_minute_is_refused(
     assert first.status_code != 429
     assert second.status_code != 429
     assert first.headers["X-RateLimit-Limit"] == "2"
+    assert "Retry-After" not in first.headers  # not a refusal: nothing to wait for
     third = strict_client.post(path, json={})
     assert third.status_code == 429, third.get_data(as_text=True)
     assert (third.json or {})["error"]["code"] == "RATE_LIMITED"
