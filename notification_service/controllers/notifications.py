@@ -13,6 +13,7 @@ from notification_service.application.views import notification_view
 from notification_service.container import Container
 from notification_service.controllers.schemas import (
     MarkedReadSchema,
+    NoBodySchema,
     NoQuerySchema,
     NotificationListSchema,
     NotificationQuerySchema,
@@ -84,6 +85,7 @@ class UnreadCount(MethodView):
 class MarkRead(MethodView):
     @authenticated(roles=_READERS)
     @blp.arguments(NoQuerySchema, location="query", unknown=RAISE)
+    @blp.arguments(NoBodySchema, location="json", unknown=RAISE, required=False)
     @blp.response(200, NotificationSchema)
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401, 403, 404, 422)
@@ -91,6 +93,7 @@ class MarkRead(MethodView):
     def patch(
         self,
         _query: dict[str, Any],
+        _body: dict[str, Any],
         notification_id: str,
         service: NotificationService = Provide[Container.notification_service],
     ) -> Any:
@@ -102,6 +105,7 @@ class MarkRead(MethodView):
 class MarkAllRead(MethodView):
     @authenticated(roles=_READERS)
     @blp.arguments(NoQuerySchema, location="query", unknown=RAISE)
+    @blp.arguments(NoBodySchema, location="json", unknown=RAISE, required=False)
     @blp.response(200, MarkedReadSchema)
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401, 403, 422)
@@ -109,6 +113,7 @@ class MarkAllRead(MethodView):
     def post(
         self,
         _query: dict[str, Any],
+        _body: dict[str, Any],
         service: NotificationService = Provide[Container.notification_service],
     ) -> Any:
         """Mark all your unread notifications read."""

@@ -34,6 +34,11 @@ class NoQuerySchema(Schema):
     notifications read believing they marked a player's."""
 
 
+class NoBodySchema(Schema):
+    """The same for a body: ``{}`` or none at all; a ``userId`` (or anything else) there is
+    refused, not ignored."""
+
+
 class NotificationSchema(Schema):
     """The same shape the WebSocket sends in ``{"type": "notification", "notification": …}``."""
 

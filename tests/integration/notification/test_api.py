@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -102,6 +103,23 @@ def test_a_player_cannot_read_another_players_notifications(
     assert notification_container.notifications().count_unread("player-2") == 1
 
 
+def test_marking_read_takes_an_empty_body_or_none(
+    client: FlaskClient,
+    notification_container: Container,
+    player: dict[str, str],
+    player_id: str,
+) -> None:
+    store(notification_container, player_id)
+    bodies: list[dict[str, Any]] = [
+        {},
+        {"json": {}},
+        {"data": b"", "content_type": "application/json"},
+    ]
+    for extra in bodies:
+        answer = client.post("/api/v1/notifications/read-all", headers=player, **extra)
+        assert answer.status_code == 200, extra
+
+
 def test_staff_read_a_players_notifications_but_cannot_mark_them(
     client: FlaskClient, notification_container: Container, minter: TokenMinter
 ) -> None:
@@ -119,6 +137,16 @@ def test_staff_read_a_players_notifications_but_cannot_mark_them(
         ("patch", f"/api/v1/notifications/{theirs}/read?userId=player-2"),
     ):
         refused = client.open(path, method=method.upper(), headers=staff)
+        assert refused.status_code == 422, path
+        assert body(refused)["error"]["code"] == "VALIDATION_FAILED"
+    # Nor in a body.
+    for method, path in (
+        ("post", "/api/v1/notifications/read-all"),
+        ("patch", f"/api/v1/notifications/{theirs}/read"),
+    ):
+        refused = client.open(
+            path, method=method.upper(), headers=staff, json={"userId": "player-2"}
+        )
         assert refused.status_code == 422, path
         assert body(refused)["error"]["code"] == "VALIDATION_FAILED"
     assert notification_container.notifications().count_unread("player-2") == 1
