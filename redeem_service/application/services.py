@@ -109,14 +109,22 @@ class WalletService:
             return uow.wallets.get(player_id) or Wallet(player_id)
 
     def statement(
-        self, player_id: str, filters: TransactionFilter, page: PageRequest
+        self,
+        player_id: str,
+        filters: TransactionFilter,
+        page: PageRequest,
+        known_only: bool = False,
     ) -> WalletStatement:
-        """Balances and one page of transactions, newest first."""
+        """Balances and one page of transactions, newest first. With ``known_only`` (staff
+        naming a player), an id that is no registered player's and has no wallet is not found,
+        rather than an empty wallet a mistyped id would pass for."""
         player_id = canonical_player_id(check_player_id(player_id))
         with self._uow() as uow:
-            wallet = uow.wallets.get(player_id) or Wallet(player_id)
+            wallet = uow.wallets.get(player_id)
+            if wallet is None and known_only and not uow.players.exists(player_id):
+                raise PlayerNotFound()
             transactions = uow.transactions.list(player_id, filters, page)
-        return WalletStatement(wallet, transactions)
+        return WalletStatement(wallet or Wallet(player_id), transactions)
 
     def _apply(self, request: TransactionRequest, notify: bool = False) -> TransactionResult:
         now = self._clock.now()

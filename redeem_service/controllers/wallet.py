@@ -64,10 +64,12 @@ def statement_body(statement: WalletStatement) -> dict[str, Any]:
     }
 
 
-def _statement(service: WalletService, player_id: str, args: dict[str, Any]) -> dict[str, Any]:
+def _statement(
+    service: WalletService, player_id: str, args: dict[str, Any], known_only: bool = False
+) -> dict[str, Any]:
     page = page_request(args)
     filters = TransactionFilter(currency=args.get("currency"), kind=args.get("type"))
-    return statement_body(service.statement(player_id, filters, page))
+    return statement_body(service.statement(player_id, filters, page, known_only=known_only))
 
 
 @blp.route("/me")
@@ -92,7 +94,7 @@ class PlayerWallet(MethodView):
     @blp.arguments(WalletQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, WalletSchema)
     @blp.doc(security=BEARER_AUTH)
-    @errors(blp, 401, 403, 422)
+    @errors(blp, 401, 403, 404, 422)
     @inject
     def get(
         self,
@@ -100,8 +102,11 @@ class PlayerWallet(MethodView):
         player_id: str,
         service: WalletService = Provide[Container.wallet_service],
     ) -> Any:
-        """A player's balances and transactions (staff)."""
-        return _statement(service, player_id, args)
+        """A player's balances and transactions (staff).
+
+        404 `REDEEM_PLAYER_NOT_FOUND` for an id that is no registered player's and has no
+        wallet (a player registered a moment ago is known within seconds)."""
+        return _statement(service, player_id, args, known_only=True)
 
 
 @blp.route("/players/<string:player_id>/adjustments")

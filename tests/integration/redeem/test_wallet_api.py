@@ -115,6 +115,24 @@ def test_staff_read_any_players_wallet(
         )
         assert response.status_code == 200
         assert json_of(response)["balances"]["bonus"] == "3.00"
+    # A registered player without a wallet yet: an empty one.
+    newcomer = registered_player(redeem_container)
+    empty = client.get(
+        f"/api/v1/wallet/players/{newcomer}", headers=bearer(signer.user_token("s1", "staff"))
+    )
+    assert (empty.status_code, json_of(empty)["balances"]) == (200, {"bonus": "0.00", "points": 0})
+
+
+@pytest.mark.parametrize("who", ["nobody-at-all", "00000000-0000-4000-8000-000000000000"])
+def test_staff_reading_an_id_that_is_nobodys_get_a_404(
+    client: FlaskClient, signer: TestSigner, who: str
+) -> None:
+    # Not an empty wallet a mistyped id would pass for; as adjustments and rewards answer.
+    response = client.get(
+        f"/api/v1/wallet/players/{who}", headers=bearer(signer.user_token("s1", "staff"))
+    )
+    assert response.status_code == 404
+    assert json_of(response)["error"]["code"] == "REDEEM_PLAYER_NOT_FOUND"
 
 
 def test_an_admin_adjustment_is_recorded_with_the_actor_and_reason_and_notified(
