@@ -7,6 +7,7 @@ from auth_service.container import Container, build_container
 from auth_service.controllers.consumers import OwnUserStatus
 from shared.application.events import Topic
 from shared.messaging.consumer import group_member
+from shared.messaging.kafka import create_producer
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.worker import Component, Worker
 from shared.observability.logging import configure_logging_from
@@ -24,7 +25,8 @@ def components(container: Container) -> list[Component]:
         str(user_status["group"]),
         [Topic.USER_STATUS.value],
         OwnUserStatus(container.own_account_events()),
-        core.producer(),
+        # Its own producer, so dead letters never wait behind (or fail with) the relay's batch.
+        create_producer(settings["kafka"]),
         core.schemas(),
         batch_size=int(user_status["batch_size"]),
         poll_timeout=float(user_status["poll_timeout_seconds"]),

@@ -16,6 +16,7 @@ from notification_service.controllers.consumers import (
 )
 from shared.application.events import Topic
 from shared.messaging.consumer import ConsumerRunner, EventHandler, group_member
+from shared.messaging.kafka import create_producer
 from shared.messaging.worker import Worker
 from shared.observability.logging import configure_logging_from
 
@@ -30,7 +31,8 @@ def consumer_runner(
         group_id,
         topics,
         handler,
-        container.core.producer(),
+        # Its own producer: one consumer's dead letters never wait behind another's.
+        create_producer(settings["kafka"]),
         container.core.schemas(),
         batch_size=int(consumer["batch_size"]),
         poll_timeout=float(consumer["poll_timeout_seconds"]),

@@ -17,6 +17,7 @@ from redeem_service.controllers.consumers import (
 from shared.application.events import Topic
 from shared.messaging.account_status import AccountStatusChanges
 from shared.messaging.consumer import ConsumerRunner, EventHandler, group_member
+from shared.messaging.kafka import create_producer
 from shared.messaging.relay import OutboxRelay
 from shared.messaging.worker import Component, Worker
 from shared.observability.logging import configure_logging_from
@@ -31,7 +32,8 @@ def consumer_runner(
         str(settings["group"]),
         [topic.value],
         handler,
-        container.core.producer(),
+        # Its own producer, so dead letters never wait behind (or fail with) the relay's batch.
+        create_producer(container.config()["kafka"]),
         container.core.schemas(),
         batch_size=int(settings.get("batch_size", 500)),
         poll_timeout=float(settings.get("poll_timeout_seconds", 0.5)),
