@@ -450,14 +450,18 @@ class ClientService:
         sources = check_event_sources(scopes, command.event_sources)
         client_id = command.client_id or f"client-{secrets.token_hex(8)}"
         secret = _provisioned(command.secret) or secrets.token_urlsafe(32)
+        now = self._clock.now()
         client = PartnerClient(
             client_id=client_id,
             name=command.name.strip(),
             secret_hash=self._hasher.hash(secret),
             scopes=scopes,
             status=ClientStatus.ACTIVE,
-            created_at=self._clock.now(),
+            created_at=now,
             created_by=actor,
+            # As stored, and as every later read shows it.
+            updated_at=now,
+            updated_by=actor,
             event_sources=sources,
         )
         with self._uow() as uow:

@@ -166,6 +166,10 @@ def test_a_client_secret_is_shown_once_and_stored_hashed(client, admin_token, au
     listed = client.get("/api/v1/auth/clients", headers=bearer(admin_token)).json
     assert "clientSecret" not in str(listed)
     assert [c["clientId"] for c in listed["items"]] == ["spa"]
+    # The answer describes the client as it is stored and read from then on.
+    created = {k: v for k, v in response.json.items() if k != "clientSecret"}
+    assert created == listed["items"][0]
+    assert created["updatedAt"] == created["createdAt"]
     with auth_container.core.database().connect() as connection:
         stored = connection.execute(
             text("SELECT secret_hash FROM partner_clients WHERE client_id = 'spa'")
