@@ -8,7 +8,9 @@ GUNICORN_GRACEFUL_TIMEOUT, GUNICORN_BIND.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import uuid
 from typing import Any
 
@@ -46,6 +48,24 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 control_socket_disable = True
 
 
+#: a token or secret in a query string, as a request line quotes it
+_SECRET_IN_QUERY = re.compile(
+    r"(?i)([?&](?:access_token|refresh_token|token|client_secret|password)=)[^&\s'\"]*"
+)
+
+
+class RedactQuerySecrets(logging.Filter):
+    """Gunicorn quotes a request line it cannot parse in its warning; a token sent in the query
+    (the WebSocket's ``access_token``) must not reach the log with it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET_IN_QUERY.sub(r"\1[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
 class JsonLogger(Logger):  # type: ignore[misc]
     """Gunicorn's own messages in the same JSON lines as the application's."""
 
@@ -55,6 +75,7 @@ class JsonLogger(Logger):  # type: ignore[misc]
         for log in (self.error_log, self.access_log):
             log.handlers[:] = []
             log.propagate = True
+            log.addFilter(RedactQuerySecrets())
 
 
 logger_class = JsonLogger
