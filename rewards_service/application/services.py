@@ -102,8 +102,8 @@ class PromotionService:
     def assign(
         self, promotion_id: str, player_ids: Sequence[str], actor: Principal
     ) -> AssignmentResult:
-        """Assign a running promotion to registered players, each at most once; one PROMOTION
-        notification per newly assigned player, in the same transaction."""
+        """Assign a running promotion with claims left to registered players, each at most once;
+        one PROMOTION notification per newly assigned player, in the same transaction."""
         wanted = sorted(dict.fromkeys(player_ids))  # one lock order for concurrent requests
         if not wanted:
             return AssignmentResult(promotion_id, [], [])
@@ -113,7 +113,7 @@ class PromotionService:
             )
         now = self._clock.now()
         with self._uow() as uow:
-            # A share lock keeps the promotion from being deactivated until we commit.
+            # A share lock keeps the promotion from being deactivated or claimed until we commit.
             promotion = uow.promotions.get(promotion_id, lock=Lock.SHARE)
             if promotion is None:
                 raise PromotionNotFound()
@@ -219,7 +219,8 @@ class WelcomeService:
             uow.players.add_new([Player(p, players[p].registered_at) for p in sorted(players)])
             welcome = uow.promotions.running(PromotionType.WELCOME_BONUS, now, lock=Lock.SHARE)
             assigned: list[PlayerPromotion] = []
-            if welcome is not None:
+            # One whose total claims are used up runs on, but is given to nobody any more.
+            if welcome is not None and welcome.is_assignable(now):
                 assigned = uow.player_promotions.add_new(
                     [welcome.assign_to(p, AssignmentSource.WELCOME, now) for p in sorted(players)]
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
+from flask import jsonify
 from flask.views import MethodView
 from marshmallow import RAISE
 
@@ -22,6 +23,7 @@ from rewards_service.controllers.schemas import (
     PromotionPageSchema,
     PromotionQuerySchema,
     PromotionSchema,
+    PromotionSummarySchema,
     PromotionUpdateSchema,
 )
 from rewards_service.domain.ports import PlayerPromotionFilter, PromotionFilter
@@ -39,6 +41,8 @@ blp = Blueprint(
 )
 _STAFF = [Role.STAFF, Role.ADMIN]
 _USERS = [Role.PLAYER, Role.STAFF, Role.ADMIN]
+_FULL_VIEW = PromotionSchema()
+_HOLDER_VIEW = PromotionSummarySchema()
 
 
 @blp.route("")
@@ -87,15 +91,28 @@ class Promotions(MethodView):
 @blp.route("/<uuid:promotion_id>")
 class PromotionById(MethodView):
     @authenticated(roles=_USERS)
-    @blp.response(200, PromotionSchema)
+    @blp.response(
+        200,
+        {"oneOf": [PromotionSchema, PromotionSummarySchema]},
+        description="Staff: the promotion (Promotion). A player: the promotion as its holder"
+        " sees it (PromotionSummary).",
+    )
     @blp.doc(security=BEARER_AUTH)
     @errors(blp, 401, 403, 404)
     @inject
     def get(
         self, promotion_id: Any, service: PromotionService = Provide[Container.promotion_service]
     ) -> Any:
-        """One promotion (staff: any; a player: one assigned to them)."""
-        return service.get(str(promotion_id), current_principal())
+        """One promotion (staff: any; a player: one assigned to them).
+
+        Staff get every field; a player gets the promotion as their list shows it, without
+        maxClaims, maxClaimsPerPlayer, claimsCount, createdBy, createdAt and updatedAt.
+        """
+        viewer = current_principal()
+        promotion = service.get(str(promotion_id), viewer)
+        # Two shapes, so the view serialises: the decorator's schema only documents them.
+        view = _FULL_VIEW if viewer.is_staff else _HOLDER_VIEW
+        return jsonify(view.dump(promotion))
 
     @authenticated(roles=_STAFF)
     @blp.arguments(PromotionUpdateSchema)
@@ -164,9 +181,10 @@ class AssignPromotion(MethodView):
     ) -> Any:
         """Assign a promotion to players.
 
-        Only an active promotion inside its window (409 REWARDS_PROMOTION_NOT_ASSIGNABLE
-        otherwise), to at most 500 registered players. Each newly assigned player gets a
-        PROMOTION notification; players who hold it already are listed in alreadyAssigned.
+        Only an active promotion inside its window with claims left (409
+        REWARDS_PROMOTION_NOT_ASSIGNABLE otherwise), to at most 500 registered players. Each
+        newly assigned player gets a PROMOTION notification; players who hold it already are
+        listed in alreadyAssigned.
         Unknown player ids refuse the whole request (422 REWARDS_UNKNOWN_PLAYERS, the ids in
         details.unknownPlayerIds).
         """
@@ -191,7 +209,9 @@ class PlayerPromotions(MethodView):
     ) -> Any:
         """A player's promotions: assigned, claimed, expired.
 
-        A player may read only their own (403 otherwise); staff read anyone's.
+        A player may read only their own (403 otherwise); staff read anyone's. EXPIRED: not
+        claimed and the promotion inactive, ended or out of claims (maxClaims reached);
+        claimsRemaining is 0 unless ASSIGNED and started.
         """
         page = page_request(args)
         filters = PlayerPromotionFilter(status=args.get("status"), type=args.get("type"))

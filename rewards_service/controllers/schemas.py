@@ -213,11 +213,18 @@ class PlayerPromotionSchema(Schema):
         PlayerPromotionStatus,
         by_value=True,
         required=True,
-        metadata={"description": "EXPIRED: not claimed and the promotion ended or was deactivated"},
+        metadata={
+            "description": "EXPIRED: not claimed and the promotion ended, was deactivated or has"
+            " no claims left (its maxClaims reached); ASSIGNED also before it starts"
+        },
     )
     source = fields.Enum(AssignmentSource, by_value=True, required=True)
     claim_count = fields.Integer(data_key="claimCount", required=True)
-    claims_remaining = fields.Integer(data_key="claimsRemaining", required=True)
+    claims_remaining = fields.Integer(
+        data_key="claimsRemaining",
+        required=True,
+        metadata={"description": "Claims the player may make now: 0 unless ASSIGNED and started"},
+    )
     assigned_at = fields.DateTime(data_key="assignedAt", required=True)
     last_claimed_at = fields.DateTime(data_key="lastClaimedAt", allow_none=True)
     promotion = fields.Nested(PromotionSummarySchema, required=True)

@@ -134,11 +134,19 @@ class Promotion:
         return self.type in UNIQUE_PROMOTION_TYPES
 
     def is_running(self, now: datetime) -> bool:
-        """Active and inside its window: it can be assigned and claimed."""
+        """Active and inside its window (assigning and claiming also need claims left)."""
         return self.is_active and self.start_date <= now < self.end_date
+
+    def has_started(self, now: datetime) -> bool:
+        return now >= self.start_date
 
     def has_ended(self, now: datetime) -> bool:
         return now >= self.end_date
+
+    @property
+    def claims_used_up(self) -> bool:
+        """Its total ``max_claims`` are all made: for good, as neither number ever goes down."""
+        return self.max_claims is not None and self.claims_count >= self.max_claims
 
     def overlaps(self, other: Promotion) -> bool:
         return self.start_date < other.end_date and other.start_date < self.end_date
@@ -176,7 +184,7 @@ class Promotion:
     def _refusal(self, now: datetime) -> str | None:
         if not self.is_active:
             return "The promotion is inactive."
-        if now < self.start_date:
+        if not self.has_started(now):
             return "The promotion has not started yet."
         if self.has_ended(now):
             return "The promotion has ended."
@@ -189,7 +197,8 @@ class Promotion:
         now: datetime,
         assigned_by: str | None = None,
     ) -> PlayerPromotion:
-        """A new assignment of this promotion; only a running promotion can be assigned."""
+        """A new assignment of this promotion; only a running promotion with claims left can be
+        assigned."""
         self.ensure_assignable(now)
         return PlayerPromotion(
             id=str(uuid.uuid4()),
@@ -202,8 +211,19 @@ class Promotion:
             assigned_by=assigned_by,
         )
 
-    def ensure_assignable(self, now: datetime) -> None:
+    def _assignment_refusal(self, now: datetime) -> str | None:
         refusal = self._refusal(now)
+        if refusal is None and self.claims_used_up:
+            return "The promotion has reached its maximum number of claims."
+        return refusal
+
+    def is_assignable(self, now: datetime) -> bool:
+        return self._assignment_refusal(now) is None
+
+    def ensure_assignable(self, now: datetime) -> None:
+        """Assign only what a claim would accept: active, inside its window and with claims left
+        (the caller holds the promotion row, so the count cannot move meanwhile)."""
+        refusal = self._assignment_refusal(now)
         if refusal:
             raise PromotionNotAssignable(refusal)
 
@@ -212,7 +232,7 @@ class Promotion:
         refusal = self._refusal(now)
         if refusal:
             raise PromotionNotClaimable(refusal)
-        if self.max_claims is not None and self.claims_count >= self.max_claims:
+        if self.claims_used_up:
             raise PromotionClaimLimitReached()
         return replace(self, claims_count=self.claims_count + 1)
 
@@ -224,7 +244,8 @@ class AssignmentSource(StrEnum):
 
 class PlayerPromotionStatus(StrEnum):
     """ASSIGNED and CLAIMED are stored (an action changes them); EXPIRED is computed, because
-    time and the promotion's own state (deactivated, window moved) change it."""
+    time and the promotion's own state (deactivated, window moved, total claims used up) change
+    it (ADR 0301)."""
 
     ASSIGNED = "ASSIGNED"
     CLAIMED = "CLAIMED"
@@ -254,14 +275,20 @@ class PlayerPromotion:
     last_claimed_at: datetime | None = None
 
     def status_at(self, promotion: Promotion, now: datetime) -> PlayerPromotionStatus:
+        """EXPIRED: not fully claimed and the promotion inactive, ended or with its total claims
+        used up (ADR 0301; ``_status_condition`` is the SQL twin). A promotion that has not
+        started yet stays ASSIGNED, with no claims remaining until it starts."""
         if self.status is PlayerPromotionStatus.CLAIMED:
             return PlayerPromotionStatus.CLAIMED
-        if not promotion.is_active or promotion.has_ended(now):
+        if not promotion.is_active or promotion.has_ended(now) or promotion.claims_used_up:
             return PlayerPromotionStatus.EXPIRED
         return PlayerPromotionStatus.ASSIGNED
 
     def claims_remaining(self, promotion: Promotion, now: datetime) -> int:
-        if self.status_at(promotion, now) is not PlayerPromotionStatus.ASSIGNED:
+        """How many more times the player may claim, as of ``now``: none unless ASSIGNED and
+        started, so the list never offers what a claim now would refuse."""
+        status = self.status_at(promotion, now)
+        if status is not PlayerPromotionStatus.ASSIGNED or not promotion.has_started(now):
             return 0
         return max(0, promotion.max_claims_per_player - self.claim_count)
 

@@ -116,6 +116,11 @@ def _promotion_values(promotion: Promotion) -> dict[str, Any]:
     }
 
 
+#: The SQL twin of ``not Promotion.claims_used_up``.
+_CLAIMS_LEFT = or_(
+    promotions.c.max_claims.is_(None), promotions.c.claims_count < promotions.c.max_claims
+)
+
 # The statements of a claim are built once with bind parameters: building and hashing a
 # statement per call costs more CPU than running it.
 _GET_PROMOTION = {
@@ -124,13 +129,7 @@ _GET_PROMOTION = {
 }
 _COUNT_CLAIM = (
     update(promotions)
-    .where(
-        promotions.c.id == bindparam("promotion"),
-        or_(
-            promotions.c.max_claims.is_(None),
-            promotions.c.claims_count < promotions.c.max_claims,
-        ),
-    )
+    .where(promotions.c.id == bindparam("promotion"), _CLAIMS_LEFT)
     .values(claims_count=promotions.c.claims_count + 1)
     .returning(promotions.c.id)
 )
@@ -402,9 +401,9 @@ class SqlAlchemyPlayerPromotionRepository(PlayerPromotionRepository):
 def _status_condition(status: PlayerPromotionStatus, now: datetime) -> ColumnElement[bool]:
     """The SQL twin of ``PlayerPromotion.status_at`` (EXPIRED is computed, not stored)."""
     claimed = player_promotions.c.status == PlayerPromotionStatus.CLAIMED.value
-    running = and_(promotions.c.is_active.is_(True), promotions.c.end_date > now)
+    unexpired = and_(promotions.c.is_active.is_(True), promotions.c.end_date > now, _CLAIMS_LEFT)
     if status is PlayerPromotionStatus.CLAIMED:
         return claimed
     if status is PlayerPromotionStatus.ASSIGNED:
-        return and_(not_(claimed), running)
-    return and_(not_(claimed), not_(running))
+        return and_(not_(claimed), unexpired)
+    return and_(not_(claimed), not_(unexpired))

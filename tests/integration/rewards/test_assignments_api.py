@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
+from dependency_injector import providers
 
 from rewards_service.container import Container
 from shared.messaging.schemas import event_schemas
@@ -17,6 +21,7 @@ from tests.integration.rewards.conftest import (
     create_promotion,
     outbox_messages,
 )
+from tests.unit.rewards.fakes import FakeWallet
 
 NOW = datetime.now(UTC)
 
@@ -24,6 +29,21 @@ NOW = datetime.now(UTC)
 def assign(client: ApiClient, headers: dict[str, str], promotion_id: str, ids: list[str]) -> Any:
     return client.post(
         f"/api/v1/promotions/{promotion_id}/assign", json={"playerIds": ids}, headers=headers
+    )
+
+
+@pytest.fixture
+def wallet(rewards_container: Container) -> Iterator[FakeWallet]:
+    """Claims over the API credit this wallet instead of redeem's gRPC server."""
+    fake = FakeWallet()
+    rewards_container.wallet.override(providers.Object(fake))
+    yield fake
+    rewards_container.wallet.reset_override()
+
+
+def claim(client: ApiClient, headers: dict[str, str], promotion_id: str) -> Any:
+    return client.post(
+        "/api/v1/promotions/claim", json={"promotionId": promotion_id}, headers=headers
     )
 
 
@@ -289,3 +309,65 @@ def test_moving_the_end_date_back_into_the_future_revives_an_expired_assignment(
         headers=staff,
     )
     assert client.get(url, headers=staff).json["items"][0]["status"] == "ASSIGNED"
+
+
+def test_a_promotion_out_of_claims_is_not_assigned_and_not_offered_to_its_holders(
+    client: ApiClient,
+    staff: dict[str, str],
+    tokens: Tokens,
+    rewards_container: Container,
+    wallet: FakeWallet,
+) -> None:
+    first, second, late = add_players(rewards_container, 3)
+    promotion = create_promotion(client, staff, maxClaims=1)
+    assert assign(client, staff, promotion["id"], [first, second]).status_code == 200
+    assert claim(client, tokens.headers(first, "player"), promotion["id"]).status_code == 200
+    notified = len(outbox_messages(rewards_container))
+
+    refused = assign(client, staff, promotion["id"], [late])
+    assert refused.status_code == 409, refused.json
+    assert refused.json["error"]["code"] == "REWARDS_PROMOTION_NOT_ASSIGNABLE"
+    assert "maximum number of claims" in refused.json["error"]["message"]
+    assert len(outbox_messages(rewards_container)) == notified
+    late_view = client.get(f"/api/v1/promotions/players/{late}", headers=staff)
+    assert late_view.json["total"] == 0
+
+    # The other holder is not offered what a claim would refuse: the SQL filter agrees.
+    headers = tokens.headers(second, "player")
+    url = f"/api/v1/promotions/players/{second}"
+    [item] = client.get(url, headers=headers).json["items"]
+    assert (item["status"], item["claimsRemaining"]) == ("EXPIRED", 0)
+    assert client.get(f"{url}?status=ASSIGNED", headers=headers).json["total"] == 0
+    assert client.get(f"{url}?status=EXPIRED", headers=headers).json["total"] == 1
+    too_late = claim(client, headers, promotion["id"])
+    assert too_late.status_code == 409
+    assert too_late.json["error"]["code"] == "REWARDS_CLAIM_LIMIT_REACHED"
+    assert wallet.calls == 1
+
+
+def test_a_promotion_moved_into_the_future_is_held_with_nothing_to_claim_yet(
+    client: ApiClient,
+    staff: dict[str, str],
+    tokens: Tokens,
+    rewards_container: Container,
+    wallet: FakeWallet,
+) -> None:
+    (player,) = add_players(rewards_container)
+    promotion = create_promotion(client, staff)
+    assign(client, staff, promotion["id"], [player])
+    moved = client.patch(
+        f"/api/v1/promotions/{promotion['id']}",
+        json={"startDate": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
+        headers=staff,
+    )
+    assert moved.status_code == 200, moved.json
+
+    headers = tokens.headers(player, "player")
+    url = f"/api/v1/promotions/players/{player}"
+    [item] = client.get(f"{url}?status=ASSIGNED", headers=headers).json["items"]
+    assert (item["status"], item["claimsRemaining"]) == ("ASSIGNED", 0)
+    assert client.get(f"{url}?status=EXPIRED", headers=headers).json["total"] == 0
+    early = claim(client, headers, promotion["id"])
+    assert early.status_code == 409
+    assert early.json["error"]["code"] == "REWARDS_PROMOTION_NOT_CLAIMABLE"
+    assert wallet.calls == 0

@@ -7,7 +7,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.integration.rewards.conftest import ApiClient, Tokens, create_promotion, promotion_body
+from rewards_service.container import Container
+from tests.integration.rewards.conftest import (
+    ApiClient,
+    Tokens,
+    add_players,
+    create_promotion,
+    promotion_body,
+)
+from tests.support.openapi import unreadable_summaries
 
 NOW = datetime.now(UTC)
 
@@ -234,3 +242,39 @@ def test_players_and_anonymous_callers_cannot_manage_promotions(
     anonymous = client.get("/api/v1/promotions")
     assert anonymous.status_code == 401
     assert anonymous.json["error"]["code"] == "UNAUTHENTICATED"
+
+
+def test_a_holder_reads_the_promotion_without_the_staff_only_fields(
+    client: ApiClient, staff: dict[str, str], tokens: Tokens, rewards_container: Container
+) -> None:
+    promotion = create_promotion(client, staff, maxClaims=100, maxClaimsPerPlayer=2)
+    (player,) = add_players(rewards_container)
+    assigned = client.post(
+        f"/api/v1/promotions/{promotion['id']}/assign", json={"playerIds": [player]}, headers=staff
+    )
+    assert assigned.status_code == 200
+
+    held = client.get(
+        f"/api/v1/promotions/{promotion['id']}", headers=tokens.headers(player, "player")
+    )
+    assert held.status_code == 200
+    summary = ["id", "title", "description", "type", "amount", "isActive", "startDate", "endDate"]
+    # The promotion as the holder's list shows it: no author, counts, limits or audit times.
+    assert held.json == {field: promotion[field] for field in summary}
+    listed = client.get(f"/api/v1/promotions/players/{player}", headers=staff)
+    assert held.json == listed.json["items"][0]["promotion"]
+
+    assert client.get(f"/api/v1/promotions/{promotion['id']}", headers=staff).json == promotion
+
+
+def test_the_api_documents_both_views_of_a_promotion(client: ApiClient) -> None:
+    spec = client.get("/rewards/openapi.json").json
+    assert unreadable_summaries(spec) == []
+    ok = spec["paths"]["/api/v1/promotions/{promotion_id}"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {
+        "oneOf": [
+            {"$ref": "#/components/schemas/Promotion"},
+            {"$ref": "#/components/schemas/PromotionSummary"},
+        ]
+    }
+    assert "PromotionSummary" in ok["description"]

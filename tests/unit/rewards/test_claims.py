@@ -14,12 +14,15 @@ from rewards_service.application.services import ClaimService, PromotionService
 from rewards_service.domain.exceptions import (
     PromotionAlreadyClaimed,
     PromotionClaimLimitReached,
+    PromotionNotAssignable,
     PromotionNotAssigned,
     PromotionNotClaimable,
     WalletUnavailable,
 )
 from rewards_service.domain.model import Player, PlayerPromotionStatus, PromotionType
+from rewards_service.domain.ports import PlayerPromotionFilter
 from shared.domain.clock import FixedClock
+from shared.domain.pagination import PageRequest
 from shared.domain.principal import Principal, Role
 from tests.unit.rewards.fakes import FakeUnitOfWork, FakeWallet, Store
 
@@ -142,6 +145,31 @@ def test_the_total_limit_is_enforced(store, promotions, claims, wallet):
     with pytest.raises(PromotionClaimLimitReached):
         claims.claim(second, promotion)
     assert len(wallet.credits) == 1
+
+
+def test_a_promotion_out_of_claims_is_assigned_to_nobody_and_offered_to_nobody(
+    store, promotions, claims
+):
+    first, promotion = held(store, promotions, max_claims=1)
+    second, third = str(uuid.uuid4()), str(uuid.uuid4())
+    for player in (second, third):
+        store.players[player] = Player(player, NOW)
+    promotions.assign(promotion, [second], STAFF)
+    claims.claim(first, promotion)
+    notified = len(store.outbox)
+
+    with pytest.raises(PromotionNotAssignable, match="maximum number of claims"):
+        promotions.assign(promotion, [third], STAFF)
+    assert len(store.outbox) == notified
+    assert not any(a.player_id == third for a in store.assignments.values())
+
+    viewer = Principal(subject=second, role=Role.PLAYER)
+    [view] = promotions.list_for_player(
+        second, PlayerPromotionFilter(), PageRequest(), viewer
+    ).items
+    assert (view.status, view.claims_remaining) == (PlayerPromotionStatus.EXPIRED, 0)
+    with pytest.raises(PromotionClaimLimitReached):
+        claims.claim(second, promotion)
 
 
 def test_a_repeatable_promotion_uses_a_new_key_per_claim(store, promotions, claims, wallet):

@@ -120,6 +120,18 @@ def test_only_a_running_promotion_can_be_assigned(overrides: dict[str, Any], rea
         promotion(**overrides).assign_to(PLAYER, AssignmentSource.STAFF, NOW)
 
 
+def test_a_promotion_whose_total_claims_are_used_up_cannot_be_assigned() -> None:
+    running = promotion(max_claims=1)
+    assert running.is_assignable(NOW)
+    exhausted = running.record_claim(NOW)
+    assert not exhausted.is_assignable(NOW)
+    with pytest.raises(PromotionNotAssignable, match="maximum number of claims"):
+        exhausted.assign_to(PLAYER, AssignmentSource.STAFF, NOW)
+    # The window's refusals come first, as they do for a claim.
+    with pytest.raises(PromotionNotAssignable, match="inactive"):
+        exhausted.revise(NOW, is_active=False).ensure_assignable(NOW)
+
+
 def test_an_assignment_starts_assigned_and_expires_with_its_promotion() -> None:
     running = promotion()
     assignment = running.assign_to(PLAYER, AssignmentSource.WELCOME, NOW, assigned_by=None)
@@ -171,3 +183,35 @@ def test_claims_are_refused_outside_the_window_or_past_the_total_limit() -> None
         assignment.claim(exhausted, NOW)
     with pytest.raises(ValueError, match="does not belong"):
         assignment.claim(promotion(), NOW)
+
+
+def test_an_assignment_of_a_promotion_out_of_claims_reads_expired() -> None:
+    running = promotion(max_claims=2, max_claims_per_player=2)
+    assignment = running.assign_to(PLAYER, AssignmentSource.STAFF, NOW)
+    once = assignment.claim(running, NOW)
+    assert once.assignment.status_at(once.promotion, NOW) is PlayerPromotionStatus.ASSIGNED
+    assert once.assignment.claims_remaining(once.promotion, NOW) == 1
+    # Somebody else makes the last claim of the total: neither this holder nor anyone else can.
+    exhausted = once.promotion.record_claim(NOW)
+    for held in (assignment, once.assignment):
+        assert held.status_at(exhausted, NOW) is PlayerPromotionStatus.EXPIRED
+        assert held.claims_remaining(exhausted, NOW) == 0
+    with pytest.raises(PromotionClaimLimitReached):
+        once.assignment.claim(exhausted, NOW)
+    # A fully claimed assignment stays CLAIMED.
+    last = once.assignment.claim(once.promotion, NOW)
+    assert last.assignment.status_at(last.promotion, NOW) is PlayerPromotionStatus.CLAIMED
+
+
+def test_an_assignment_of_a_promotion_not_started_yet_has_no_claims_remaining() -> None:
+    running = promotion()
+    assignment = running.assign_to(PLAYER, AssignmentSource.STAFF, NOW)
+    postponed = running.revise(NOW, start_date=NOW + timedelta(hours=1))
+    # Held, and claimable once the window opens; nothing to claim before.
+    assert assignment.status_at(postponed, NOW) is PlayerPromotionStatus.ASSIGNED
+    assert assignment.claims_remaining(postponed, NOW) == 0
+    with pytest.raises(PromotionNotClaimable, match="not started"):
+        assignment.claim(postponed, NOW)
+    started = postponed.start_date
+    assert assignment.claims_remaining(postponed, started) == 1
+    assert assignment.claim(postponed, started).number == 1

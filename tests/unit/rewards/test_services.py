@@ -199,6 +199,17 @@ def test_a_registration_without_a_running_welcome_promotion_is_only_remembered(
     assert store.outbox == []
 
 
+def test_a_registration_is_not_given_a_welcome_promotion_out_of_claims(
+    promotions: PromotionService, welcome: WelcomeService, store: Store
+) -> None:
+    promotion = promotions.create(command(type=PromotionType.WELCOME_BONUS, max_claims=1), STAFF)
+    store.promotions[promotion.id] = promotion.record_claim(NOW)
+    event = registration()
+    assert welcome.register_players([event]) == []
+    assert event.player_id in store.players
+    assert store.outbox == []
+
+
 def test_the_demo_welcome_promotion_is_made_only_when_none_runs(
     promotions: PromotionService, store: Store
 ) -> None:
