@@ -235,7 +235,14 @@ class Demo:
             "amountWagered": amount,
             "game": "blackjack",
         }
-        producer = Producer({"bootstrap.servers": self.kafka, "enable.idempotence": True})
+        # As a partner should: the key hashed as the Java client and the services do (ADR 0507).
+        producer = Producer(
+            {
+                "bootstrap.servers": self.kafka,
+                "enable.idempotence": True,
+                "partitioner": "murmur2_random",
+            }
+        )
         failures: list[str] = []
         producer.produce(
             "reward-events",
