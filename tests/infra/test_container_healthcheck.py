@@ -13,6 +13,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.support.network import has_ipv6_loopback
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -60,18 +62,9 @@ class _Server6(HTTPServer):
     address_family = socket.AF_INET6
 
 
-def _ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture
 def ipv6_web() -> Iterator[int]:
-    if not _ipv6_loopback():
+    if not has_ipv6_loopback():
         pytest.skip("no IPv6 loopback on this machine")
     server = _Server6(("::1", 0), _Live)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

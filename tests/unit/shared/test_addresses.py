@@ -10,6 +10,7 @@ import pytest
 from shared.addresses import bare_host, host_port
 from shared.grpc.server import GrpcServer, GrpcServerSettings
 from shared.observability.metrics import serve_metrics
+from tests.support.network import has_ipv6_loopback
 
 
 @pytest.mark.parametrize(
@@ -28,16 +29,7 @@ def test_host_and_port(host: str, address: str) -> None:
     assert bare_host(address.rsplit(":", 1)[0]) == host.strip("[]")
 
 
-def _ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-ipv6 = pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+ipv6 = pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback on this machine")
 
 
 @ipv6
