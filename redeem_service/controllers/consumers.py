@@ -20,6 +20,7 @@ from redeem_service.domain.redemption import Merchant
 from shared.domain.exceptions import InvalidInput
 from shared.messaging.consumer import EventHandler, InboundEvent, Rejected, RejectEvent
 from shared.messaging.registrations import registration_of
+from shared.observability import context
 from shared.observability.logging import get_logger
 
 log = get_logger(__name__)
@@ -85,7 +86,14 @@ class RewardConfirmedHandler(EventHandler):
             count = getattr(result, outcome)
             if count:
                 POINTS_AWARDS.labels(outcome.removesuffix("s")).inc(count)
-        log.debug("points_awarded", events=len(events), earned=result.earned)
+        log.info(
+            "points_awarded",
+            events=len(events),
+            earned=result.earned,
+            reversed=result.reversed,
+            duplicates=result.duplicates,
+            zero=result.zero,
+        )
 
 
 def _decision(inbound: InboundEvent) -> DecideRedemption:
@@ -106,6 +114,14 @@ def _decision(inbound: InboundEvent) -> DecideRedemption:
     )
 
 
+def _safe(correlation_id: str | None) -> str | None:
+    """The request's own id when it is safe to log (an envelope's is unchecked), else the
+    batch's."""
+    if context.is_safe_correlation_id(correlation_id):
+        return correlation_id
+    return context.current_correlation_id()
+
+
 class RedeemRequestedHandler(EventHandler):
     """``redeem-events``: REDEEM_REQUESTED (from the API, or produced by a partner) → decided,
     outcome published on ``redeem-confirmed``. A request that can never be decided (not a
@@ -124,6 +140,17 @@ class RedeemRequestedHandler(EventHandler):
             raise RejectEvent("redeem_request_conflict", exc.message) from exc
         except InvalidInput as exc:
             raise RejectEvent("invalid_redemption", exc.message) from exc
+        correlation = {r.redeem_request_id: r.correlation_id for r in requests}
         for redemption in result.decided:
             reason = redemption.reason.value if redemption.reason else "none"
             REDEMPTIONS_DECIDED.labels(redemption.status.value, reason).inc()
+            # One line per decision, under its own request's correlation id (a batch is bound
+            # to its first event's): what support looks up when a player asks why.
+            log.info(
+                "redemption_decided",
+                redeem_request_id=redemption.id,
+                player_id=redemption.player_id,
+                status=redemption.status.value,
+                reason=reason,
+                correlation_id=_safe(correlation.get(redemption.id)),
+            )

@@ -5,6 +5,7 @@ letters."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -107,6 +108,7 @@ def test_points_and_a_redemption_reach_the_wallet_and_the_player_s_socket(
 
         declined = redeem(platform, player.token, 500, key="dinner-2")
         assert declined.status_code == 202
+        correlation = declined.headers["X-Correlation-ID"]
         rejected = notification(ws)
         assert rejected["type"] == "REDEMPTION_REJECTED"
         assert rejected["content"]["reason"] == "INSUFFICIENT_POINTS"
@@ -127,6 +129,17 @@ def test_points_and_a_redemption_reach_the_wallet_and_the_player_s_socket(
         "REDEMPTION_REJECTED",
     ]
     assert points_of(platform, player) == 300
+    # Support can tell the player why, from the worker's log, by the request's correlation id.
+    worker_log = platform.cluster.process("redeem-worker").log_path
+    assert worker_log is not None
+    lines = [json.loads(line) for line in worker_log.read_text().splitlines() if line[:1] == "{"]
+    [decided] = [
+        line
+        for line in lines
+        if line["event"] == "redemption_decided" and line.get("correlation_id") == correlation
+    ]
+    assert (decided["status"], decided["reason"]) == ("REJECTED", "INSUFFICIENT_POINTS")
+    assert decided["redeem_request_id"] == declined.json()["redeemRequestId"]
 
 
 def test_a_reversal_takes_back_spent_points_and_the_player_is_told(
