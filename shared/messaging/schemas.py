@@ -16,9 +16,8 @@ from typing import Any
 
 import jsonschema_rs
 
-import shared
-
-DEFAULT_SCHEMA_DIR = Path(shared.__file__).resolve().parent.parent / "docs" / "events"
+#: ``docs/events`` in the source tree (linked), the schemas' copy in an installed package
+DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent / "event_schemas"
 ENVELOPE_FILE = "envelope.schema.json"
 
 
