@@ -6,12 +6,18 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InsecureTransportError,
+    InvalidRequestError,
+    InvalidScopeError,
+    grants,
+)
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -326,26 +332,32 @@ def _refused_before_authlib() -> Response | None:
     )
 
 
+def _answered(respond: Callable[[], Response]) -> Response:
+    """The endpoint's answer; a request authlib refuses for its transport (plain HTTP from an
+    address that is not loopback, where AUTHLIB_INSECURE_TRANSPORT is not set: the deployments
+    set it, as TLS ends at their gateway) is the client's error, not the server's."""
+    try:
+        return _refused_before_authlib() or respond()
+    except InsecureTransportError:
+        return _oauth_error(400, "invalid_request", "OAuth 2 requests must use HTTPS.")
+
+
 @blp.route("/token", methods=["POST"])
 @blp.doc(summary="Client credentials grant (RFC 6749 §4.4)", **_TOKEN_DOC)
 def token() -> Response:
     """Issue an access token to a client authenticated by client_secret_basic or _post."""
-    return _refused_before_authlib() or _server().create_token_response()
+    return _answered(lambda: _server().create_token_response())
 
 
 @blp.route("/introspect", methods=["POST"])
 @blp.doc(**_token_param_doc("Token introspection (RFC 7662)"))
 def introspect() -> Response:
     """Whether a token is active, and its claims (for the client it was issued to)."""
-    return _refused_before_authlib() or _server().create_endpoint_response(
-        TokenIntrospection.ENDPOINT_NAME
-    )
+    return _answered(lambda: _server().create_endpoint_response(TokenIntrospection.ENDPOINT_NAME))
 
 
 @blp.route("/revoke", methods=["POST"])
 @blp.doc(**_token_param_doc("Token revocation (RFC 7009)"))
 def revoke() -> Response:
     """Revoke an access token before it expires."""
-    return _refused_before_authlib() or _server().create_endpoint_response(
-        TokenRevocation.ENDPOINT_NAME
-    )
+    return _answered(lambda: _server().create_endpoint_response(TokenRevocation.ENDPOINT_NAME))

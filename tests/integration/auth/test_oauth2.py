@@ -302,3 +302,19 @@ def test_one_authentication_method_per_request(client, partner):
         auth=partner,
     )
     assert same_id.status_code == 200
+
+
+def test_plain_http_from_the_private_network_is_served_where_the_deployment_allows_it(
+    client, partner, monkeypatch
+):
+    # Services fetch tokens from http://auth:8001 inside the network (TLS ends at the gateway):
+    # authlib refuses plain HTTP from any address but loopback unless told otherwise. It was a
+    # 500; without the deployment's AUTHLIB_INSECURE_TRANSPORT it is the client's error.
+    internal = {"base_url": "http://auth:8001", "auth": partner}
+    monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT", raising=False)
+    refused = client.post("/oauth2/token", data={"grant_type": "client_credentials"}, **internal)
+    assert refused.status_code == 400
+    assert refused.json["error"] == "invalid_request"
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
+    served = client.post("/oauth2/token", data={"grant_type": "client_credentials"}, **internal)
+    assert served.status_code == 200, served.json

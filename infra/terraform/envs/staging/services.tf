@@ -12,7 +12,11 @@ locals {
       priority = 10
       paths    = ["/api/v1/auth", "/api/v1/auth/*", "/oauth2/*", "/.well-known/*", "/auth/*"]
       secrets  = ["DATABASE_URL", "REDIS_URL", "AUTH_KEY_ENCRYPTION_SECRET", "AUTH_CLIENT_SECRET_PEPPER"]
-      env      = {}
+      env = {
+        # The services fetch tokens from http://auth.<internal>:8001 inside the VPC (TLS ends at
+        # the ALB); authlib refuses plain HTTP from anything but loopback unless told so.
+        AUTHLIB_INSECURE_TRANSPORT = "1"
+      }
     }
     rewards = {
       package  = "rewards_service"

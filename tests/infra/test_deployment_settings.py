@@ -1,0 +1,19 @@
+"""Settings the deployments must give a service for the code to work there (what the embedded
+platform, all on loopback, never shows)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_services_may_fetch_tokens_from_auth_over_the_private_network() -> None:
+    # authlib refuses plain HTTP from any address but loopback (400 invalid_request): the
+    # services' http://auth:8001 token requests need AUTHLIB_INSECURE_TRANSPORT on auth.
+    compose = (ROOT / "docker-compose.yml").read_text()
+    auth_environment = compose.split("x-auth-environment:", 1)[1].split("\nx-", 1)[0]
+    assert 'AUTHLIB_INSECURE_TRANSPORT: "1"' in auth_environment
+    services = (ROOT / "infra/terraform/envs/staging/services.tf").read_text()
+    auth_block = services.split("    auth = {", 1)[1].split("\n    }", 1)[0]
+    assert 'AUTHLIB_INSECURE_TRANSPORT = "1"' in auth_block
