@@ -64,6 +64,12 @@ ADD --chmod=0644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.p
 COPY --chmod=0755 infra/docker/entrypoint.sh /usr/local/bin/loyalty
 COPY --chmod=0755 infra/docker/healthcheck.py /usr/local/bin/loyalty-healthcheck
 
+# Scratch space for the unprivileged user on a read-only root file system (gunicorn's heartbeat
+# files, PROMETHEUS_MULTIPROC_DIR). Declared a volume so that ECS fills the task's empty scratch
+# volume mounted here with this content and mode (otherwise root's, 0755); compose mounts a tmpfs.
+RUN mkdir -p /tmp/prometheus && chmod 1777 /tmp /tmp/prometheus
+VOLUME ["/tmp"]
+
 WORKDIR /tmp
 USER 10001:10001
 

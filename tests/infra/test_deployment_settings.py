@@ -17,3 +17,14 @@ def test_services_may_fetch_tokens_from_auth_over_the_private_network() -> None:
     services = (ROOT / "infra/terraform/envs/staging/services.tf").read_text()
     auth_block = services.split("    auth = {", 1)[1].split("\n    }", 1)[0]
     assert 'AUTHLIB_INSECURE_TRANSPORT = "1"' in auth_block
+
+
+def test_the_image_gives_its_user_a_writable_tmp_on_a_read_only_root() -> None:
+    # ECS mounts an empty scratch volume at /tmp (root-owned, 0755) unless the image declares
+    # /tmp a volume, whose content and mode then fill it; entrypoint.sh creates
+    # PROMETHEUS_MULTIPROC_DIR there as the unprivileged user before anything starts.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    runtime = dockerfile.split("AS base", 1)[1].split("\nFROM ", 1)[0]
+    assert 'VOLUME ["/tmp"]' in runtime
+    assert "chmod 1777 /tmp" in runtime
+    assert runtime.index('VOLUME ["/tmp"]') < runtime.index("USER 10001")

@@ -13,18 +13,25 @@ bootstrap=${KAFKA_BOOTSTRAP_SERVERS:?set KAFKA_BOOTSTRAP_SERVERS}
 partitions=${TOPIC_PARTITIONS:-6}
 replication=${TOPIC_REPLICATION_FACTOR:-3}
 min_isr=${TOPIC_MIN_INSYNC_REPLICAS:-2}
-client=()
-if [[ -z "${KAFKA_CLIENT_CONFIG:-}" && "${KAFKA_SECURITY_PROTOCOL:-PLAINTEXT}" != "PLAINTEXT" ]]; then
-    KAFKA_CLIENT_CONFIG=$(mktemp)
-    printf 'security.protocol=%s\n' "$KAFKA_SECURITY_PROTOCOL" > "$KAFKA_CLIENT_CONFIG"
-fi
-if [[ -n "${KAFKA_CLIENT_CONFIG:-}" ]]; then
-    client=(--command-config "$KAFKA_CLIENT_CONFIG")
-fi
+# The client properties: a file given, or the protocol alone, handed to each tool on a pipe
+# (no temporary file: the task's root file system is read-only and its /tmp root-owned).
+protocol=${KAFKA_SECURITY_PROTOCOL:-PLAINTEXT}
+kafka() {
+    local tool=$1
+    shift
+    if [[ -n "${KAFKA_CLIENT_CONFIG:-}" ]]; then
+        "$BIN/$tool" --bootstrap-server "$bootstrap" --command-config "$KAFKA_CLIENT_CONFIG" "$@"
+    elif [[ "$protocol" != "PLAINTEXT" ]]; then
+        "$BIN/$tool" --bootstrap-server "$bootstrap" \
+            --command-config <(printf 'security.protocol=%s\n' "$protocol") "$@"
+    else
+        "$BIN/$tool" --bootstrap-server "$bootstrap" "$@"
+    fi
+}
 
 # The cluster must have all its brokers before topics with replication factor 3 can be created.
 for attempt in $(seq 1 60); do
-    brokers=$("$BIN/kafka-broker-api-versions.sh" --bootstrap-server "$bootstrap" "${client[@]}" 2>/dev/null \
+    brokers=$(kafka kafka-broker-api-versions.sh 2>/dev/null \
         | grep -c '^[^ ].*(id: [0-9]* rack' || true)
     if (( brokers >= replication )); then
         break
@@ -39,11 +46,11 @@ fi
 
 create() {
     local topic=$1 retention_ms=$2
-    "$BIN/kafka-topics.sh" --bootstrap-server "$bootstrap" "${client[@]}" --create --if-not-exists \
+    kafka kafka-topics.sh --create --if-not-exists \
         --topic "$topic" --partitions "$partitions" --replication-factor "$replication" \
         --config min.insync.replicas="$min_isr" --config retention.ms="$retention_ms"
     # Also enforce the settings on a topic that already existed.
-    "$BIN/kafka-configs.sh" --bootstrap-server "$bootstrap" "${client[@]}" --alter \
+    kafka kafka-configs.sh --alter \
         --entity-type topics --entity-name "$topic" \
         --add-config min.insync.replicas="$min_isr",retention.ms="$retention_ms"
 }
@@ -53,6 +60,6 @@ for topic in "${TOPICS[@]}"; do
     create "$topic.dlq" 2419200000   # 28 days: time to inspect and replay
 done
 
-"$BIN/kafka-topics.sh" --bootstrap-server "$bootstrap" "${client[@]}" --describe \
+kafka kafka-topics.sh --describe \
     | grep -E '^Topic:' || true
 echo "create-topics: ${#TOPICS[@]} topics and their dead-letter topics are ready"
