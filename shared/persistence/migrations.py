@@ -7,11 +7,16 @@ from importlib import resources
 import psycopg
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from psycopg import sql
 from sqlalchemy import MetaData, create_engine, pool
 from sqlalchemy.engine import make_url
 
+from shared.observability.logging import get_logger
 from shared.persistence.database import normalise_url
+
+log = get_logger(__name__)
 
 
 def alembic_config(service_package: str, url: str) -> Config:
@@ -25,7 +30,31 @@ def alembic_config(service_package: str, url: str) -> Config:
 
 
 def upgrade(service_package: str, url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(service_package, url), revision)
+    """Migrate to ``revision``. A database already at a revision this code does not know (a
+    rollback to an earlier release, whose code runs on the newer schema by the expand/contract
+    rule) is left as it is, with a warning, instead of failing the release's migrate step."""
+    config = alembic_config(service_package, url)
+    ahead = database_revisions_unknown_to(config)
+    if ahead:
+        log.warning(
+            "migrations_skipped_database_ahead",
+            service=service_package,
+            database_revisions=sorted(ahead),
+        )
+        return
+    command.upgrade(config, revision)
+
+
+def database_revisions_unknown_to(config: Config) -> set[str]:
+    """The database's current revisions that ``config``'s migration scripts do not have."""
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    engine = create_engine(str(config.attributes["url"]), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    return current - known
 
 
 def ensure_database(url: str) -> bool:
