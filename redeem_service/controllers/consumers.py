@@ -18,6 +18,7 @@ from redeem_service.domain.exceptions import (
 from redeem_service.domain.model import PointsAward
 from redeem_service.domain.redemption import Merchant
 from shared.domain.exceptions import InvalidInput
+from shared.domain.player_ids import canonical_player_id
 from shared.messaging.consumer import EventHandler, InboundEvent, Rejected, RejectEvent
 from shared.messaging.registrations import registration_of
 from shared.observability import context
@@ -52,7 +53,9 @@ def _award(inbound: InboundEvent) -> PointsAward:
     data = inbound.event.data
     try:
         return PointsAward(
-            player_id=inbound.event.user_id,
+            # As every other way in: a UUID in capitals is the same player's, not a second
+            # wallet nobody sees (a clawback sent so would be lost).
+            player_id=canonical_player_id(inbound.event.user_id),
             points=data["pointsAwarded"],
             source_event_id=str(data["sourceEventId"]).lower(),
             source_event_type=str(data["sourceEventType"]),

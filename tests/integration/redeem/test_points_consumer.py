@@ -4,6 +4,7 @@ concurrent consumers of the same events, clawbacks below zero, and dead letters.
 from __future__ import annotations
 
 import threading
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -64,6 +65,19 @@ def test_a_batch_credits_every_player_once_with_its_log_lines(
     assert line.additional_data["partnerId"] == "dining"
     assert line.additional_data["eventId"] == events[0].event_id
     assert ledger_is_clean(redeem_container)
+
+
+def test_an_award_naming_the_player_in_capitals_reaches_their_own_wallet(
+    redeem_container: Container, handler: RewardConfirmedHandler
+) -> None:
+    # Not a second wallet nobody sees: a clawback sent so was lost, the points spendable.
+    engine = redeem_container.core.database()
+    player = str(uuid.uuid4())
+    handler.handle([inbound(reward_confirmed(player, 500), TOPIC, 0)])
+    handler.handle([inbound(reward_confirmed(player.upper(), -500), TOPIC, 1)])
+    assert points_balance(engine, player) == 0
+    with redeem_container.uow() as uow:
+        assert uow.wallets.get(player.upper()) is None
 
 
 def test_redelivered_events_change_nothing_alone_or_mixed_with_new_ones(
