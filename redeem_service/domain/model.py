@@ -185,6 +185,8 @@ def _check_additional_data(data: Mapping[str, Any]) -> dict[str, Any]:
         encoded = json.dumps(data, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidTransactionDetails("additionalData must be a JSON object.") from exc
+    except RecursionError as exc:
+        raise InvalidTransactionDetails("additionalData is nested too deeply.") from exc
     if len(encoded.encode()) > MAX_ADDITIONAL_DATA_BYTES:
         raise InvalidTransactionDetails(
             f"additionalData may not exceed {MAX_ADDITIONAL_DATA_BYTES} bytes."
@@ -196,12 +198,19 @@ def _check_additional_data(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(_contains_nul(item) for item in value)
+    """Whether any text in ``value`` holds NUL; without recursion, so a document nested deeper
+    than the interpreter's stack (a few hundred levels fit in 4 KiB) is checked all the same."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
     return False
 
 

@@ -137,6 +137,23 @@ def test_transaction_requests_are_validated(
         request(**overrides)
 
 
+def nested(depth: int, leaf: object) -> dict[str, object]:
+    value: object = leaf
+    for _ in range(depth):
+        value = [value]
+    return {"a": value}
+
+
+def test_additional_data_nested_deep_is_checked_without_running_out_of_stack() -> None:
+    # 400 levels fit in 4 KiB; the NUL check recursed three frames a level and failed with
+    # RecursionError (an INTERNAL over gRPC) instead of checking.
+    assert request(additional_data=nested(600, "ok")).additional_data == nested(600, "ok")
+    with pytest.raises(InvalidTransactionDetails, match="NUL"):
+        request(additional_data=nested(600, "a\x00b"))
+    with pytest.raises(InvalidTransactionDetails, match="nested too deeply"):
+        request(additional_data=nested(100_000, "ok"))
+
+
 def test_a_retry_is_the_same_request_only_with_the_same_player_amount_currency_and_type() -> None:
     first = request()
     recorded = WalletTransaction.record(first, Wallet("player-1", Decimal("10.00")), NOW)
