@@ -207,7 +207,10 @@ class RedemptionDecisions:
             debit = redemption.decide(
                 wallet,
                 player_active=player not in inactive,
-                player_known=player in wallets or player in registered,
+                # The player asking for themself is known: auth issued their token.
+                player_known=(
+                    player in wallets or player in registered or redemption.requested_by == player
+                ),
                 now=now,
             )
             if debit is not None:

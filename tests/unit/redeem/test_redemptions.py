@@ -242,6 +242,16 @@ def test_a_player_without_points_or_below_zero_is_rejected(
     assert store.wallets["p2"].points == -30
 
 
+def test_a_player_asking_before_the_wallet_heard_of_them_is_short_of_points_not_unknown(
+    service: RedemptionService, decisions: RedemptionDecisions, store: Store
+) -> None:
+    # Registered a moment ago: their token vouches for them before the registration reaches
+    # the wallet. "No player has this id" would be wrong; they simply have no points yet.
+    service.request(ask(points=5), PLAYER)
+    [decided] = decisions.decide(requested(store)).decided
+    assert (decided.player_id, decided.reason) == ("p1", RejectionReason.INSUFFICIENT_POINTS)
+
+
 def test_a_partner_s_request_for_an_id_no_player_has_is_rejected_as_such(
     service: RedemptionService, decisions: RedemptionDecisions, store: Store
 ) -> None:
