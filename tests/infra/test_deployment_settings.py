@@ -28,3 +28,13 @@ def test_the_image_gives_its_user_a_writable_tmp_on_a_read_only_root() -> None:
     assert 'VOLUME ["/tmp"]' in runtime
     assert "chmod 1777 /tmp" in runtime
     assert runtime.index('VOLUME ["/tmp"]') < runtime.index("USER 10001")
+
+
+def test_the_waf_lets_through_bodies_the_services_accept() -> None:
+    # The managed common rule set blocks bodies over 8 KB; rewards takes batches of 500 events
+    # and assignments of 500 players (hundreds of KiB), each service enforcing its own limit.
+    alb = (ROOT / "infra/terraform/modules/alb/main.tf").read_text()
+    rule = alb.split('name     = "AWSManagedRulesCommonRuleSet"', 1)[1]
+    common = rule.split("visibility_config")[0]
+    assert 'name = "SizeRestrictions_BODY"' in common
+    assert "count {}" in common

@@ -249,6 +249,16 @@ resource "aws_wafv2_web_acl" "this" {
       managed_rule_group_statement {
         vendor_name = "AWS"
         name        = "AWSManagedRulesCommonRuleSet"
+
+        # Its body-size rule blocks anything over 8 KB: partner event batches (up to 500
+        # events) and assignments (up to 500 players) are larger. The services and the gateway
+        # enforce each route's own limit (web.max_body_bytes; 512 KiB at most).
+        rule_action_override {
+          name = "SizeRestrictions_BODY"
+          action_to_use {
+            count {}
+          }
+        }
       }
     }
     visibility_config {
