@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from redeem_service.application.ports import RedeemUnitOfWork
-from redeem_service.domain.exceptions import BalanceChangedConcurrently
+from redeem_service.domain.exceptions import AwardConflict, BalanceChangedConcurrently
 from redeem_service.domain.model import PointsAward, Wallet, WalletTransaction
 from shared.domain.clock import Clock
 
@@ -40,7 +40,9 @@ class PointsService:
         now = self._clock.now()
         unique: dict[str, PointsAward] = {}
         for award in awards:
-            unique.setdefault(award.source_event_id, award)
+            first = unique.setdefault(award.source_event_id, award)
+            if _award_of(first) != _award_of(award):
+                raise AwardConflict(_conflict(award))
         changing = [a for a in unique.values() if a.changes_balance]
         zero = len(unique) - len(changing)
         repeated = len(awards) - len(unique)
@@ -52,7 +54,10 @@ class PointsService:
             # Locked before the log is read: a concurrent consumer of the same events waits
             # here, then sees what the first one committed.
             wallets = uow.wallets.lock(players)
-            recorded = uow.transactions.existing_keys([a.idempotency_key for a in changing])
+            recorded = uow.transactions.recorded_awards([a.idempotency_key for a in changing])
+            for award in changing:
+                if recorded.get(award.idempotency_key, _award_of(award)) != _award_of(award):
+                    raise AwardConflict(_conflict(award))
             lines: list[WalletTransaction] = []
             changes: dict[str, int] = defaultdict(int)
             for award in changing:
@@ -74,6 +79,17 @@ class PointsService:
             duplicates=repeated + len(changing) - len(lines),
             zero=zero,
         )
+
+
+def _award_of(award: PointsAward) -> tuple[str, int]:
+    return award.player_id, award.points
+
+
+def _conflict(award: PointsAward) -> str:
+    return (
+        f"Source event {award.source_event_id} was already awarded to another player or with "
+        "other points; this award is not a repeat of it."
+    )
 
 
 def expect_balances(

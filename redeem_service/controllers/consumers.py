@@ -12,6 +12,7 @@ from redeem_service.application.redemptions import RedemptionDecisions
 from redeem_service.application.services import PlayerDirectory
 from redeem_service.controllers.metrics import POINTS_AWARDS, REDEMPTIONS_DECIDED
 from redeem_service.domain.exceptions import (
+    AwardConflict,
     BalanceLimitExceeded,
     RedemptionConflict,
 )
@@ -85,6 +86,9 @@ class RewardConfirmedHandler(EventHandler):
             # Raised for the batch; the runner then retries the events one by one, so only the
             # award that would overflow the balance ends up in the dead-letter topic.
             raise RejectEvent("balance_limit", exc.message) from exc
+        except AwardConflict as exc:
+            # Likewise: only the award reusing another's source event id is dead-lettered.
+            raise RejectEvent("award_conflict", exc.message) from exc
         for outcome in ("earned", "reversed", "duplicates", "zero"):
             count = getattr(result, outcome)
             if count:

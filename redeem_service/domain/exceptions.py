@@ -75,6 +75,13 @@ class RedemptionConflict(Conflict):
     default_message = "The redeem request id is already used by a different request."
 
 
+class AwardConflict(Conflict):
+    """A source event id already awarded (or earlier in the batch) to another player or with
+    other points: not a repeat, and never dropped unseen."""
+
+    default_message = "The source event was already awarded to another player or other points."
+
+
 class RedemptionAlreadyDecided(Conflict):
     default_message = "The redemption was already decided."
 

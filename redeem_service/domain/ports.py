@@ -91,8 +91,8 @@ class TransactionRepository(ABC):
     def get_by_idempotency_key(self, key: str) -> WalletTransaction | None: ...
 
     @abstractmethod
-    def existing_keys(self, keys: Collection[str]) -> set[str]:
-        """Which of ``keys`` the log already holds."""
+    def recorded_awards(self, keys: Collection[str]) -> dict[str, tuple[str, int]]:
+        """The player and the signed points each of ``keys`` recorded (those the log holds)."""
 
     @abstractmethod
     def list(

@@ -360,8 +360,9 @@ _ADD_TRANSACTIONS = text(
     """
 )
 _BY_KEY = select(transactions).where(transactions.c.idempotency_key == bindparam("key"))
-_EXISTING_KEYS = text(
-    "SELECT idempotency_key FROM transactions WHERE idempotency_key = ANY(CAST(:keys AS text[]))"
+_RECORDED_AWARDS = text(
+    "SELECT idempotency_key, player_id, amount, type FROM transactions"
+    " WHERE idempotency_key = ANY(CAST(:keys AS text[]))"
 )
 
 
@@ -394,11 +395,17 @@ class SqlAlchemyTransactionRepository(TransactionRepository):
         )
         return len(result.all())
 
-    def existing_keys(self, keys: Collection[str]) -> set[str]:
+    def recorded_awards(self, keys: Collection[str]) -> dict[str, tuple[str, int]]:
         if not keys:
-            return set()
-        rows = self._connection.execute(_EXISTING_KEYS, {"keys": list(keys)})
-        return {row.idempotency_key for row in rows}
+            return {}
+        rows = self._connection.execute(_RECORDED_AWARDS, {"keys": list(keys)})
+        return {
+            row.idempotency_key: (
+                row.player_id,
+                int(row.amount) if row.type == TransactionType.CREDIT.value else -int(row.amount),
+            )
+            for row in rows
+        }
 
     def get_by_idempotency_key(self, key: str) -> WalletTransaction | None:
         row = self._connection.execute(_BY_KEY, {"key": key}).first()

@@ -166,6 +166,38 @@ def test_an_award_for_an_impossible_player_is_rejected(handler: RewardConfirmedH
     assert rejected.value.reason == "invalid_award"
 
 
+def test_an_award_reusing_a_source_event_id_for_other_content_is_refused_not_dropped(
+    redeem_container: Container, handler: RewardConfirmedHandler
+) -> None:
+    # Another player, or other points, under a source event id already awarded: not a repeat.
+    # It used to vanish without a trace (counted as a duplicate).
+    engine = redeem_container.core.database()
+    player, other = new_player(), new_player()
+    source = str(uuid.uuid4())
+    handler.handle([inbound(reward_confirmed(player, 100, source), TOPIC, 0)])
+    for conflicting in (
+        reward_confirmed(other, 100, source),
+        reward_confirmed(player, 5000, source),
+    ):
+        with pytest.raises(RejectEvent) as refused:
+            handler.handle([inbound(conflicting, TOPIC, 1)])
+        assert refused.value.reason == "award_conflict"
+    # Twice in one batch with different points: the batch is refused, so the runner takes its
+    # events one by one and only the conflicting one is dead-lettered.
+    fresh = str(uuid.uuid4())
+    with pytest.raises(RejectEvent):
+        handler.handle(
+            [
+                inbound(reward_confirmed(player, 10, fresh), TOPIC, 2),
+                inbound(reward_confirmed(player, 11, fresh), TOPIC, 3),
+            ]
+        )
+    # The same award again is a repeat, as before.
+    handler.handle([inbound(reward_confirmed(player, 100, source), TOPIC, 4)])
+    assert points_balance(engine, player) == 100
+    assert points_balance(engine, other) is None
+
+
 def test_bad_events_are_dead_lettered_and_the_good_ones_credited(
     infra: Infra, redeem_container: Container
 ) -> None:

@@ -108,9 +108,13 @@ class InMemoryTransactionRepository(TransactionRepository):
     def get_by_idempotency_key(self, key: str) -> WalletTransaction | None:
         return next((t for t in self._store.transactions if t.idempotency_key == key), None)
 
-    def existing_keys(self, keys: Collection[str]) -> set[str]:
+    def recorded_awards(self, keys: Collection[str]) -> dict[str, tuple[str, int]]:
         wanted = set(keys)
-        return {t.idempotency_key for t in self._store.transactions if t.idempotency_key in wanted}
+        return {
+            t.idempotency_key: (t.player_id, int(t.signed_value))
+            for t in self._store.transactions
+            if t.idempotency_key in wanted
+        }
 
     def list(
         self, player_id: str, filters: TransactionFilter, page: PageRequest

@@ -12,6 +12,7 @@ from redeem_service.application.commands import RecordTransaction
 from redeem_service.application.points import PointsService
 from redeem_service.application.services import WalletService
 from redeem_service.domain.exceptions import (
+    AwardConflict,
     BalanceLimitExceeded,
     InsufficientBalance,
     InvalidAmount,
@@ -87,9 +88,18 @@ def test_the_same_source_twice_in_one_batch_counts_once(
     service: PointsService, store: Store
 ) -> None:
     source = str(uuid.uuid4())
-    result = service.award([award(10, source=source), award(99, source=source), award(1)])
+    result = service.award([award(10, source=source), award(10, source=source), award(1)])
     assert (result.earned, result.duplicates) == (2, 1)
     assert store.wallets["p1"].points == 11
+
+
+def test_one_source_with_other_points_in_the_same_batch_is_a_conflict_not_a_repeat(
+    service: PointsService, store: Store
+) -> None:
+    source = str(uuid.uuid4())
+    with pytest.raises(AwardConflict):
+        service.award([award(10, source=source), award(99, source=source), award(1)])
+    assert "p1" not in store.wallets  # nothing of the batch: the runner takes it one by one
 
 
 def test_a_reversal_takes_back_points_already_spent_and_the_ledger_stays_exact(
