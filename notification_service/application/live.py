@@ -13,9 +13,10 @@ import json
 import logging
 import random
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
@@ -34,6 +35,7 @@ class CloseCode(IntEnum):
     """WebSocket close codes this service uses (4xxx are application codes)."""
 
     GOING_AWAY = 1001
+    POLICY_VIOLATION = 1008
     TRY_AGAIN_LATER = 1013
     UNAUTHENTICATED = 4401
     FORBIDDEN = 4403
@@ -41,6 +43,11 @@ class CloseCode(IntEnum):
 
 
 REVOCATION_CLOSE_REASON = "The access token was revoked; sign in again."
+#: a session whose queue is full is a burst, not a slow client, while it took a frame this
+#: recently; the queue may then grow to this many times its size
+BURST_SECONDS = 2.0
+BURST_FACTOR = 16
+FLOOD_CLOSE_REASON = "This socket takes no messages from the client."
 
 
 class LiveMessageKind(StrEnum):
@@ -114,6 +121,7 @@ class LiveSession:
         expires_at: datetime,
         queue_size: int,
         issued_at: int | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.user_id = user_id
         self.expires_at = expires_at
@@ -123,17 +131,25 @@ class LiveSession:
         self._frames: deque[str] = deque()
         self._close: CloseFrame | None = None
         self._ready = threading.Condition()
+        self._monotonic = monotonic
+        #: when the socket last took a frame: a full queue that is being drained is a burst
+        self._last_taken = monotonic()
 
     def push(self, text: str) -> bool:
-        """Queue a frame; a session that already has ``queue_size`` unsent frames is told to
-        close instead (its client cannot keep up)."""
+        """Queue a frame. Past ``queue_size`` unsent frames the session is told to close (its
+        client cannot keep up) unless it took a frame within ``BURST_SECONDS``: a burst larger
+        than the queue (a worker catching up on one player's backlog) reaches a client that
+        reads, up to ``BURST_FACTOR`` times the queue."""
         with self._ready:
             if self._close is not None:
                 return False
-            if len(self._frames) >= self._limit:
-                self._close = CloseFrame(CloseCode.TRY_AGAIN_LATER, "The client is too slow.")
-                self._ready.notify()
-                return False
+            queued = len(self._frames)
+            if queued >= self._limit:
+                draining = self._monotonic() - self._last_taken < BURST_SECONDS
+                if not draining or queued >= self._limit * BURST_FACTOR:
+                    self._close = CloseFrame(CloseCode.TRY_AGAIN_LATER, "The client is too slow.")
+                    self._ready.notify()
+                    return False
             self._frames.append(text)
             self._ready.notify()
             return True
@@ -153,6 +169,7 @@ class LiveSession:
             if self._close is not None:
                 return self._close
             if self._frames:
+                self._last_taken = self._monotonic()
                 return SendFrame(self._frames.popleft())
             return None
 
@@ -234,8 +251,9 @@ class SessionTransport(ABC):
     def close(self, code: int, reason: str) -> None: ...
 
     @abstractmethod
-    def discard_incoming(self) -> None:
-        """Drop what the client sent: this socket only speaks server to client."""
+    def discard_incoming(self) -> bool:
+        """Drop what the client sent (this socket only speaks server to client); True when
+        the client sent more than a wake-up may drop, i.e. it floods the socket."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +301,11 @@ def serve(
             return
         if isinstance(step, SendFrame):
             transport.send(step.text)
-        transport.discard_incoming()
+        if transport.discard_incoming():
+            # Whatever a client sends is buffered until dropped here: a client sending faster
+            # than it is dropped would grow the process's memory without bound.
+            transport.close(CloseCode.POLICY_VIOLATION, FLOOD_CLOSE_REASON)
+            return
 
 
 def _is_inactive(inactive_users: InactiveUsers, user_id: str) -> bool:

@@ -61,6 +61,13 @@ SUBPROTOCOL = "loyalty.notifications.v1"
 TOKEN_SUBPROTOCOL_PREFIX = "bearer."  # noqa: S105 - a prefix, not a secret
 _MAX_DISCARDED_PER_WAKEUP = 100
 
+#: the handshake's comma-separated token lists (RFC 6455 §4.1, RFC 7230 tokens: ASCII)
+_TOKEN_LIST_HEADERS = (
+    "Connection",
+    "Upgrade",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+)
 #: the length of a Sec-WebSocket-Key's nonce (RFC 6455 §4.1)
 _KEY_BYTES = 16
 
@@ -102,6 +109,14 @@ def _check_handshake() -> None:
             NotificationErrorCode.WEBSOCKET_HANDSHAKE_INVALID,
             "Sec-WebSocket-Key must be 16 bytes in base64.",
         )
+    for name in _TOKEN_LIST_HEADERS:
+        if not request.headers.get(name, "").isascii():
+            # The library decodes these lists as ASCII and failed with a 500 otherwise.
+            raise HttpError(
+                400,
+                NotificationErrorCode.WEBSOCKET_HANDSHAKE_INVALID,
+                f"{name} may hold ASCII characters only.",
+            )
 
 
 def handshake_refused(_exc: RemoteProtocolError) -> Response:
@@ -170,13 +185,14 @@ class SimpleWebSocketTransport(SessionTransport):
         with contextlib.suppress(ConnectionClosed, OSError):
             self._ws.close(reason=code, message=reason)
 
-    def discard_incoming(self) -> None:
+    def discard_incoming(self) -> bool:
         try:
             for _ in range(_MAX_DISCARDED_PER_WAKEUP):
                 if self._ws.receive(timeout=0) is None:
-                    return
+                    return False
         except ConnectionClosed:
-            pass
+            return False
+        return self._ws.receive(timeout=0) is not None
 
 
 @sock.route(WS_PATH, bp=blp)

@@ -3,12 +3,14 @@ notification service, the auth service's tokens and deactivations, WebSockets an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from confluent_kafka import Producer
 
 from embedded.servers import ManagedProcess, free_port
 from embedded.services import SERVICES, start_web, wait_ready
@@ -151,6 +153,30 @@ def test_redelivering_the_same_event_creates_nothing_new(platform: RunningPlatfo
     listed = notifications(web, player, "?unread=true")
     assert listed["total"] == 2
     assert sorted(n["title"] for n in listed["notifications"]) == ["Marker", "Once"]
+
+
+def test_a_burst_larger_than_a_socket_queue_reaches_a_reader_that_keeps_up(
+    platform: RunningPlatform,
+) -> None:
+    # The worker publishes a batch in one go; the web process used to dispatch all of it to
+    # the sessions before any could send, so 400 notifications at once overflowed the queue
+    # (256) and closed even a client reading as fast as it could with 1013 "too slow".
+    player = welcomed_player(platform, timeout=WAIT)
+    ws = connect(socket_url(platform.url("notification")), player.token)
+    burst = [promotion_event(player.id, title=f"Burst {i}") for i in range(400)]
+    producer = Producer({"bootstrap.servers": platform.infra.kafka_bootstrap})
+    try:
+        for event in burst:
+            producer.produce("notifications", json.dumps(event).encode(), key=player.id)
+        assert producer.flush(30) == 0
+        received: list[dict[str, Any]] = []
+        while len(received) < len(burst):
+            frame = next_event(ws, timeout=WAIT)
+            assert not isinstance(frame, Closed), (len(received), frame)
+            received.append(frame)
+    finally:
+        ws.close()
+    assert [m["notification"]["title"] for m in received] == [f"Burst {i}" for i in range(400)]
 
 
 def test_a_player_cannot_read_another_players_notifications(platform: RunningPlatform) -> None:

@@ -346,6 +346,20 @@ def test_a_malformed_handshake_is_the_clients_error(
     assert old.status_code == 426
     assert old.headers["Sec-WebSocket-Version"] == "13"
     assert body(old)["error"]["code"] == "NOTIFICATION_WEBSOCKET_UPGRADE_REQUIRED"
+    # Token lists the library decodes as ASCII (a 500 before).
+    valid = {
+        **upgrade,
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    for name, value in (
+        ("Sec-WebSocket-Protocol", "\u00e9"),
+        ("Sec-WebSocket-Extensions", "\u00e9"),
+        ("Connection", "Upgrade, \u00e9"),
+    ):
+        refused = client.get("/api/v1/notifications/ws", headers={**valid, name: value})
+        assert refused.status_code == 400, name
+        assert body(refused)["error"]["code"] == "NOTIFICATION_WEBSOCKET_HANDSHAKE_INVALID"
 
 
 def test_a_player_naming_themself_in_capitals_reads_their_own(

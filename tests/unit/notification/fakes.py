@@ -90,10 +90,12 @@ class InMemoryInactiveUsers(RevocationsInMemory):
 class RecordingTransport(SessionTransport):
     """A socket that records what was sent; ``leave_after`` sends, the client goes away."""
 
-    def __init__(self, leave_after: int | None = None) -> None:
+    def __init__(self, leave_after: int | None = None, floods_after: int = 10**9) -> None:
         self.sent: list[str] = []
         self.closed: tuple[int, str] | None = None
         self.discards = 0
+        #: the wake-up after which the client sends more than a wake-up may drop
+        self.floods_after = floods_after
         self._leave_after = leave_after
 
     @property
@@ -108,5 +110,6 @@ class RecordingTransport(SessionTransport):
     def close(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
 
-    def discard_incoming(self) -> None:
+    def discard_incoming(self) -> bool:
         self.discards += 1
+        return self.discards > self.floods_after

@@ -8,10 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from notification_service.application.live import (
+    BURST_FACTOR,
+    BURST_SECONDS,
+    FLOOD_CLOSE_REASON,
     CloseCode,
     CloseFrame,
     LiveMessage,
     LiveMessageKind,
+    LiveSession,
     LiveSessions,
     SendFrame,
     SessionPolicy,
@@ -66,11 +70,38 @@ def test_a_user_may_not_open_more_than_the_limit() -> None:
     assert sessions.count() == 2
 
 
+class Ticking:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+TOO_SLOW = CloseFrame(CloseCode.TRY_AGAIN_LATER, "The client is too slow.")
+
+
 def test_a_client_that_cannot_keep_up_is_closed() -> None:
-    sessions = LiveSessions(max_per_user=2, queue_size=2)
-    session = sessions.open("u1", LATER)
-    assert [sessions.dispatch(message("u1", str(i))) for i in range(3)] == [1, 1, 0]
-    assert session.next(0) == CloseFrame(CloseCode.TRY_AGAIN_LATER, "The client is too slow.")
+    clock = Ticking()
+    session = LiveSession("u1", LATER, queue_size=2, monotonic=clock)
+    clock.now += BURST_SECONDS + 1  # it took nothing for a while
+    assert [session.push(str(i)) for i in range(3)] == [True, True, False]
+    assert session.next(0) == TOO_SLOW
+
+
+def test_a_burst_larger_than_the_queue_reaches_a_client_that_reads() -> None:
+    # A worker catching up on one player's backlog publishes hundreds at once, faster than
+    # any socket sends them: a client that is reading is not "too slow".
+    clock = Ticking()
+    session = LiveSession("u1", LATER, queue_size=2, monotonic=clock)
+    assert all(session.push(str(i)) for i in range(2 * BURST_FACTOR))
+    assert session.next(0) == SendFrame("0")
+    clock.now += BURST_SECONDS / 2
+    assert session.push("more")  # still draining
+    assert not session.push("beyond the burst limit")
+    assert session.next(0) == TOO_SLOW
 
 
 def test_a_close_order_wins_over_queued_frames() -> None:
@@ -146,6 +177,23 @@ def test_serve_sends_frames_in_order_until_the_client_leaves() -> None:
     assert [json.loads(t)["notification"]["id"] for t in transport.sent] == ["a", "b"]
     assert transport.closed is None
     assert transport.discards >= 1
+
+
+def test_serve_closes_a_socket_whose_client_floods_it() -> None:
+    # What a client sends is buffered until dropped: sending faster than that grew the
+    # process's memory without bound (ADR 0202: the socket takes no client messages).
+    sessions = LiveSessions(max_per_user=2, queue_size=10)
+    session = sessions.open("u1", LATER)
+    transport = RecordingTransport(floods_after=3)
+    serve(
+        session,
+        transport,
+        SteppingClock(timedelta(milliseconds=1)),
+        InMemoryInactiveUsers(),
+        SessionPolicy(idle_seconds=0.001),
+    )
+    assert transport.closed == (CloseCode.POLICY_VIOLATION, FLOOD_CLOSE_REASON)
+    assert transport.discards == 4
 
 
 def test_serve_closes_the_socket_when_the_token_expires() -> None:
