@@ -216,3 +216,6 @@ class RedisPasswordResetCodes(PasswordResetCodes):
 
     def redeem(self, user_id: str, code: str) -> bool:
         return bool(self._redeem(keys=[f"pwreset:{user_id}"], args=[_digest(code)]))
+
+    def discard(self, user_id: str) -> None:
+        self._redis.delete(f"pwreset:{user_id}")

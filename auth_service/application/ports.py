@@ -126,6 +126,11 @@ class PasswordResetCodes(ABC):
         """True once, when ``code`` is the user's current code, which is then gone. A wrong
         code leaves the right one in place (a guess must not cancel the owner's code)."""
 
+    @abstractmethod
+    def discard(self, user_id: str) -> None:
+        """Cancel the user's code, if any (their password changed, or they signed out
+        everywhere: a code someone else saw must not outlive that)."""
+
 
 class LoginThrottle(ABC):
     @abstractmethod

@@ -309,6 +309,7 @@ class SessionService:
             uow.commit()
         revoke_here(self._inactive_users, revoked)
         self._refresh_tokens.revoke_user(user.id)
+        self._discard_reset_code(user.id)
 
     def change_password(self, command: ChangePassword) -> Session:
         """Replace the caller's password, knowing the current one (counted as a login attempt,
@@ -338,9 +339,10 @@ class SessionService:
         if self._reset_codes is None:
             raise RuntimeError("password reset codes are not configured")
         email = normalise_email(command.email)
-        self._throttle.check(email, command.address)
-        # Before the code is used up: a weak password must not cost the owner their code.
+        # Before the code is used up or the attempt counted: a weak password must not cost the
+        # owner their code, nor an attempt toward the lockout.
         check_password_policy(command.new_password, email)
+        self._throttle.check(email, command.address)
         with self._uow() as uow:
             user = uow.users.get_by_email(email)
         code = normalise_reset_code(command.reset_code)
@@ -373,7 +375,12 @@ class SessionService:
             uow.commit()
         revoke_here(self._inactive_users, revoked)
         self._refresh_tokens.revoke_user(user.id)
+        self._discard_reset_code(user.id)
         return self._open(user, family_id=None)
+
+    def _discard_reset_code(self, user_id: str) -> None:
+        if self._reset_codes is not None:
+            self._reset_codes.discard(user_id)
 
     def _revocation(
         self, user: User, now: datetime, reason: str, by: str | None = None
