@@ -19,9 +19,11 @@ from auth_service.domain.exceptions import (
 from shared.domain.exceptions import PermissionDenied
 from shared.domain.principal import EventSource, Role, Scope
 
-# What the PLAYER_REGISTERED schema's "email" format accepts too: ASCII, a dotted domain.
+# What the PLAYER_REGISTERED schema's "email" format accepts too: ASCII, a dotted domain. No
+# quote or backslash in the local part: a quoted "x"@example.com or x\y@ is another spelling
+# of a mailbox already registered unquoted, and would make it a second account.
 EMAIL_PATTERN = re.compile(
-    r"^[\x21-\x3f\x41-\x7e]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+    r"^[\x21\x23-\x3f\x41-\x5b\x5d-\x7e]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128

@@ -93,6 +93,9 @@ def test_a_duplicate_email_is_a_conflict_whatever_its_case(client):
         ({"email": "x@ex\u00e4mple.com", "password": "correct horse battery"}, "email"),
         ({"email": "\u00e4@example.com", "password": "correct horse battery"}, "email"),
         ({"email": "x@localhost", "password": "correct horse battery"}, "email"),
+        # Quoted or escaped local parts: other spellings of an unquoted mailbox.
+        ({"email": '"x"@example.com', "password": "correct horse battery"}, "email"),
+        ({"email": "x\\y@example.com", "password": "correct horse battery"}, "email"),
     ],
 )
 def test_invalid_bodies_are_refused_with_field_errors(client, body, field):
