@@ -299,6 +299,12 @@ def _refused_before_authlib() -> Response | None:
     (§2.3: one authentication method per request); Authlib would take the header's. Basic
     credentials that are not base64 of UTF-8 "id:secret" are invalid_client (§5.2, 401);
     Authlib fails on them."""
+    if request.args:
+        # §4.4.2 and §3.2: in the body. Authlib merges the URL's in (and lets them win), and
+        # a URL ends up in logs.
+        return _oauth_error(
+            400, "invalid_request", "Send the parameters in the request body, not the URL."
+        )
     for parameters in (request.args, request.form):
         repeated = sorted(name for name, values in parameters.lists() if len(values) > 1)
         if repeated:

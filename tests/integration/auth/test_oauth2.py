@@ -151,6 +151,18 @@ def test_a_parameter_sent_twice_is_invalid_request(client, partner):
     assert still.json["active"] is True
 
 
+def test_parameters_in_the_url_are_invalid_request(client, partner):
+    # RFC 6749 §4.4.2: in the body. Authlib merged the URL's in and let them win over the
+    # body's: ?scope=rewards.read beside scope=rewards.write issued rewards.read.
+    for url, body in [
+        ("/oauth2/token?grant_type=client_credentials", {}),
+        ("/oauth2/token?scope=rewards.read", {"grant_type": "client_credentials"}),
+    ]:
+        response = client.post(url, data=body, auth=partner)
+        assert response.status_code == 400, url
+        assert response.json["error"] == "invalid_request"
+
+
 def test_a_malformed_basic_header_does_not_crash(client):
     garbage = base64.b64encode(b"\xff\xfe no colon").decode()
     response = client.post(
