@@ -26,7 +26,7 @@ from auth_service.application.ports import (
     SecretHasher,
     SigningKeyFactory,
 )
-from auth_service.domain.model import KeyStatus, SigningKey
+from auth_service.domain.model import KeyStatus, SigningKey, normalise_password
 from shared.domain.clock import Clock
 from shared.security.jwks import KeyResolver
 
@@ -46,9 +46,16 @@ class Argon2PasswordHasher(PasswordHasher):
         self._decoy: str | None = None
 
     def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+        return self._hasher.hash(normalise_password(password))
 
     def verify(self, password_hash: str, password: str) -> bool:
+        normalised = normalise_password(password)
+        if self._verify(password_hash, normalised):
+            return True
+        # A hash made before passwords were normalised holds the password as it was typed.
+        return normalised != password and self._verify(password_hash, password)
+
+    def _verify(self, password_hash: str, password: str) -> bool:
         try:
             return self._hasher.verify(password_hash, password)
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):

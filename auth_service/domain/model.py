@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -35,8 +36,16 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def normalise_password(password: str) -> str:
+    """NFKC (NIST SP 800-63B §5.1.1.2): one password however a keyboard or an operating system
+    composes its characters (an é typed as one code point or as e and a combining accent)."""
+    return unicodedata.normalize("NFKC", password)
+
+
 def check_password_policy(password: str, email: str) -> None:
-    """Length-based policy (NIST SP 800-63B): long enough, bounded, not the email itself."""
+    """Length-based policy (NIST SP 800-63B): long enough, bounded, not the email itself; the
+    length counted once the password is normalised."""
+    password = normalise_password(password)
     if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
         raise InvalidPassword(
             f"The password must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters long."

@@ -1,5 +1,6 @@
 """Rules of the identity domain."""
 
+import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -55,6 +56,14 @@ def test_the_password_policy_refuses_weak_passwords(password: str) -> None:
 
 def test_the_password_policy_accepts_a_passphrase() -> None:
     check_password_policy("correct horse battery staple", "a@b.co")
+
+
+def test_the_password_policy_counts_characters_once_normalised() -> None:
+    # Ten code points, five letters: decomposed accents do not make a password long enough.
+    decomposed = unicodedata.normalize("NFD", "\u00e1\u00e9\u00ed\u00f3\u00fa")
+    assert len(decomposed) == 10
+    with pytest.raises(InvalidPassword):
+        check_password_policy(decomposed, "a@b.co")
 
 
 def client(scopes: set[str], sources: set[str] | None = None) -> PartnerClient:
