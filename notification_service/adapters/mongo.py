@@ -24,6 +24,7 @@ from mongoengine import (
     DateTimeField,
     DictField,
     Document,
+    Q,
     StringField,
     connect,
     disconnect,
@@ -32,6 +33,7 @@ from mongoengine.connection import get_db
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, ConnectionFailure, ExecutionTimeout
 
+from notification_service.domain.exceptions import UnknownPageAnchor
 from notification_service.domain.model import Notification, NotificationDraft
 from notification_service.domain.ports import NotificationRepository
 from shared.domain.clock import Clock
@@ -210,20 +212,40 @@ class MongoNotificationRepository(NotificationRepository):
             raw = NotificationDocument.objects(id=object_id, user_id=user_id).as_pymongo().first()
         return _to_domain(raw) if raw is not None else None
 
-    def list(self, user_id: str, unread_only: bool, page: PageRequest) -> Page[Notification]:
+    def list(
+        self, user_id: str, unread_only: bool, page: PageRequest, before: str | None = None
+    ) -> Page[Notification]:
         query: dict[str, Any] = {"user_id": user_id}
         if unread_only:
             query["read"] = False
         with _translated():
+            selected = NotificationDocument.objects(**query)
+            if before is not None:
+                selected = selected.filter(self._older_than(user_id, before))
             rows = list(
-                NotificationDocument.objects(**query)
-                .order_by("-created_at", "-id")
+                selected.order_by("-created_at", "-id")
                 .skip(page.offset)
                 .limit(page.page_size)
                 .as_pymongo()
             )
             total = self._count(query)
         return Page(items=[_to_domain(r) for r in rows], total=total, request=page)
+
+    def _older_than(self, user_id: str, before: str) -> Q:
+        """After ``before`` in the list's order (created_at, then id, both descending)."""
+        anchor_id = _object_id(before)
+        anchor = (
+            NotificationDocument.objects(id=anchor_id, user_id=user_id)
+            .only("created_at")
+            .as_pymongo()
+            .first()
+            if anchor_id is not None
+            else None
+        )
+        if anchor is None:
+            raise UnknownPageAnchor()
+        created_at = anchor["created_at"]
+        return Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=anchor_id)
 
     def _count(self, query: Mapping[str, Any]) -> int:
         result = list(NotificationDocument.objects(**query).aggregate([{"$count": "n"}]))

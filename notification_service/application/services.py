@@ -111,10 +111,11 @@ class NotificationService:
         user_id: str | None,
         unread_only: bool,
         page: PageRequest,
+        before: str | None = None,
     ) -> NotificationPage:
-        """The user's notifications, newest first."""
+        """The user's notifications, newest first (older than ``before``, when given)."""
         target = self._readable_user(reader, user_id)
-        return NotificationPage(target, self._repository.list(target, unread_only, page))
+        return NotificationPage(target, self._repository.list(target, unread_only, page, before))
 
     def unread_count(self, reader: Principal, user_id: str | None) -> UserCount:
         """How many of the user's notifications are unread."""

@@ -51,15 +51,23 @@ class Notifications(MethodView):
     ) -> Any:
         """List notifications, newest first.
 
-        `unread=true` lists unread ones only."""
+        `unread=true` lists unread ones only. To read a long list page by page while
+        notifications arrive (or are marked read), pass the previous answer's `nextBefore` as
+        `before`: pages taken that way neither repeat nor skip any."""
+        before = args.get("before")
         page = page_request(args)
-        result = service.list(current_principal(), args.get("user_id"), args["unread"], page)
+        result = service.list(
+            current_principal(), args.get("user_id"), args["unread"], page, before
+        )
+        items = result.page.items
         return {
             "user_id": result.user_id,
-            "notifications": [notification_view(n) for n in result.page.items],
+            "notifications": [notification_view(n) for n in items],
             "page": page.page,
             "page_size": page.page_size,
             "total": result.page.total,
+            # A full page may have more after it; a short one was the last.
+            "next_before": items[-1].id if len(items) == page.page_size else None,
         }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.web.pagination import PageQuerySchema
 
@@ -13,11 +15,24 @@ class NotificationQuerySchema(PageQuerySchema):
     unread = fields.Boolean(
         load_default=False, metadata={"description": "Only unread notifications."}
     )
+    before = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": "Only notifications older than this one (its id: the previous "
+            "answer's nextBefore). Pages taken this way neither repeat nor skip notifications "
+            "while new ones arrive or are marked read; with it, page stays 1."
+        },
+    )
     user_id = fields.String(
         data_key="userId",
         validate=_USER_ID,
         metadata={"description": "Staff only: whose notifications (default: the caller's)."},
     )
+
+    @validates_schema
+    def _one_way_of_paging(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("before") is not None and data.get("page", 1) != 1:
+            raise ValidationError("Page with before (nextBefore) or page, not both.", "before")
 
 
 class UserQuerySchema(Schema):
@@ -65,6 +80,14 @@ class NotificationListSchema(Schema):
     page = fields.Integer(required=True)
     page_size = fields.Integer(data_key="pageSize", required=True)
     total = fields.Integer(required=True)
+    next_before = fields.String(
+        data_key="nextBefore",
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Pass as before for the next page; null when this page was the last."
+        },
+    )
 
 
 class UnreadCountSchema(Schema):

@@ -17,5 +17,11 @@ class InvalidNotification(InvalidInput):
     default_message = "The event does not describe a valid notification."
 
 
+class UnknownPageAnchor(InvalidInput):
+    """``before`` names no notification of the user (a mistyped or someone else's id)."""
+
+    default_message = "before must be the id of one of the user's notifications."
+
+
 class TooManyLiveSessions(DomainError):
     default_message = "Too many open notification sockets for this account."

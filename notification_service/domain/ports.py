@@ -23,8 +23,12 @@ class NotificationRepository(ABC):
         id is malformed."""
 
     @abstractmethod
-    def list(self, user_id: str, unread_only: bool, page: PageRequest) -> Page[Notification]:
-        """The user's notifications, newest first."""
+    def list(
+        self, user_id: str, unread_only: bool, page: PageRequest, before: str | None = None
+    ) -> Page[Notification]:
+        """The user's notifications, newest first; with ``before`` (the id of one of them), only
+        those older than it: a page that stays put while notifications arrive or are marked
+        read. :class:`UnknownPageAnchor` when ``before`` is no notification of the user."""
 
     @abstractmethod
     def save_read_state(self, notification: Notification) -> None:

@@ -120,6 +120,69 @@ def test_marking_read_takes_an_empty_body_or_none(
         assert answer.status_code == 200, extra
 
 
+def test_pages_taken_with_before_neither_repeat_nor_skip_while_the_list_changes(
+    client: FlaskClient,
+    notification_container: Container,
+    player: dict[str, str],
+    player_id: str,
+) -> None:
+    # Offset pages drift: a notification arriving between two pages repeated the last one of
+    # the first; marking each page read while reading the unread ones skipped a page's worth.
+    ids = store(notification_container, player_id, 7)
+    same_time = [
+        NotificationDraft(
+            user_id=player_id,
+            type="PROMOTION",
+            event_id=str(uuid.uuid4()),
+            created_at=T0 + timedelta(minutes=3),  # ties in time are ordered by id
+            content={"promotionId": "tie", "amount": "1.00"},
+            title="Tie",
+        )
+    ]
+    notification_container.notifications().add_new(same_time)
+    seen: list[str] = []
+    before: str | None = None
+    while True:
+        query = "?unread=true&pageSize=3" + (f"&before={before}" if before else "")
+        listed = body(client.get(f"/api/v1/notifications{query}", headers=player))
+        page_ids = [n["id"] for n in listed["notifications"]]
+        seen += page_ids
+        for notification_id in page_ids:  # read as they are shown
+            client.patch(f"/api/v1/notifications/{notification_id}/read", headers=player)
+        store(notification_container, player_id, 1)  # and one arrives meanwhile (T0: oldest)
+        before = listed["nextBefore"]
+        if before is None:
+            break
+    assert len(seen) == len(set(seen))  # nothing twice
+    assert set(ids) <= set(seen)  # nothing skipped
+    assert listed["page"] == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?before=0123456789abcdef01234567",  # nobody's
+        "?before=not-an-id",
+        "?before=THEIRS",  # another player's
+        "?before=MINE&page=2",  # one way of paging at a time
+    ],
+)
+def test_before_names_one_of_the_users_notifications(
+    client: FlaskClient,
+    notification_container: Container,
+    player: dict[str, str],
+    player_id: str,
+    query: str,
+) -> None:
+    [mine] = store(notification_container, player_id)
+    [theirs] = store(notification_container, "someone-else")
+    path = "/api/v1/notifications" + query.replace("THEIRS", theirs).replace("MINE", mine)
+    refused = client.get(path, headers=player)
+    assert refused.status_code == 422, path
+    assert body(refused)["error"]["code"] == "VALIDATION_FAILED"
+    assert client.get(f"/api/v1/notifications?before={mine}", headers=player).status_code == 200
+
+
 def test_staff_read_a_players_notifications_but_cannot_mark_them(
     client: FlaskClient, notification_container: Container, minter: TokenMinter
 ) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from notification_service.application.live import LiveMessage, SessionTransport
 from notification_service.application.ports import LiveChannel
+from notification_service.domain.exceptions import UnknownPageAnchor
 from notification_service.domain.model import Notification, NotificationDraft
 from notification_service.domain.ports import NotificationRepository
 from shared.domain.exceptions import DependencyUnavailable
@@ -42,9 +43,17 @@ class InMemoryNotificationRepository(NotificationRepository):
         ]
         return sorted(mine, key=lambda n: (n.created_at, n.id), reverse=True)
 
-    def list(self, user_id: str, unread_only: bool, page: PageRequest) -> Page[Notification]:
+    def list(
+        self, user_id: str, unread_only: bool, page: PageRequest, before: str | None = None
+    ) -> Page[Notification]:
         mine = self._of(user_id, unread_only)
-        return Page(mine[page.offset : page.offset + page.page_size], len(mine), page)
+        total = len(mine)
+        if before is not None:
+            anchor = self.by_id.get(before)
+            if anchor is None or anchor.user_id != user_id:
+                raise UnknownPageAnchor()
+            mine = [n for n in mine if (n.created_at, n.id) < (anchor.created_at, anchor.id)]
+        return Page(mine[page.offset : page.offset + page.page_size], total, page)
 
     def save_read_state(self, notification: Notification) -> None:
         stored = self.by_id[notification.id]
