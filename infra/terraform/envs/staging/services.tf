@@ -115,6 +115,7 @@ module "web" {
   ingress_from_security_groups = merge(
     { alb = module.alb.security_group_id },
     each.key == "auth" ? local.auth_clients : {},
+    var.metrics_scraper_security_group_ids, # /metrics on the web port
   )
   target_group_arn       = module.alb.target_group_arns[each.key]
   discovery_namespace_id = each.key == "auth" ? module.cluster.namespace_id : null
@@ -155,6 +156,8 @@ module "worker" {
   vpc_cidr_block                = module.network.vpc_cidr_block
   subnet_ids                    = module.network.private_subnet_ids
   additional_security_group_ids = [aws_security_group.service[each.key].id]
+  metrics_port                  = tonumber(local.common_env.WORKER_METRICS_PORT)
+  metrics_from_security_groups  = var.metrics_scraper_security_group_ids
 
   # Consumers beyond the partition count (6) would sit idle.
   autoscaling = {
@@ -190,6 +193,8 @@ module "wallet_grpc" {
   subnet_ids                    = module.network.private_subnet_ids
   additional_security_group_ids = [aws_security_group.service["redeem"].id]
   ingress_from_security_groups  = { rewards = aws_security_group.service["rewards"].id }
+  metrics_port                  = tonumber(local.common_env.GRPC_METRICS_PORT)
+  metrics_from_security_groups  = var.metrics_scraper_security_group_ids
   discovery_namespace_id        = module.cluster.namespace_id
   discovery_name                = "redeem-grpc"
 

@@ -119,3 +119,9 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "metrics_scraper_security_group_ids" {
+  description = "Security groups of the Prometheus scrapers (e.g. an ADOT collector): label => security group ID. They may reach every web task's /metrics and the workers' and gRPC server's metrics port (9100)."
+  type        = map(string)
+  default     = {}
+}

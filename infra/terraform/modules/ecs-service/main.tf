@@ -186,6 +186,16 @@ resource "aws_vpc_security_group_ingress_rule" "this" {
   description                  = "${var.name} port from ${each.key}"
 }
 
+resource "aws_vpc_security_group_ingress_rule" "metrics" {
+  for_each                     = var.metrics_port == null ? {} : var.metrics_from_security_groups
+  security_group_id            = aws_security_group.this.id
+  referenced_security_group_id = each.value
+  ip_protocol                  = "tcp"
+  from_port                    = var.metrics_port
+  to_port                      = var.metrics_port
+  description                  = "${var.name} metrics from ${each.key}"
+}
+
 resource "aws_vpc_security_group_egress_rule" "https" {
   security_group_id = aws_security_group.this.id
   cidr_ipv4         = "0.0.0.0/0"

@@ -116,6 +116,18 @@ variable "ingress_from_security_groups" {
   default     = {}
 }
 
+variable "metrics_port" {
+  description = "Port of the Prometheus metrics a task without an HTTP port serves (WORKER_METRICS_PORT / GRPC_METRICS_PORT); null for none. Web tasks serve /metrics on container_port."
+  type        = number
+  default     = null
+}
+
+variable "metrics_from_security_groups" {
+  description = "Security groups of the metrics scrapers (label => security group ID): allowed to reach metrics_port, and container_port on web tasks for /metrics."
+  type        = map(string)
+  default     = {}
+}
+
 variable "additional_security_group_ids" {
   description = "More security groups for the tasks, e.g. the service's identity group used by data stores."
   type        = list(string)
