@@ -305,12 +305,11 @@ def _refused_before_authlib() -> Response | None:
         return _oauth_error(
             400, "invalid_request", "Send the parameters in the request body, not the URL."
         )
-    for parameters in (request.args, request.form):
-        repeated = sorted(name for name, values in parameters.lists() if len(values) > 1)
-        if repeated:
-            return _oauth_error(
-                400, "invalid_request", f"Parameter {repeated[0]!r} is included more than once."
-            )
+    repeated = sorted(name for name, values in request.form.lists() if len(values) > 1)
+    if repeated:
+        return _oauth_error(
+            400, "invalid_request", f"Parameter {repeated[0]!r} is included more than once."
+        )
     header = request.headers.get("Authorization", "")
     if header[:6].lower() != "basic ":
         return None

@@ -19,7 +19,7 @@ from tests.support.tokens import TokenMinter
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def store(container: Container, user_id: str, count: int = 1) -> list[str]:
+def store(container: Container, user_id: str, count: int = 1, first_minute: int = 0) -> list[str]:
     drafts = [
         NotificationDraft(
             user_id=user_id,
@@ -29,7 +29,7 @@ def store(container: Container, user_id: str, count: int = 1) -> list[str]:
             content={"promotionId": f"p{i}", "amount": "10.00"},
             title=f"Promotion {i}",
         )
-        for i in range(count)
+        for i in range(first_minute, first_minute + count)
     ]
     return [n.id for n in container.notifications().add_new(drafts)]
 
@@ -129,17 +129,7 @@ def test_pages_taken_with_before_neither_repeat_nor_skip_while_the_list_changes(
     # Offset pages drift: a notification arriving between two pages repeated the last one of
     # the first; marking each page read while reading the unread ones skipped a page's worth.
     ids = store(notification_container, player_id, 7)
-    same_time = [
-        NotificationDraft(
-            user_id=player_id,
-            type="PROMOTION",
-            event_id=str(uuid.uuid4()),
-            created_at=T0 + timedelta(minutes=3),  # ties in time are ordered by id
-            content={"promotionId": "tie", "amount": "1.00"},
-            title="Tie",
-        )
-    ]
-    notification_container.notifications().add_new(same_time)
+    store(notification_container, player_id, 1, first_minute=3)  # a tie: ordered by id
     seen: list[str] = []
     before: str | None = None
     while True:
