@@ -50,11 +50,17 @@ class CachingJWTManager(JWTManager):
         claims = self._verified.get(encoded_token)
         if claims is None:
             claims = super()._decode_jwt_from_config(encoded_token)
-            expires_at = claims.get("exp")
-            if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
-                self._verified.put(encoded_token, dict(claims), float(expires_at))
+            # Our tokens always say when they were issued and when they expire: one without
+            # either would never expire and could not be revoked by time (ADR 0021).
+            if not all(_is_time(claims.get(name)) for name in ("exp", "iat")):
+                raise JWTDecodeError("the token lacks exp or iat")
+            self._verified.put(encoded_token, dict(claims), float(claims["exp"]))
             return claims
         return dict(claims)
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def configure_resource_server(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import jwt
 import pytest
 from flask import Flask
 
@@ -167,3 +168,14 @@ def test_an_entry_lives_no_longer_than_the_period(monkeypatch: pytest.MonkeyPatc
     assert cache.get("t") == "T"
     monkeypatch.setattr(time, "time", lambda: now + 31)
     assert cache.get("t") is None
+
+
+@pytest.mark.parametrize("missing", ["exp", "iat"])
+def test_a_token_without_expiry_or_issue_time_is_refused(signer: TestSigner, missing: str) -> None:
+    app, _keys = make_app(signer, SetOfInactiveUsers())
+    payload = jwt.decode(signer.user_token("u1"), options={"verify_signature": False})
+    del payload[missing]
+    token = jwt.encode(payload, signer.private_key, algorithm="RS256", headers={"kid": signer.kid})
+    for _ in range(2):  # refused every time, never remembered
+        status, body = call(app, token)
+        assert (status, body["error"]["code"]) == (401, "TOKEN_INVALID")
