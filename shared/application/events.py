@@ -104,9 +104,12 @@ class IntegrationEvent:
 
     @classmethod
     def from_message(cls, message: Mapping[str, Any]) -> IntegrationEvent:
-        """Rebuild an event from a document that already passed schema validation."""
+        """Rebuild an event from a document that already passed schema validation.
+
+        The id is written in its canonical form (lower case): the same event written in
+        capitals by one producer is the same event, for a store that compares text too."""
         return cls(
-            event_id=str(message["eventId"]),
+            event_id=str(uuid.UUID(str(message["eventId"]))),
             event_type=str(message["eventType"]),
             version=int(message["version"]),
             occurred_at=parse_timestamp(str(message["occurredAt"])),

@@ -114,7 +114,8 @@ def test_an_event_is_stored_once_and_pushed_once(
     user = str(uuid.uuid4())
     event = promotion(user)
     marker = promotion(user, title="marker")
-    for record in (event, event, marker, event):
+    shouted = {**event, "eventId": event["eventId"].upper()}  # the same event
+    for record in (event, event, marker, shouted, event):
         produce(infra.kafka_bootstrap, topic, record, key=user)
     wait_until(lambda: len(stored_ids(user)) == 2)
     wait_until(lambda: len(live) >= 2)

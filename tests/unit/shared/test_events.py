@@ -78,3 +78,9 @@ def test_timestamps_are_read_as_rfc_3339_allows(value: str) -> None:
 def test_a_timestamp_without_a_utc_time_is_refused(value: str) -> None:
     with pytest.raises(ValueError, match="out of range"):
         parse_timestamp(value)
+
+
+def test_an_event_id_is_read_in_its_canonical_form() -> None:
+    message = registered().to_message()
+    shouted = {**message, "eventId": message["eventId"].upper()}
+    assert IntegrationEvent.from_message(shouted).event_id == message["eventId"]
