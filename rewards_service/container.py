@@ -18,7 +18,12 @@ from rewards_service.application.earning import (
     PartnerEventIngestion,
     PointsService,
 )
-from rewards_service.application.services import ClaimService, PromotionService, WelcomeService
+from rewards_service.application.services import (
+    ClaimService,
+    CreditReconciliation,
+    PromotionService,
+    WelcomeService,
+)
 from shared.config import load_settings
 from shared.container import CoreContainer
 from shared.security.client_credentials import ClientCredentialsTokens
@@ -68,6 +73,15 @@ class Container(containers.DeclarativeContainer):
         ClaimService, uow=uow.provider, wallet=wallet, clock=core.clock
     )
     welcome_service = providers.Factory(WelcomeService, uow=uow.provider, clock=core.clock)
+    credit_reconciliation = providers.Factory(
+        CreditReconciliation,
+        uow=uow.provider,
+        wallet=wallet,
+        clock=core.clock,
+        grace=providers.Factory(
+            timedelta, seconds=config.wallet.reconcile_after_seconds.as_float()
+        ),
+    )
 
     # How far ahead of our clock an event may be dated; a new rule version is at least as far.
     max_ahead = providers.Factory(timedelta, seconds=config.earning.max_ahead_seconds.as_float())

@@ -9,6 +9,7 @@ from confluent_kafka import Consumer
 
 from rewards_service.container import Container, build_container
 from rewards_service.controllers.consumers import (
+    CreditReconciliationTask,
     ParkedEventsSweep,
     PartnerEvents,
     PlayerRegistrations,
@@ -79,6 +80,11 @@ def main() -> None:
                 container.earning_service(), container.core.clock(), container.max_ahead()
             ),
             batch_size=int(groups["reward_events"]["batch_size"]),
+        ),
+        Periodic(
+            "rewards-claim-reconciliation",
+            CreditReconciliationTask(container.credit_reconciliation()),
+            interval=float(settings["wallet"]["reconcile_every_seconds"]),
         ),
         Periodic(
             "rewards-parked-events",

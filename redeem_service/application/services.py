@@ -14,9 +14,12 @@ from redeem_service.domain.exceptions import (
     BalanceLimitExceeded,
     IdempotencyKeyReused,
     InsufficientBalance,
+    InvalidIdempotencyKey,
     PlayerNotFound,
+    TransactionNotFound,
 )
 from redeem_service.domain.model import (
+    IDEMPOTENCY_KEY_PATTERN,
     Amount,
     TransactionRequest,
     TransactionSource,
@@ -101,6 +104,19 @@ class WalletService:
             if not uow.players.exists(request.player_id):
                 raise PlayerNotFound()
         return self._apply(request, notify=True)
+
+    def recorded(self, idempotency_key: str, actor: str) -> WalletTransaction:
+        """The transaction ``actor`` recorded under ``idempotency_key``: a caller learning
+        whether a call whose answer it lost, or whose own commit failed, was recorded. Another
+        actor's transaction under the key is not shown (it reads as not found)."""
+        if not IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
+            raise InvalidIdempotencyKey(
+                "The idempotency key must be 1 to 128 characters of [A-Za-z0-9._:-]."
+            )
+        transaction = self._first(idempotency_key)
+        if transaction is None or transaction.actor != actor:
+            raise TransactionNotFound()
+        return transaction
 
     def wallet(self, player_id: str) -> Wallet:
         """The player's balances (an empty wallet before the first transaction)."""

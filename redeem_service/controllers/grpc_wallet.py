@@ -6,7 +6,9 @@ handled by the interceptors; errors become status codes here, in one place.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
@@ -54,6 +56,8 @@ _TYPES = {
     wallet_pb2.TRANSACTION_TYPE_CREDIT: TransactionType.CREDIT,
     wallet_pb2.TRANSACTION_TYPE_DEBIT: TransactionType.DEBIT,
 }
+_CURRENCY_ENUMS = {currency: number for number, currency in _CURRENCIES.items()}
+_TYPE_ENUMS = {kind: number for number, kind in _TYPES.items()}
 _AMOUNT_FIELD = {Currency.BONUS: "bonus_amount", Currency.POINTS: "points_amount"}
 _translator = GrpcErrorTranslator(GRPC_ERRORS)
 
@@ -93,6 +97,18 @@ def translated(method: Callable[P, R]) -> Callable[P, R]:
             _unavailable(context, exc)
 
     return wrapper
+
+
+def _caller() -> str:
+    """The client the call's token names: what the wallet records as a transaction's actor."""
+    principal = current_principal()
+    return principal.client_id or principal.subject
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
 
 
 def _balance(wallet: Wallet) -> wallet_pb2.Balance:
@@ -171,17 +187,14 @@ class WalletServicer(wallet_pb2_grpc.WalletServicer):
         service: WalletService = Provide[Container.wallet_service],
     ) -> wallet_pb2.AddTransactionResponse:
         """Credit or debit a balance, idempotently by key."""
-        principal = current_principal()
-        result = service.record(to_command(request), actor=principal.client_id or principal.subject)
-        created_at = Timestamp()
-        created_at.FromDatetime(result.transaction.created_at)
+        result = service.record(to_command(request), actor=_caller())
         if result.replayed:
             context.set_trailing_metadata((("idempotent-replayed", "true"),))
         return wallet_pb2.AddTransactionResponse(
             transaction_id=result.transaction.id,
             replayed=result.replayed,
             balance=_balance(result.wallet),
-            created_at=created_at,
+            created_at=_timestamp(result.transaction.created_at),
         )
 
     @translated
@@ -194,3 +207,35 @@ class WalletServicer(wallet_pb2_grpc.WalletServicer):
     ) -> wallet_pb2.GetBalanceResponse:
         """The player's balances."""
         return wallet_pb2.GetBalanceResponse(balance=_balance(service.wallet(request.player_id)))
+
+    @translated
+    @inject
+    def GetTransaction(  # noqa: N802 - the generated base class names the method
+        self,
+        request: wallet_pb2.GetTransactionRequest,
+        context: grpc.ServicerContext,
+        service: WalletService = Provide[Container.wallet_service],
+    ) -> wallet_pb2.GetTransactionResponse:
+        """What the caller recorded under an idempotency key."""
+        transaction = service.recorded(request.idempotency_key, actor=_caller())
+        amount = transaction.amount
+        response = wallet_pb2.GetTransactionResponse(
+            transaction_id=transaction.id,
+            player_id=transaction.player_id,
+            currency=_CURRENCY_ENUMS[amount.currency],
+            type=_TYPE_ENUMS[transaction.kind],
+            additional_data=json.dumps(
+                dict(transaction.additional_data), separators=(",", ":"), default=str
+            ),
+            created_at=_timestamp(transaction.created_at),
+            balance=wallet_pb2.Balance(
+                player_id=transaction.player_id,
+                bonus_balance=format_amount(Currency.BONUS, transaction.bonus_after),
+                points_balance=transaction.points_after,
+            ),
+        )
+        if amount.currency is Currency.BONUS:
+            response.bonus_amount = format_amount(Currency.BONUS, amount.value)
+        else:
+            response.points_amount = int(amount.value)
+        return response

@@ -54,6 +54,12 @@ class PlayerNotFound(NotFound):
     )
 
 
+class TransactionNotFound(NotFound):
+    """No transaction of this caller has the idempotency key (another caller's are never shown)."""
+
+    default_message = "No transaction of yours has this idempotency key."
+
+
 class RedemptionNotFound(NotFound):
     """Also what a caller is told about someone else's redemption: its existence is private."""
 

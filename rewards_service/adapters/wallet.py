@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,7 @@ from tenacity import (
 )
 
 from protos.loyalty.wallet.v1 import wallet_pb2, wallet_pb2_grpc
-from rewards_service.application.ports import WalletCredit, WalletGateway
+from rewards_service.application.ports import RecordedCredit, WalletCredit, WalletGateway
 from rewards_service.domain.exceptions import WalletRefused, WalletUnavailable
 from shared.grpc.client import call_metadata, create_channel
 from shared.observability.logging import get_logger
@@ -50,6 +51,10 @@ class _Unreachable(Exception):
     """An infrastructure failure of one attempt: counts against the breaker."""
 
 
+class _NotRecorded(Exception):
+    """The wallet answered that no transaction has the key: an answer, not a failure."""
+
+
 def _status(error: grpc.RpcError) -> grpc.StatusCode:
     code = error.code() if hasattr(error, "code") else None
     return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
@@ -77,7 +82,7 @@ class GrpcWalletGateway(WalletGateway):
             "wallet",
             fail_max=breaker_fail_max,
             reset_timeout=breaker_reset_seconds,
-            exclude=(WalletRefused,),
+            exclude=(WalletRefused, _NotRecorded),
         )
 
     @property
@@ -121,7 +126,28 @@ class GrpcWalletGateway(WalletGateway):
             replayed=response.replayed,
         )
 
-    def _with_retries(self, request: Any) -> Any:
+    def recorded_credit(self, idempotency_key: str) -> RecordedCredit | None:
+        request = wallet_pb2.GetTransactionRequest(idempotency_key=idempotency_key)
+        try:
+            response = self._breaker.call(self._with_retries, request, "GetTransaction")
+        except pybreaker.CircuitBreakerError as exc:
+            raise WalletUnavailable() from exc
+        except (_Unreachable, TokenUnavailable) as exc:
+            raise WalletUnavailable() from exc
+        except _NotRecorded:
+            return None
+        if response.WhichOneof("amount") != "bonus_amount":
+            # Our claims only ever credit bonus money under their keys.
+            raise WalletRefused()
+        return RecordedCredit(
+            transaction_id=response.transaction_id,
+            player_id=response.player_id,
+            amount=Decimal(response.bonus_amount),
+            bonus_balance=Decimal(response.balance.bonus_balance),
+            created_at=response.created_at.ToDatetime(tzinfo=UTC),
+        )
+
+    def _with_retries(self, request: Any, method: str = "AddTransaction") -> Any:
         retrying = Retrying(
             stop=stop_after_attempt(self._attempts) | stop_after_delay(self._total),
             wait=wait_exponential_jitter(multiplier=0.05, max=0.5),
@@ -130,16 +156,16 @@ class GrpcWalletGateway(WalletGateway):
         )
         for attempt in retrying:
             with attempt:
-                return self._call_once(request, attempt.retry_state.attempt_number)
+                return self._call_once(request, attempt.retry_state.attempt_number, method)
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True always raises
 
-    def _call_once(self, request: Any, attempt: int) -> Any:
+    def _call_once(self, request: Any, attempt: int, method: str) -> Any:
         try:
             token = self._tokens.token()
         except TokenUnavailable as exc:
             raise _Unreachable(str(exc)) from exc
         try:
-            return self._stub.AddTransaction(
+            return getattr(self._stub, method)(
                 request, timeout=self._deadline, metadata=call_metadata(token)
             )
         except grpc.RpcError as error:
@@ -152,6 +178,8 @@ class GrpcWalletGateway(WalletGateway):
                     key=request.idempotency_key,
                 )
                 raise _Unreachable(status.name) from error
+            if status is grpc.StatusCode.NOT_FOUND and method == "GetTransaction":
+                raise _NotRecorded() from error
             if status is grpc.StatusCode.UNAUTHENTICATED:
                 # A revoked token or a key rotation: fetch a new token and try again.
                 self._tokens.invalidate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from rewards_service.domain.points import PointsSummary
 from rewards_service.domain.ports import (
     EarningRuleRepository,
     ParkedEventRepository,
+    PendingCreditRepository,
     PlayerPointsRepository,
     PlayerPromotionRepository,
     PlayerRepository,
@@ -29,6 +31,7 @@ class RewardsUnitOfWork(UnitOfWork):
     reward_events: RewardEventRepository
     player_points: PlayerPointsRepository
     parked_events: ParkedEventRepository
+    pending_credits: PendingCreditRepository
 
 
 class PointsCache(ABC):
@@ -74,6 +77,17 @@ class WalletCredit:
     replayed: bool
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedCredit:
+    """A bonus credit as the wallet recorded it under an idempotency key."""
+
+    transaction_id: str
+    player_id: str
+    amount: Decimal
+    bonus_balance: Decimal
+    created_at: datetime
+
+
 class WalletGateway(ABC):
     """The player wallet (redeem_service), reached synchronously for claims."""
 
@@ -90,3 +104,8 @@ class WalletGateway(ABC):
         returns the first result. Raises WalletUnavailable when the wallet cannot be reached (it
         may or may not have recorded the credit; retrying with the same key is safe) and
         WalletRefused when it answered no."""
+
+    @abstractmethod
+    def recorded_credit(self, idempotency_key: str) -> RecordedCredit | None:
+        """The bonus credit this service recorded under ``idempotency_key``, or None when the
+        wallet recorded none. Raises WalletUnavailable when the wallet cannot say."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from rewards_service.application.commands import (
@@ -27,12 +27,18 @@ from rewards_service.domain.exceptions import (
 from rewards_service.domain.model import (
     MAX_PLAYERS_PER_ASSIGNMENT,
     AssignmentSource,
+    Claim,
     Player,
     PlayerPromotion,
     Promotion,
     PromotionType,
 )
-from rewards_service.domain.ports import Lock, PlayerPromotionFilter, PromotionFilter
+from rewards_service.domain.ports import (
+    Lock,
+    PendingCredit,
+    PlayerPromotionFilter,
+    PromotionFilter,
+)
 from shared.application.events import Topic
 from shared.domain.clock import Clock
 from shared.domain.pagination import Page, PageRequest
@@ -274,6 +280,7 @@ class ClaimService:
                 raise PromotionClaimLimitReached()
             credit = None
             if claim.amount > 0:
+                self._note(claim, now)
                 credit = self._wallet.credit_bonus(
                     player_id=player_id,
                     amount=claim.amount,
@@ -287,6 +294,8 @@ class ClaimService:
                 )
             uow.player_promotions.update(claim.assignment)
             uow.outbox.add(Topic.NOTIFICATIONS, bonus_credited(claim, credit))
+            if credit is not None:
+                uow.pending_credits.remove(claim.idempotency_key)
             if not limited:
                 # Last before the commit: the promotion row is locked from here to the commit.
                 uow.promotions.count_claim(promotion.id)
@@ -297,3 +306,103 @@ class ClaimService:
             amount=claim.amount,
             credit=credit,
         )
+
+    def _note(self, claim: Claim, now: datetime) -> None:
+        """Note the credit about to be asked for, committed before the call: should the claim
+        roll back after the wallet recorded it, the note is left for the reconciliation."""
+        pending = PendingCredit(
+            idempotency_key=claim.idempotency_key,
+            player_id=claim.assignment.player_id,
+            promotion_id=claim.promotion.id,
+            claim_number=claim.number,
+            noted_at=now,
+        )
+        with self._uow() as uow:
+            uow.pending_credits.note(pending)
+            uow.commit()
+
+
+class CreditReconciliation:
+    """Resolves the notes claims left behind (ADR 0014): a claim whose transaction rolled back
+    after the wallet call. When the wallet recorded the credit, the claim is recorded as the
+    wallet has it (with the player's notification); when it did not, the note goes and the
+    promotion stays claimable as it was. A note is only looked at once it is older than any
+    claim can last (``grace``), and under the assignment's lock, so never beside its claim."""
+
+    def __init__(
+        self,
+        uow: UowFactory,
+        wallet: WalletGateway,
+        clock: Clock,
+        grace: timedelta = timedelta(minutes=5),
+        batch_size: int = 100,
+    ) -> None:
+        self._uow = uow
+        self._wallet = wallet
+        self._clock = clock
+        self._grace = grace
+        self._batch_size = batch_size
+
+    def run_once(self) -> ReconciliationResult:
+        """Resolve the notes due now; the wallet being unreachable leaves them for later."""
+        with self._uow() as uow:
+            due = uow.pending_credits.due(self._clock.now() - self._grace, self._batch_size)
+            waiting = uow.pending_credits.count()
+        result = ReconciliationResult(waiting=waiting, more=len(due) == self._batch_size)
+        for pending in due:
+            outcome = self._resolve(pending)
+            if outcome is not None:
+                result.add(outcome, pending.idempotency_key)
+        return result
+
+    def _resolve(self, pending: PendingCredit) -> str | None:
+        with self._uow() as uow:
+            # The claim's own lock order (assignment, then note); a claim of it in flight
+            # holds the assignment, and the note waits for the next run.
+            assignment = uow.player_promotions.get_for_player(
+                pending.player_id, pending.promotion_id, lock=Lock.UPDATE_SKIP_LOCKED
+            )
+            if assignment is None or not uow.pending_credits.remove(pending.idempotency_key):
+                return None
+            promotion = uow.promotions.get(pending.promotion_id)
+            if assignment.claim_count >= pending.claim_number or promotion is None:
+                uow.commit()
+                return "recorded"
+            recorded = self._wallet.recorded_credit(pending.idempotency_key)
+            if recorded is None:
+                uow.commit()
+                return "not_credited"
+            claim = assignment.credited_claim(
+                promotion, pending.claim_number, recorded.amount, recorded.created_at
+            )
+            if claim is None:  # pragma: no cover - claim_count was checked above
+                uow.commit()
+                return "recorded"
+            uow.player_promotions.update(claim.assignment)
+            uow.promotions.count_claim(promotion.id, within_limit=False)
+            credit = WalletCredit(
+                transaction_id=recorded.transaction_id,
+                bonus_balance=recorded.bonus_balance,
+                replayed=True,
+            )
+            uow.outbox.add(Topic.NOTIFICATIONS, bonus_credited(claim, credit))
+            uow.commit()
+        return "claim_recorded"
+
+
+@dataclass
+class ReconciliationResult:
+    """The keys of the notes one run resolved, by outcome: ``claim_recorded`` (the wallet had
+    credited it; the claim is recorded now), ``not_credited`` (it had not), ``recorded`` (the
+    claim had been recorded after all, e.g. by a later claim)."""
+
+    #: notes there were at the start (due or not)
+    waiting: int = 0
+    #: a full batch was due: run again at once
+    more: bool = False
+    claim_recorded: list[str] = field(default_factory=list)
+    not_credited: list[str] = field(default_factory=list)
+    recorded: list[str] = field(default_factory=list)
+
+    def add(self, outcome: str, key: str) -> None:
+        getattr(self, outcome).append(key)

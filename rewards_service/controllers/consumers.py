@@ -17,9 +17,13 @@ from rewards_service.application.partner_events import (
     parse_partner_event,
     same_event,
 )
-from rewards_service.application.services import WelcomeService
+from rewards_service.application.services import CreditReconciliation, WelcomeService
 from rewards_service.domain.earning import PartnerEvent
-from rewards_service.domain.exceptions import InvalidPartnerEvent
+from rewards_service.domain.exceptions import (
+    InvalidPartnerEvent,
+    WalletRefused,
+    WalletUnavailable,
+)
 from shared.application.events import Topic
 from shared.domain.clock import Clock
 from shared.messaging.consumer import EventHandler, InboundEvent, Rejected
@@ -29,6 +33,11 @@ from shared.observability.metrics import EVENTS_CONSUMED
 
 log = get_logger(__name__)
 
+PENDING_CREDITS = Gauge(
+    "claim_credits_pending",
+    "Notes of wallet credits whose claim did not commit yet (claims in flight, or rolled back "
+    "after the wallet call and waiting for the reconciliation).",
+)
 PARKED_EVENTS = Gauge(
     "reward_events_parked",
     "Partner events waiting for their player's registration (dead-lettered when the wait ends).",
@@ -154,3 +163,29 @@ class ParkedEventsSweep:
             )
         _count_dead_letters(self._service.group_id, len(sweep.expired))
         return sweep.more
+
+
+class CreditReconciliationTask:
+    """Run by the worker every minute: resolves the wallet credits of claims that rolled back
+    after the wallet call (ADR 0014). A wallet that cannot answer leaves them for the next run."""
+
+    def __init__(self, reconciliation: CreditReconciliation) -> None:
+        self._reconciliation = reconciliation
+
+    def __call__(self) -> bool:
+        try:
+            result = self._reconciliation.run_once()
+        except (WalletUnavailable, WalletRefused) as exc:
+            log.warning("claim_reconciliation_postponed", reason=type(exc).__name__)
+            return False
+        PENDING_CREDITS.set(
+            result.waiting
+            - len(result.claim_recorded)
+            - len(result.not_credited)
+            - len(result.recorded)
+        )
+        for key in result.claim_recorded:
+            log.warning("claim_recorded_from_wallet", key=key)
+        for key in result.not_credited:
+            log.info("claim_note_dropped_not_credited", key=key)
+        return result.more

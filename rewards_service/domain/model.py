@@ -312,6 +312,26 @@ class PlayerPromotion:
         assignment = replace(self, claim_count=number, status=status, last_claimed_at=now)
         return Claim(assignment=assignment, promotion=counted, number=number)
 
+    def credited_claim(
+        self, promotion: Promotion, number: int, amount: Decimal, credited_at: datetime
+    ) -> Claim | None:
+        """Claim ``number``, which the wallet credited (``amount`` at ``credited_at``) though
+        the claim itself was never recorded (its transaction rolled back after the wallet
+        call). The wallet's record is the fact: no rule is checked. None when the claim is
+        recorded already."""
+        if promotion.id != self.promotion_id:
+            raise ValueError("the promotion does not belong to this assignment")
+        if number <= self.claim_count:
+            return None
+        status = (
+            PlayerPromotionStatus.CLAIMED
+            if number >= promotion.max_claims_per_player
+            else PlayerPromotionStatus.ASSIGNED
+        )
+        assignment = replace(self, claim_count=number, status=status, last_claimed_at=credited_at)
+        counted = replace(promotion, claims_count=promotion.claims_count + 1, amount=amount)
+        return Claim(assignment=assignment, promotion=counted, number=number)
+
 
 @dataclass(frozen=True, slots=True)
 class Claim:

@@ -34,6 +34,7 @@ class Lock(Enum):
     NONE = "none"
     SHARE = "share"  # others may read and share-lock it, nobody may change it
     UPDATE = "update"  # we are about to change it
+    UPDATE_SKIP_LOCKED = "update-skip-locked"  # as UPDATE; a row another holds is not returned
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +63,10 @@ class PromotionRepository(ABC):
     def get(self, promotion_id: str, lock: Lock = Lock.NONE) -> Promotion | None: ...
 
     @abstractmethod
-    def count_claim(self, promotion_id: str) -> bool:
+    def count_claim(self, promotion_id: str, within_limit: bool = True) -> bool:
         """Add one claim to the promotion's counter, atomically and only within its total
-        limit; False when the limit is reached."""
+        limit; False when the limit is reached. ``within_limit=False`` counts a claim the
+        wallet already credited, whatever the limit."""
 
     @abstractmethod
     def update(self, promotion: Promotion) -> None:
@@ -167,6 +169,37 @@ class RewardEventRepository(ABC):
     @abstractmethod
     def settle(self, records: Sequence[RecordedEvent], now: datetime) -> int:
         """Store the decision on pending reversals still pending; return how many were."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCredit:
+    """A wallet credit a claim was about to ask for (its idempotency key and whose claim)."""
+
+    idempotency_key: str
+    player_id: str
+    promotion_id: str
+    claim_number: int
+    noted_at: datetime
+
+
+class PendingCreditRepository(ABC):
+    """Notes of wallet credits asked for by claims not committed yet (ADR 0014)."""
+
+    @abstractmethod
+    def note(self, pending: PendingCredit) -> None:
+        """Keep the note; a note of the same key kept before keeps its first time."""
+
+    @abstractmethod
+    def remove(self, idempotency_key: str) -> bool:
+        """Remove the note; False when there was none."""
+
+    @abstractmethod
+    def due(self, noted_before: datetime, limit: int) -> list[PendingCredit]:
+        """Up to ``limit`` notes older than ``noted_before``, oldest first."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """How many notes are left."""
 
 
 class ParkedEventRepository(ABC):

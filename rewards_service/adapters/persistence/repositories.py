@@ -16,6 +16,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    delete,
     func,
     not_,
     or_,
@@ -26,7 +27,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.exc import IntegrityError
 
-from rewards_service.adapters.persistence.tables import player_promotions, promotions
+from rewards_service.adapters.persistence.tables import (
+    pending_wallet_credits,
+    player_promotions,
+    promotions,
+)
 from rewards_service.adapters.persistence.tables import players as players_table
 from rewards_service.domain.exceptions import InvalidPromotion, OverlappingPromotion
 from rewards_service.domain.model import (
@@ -41,6 +46,8 @@ from rewards_service.domain.model import (
 )
 from rewards_service.domain.ports import (
     Lock,
+    PendingCredit,
+    PendingCreditRepository,
     PlayerPromotionFilter,
     PlayerPromotionRepository,
     PlayerRepository,
@@ -60,6 +67,8 @@ def _escape_like(value: str) -> str:
 def _locked(query: Select[Any], lock: Lock) -> Select[Any]:
     if lock is Lock.UPDATE:
         return query.with_for_update()
+    if lock is Lock.UPDATE_SKIP_LOCKED:
+        return query.with_for_update(skip_locked=True)
     if lock is Lock.SHARE:
         return query.with_for_update(read=True)
     return query
@@ -127,12 +136,13 @@ _GET_PROMOTION = {
     lock: _locked(select(promotions).where(promotions.c.id == bindparam("id")), lock)
     for lock in Lock
 }
-_COUNT_CLAIM = (
-    update(promotions)
-    .where(promotions.c.id == bindparam("promotion"), _CLAIMS_LEFT)
+_COUNT_CLAIM = {
+    within_limit: update(promotions)
+    .where(promotions.c.id == bindparam("promotion"), *([_CLAIMS_LEFT] if within_limit else []))
     .values(claims_count=promotions.c.claims_count + 1)
     .returning(promotions.c.id)
-)
+    for within_limit in (True, False)
+}
 _GET_ASSIGNMENT = {
     lock: _locked(
         select(player_promotions).where(
@@ -174,8 +184,10 @@ class SqlAlchemyPromotionRepository(PromotionRepository):
         found = row.first()
         return _promotion(found) if found else None
 
-    def count_claim(self, promotion_id: str) -> bool:
-        counted = self._connection.execute(_COUNT_CLAIM, {"promotion": promotion_id}).first()
+    def count_claim(self, promotion_id: str, within_limit: bool = True) -> bool:
+        counted = self._connection.execute(
+            _COUNT_CLAIM[within_limit], {"promotion": promotion_id}
+        ).first()
         return counted is not None
 
     def update(self, promotion: Promotion) -> None:
@@ -407,3 +419,67 @@ def _status_condition(status: PlayerPromotionStatus, now: datetime) -> ColumnEle
     if status is PlayerPromotionStatus.ASSIGNED:
         return and_(not_(claimed), unexpired)
     return and_(not_(claimed), not_(unexpired))
+
+
+_NOTE_CREDIT = (
+    insert(pending_wallet_credits)
+    .values(
+        idempotency_key=bindparam("key"),
+        player_id=bindparam("player"),
+        promotion_id=bindparam("promotion"),
+        claim_number=bindparam("number"),
+        noted_at=bindparam("noted_at"),
+    )
+    .on_conflict_do_nothing(index_elements=[pending_wallet_credits.c.idempotency_key])
+)
+_REMOVE_CREDIT = (
+    delete(pending_wallet_credits)
+    .where(pending_wallet_credits.c.idempotency_key == bindparam("key"))
+    .returning(pending_wallet_credits.c.idempotency_key)
+)
+
+
+class SqlAlchemyPendingCreditRepository(PendingCreditRepository):
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def note(self, pending: PendingCredit) -> None:
+        self._connection.execute(
+            _NOTE_CREDIT,
+            {
+                "key": pending.idempotency_key,
+                "player": pending.player_id,
+                "promotion": pending.promotion_id,
+                "number": pending.claim_number,
+                "noted_at": pending.noted_at,
+            },
+        )
+
+    def remove(self, idempotency_key: str) -> bool:
+        removed = self._connection.execute(_REMOVE_CREDIT, {"key": idempotency_key}).first()
+        return removed is not None
+
+    def due(self, noted_before: datetime, limit: int) -> list[PendingCredit]:
+        rows = self._connection.execute(
+            select(pending_wallet_credits)
+            .where(pending_wallet_credits.c.noted_at < noted_before)
+            .order_by(pending_wallet_credits.c.noted_at)
+            .limit(limit)
+        ).mappings()
+        return [
+            PendingCredit(
+                idempotency_key=row["idempotency_key"],
+                player_id=row["player_id"],
+                promotion_id=row["promotion_id"],
+                claim_number=row["claim_number"],
+                noted_at=row["noted_at"],
+            )
+            for row in rows
+        ]
+
+    def count(self) -> int:
+        return int(
+            self._connection.execute(
+                select(func.count()).select_from(pending_wallet_credits)
+            ).scalar_one()
+        )

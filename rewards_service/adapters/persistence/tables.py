@@ -167,6 +167,18 @@ parked_reward_events = Table(
 Index("ix_parked_reward_events_player", parked_reward_events.c.player_id)
 Index("ix_parked_reward_events_parked_at", parked_reward_events.c.parked_at)
 
+# Wallet credits a claim is about to ask for; removed by the claim's own commit (ADR 0014).
+pending_wallet_credits = Table(
+    "pending_wallet_credits",
+    metadata,
+    Column("idempotency_key", String(128), primary_key=True),
+    Column("player_id", UUID(as_uuid=False), nullable=False),
+    Column("promotion_id", UUID(as_uuid=False), nullable=False),
+    Column("claim_number", Integer, nullable=False),
+    Column("noted_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_pending_wallet_credits_noted_at", pending_wallet_credits.c.noted_at)
+
 
 def _points_totals(name: str, period: str) -> Table:
     return Table(

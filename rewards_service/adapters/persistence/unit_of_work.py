@@ -11,6 +11,7 @@ from rewards_service.adapters.persistence.earning import (
     SqlAlchemyRewardEventRepository,
 )
 from rewards_service.adapters.persistence.repositories import (
+    SqlAlchemyPendingCreditRepository,
     SqlAlchemyPlayerPromotionRepository,
     SqlAlchemyPlayerRepository,
     SqlAlchemyPromotionRepository,
@@ -28,3 +29,4 @@ class SqlAlchemyRewardsUnitOfWork(SqlAlchemyUnitOfWork, RewardsUnitOfWork):
         self.reward_events = SqlAlchemyRewardEventRepository(connection)
         self.player_points = SqlAlchemyPlayerPointsRepository(connection)
         self.parked_events = SqlAlchemyParkedEventRepository(connection)
+        self.pending_credits = SqlAlchemyPendingCreditRepository(connection)

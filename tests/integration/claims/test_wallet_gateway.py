@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -23,9 +23,8 @@ from rewards_service.domain.exceptions import WalletRefused, WalletUnavailable
 from shared.grpc.interceptors import ServerInterceptor
 from shared.grpc.server import GrpcServer
 from shared.security.client_credentials import ClientCredentialsTokens
-from tests.support.tokens import TestSigner, TokenEndpoint
-
-CLIENT_ID, CLIENT_SECRET = "rewards-service", "a-test-secret"
+from tests.integration.claims.conftest import CLIENT_ID, CLIENT_SECRET
+from tests.support.tokens import TokenEndpoint
 
 
 class WalletCalls(ServerInterceptor):
@@ -67,13 +66,6 @@ class LoseAnswers(WalletCalls):
         if self.misbehaves():
             time.sleep(self.hold)
         return response
-
-
-@pytest.fixture(scope="module")
-def token_endpoint(signer: TestSigner) -> Iterator[TokenEndpoint]:
-    endpoint = TokenEndpoint(signer, CLIENT_ID, CLIENT_SECRET)
-    yield endpoint
-    endpoint.stop()
 
 
 class Overloaded(WalletCalls):

@@ -81,6 +81,9 @@ def test_calls_without_a_client_token_with_wallet_write_are_refused(
         lambda: wallet_stub.GetBalance(
             wallet_pb2.GetBalanceRequest(player_id=player), metadata=metadata, timeout=5
         ),
+        lambda: wallet_stub.GetTransaction(
+            wallet_pb2.GetTransactionRequest(idempotency_key="k"), metadata=metadata, timeout=5
+        ),
     ]
     for call in calls:
         with pytest.raises(grpc.RpcError) as raised:
@@ -159,6 +162,58 @@ def test_the_same_key_and_content_returns_the_first_result_and_credits_once(
     engine = redeem_container.core.database()
     assert transaction_count(engine, player) == 2
     assert ledger(engine, player)["bonus"] == Decimal("11.00")
+
+
+def test_a_caller_finds_what_it_recorded_under_a_key_and_nothing_else(
+    wallet_stub: wallet_pb2_grpc.WalletStub, signer: TestSigner
+) -> None:
+    metadata = call_metadata(signer.client_token())
+    player = new_player()
+    key = f"claim-{player}"
+    first = wallet_stub.AddTransaction(
+        add_request(player, "12.5", key=key, additional_data='{"promotionId":"p1"}'),
+        metadata=metadata,
+        timeout=5,
+    )
+    found = wallet_stub.GetTransaction(
+        wallet_pb2.GetTransactionRequest(idempotency_key=key), metadata=metadata, timeout=5
+    )
+    assert (found.transaction_id, found.player_id) == (first.transaction_id, player)
+    assert (found.currency, found.type) == (
+        wallet_pb2.CURRENCY_BONUS,
+        wallet_pb2.TRANSACTION_TYPE_CREDIT,
+    )
+    assert (found.WhichOneof("amount"), found.bonus_amount) == ("bonus_amount", "12.50")
+    assert json.loads(found.additional_data) == {"promotionId": "p1"}
+    assert found.created_at == first.created_at
+    assert found.balance == first.balance
+    other_caller = call_metadata(signer.client_token("another-service"))
+    for key_asked, caller in ((f"never-{player}", metadata), (key, other_caller)):
+        with pytest.raises(grpc.RpcError) as raised:
+            wallet_stub.GetTransaction(
+                wallet_pb2.GetTransactionRequest(idempotency_key=key_asked),
+                metadata=caller,
+                timeout=5,
+            )
+        assert raised.value.code() is grpc.StatusCode.NOT_FOUND
+        assert error_code(raised.value) == "REDEEM_TRANSACTION_NOT_FOUND"
+    with pytest.raises(grpc.RpcError) as raised:
+        wallet_stub.GetTransaction(
+            wallet_pb2.GetTransactionRequest(idempotency_key="no spaces"),
+            metadata=metadata,
+            timeout=5,
+        )
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    points_key = f"points-{player}"
+    wallet_stub.AddTransaction(
+        add_request(player, 40, key=points_key, currency=wallet_pb2.CURRENCY_POINTS),
+        metadata=metadata,
+        timeout=5,
+    )
+    points = wallet_stub.GetTransaction(
+        wallet_pb2.GetTransactionRequest(idempotency_key=points_key), metadata=metadata, timeout=5
+    )
+    assert (points.WhichOneof("amount"), points.points_amount) == ("points_amount", 40)
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,7 @@ def _clean_rewards(rewards_container: Container) -> Iterator[None]:
             text(
                 "TRUNCATE player_promotions, reward_events, player_points_daily, "
                 "player_points_monthly, players, promotions, outbox, processed_events, "
-                "parked_reward_events"
+                "parked_reward_events, pending_wallet_credits"
             )
         )
         # The default rule versions come with the migration; later ones are the test's.

@@ -13,6 +13,7 @@ from rewards_service.application.ports import (
     EventContracts,
     PartnerEventPublisher,
     PointsCache,
+    RecordedCredit,
     RewardsUnitOfWork,
     WalletCredit,
     WalletGateway,
@@ -48,6 +49,8 @@ from rewards_service.domain.ports import (
     EarningRuleRepository,
     Lock,
     ParkedEventRepository,
+    PendingCredit,
+    PendingCreditRepository,
     PlayerPointsRepository,
     PlayerPromotionFilter,
     PlayerPromotionRepository,
@@ -88,6 +91,7 @@ class Store:
     #: messages recorded as they are (partner events published again, dead letters)
     messages: list[OutboxMessage] = field(default_factory=list)
     parked: dict[str, ParkedEvent] = field(default_factory=dict)
+    pending_credits: dict[str, PendingCredit] = field(default_factory=dict)
     processed: set[tuple[str, str]] = field(default_factory=set)
     rules: list[EarningRule] = field(default_factory=default_rules)
     events: dict[str, RecordedEvent] = field(default_factory=dict)
@@ -131,9 +135,9 @@ class FakePromotions(PromotionRepository):
         self._refuse_overlap(promotion)
         self._store.promotions[promotion.id] = promotion
 
-    def count_claim(self, promotion_id: str) -> bool:
+    def count_claim(self, promotion_id: str, within_limit: bool = True) -> bool:
         promotion = self._store.promotions[promotion_id]
-        if promotion.max_claims is not None and promotion.claims_count >= promotion.max_claims:
+        if within_limit and promotion.claims_used_up:
             return False
         self._store.promotions[promotion_id] = replace(
             promotion, claims_count=promotion.claims_count + 1
@@ -174,6 +178,24 @@ class FakePlayers(PlayerRepository):
 
     def known(self, player_ids: Collection[str]) -> set[str]:
         return {p for p in player_ids if p in self._store.players}
+
+
+class FakePendingCredits(PendingCreditRepository):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def note(self, pending: PendingCredit) -> None:
+        self._store.pending_credits.setdefault(pending.idempotency_key, pending)
+
+    def remove(self, idempotency_key: str) -> bool:
+        return self._store.pending_credits.pop(idempotency_key, None) is not None
+
+    def due(self, noted_before: datetime, limit: int) -> list[PendingCredit]:
+        due = [p for p in self._store.pending_credits.values() if p.noted_at < noted_before]
+        return sorted(due, key=lambda p: p.noted_at)[:limit]
+
+    def count(self) -> int:
+        return len(self._store.pending_credits)
 
 
 class FakeParkedEvents(ParkedEventRepository):
@@ -436,6 +458,7 @@ class FakeUnitOfWork(RewardsUnitOfWork):
         self.reward_events = FakeRewardEvents(self._work)
         self.player_points = FakePlayerPoints(self._work)
         self.parked_events = FakeParkedEvents(self._work)
+        self.pending_credits = FakePendingCredits(self._work)
         return self
 
     def commit(self) -> None:
@@ -452,8 +475,28 @@ class FakeWallet(WalletGateway):
 
     def __init__(self) -> None:
         self.credits: dict[str, tuple[str, Decimal]] = {}
+        self.credited_at: dict[str, datetime] = {}
         self.down = False
         self.calls = 0
+
+    def recorded_credit(self, idempotency_key: str) -> RecordedCredit | None:
+        if self.down:
+            raise WalletUnavailable()
+        if idempotency_key not in self.credits:
+            return None
+        player_id, amount = self.credits[idempotency_key]
+        return RecordedCredit(
+            transaction_id=f"tx-{idempotency_key}",
+            player_id=player_id,
+            amount=amount,
+            bonus_balance=self._balance(player_id),
+            created_at=self.credited_at[idempotency_key],
+        )
+
+    def _balance(self, player_id: str) -> Decimal:
+        return sum(
+            (a for p, a in self.credits.values() if p == player_id), start=Decimal("0.00")
+        )
 
     def credit_bonus(
         self,
@@ -468,11 +511,11 @@ class FakeWallet(WalletGateway):
             raise WalletUnavailable()
         replayed = idempotency_key in self.credits
         self.credits.setdefault(idempotency_key, (player_id, amount))
-        balance = sum(
-            (a for p, a in self.credits.values() if p == player_id), start=Decimal("0.00")
-        )
+        self.credited_at.setdefault(idempotency_key, datetime.now(UTC))
         return WalletCredit(
-            transaction_id=f"tx-{idempotency_key}", bonus_balance=balance, replayed=replayed
+            transaction_id=f"tx-{idempotency_key}",
+            bonus_balance=self._balance(player_id),
+            replayed=replayed,
         )
 
 

@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 
 from rewards_service.application.commands import CreatePromotion
-from rewards_service.application.services import ClaimService, PromotionService
+from rewards_service.application.services import (
+    ClaimService,
+    CreditReconciliation,
+    PromotionService,
+)
 from rewards_service.domain.exceptions import (
     PromotionAlreadyClaimed,
     PromotionClaimLimitReached,
@@ -119,6 +123,95 @@ def test_a_claim_retried_after_a_lost_answer_is_not_credited_twice(
     assert result.credit is not None
     assert result.credit.replayed
     assert len(wallet.credits) == 1
+
+
+class LosesAnswers(FakeWallet):
+    """Records the credit, then the answer is lost (the claim rolls back)."""
+
+    def credit_bonus(self, *args: Any, **kwargs: Any) -> Any:
+        super().credit_bonus(*args, **kwargs)
+        raise WalletUnavailable()
+
+
+def reconciliation(store: Store, wallet: FakeWallet, at: datetime) -> CreditReconciliation:
+    return CreditReconciliation(
+        uow=lambda: FakeUnitOfWork(store),
+        wallet=wallet,
+        clock=FixedClock(at),
+        grace=timedelta(minutes=5),
+    )
+
+
+def test_a_claim_rolled_back_after_the_wallet_credited_it_is_recorded_later(store, promotions):
+    player, promotion = held(store, promotions)
+    wallet = LosesAnswers()
+    with pytest.raises(WalletUnavailable):
+        ClaimService(lambda: FakeUnitOfWork(store), wallet, FixedClock(NOW)).claim(
+            player, promotion
+        )
+    [assignment] = store.assignments.values()
+    key = f"{assignment.id}:1"
+    assert assignment.claim_count == 0
+    assert list(store.pending_credits) == [key]
+    # Not while a claim could still be running.
+    assert reconciliation(store, wallet, NOW + timedelta(minutes=1)).run_once().waiting == 1
+    assert list(store.pending_credits) == [key]
+    # The promotion has ended since: the wallet's credit is the fact all the same.
+    later = NOW + timedelta(days=40)
+    result = reconciliation(store, wallet, later).run_once()
+    assert (result.claim_recorded, result.not_credited, result.recorded) == ([key], [], [])
+    [assignment] = store.assignments.values()
+    assert assignment.status is PlayerPromotionStatus.CLAIMED
+    assert assignment.claim_count == 1
+    assert assignment.last_claimed_at == wallet.credited_at[key]
+    assert store.promotions[promotion].claims_count == 1
+    topic, event = store.outbox[-1]
+    assert (topic.value, event.event_type) == ("notifications", "BONUS_CREDITED")
+    assert event.data["content"]["amount"] == "25.00"
+    assert event.data["content"]["transactionId"] == f"tx-{key}"
+    assert not store.pending_credits
+    assert reconciliation(store, wallet, later).run_once().claim_recorded == []
+    assert len(wallet.credits) == 1
+
+
+def test_a_note_the_wallet_never_credited_is_dropped_and_the_promotion_stays_claimable(
+    store, promotions, claims, wallet
+):
+    player, promotion = held(store, promotions)
+    wallet.down = True
+    with pytest.raises(WalletUnavailable):
+        claims.claim(player, promotion)
+    assert len(store.pending_credits) == 1
+    later = NOW + timedelta(minutes=10)
+    with pytest.raises(WalletUnavailable):  # the wallet cannot say yet: the note stays
+        reconciliation(store, wallet, later).run_once()
+    assert len(store.pending_credits) == 1
+    wallet.down = False
+    result = reconciliation(store, wallet, later).run_once()
+    assert (len(result.not_credited), result.claim_recorded) == (1, [])
+    assert not store.pending_credits
+    [assignment] = store.assignments.values()
+    assert assignment.status is PlayerPromotionStatus.ASSIGNED
+    assert not wallet.credits
+    assert claims.claim(player, promotion).assignment.status is PlayerPromotionStatus.CLAIMED
+    assert not store.pending_credits
+
+
+def test_a_claim_made_again_after_a_lost_answer_settles_its_note(store, promotions, claims):
+    player, promotion = held(store, promotions)
+    lossy = LosesAnswers()
+    with pytest.raises(WalletUnavailable):
+        ClaimService(lambda: FakeUnitOfWork(store), lossy, FixedClock(NOW)).claim(player, promotion)
+    answering = FakeWallet()  # the same wallet, answering this time
+    answering.credits.update(lossy.credits)
+    answering.credited_at.update(lossy.credited_at)
+    again = ClaimService(lambda: FakeUnitOfWork(store), answering, FixedClock(NOW))
+    credit = again.claim(player, promotion).credit
+    assert credit is not None
+    assert credit.replayed
+    assert not store.pending_credits
+    assert reconciliation(store, lossy, NOW + timedelta(hours=1)).run_once().waiting == 0
+    assert store.promotions[promotion].claims_count == 1
 
 
 def test_only_a_held_promotion_can_be_claimed(store, promotions, claims):
