@@ -82,7 +82,7 @@ class Amount:
             raise InvalidAmount("The amount must be a decimal string or an integer.")
         if isinstance(raw, str):
             pattern = _BONUS_TEXT if currency is Currency.BONUS else _POINTS_TEXT
-            if not pattern.match(raw):
+            if not pattern.fullmatch(raw):
                 raise InvalidAmount(
                     'A BONUS amount is a decimal with at most two decimal places (e.g. "10.50").'
                     if currency is Currency.BONUS

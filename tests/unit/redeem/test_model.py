@@ -57,6 +57,8 @@ def test_amounts_are_read_exactly(
         (Currency.BONUS, "1.005"),
         (Currency.BONUS, "1e3"),
         (Currency.BONUS, " 5"),
+        (Currency.BONUS, "1.00\n"),
+        (Currency.POINTS, "15\n"),
         (Currency.BONUS, "NaN"),
         (Currency.BONUS, "10000000.01"),
         (Currency.BONUS, 10.5),
