@@ -290,7 +290,11 @@ class PlayerPromotion:
         status = self.status_at(promotion, now)
         if status is not PlayerPromotionStatus.ASSIGNED or not promotion.has_started(now):
             return 0
-        return max(0, promotion.max_claims_per_player - self.claim_count)
+        remaining = promotion.max_claims_per_player - self.claim_count
+        if promotion.max_claims is not None:
+            # The promotion's total is shared by every holder.
+            remaining = min(remaining, promotion.max_claims - promotion.claims_count)
+        return max(0, remaining)
 
     def claim(self, promotion: Promotion, now: datetime) -> Claim:
         """Claim once more: not fully claimed, promotion running, within the total limit.

@@ -203,6 +203,16 @@ def test_an_assignment_of_a_promotion_out_of_claims_reads_expired() -> None:
     assert last.assignment.status_at(last.promotion, NOW) is PlayerPromotionStatus.CLAIMED
 
 
+def test_claims_remaining_never_exceed_what_is_left_of_the_total() -> None:
+    running = promotion(max_claims=2, max_claims_per_player=3)
+    mine = running.assign_to(PLAYER, AssignmentSource.STAFF, NOW)
+    assert mine.claims_remaining(running, NOW) == 2
+    # Another holder claims once: one claim is left for everybody.
+    counted = running.record_claim(NOW)
+    assert mine.claims_remaining(counted, NOW) == 1
+    assert mine.claims_remaining(promotion(max_claims_per_player=3), NOW) == 3
+
+
 def test_an_assignment_of_a_promotion_not_started_yet_has_no_claims_remaining() -> None:
     running = promotion()
     assignment = running.assign_to(PLAYER, AssignmentSource.STAFF, NOW)
