@@ -244,6 +244,14 @@ class ClaimSchema(Schema):
     )
 
 
+class MoneyBalance(Money):
+    """A balance in an answer: up to the wallet's own limit (999,999,999,999.99), exactly two
+    decimals; never read from a request."""
+
+    PATTERN = r"^[0-9]{1,13}\.[0-9]{2}$"
+    _compiled = re.compile(PATTERN)
+
+
 class ClaimResultSchema(Schema):
     player_promotion_id = fields.String(data_key="playerPromotionId", required=True)
     promotion_id = fields.String(data_key="promotionId", required=True)
@@ -255,6 +263,6 @@ class ClaimResultSchema(Schema):
         allow_none=True,
         metadata={"description": "The wallet transaction (none for a zero amount)"},
     )
-    bonus_balance = Money(
+    bonus_balance = MoneyBalance(
         data_key="bonusBalance", allow_none=True, metadata={"description": "After the credit"}
     )

@@ -3,6 +3,7 @@ refusing overlapping welcome promotions."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -278,3 +279,12 @@ def test_the_api_documents_both_views_of_a_promotion(client: ApiClient) -> None:
         ]
     }
     assert "PromotionSummary" in ok["description"]
+
+
+def test_the_claim_answer_documents_any_balance_the_wallet_may_hold(client: ApiClient) -> None:
+    spec = client.get("/rewards/openapi.json").json
+    claim = spec["components"]["schemas"]["ClaimResult"]["properties"]
+    balance = re.compile(claim["bonusBalance"]["pattern"])
+    for held in ("0.00", "10000000.00", "999999999999.99"):
+        assert balance.fullmatch(held), held
+    assert not balance.fullmatch("25.5")  # answers always have two decimals
