@@ -372,7 +372,9 @@ class PointsService:
         after sign-up gets zero, not a 404."""
         viewer.ensure_can_read_player(player_id, Scope.REWARDS_READ)
         plan = plan_window(start, end)
-        query = "|".join(format_timestamp(m) if m else "-" for m in (start, end))
+        # Every digit the period was asked with (microseconds, its offset): two periods that
+        # differ below a millisecond are two answers.
+        query = "|".join(m.isoformat() if m else "-" for m in (start, end))
         generation = self._cache.generation(player_id)
         cached = self._cache.get(player_id, generation, query)
         if cached is not None:

@@ -523,6 +523,18 @@ def test_points_are_summed_by_source_and_cached_until_new_events(
     assert len(cache.entries) == 2
 
 
+def test_periods_a_microsecond_apart_are_cached_apart(
+    points: PointsService, earning: EarningService, players: list[str]
+) -> None:
+    player = players[0]
+    earning.record(parsed(message(player, occurredAt="2026-05-01T10:00:00.000300Z")))
+    moment = datetime(2026, 5, 1, 10, tzinfo=UTC)
+    after = points.summary(player, moment + timedelta(microseconds=500), None, STAFF)
+    before = points.summary(player, moment + timedelta(microseconds=100), None, STAFF)
+    assert (after.total_points, before.total_points) == (0, 12)
+    assert before.start == moment + timedelta(microseconds=100)
+
+
 def test_points_of_a_period(
     points: PointsService, earning: EarningService, players: list[str]
 ) -> None:
