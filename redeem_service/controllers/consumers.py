@@ -135,6 +135,7 @@ class RedeemRequestedHandler(EventHandler):
     valid player or request, or an id already naming another request) is dead-lettered."""
 
     event_types = frozenset({"REDEEM_REQUESTED"})
+    other_types_are_errors = True  # partners produce to redeem-events directly
 
     def __init__(self, decisions: RedemptionDecisions) -> None:
         self._decisions = decisions

@@ -70,6 +70,7 @@ class PartnerEvents(EventHandler):
     dead-lettered with its reason while the rest of the batch is recorded in one transaction."""
 
     event_types = PARTNER_EVENT_TYPES
+    other_types_are_errors = True  # partners produce to reward-events directly
 
     def __init__(self, service: EarningService, clock: Clock, max_ahead: timedelta) -> None:
         self._service = service

@@ -113,6 +113,9 @@ class EventHandler(ABC):
 
     #: event types this handler acts on; other valid events on its topics are skipped
     event_types: frozenset[str] = frozenset()
+    #: the topics carry nothing but ``event_types``: another type is a misrouted record, sent
+    #: to the dead-letter topic (``unsupported_event_type``) rather than skipped
+    other_types_are_errors: bool = False
 
     @abstractmethod
     def handle(self, events: Sequence[InboundEvent]) -> Sequence[Rejected] | None:
@@ -220,7 +223,14 @@ class ConsumerRunner:
                 self._handler.event_types
                 and inbound.event.event_type not in self._handler.event_types
             ):
-                EVENTS_CONSUMED.labels(self._settings.group_id, topic, "skipped").inc()
+                if self._handler.other_types_are_errors:
+                    self._dead_letter(
+                        message,
+                        "unsupported_event_type",
+                        f"{inbound.event.event_type} is not carried by {topic}",
+                    )
+                else:
+                    EVENTS_CONSUMED.labels(self._settings.group_id, topic, "skipped").inc()
                 continue
             valid.append(inbound)
         if valid:

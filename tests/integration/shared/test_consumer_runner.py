@@ -212,6 +212,27 @@ def test_events_of_other_types_are_skipped(infra: Infra, topic: str) -> None:
         running.stop()
 
 
+class OnlyRegistrations(RecordingHandler):
+    other_types_are_errors = True
+
+
+def test_on_a_topic_of_its_own_another_type_is_dead_lettered(infra: Infra, topic: str) -> None:
+    handler = OnlyRegistrations()
+    dlq = TopicProbe(infra.kafka_bootstrap, f"{topic}.dlq")
+    other = IntegrationEvent("USER_STATUS_CHANGED", "u1", {"status": "INACTIVE", "role": "player"})
+    produce(infra.kafka_bootstrap, topic, other.to_message(), key="u1")
+    produce(infra.kafka_bootstrap, topic, registered("y@example.com"), key="u1")
+    running = Running(infra, topic, f"g-{uuid.uuid4().hex}", handler)
+    try:
+        (dead,) = dlq.wait_for(lambda r: True)
+        wait_until(lambda: handler.seen == ["y@example.com"])
+    finally:
+        running.stop()
+        dlq.close()
+    assert dead["headers"]["dlq-reason"] == "unsupported_event_type"
+    assert dead["value"]["eventId"] == other.event_id
+
+
 class SortingHandler(EventHandler):
     """Checks each event itself, applies the good ones and hands back the refused ones."""
 
