@@ -222,13 +222,17 @@ class WelcomeService:
                 uow.commit()
                 return []
             players = {r.player_id: r for r in fresh.values()}
-            uow.players.add_new([Player(p, players[p].registered_at) for p in sorted(players)])
+            # Only a player recorded now is welcomed: a registration sent again under another
+            # event id (a replayed topic) must not hand over whichever welcome runs today.
+            recorded = uow.players.add_new(
+                [Player(p, players[p].registered_at) for p in sorted(players)]
+            )
             welcome = uow.promotions.running(PromotionType.WELCOME_BONUS, now, lock=Lock.SHARE)
             assigned: list[PlayerPromotion] = []
             # One whose total claims are used up runs on, but is given to nobody any more.
-            if welcome is not None and welcome.is_assignable(now):
+            if welcome is not None and welcome.is_assignable(now) and recorded:
                 assigned = uow.player_promotions.add_new(
-                    [welcome.assign_to(p, AssignmentSource.WELCOME, now) for p in sorted(players)]
+                    [welcome.assign_to(p, AssignmentSource.WELCOME, now) for p in sorted(recorded)]
                 )
                 for assignment in assigned:
                     uow.outbox.add(Topic.NOTIFICATIONS, promotion_assigned(assignment, welcome))

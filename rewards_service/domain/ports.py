@@ -84,8 +84,9 @@ class PromotionRepository(ABC):
 
 class PlayerRepository(ABC):
     @abstractmethod
-    def add_new(self, players: Sequence[Player]) -> None:
-        """Record players; those already known are left as they are."""
+    def add_new(self, players: Sequence[Player]) -> set[str]:
+        """Record players; those already known are left as they are. Returns the ids of those
+        recorded now."""
 
     @abstractmethod
     def known(self, player_ids: Collection[str]) -> set[str]:

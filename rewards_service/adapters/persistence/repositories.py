@@ -254,14 +254,16 @@ class SqlAlchemyPlayerRepository(PlayerRepository):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def add_new(self, players: Sequence[Player]) -> None:
+    def add_new(self, players: Sequence[Player]) -> set[str]:
         if not players:
-            return
-        self._connection.execute(
+            return set()
+        rows = self._connection.execute(
             insert(players_table)
             .values([{"id": p.id, "registered_at": p.registered_at} for p in players])
             .on_conflict_do_nothing(index_elements=[players_table.c.id])
-        )
+            .returning(players_table.c.id)
+        ).all()
+        return {str(r.id) for r in rows}
 
     def known(self, player_ids: Collection[str]) -> set[str]:
         if not player_ids:

@@ -172,9 +172,11 @@ class FakePlayers(PlayerRepository):
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def add_new(self, players: Sequence[Player]) -> None:
+    def add_new(self, players: Sequence[Player]) -> set[str]:
+        added = {p.id for p in players if p.id not in self._store.players}
         for player in players:
             self._store.players.setdefault(player.id, player)
+        return added
 
     def known(self, player_ids: Collection[str]) -> set[str]:
         return {p for p in player_ids if p in self._store.players}
@@ -494,9 +496,7 @@ class FakeWallet(WalletGateway):
         )
 
     def _balance(self, player_id: str) -> Decimal:
-        return sum(
-            (a for p, a in self.credits.values() if p == player_id), start=Decimal("0.00")
-        )
+        return sum((a for p, a in self.credits.values() if p == player_id), start=Decimal("0.00"))
 
     def credit_bonus(
         self,

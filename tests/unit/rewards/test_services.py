@@ -188,6 +188,29 @@ def test_a_registration_gets_the_running_welcome_promotion_once(
     assert store.outbox[0][1].data["content"]["source"] == "WELCOME"
 
 
+def test_a_registration_sent_again_later_gets_no_second_welcome(
+    promotions: PromotionService, welcome: WelcomeService, store: Store, clock: FixedClock
+) -> None:
+    first = promotions.create(command(type=PromotionType.WELCOME_BONUS), STAFF)
+    event = registration()
+    assert [a.promotion_id for a in welcome.register_players([event])] == [first.id]
+    clock.advance(days=2)  # the first welcome has ended; another runs
+    second = promotions.create(
+        command(
+            type=PromotionType.WELCOME_BONUS,
+            start_date=clock.now() - timedelta(hours=1),
+            end_date=clock.now() + timedelta(days=1),
+        ),
+        STAFF,
+    )
+    # The same registration under another event id (a topic fed again after a restore).
+    again = registration(player_id=event.player_id)
+    assert welcome.register_players([again, registration()]) != []
+    held = [a.promotion_id for a in store.assignments.values() if a.player_id == event.player_id]
+    assert held == [first.id]
+    assert second.id != first.id
+
+
 def test_a_registration_without_a_running_welcome_promotion_is_only_remembered(
     promotions: PromotionService, welcome: WelcomeService, store: Store
 ) -> None:
