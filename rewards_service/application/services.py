@@ -262,7 +262,6 @@ class ClaimService:
         notification. When the wallet cannot be reached nothing is recorded and the promotion
         stays claimable; a later claim reuses the key, so a credit the wallet did record before
         its answer was lost is returned, not made twice."""
-        now = self._clock.now()
         with self._uow() as uow:
             # Concurrent claims of one assignment queue here; the first to commit wins.
             assignment = uow.player_promotions.get_for_player(
@@ -270,7 +269,10 @@ class ClaimService:
             )
             if assignment is None:
                 raise PromotionNotAssigned()
-            promotion = uow.promotions.get(promotion_id)
+            # Claims share the promotion (KEY SHARE: they do not wait for each other), and staff
+            # changing it (FOR UPDATE) wait for the claims in flight: once a deactivation is
+            # answered, no claim made before it can still be recorded after it.
+            promotion = uow.promotions.get(promotion_id, lock=Lock.KEY_SHARE)
             if promotion is None:
                 raise PromotionNotAssigned()
             limited = promotion.max_claims is not None
@@ -279,6 +281,9 @@ class ClaimService:
                 # unlimited promotions count their claims after the call, so claims of a popular
                 # promotion do not queue behind each other's wallet calls.
                 promotion = uow.promotions.get(promotion_id, lock=Lock.UPDATE) or promotion
+            # The time of the claim is when its locks are held: a claim that queued behind
+            # others past the promotion's end is refused.
+            now = self._clock.now()
             claim = assignment.claim(promotion, now)
             if limited and not uow.promotions.count_claim(promotion.id):
                 raise PromotionClaimLimitReached()

@@ -35,6 +35,7 @@ class Lock(Enum):
     SHARE = "share"  # others may read and share-lock it, nobody may change it
     UPDATE = "update"  # we are about to change it
     UPDATE_SKIP_LOCKED = "update-skip-locked"  # as UPDATE; a row another holds is not returned
+    KEY_SHARE = "key-share"  # only a writer locking the whole row (FOR UPDATE) waits for it
 
 
 @dataclass(frozen=True, slots=True)

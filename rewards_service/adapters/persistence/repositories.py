@@ -71,6 +71,8 @@ def _locked(query: Select[Any], lock: Lock) -> Select[Any]:
         return query.with_for_update(skip_locked=True)
     if lock is Lock.SHARE:
         return query.with_for_update(read=True)
+    if lock is Lock.KEY_SHARE:
+        return query.with_for_update(read=True, key_share=True)
     return query
 
 

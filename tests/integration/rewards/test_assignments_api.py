@@ -239,6 +239,58 @@ def test_assigning_a_promotion_while_its_holder_claims_it_does_not_deadlock(
     assert wallet.calls == 1
 
 
+def test_a_deactivation_waits_for_the_claims_in_flight_and_none_is_recorded_after_it(
+    client: ApiClient, staff: dict[str, str], rewards_container: Container
+) -> None:
+    from rewards_service.application.commands import RevisePromotion
+    from rewards_service.application.services import ClaimService
+    from rewards_service.domain.exceptions import PromotionNotClaimable
+
+    promotion = create_promotion(client, staff)  # no maxClaims: claims lock nothing else
+    first, second = add_players(rewards_container, 2)
+    assert assign(client, staff, promotion["id"], [first, second]).status_code == 200
+    calling, go_on = threading.Event(), threading.Event()
+
+    class SlowWallet(FakeWallet):
+        def credit_bonus(self, *args: Any, **kwargs: Any) -> Any:
+            calling.set()
+            go_on.wait(30)
+            return super().credit_bonus(*args, **kwargs)
+
+    core = rewards_container.core
+    claims = ClaimService(rewards_container.uow, SlowWallet(), core.clock())
+    outcome: dict[str, Any] = {}
+
+    def run(name: str, call: Any) -> threading.Thread:
+        def target() -> None:
+            try:
+                outcome[name] = call()
+            except BaseException as exc:
+                outcome[name] = exc
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        return thread
+
+    claiming = run("claim", lambda: claims.claim(first, promotion["id"]))
+    try:
+        assert calling.wait(30)
+        revise = rewards_container.promotion_service().revise
+        deactivating = run(
+            "deactivate", lambda: revise(promotion["id"], RevisePromotion(is_active=False))
+        )
+        deactivating.join(1.5)
+        assert deactivating.is_alive(), "the deactivation did not wait for the claim in flight"
+    finally:
+        go_on.set()
+        claiming.join(30)
+    deactivating.join(30)
+    assert outcome["claim"].assignment.claim_count == 1
+    assert outcome["deactivate"].claims_count == 1  # it saw the claim it waited for
+    with pytest.raises(PromotionNotClaimable):
+        claims.claim(second, promotion["id"])
+
+
 def test_players_read_their_own_promotions_with_computed_status(
     client: ApiClient, staff: dict[str, str], tokens: Tokens, rewards_container: Container
 ) -> None:
