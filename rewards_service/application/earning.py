@@ -496,11 +496,9 @@ class PartnerEventIngestion:
         with self._uow() as uow:
             recorded = taken_event_ids(uow, {e.event_id for e in parsed.values()})
             known = uow.players.known(players)
-        # An eventId already taken by another event would be dropped by the consumer as a
-        # repeat: the partner hears it now (a dead letter says so for those produced to Kafka).
-        for index in conflicting(parsed, recorded):
-            conflict = conflict_message(parsed[index].event_id)
-            problems[str(index)] = f"{EVENT_ID_CONFLICT}: {conflict}"
+            book = RuleBook(uow.earning_rules.list())
+        for index, problem in _recorded_state_problems(parsed, recorded, book).items():
+            problems.setdefault(str(index), problem)
         if problems:
             raise InvalidPartnerEvents(problems)
         self._publisher.publish(completed)
@@ -508,3 +506,34 @@ class PartnerEventIngestion:
             event_ids=[d["eventId"] for d in completed],
             unregistered_players=sorted(players - known),
         )
+
+
+def _recorded_state_problems(
+    parsed: Mapping[int, PartnerEvent], recorded: Mapping[str, PartnerEvent], book: RuleBook
+) -> dict[int, str]:
+    """What the consumer would refuse the parsed events for, given what is recorded."""
+    problems: dict[int, str] = {}
+    # An eventId already taken by another event would be dropped by the consumer as a
+    # repeat: the partner hears it now (a dead letter says so for those produced to Kafka).
+    for index in conflicting(parsed, recorded):
+        problems[index] = f"{EVENT_ID_CONFLICT}: {conflict_message(parsed[index].event_id)}"
+    # Priced as the consumer will price them: the rule in force at an event's time is fixed
+    # by now (a new version starts at least max_ahead from now, ADR 0501).
+    for index, event in parsed.items():
+        problem = None if event.is_reversal else _pricing_problem(book, event)
+        if problem is not None:
+            problems.setdefault(index, problem)
+    return problems
+
+
+def _pricing_problem(book: RuleBook, event: PartnerEvent) -> str | None:
+    """What the consumer would dead-letter ``event`` for when pricing it, if anything."""
+    earning_type = event.event_type.earning_type
+    rule = book.rule_at(earning_type, event.occurred_at)
+    if rule is None:
+        return f"no_earning_rule: no {earning_type} rule at that time"
+    try:
+        rule.points_for(event)
+    except InvalidPartnerEvent as exc:
+        return f"{exc.reason}: {exc.message}"
+    return None

@@ -718,6 +718,25 @@ def test_one_invalid_event_refuses_the_whole_submission(
     assert not publisher.published
 
 
+def test_an_event_the_consumer_would_not_price_is_refused_at_submission(
+    ingestion: PartnerEventIngestion, publisher: FakePublisher
+) -> None:
+    player = str(uuid.uuid4())
+    wager = {"eventType": "CASINO_SPEND", "user_id": player, "reference": "S-1"}
+    with pytest.raises(InvalidPartnerEvents) as refused:
+        ingestion.submit(
+            [
+                {**wager, "amountWagered": "1000000000.00"},  # 100,000,000 points: the cap
+                {**wager, "reference": "S-2", "amountWagered": "1000000010.00"},
+            ],
+            CASINO,
+        )
+    problems = refused.value.details["events"]
+    assert set(problems) == {"1"}
+    assert problems["1"].startswith("points_out_of_range")
+    assert not publisher.published
+
+
 def test_a_partner_submits_only_in_its_own_name(
     ingestion: PartnerEventIngestion, publisher: FakePublisher
 ) -> None:
