@@ -301,11 +301,13 @@ class WalletTransaction:
         return self.amount.value if self.kind is TransactionType.CREDIT else -self.amount.value
 
     def is_same_request(self, request: TransactionRequest) -> bool:
-        """Whether ``request`` asks for this very change again (a retry under the same key)."""
+        """Whether ``request`` asks for this very change again (a retry under the same key):
+        by the same caller too, so no caller is ever answered with another's transaction."""
         return (
             self.player_id == request.player_id
             and self.kind is request.kind
             and self.amount == request.amount
+            and self.actor == request.actor
         )
 
 

@@ -164,6 +164,22 @@ def test_the_same_key_and_content_returns_the_first_result_and_credits_once(
     assert ledger(engine, player)["bonus"] == Decimal("11.00")
 
 
+def test_another_callers_key_is_never_answered_with_its_transaction(
+    wallet_stub: wallet_pb2_grpc.WalletStub, redeem_container: Container, signer: TestSigner
+) -> None:
+    player = new_player()
+    key = f"claim-{player}"
+    mine = call_metadata(signer.client_token())
+    theirs = call_metadata(signer.client_token("another-service"))
+    wallet_stub.AddTransaction(add_request(player, "10.00", key=key), metadata=mine, timeout=5)
+    with pytest.raises(grpc.RpcError) as raised:
+        wallet_stub.AddTransaction(
+            add_request(player, "10.00", key=key), metadata=theirs, timeout=5
+        )
+    assert raised.value.code() is grpc.StatusCode.ALREADY_EXISTS
+    assert transaction_count(redeem_container.core.database(), player) == 1
+
+
 def test_a_caller_finds_what_it_recorded_under_a_key_and_nothing_else(
     wallet_stub: wallet_pb2_grpc.WalletStub, signer: TestSigner
 ) -> None:
