@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import grpc
 
 from redeem_service.domain import exceptions as e
 from shared.errors import AppErrorCode
 from shared.grpc.errors import GrpcErrorMap, GrpcErrorSpec
-from shared.web.errors import ErrorMap, ErrorSpec
+from shared.web.errors import ErrorMap, ErrorSpec, HttpError
 
 
 class RedeemErrorCode(AppErrorCode):
@@ -65,3 +68,16 @@ GRPC_ERRORS: GrpcErrorMap = {
         grpc.StatusCode.NOT_FOUND, RedeemErrorCode.TRANSACTION_NOT_FOUND
     ),
 }
+
+
+def required_idempotency_key(headers: Mapping[str, Any], what: str) -> str:
+    """The request's ``Idempotency-Key``; 400 ``REDEEM_IDEMPOTENCY_KEY_REQUIRED`` without one,
+    so that a retry never ``what`` twice."""
+    key = headers.get("idempotency_key")
+    if key is None:
+        raise HttpError(
+            400,
+            RedeemErrorCode.IDEMPOTENCY_KEY_REQUIRED,
+            f"An Idempotency-Key header is required, so a retry never {what} twice.",
+        )
+    return str(key)

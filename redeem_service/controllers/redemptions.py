@@ -13,7 +13,7 @@ from marshmallow import RAISE
 from redeem_service.application.commands import RequestRedemption
 from redeem_service.application.redemptions import RedemptionService
 from redeem_service.container import Container
-from redeem_service.controllers.errors import RedeemErrorCode
+from redeem_service.controllers.errors import required_idempotency_key
 from redeem_service.controllers.metrics import REDEMPTIONS_REQUESTED
 from redeem_service.controllers.schemas import (
     RedemptionAcceptedSchema,
@@ -27,7 +27,6 @@ from redeem_service.domain.redemption import RedemptionStatus
 from shared.domain.principal import Role, Scope
 from shared.security.resource_server import authenticated, current_principal
 from shared.web.blueprint import Blueprint
-from shared.web.errors import HttpError
 from shared.web.pagination import page_request
 from shared.web.schemas import BEARER_AUTH, errors
 
@@ -63,13 +62,7 @@ class Redemptions(MethodView):
         follows on `redeem-confirmed`, in the player's notifications and at the `Location`
         returned. `Idempotency-Key` is required: the same key and body return the first
         answer, the same key with another body is refused (422)."""
-        key = headers.get("idempotency_key")
-        if key is None:
-            raise HttpError(
-                400,
-                RedeemErrorCode.IDEMPOTENCY_KEY_REQUIRED,
-                "An Idempotency-Key header is required, so a retry never redeems twice.",
-            )
+        key = required_idempotency_key(headers, "redeems")
         receipt = service.request(
             RequestRedemption(
                 points=body["points"],

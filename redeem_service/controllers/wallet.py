@@ -11,6 +11,7 @@ from marshmallow import RAISE
 from redeem_service.application.commands import AdjustBalance
 from redeem_service.application.services import WalletService, WalletStatement
 from redeem_service.container import Container
+from redeem_service.controllers.errors import required_idempotency_key
 from redeem_service.controllers.schemas import (
     AdjustmentCreateSchema,
     AdjustmentSchema,
@@ -116,7 +117,7 @@ class Adjustments(MethodView):
     @blp.arguments(AdjustmentCreateSchema)
     @blp.response(201, AdjustmentSchema)
     @blp.doc(security=BEARER_AUTH)
-    @errors(blp, 401, 403, 409, 422)
+    @errors(blp, 400, 401, 403, 404, 409, 422)
     @inject
     def post(
         self,
@@ -128,8 +129,10 @@ class Adjustments(MethodView):
         """Credit or debit a balance by hand (admin).
 
         A reason is required; the adjustment is recorded with the admin as actor and notified
-        to the player. Send an `Idempotency-Key` to retry safely: the same key returns the
-        first result (`replayed`: true)."""
+        to the player. `Idempotency-Key` is required (400 `REDEEM_IDEMPOTENCY_KEY_REQUIRED`
+        without one): a retry with the same key returns the first result (`replayed`: true),
+        never a second adjustment."""
+        key = required_idempotency_key(headers, "adjusts")
         result = service.adjust(
             AdjustBalance(
                 player_id=player_id,
@@ -137,7 +140,7 @@ class Adjustments(MethodView):
                 kind=body["type"],
                 amount=body["amount"],
                 reason=body["reason"],
-                idempotency_key=headers.get("idempotency_key"),
+                idempotency_key=key,
             ),
             actor=current_principal(),
         )

@@ -202,7 +202,10 @@ def test_concurrent_adjustments_and_credits_keep_the_ledger_equal_to_the_balance
         response = requests.post(
             url,
             json={"currency": "BONUS", "type": kind, "amount": amount, "reason": "race"},
-            headers={"Authorization": f"Bearer {admin_token}"},
+            headers={
+                "Authorization": f"Bearer {admin_token}",
+                "Idempotency-Key": f"race-{player}-{index}",
+            },
             timeout=30,
         )
         return response.status_code

@@ -48,6 +48,9 @@ def test_registrations_are_recorded_once_and_bad_ones_refused_with_their_reason(
     response = client.post(
         f"/api/v1/wallet/players/{player}/adjustments",
         json={"currency": "BONUS", "type": "CREDIT", "amount": "5.00", "reason": "Welcome desk"},
-        headers=bearer(signer.user_token("admin-1", "admin")),
+        headers={
+            **bearer(signer.user_token("admin-1", "admin")),
+            "Idempotency-Key": f"desk-{player}",
+        },
     )
     assert response.status_code == 201, response.get_json()

@@ -247,7 +247,10 @@ def test_an_adjustment_on_a_balance_below_zero_is_notified_with_that_balance(
     response = client.post(
         f"/api/v1/wallet/players/{player}/adjustments",
         json={"currency": "POINTS", "type": "CREDIT", "amount": "20", "reason": "Goodwill"},
-        headers=bearer(signer.user_token("admin-1", role="admin")),
+        headers={
+            **bearer(signer.user_token("admin-1", role="admin")),
+            "Idempotency-Key": f"goodwill-{player}",
+        },
     )
     assert response.status_code == 201, response.json
     assert json_of(response)["balances"]["points"] == -30

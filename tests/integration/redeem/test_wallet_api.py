@@ -42,8 +42,8 @@ def adjust(
     payload = {"currency": "BONUS", "type": "CREDIT", "amount": "10.00", "reason": "Goodwill"}
     payload.update(body)
     headers = bearer(token)
-    if key is not None:
-        headers["Idempotency-Key"] = key
+    if key != "":  # "" sends none; None a fresh one
+        headers["Idempotency-Key"] = key or uuid.uuid4().hex
     return client.post(
         f"/api/v1/wallet/players/{player}/adjustments", json=payload, headers=headers
     )
@@ -206,6 +206,7 @@ def test_a_debit_adjustment_below_zero_is_refused_with_nothing_recorded(
         ("admin", {"type": "REFUND"}, None, 422, "VALIDATION_FAILED"),
         ("admin", {"extra": "field"}, None, 422, "VALIDATION_FAILED"),
         ("admin", {}, "bad key with spaces", 422, "VALIDATION_FAILED"),
+        ("admin", {}, "", 400, "REDEEM_IDEMPOTENCY_KEY_REQUIRED"),
     ],
 )
 def test_bad_adjustments_are_refused_with_nothing_recorded(
