@@ -47,7 +47,7 @@ from rewards_service.domain.exceptions import (
     PlayerNotFound,
     TooManyPartnerEvents,
 )
-from rewards_service.domain.ledger import AwardStatus, Ledger, Refusal
+from rewards_service.domain.ledger import AwardStatus, Ledger, Refusal, reversal_mismatch
 from rewards_service.domain.points import PointsSummary, plan_window
 from rewards_service.domain.ports import Lock
 from shared.application.events import Topic, dead_letter_headers, format_timestamp
@@ -493,8 +493,9 @@ class PartnerEventIngestion:
         if refused:
             raise EventSourceNotAllowed(refused, partner.event_sources or frozenset())
         players = {d["user_id"] for d in completed}
+        originals = {e.original_event_id for e in parsed.values() if e.original_event_id}
         with self._uow() as uow:
-            recorded = taken_event_ids(uow, {e.event_id for e in parsed.values()})
+            recorded = taken_event_ids(uow, {e.event_id for e in parsed.values()} | originals)
             known = uow.players.known(players)
             book = RuleBook(uow.earning_rules.list())
         for index, problem in _recorded_state_problems(parsed, recorded, book).items():
@@ -518,9 +519,17 @@ def _recorded_state_problems(
     for index in conflicting(parsed, recorded):
         problems[index] = f"{EVENT_ID_CONFLICT}: {conflict_message(parsed[index].event_id)}"
     # Priced as the consumer will price them: the rule in force at an event's time is fixed
-    # by now (a new version starts at least max_ahead from now, ADR 0501).
+    # by now (a new version starts at least max_ahead from now, ADR 0501). A reversal of an
+    # event known already (recorded, parked, or in this submission) must match it.
+    submitted = {e.event_id: e for e in parsed.values()}
     for index, event in parsed.items():
-        problem = None if event.is_reversal else _pricing_problem(book, event)
+        if event.is_reversal:
+            original_id = event.original_event_id or ""
+            original = submitted.get(original_id) or recorded.get(original_id)
+            mismatch = reversal_mismatch(event, original) if original else None
+            problem = f"reversal_mismatch: {mismatch}" if mismatch else None
+        else:
+            problem = _pricing_problem(book, event)
         if problem is not None:
             problems.setdefault(index, problem)
     return problems

@@ -206,17 +206,21 @@ def _reverses(reversal: PartnerEvent, original: PartnerEvent) -> bool:
     )
 
 
-def _mismatch(reversal: PartnerEvent, original: RecordedEvent) -> Refusal:
-    if original.event.is_reversal:
+def reversal_mismatch(reversal: PartnerEvent, original: PartnerEvent) -> str | None:
+    """Why ``reversal`` cannot take back ``original`` (None when it can)."""
+    if _reverses(reversal, original):
+        return None
+    if original.is_reversal:
         detail = "is itself a reversal"
-    elif original.event.player_id != reversal.player_id:
+    elif original.player_id != reversal.player_id:
         detail = "belongs to another player"
-    elif original.event.partner_id != reversal.partner_id:
+    elif original.partner_id != reversal.partner_id:
         detail = "was sent by another partner"
     else:
-        detail = f"is a {original.event.event_type}, not a {reversal.event_type.earning_type}"
-    return Refusal(
-        reversal.event_id,
-        "reversal_mismatch",
-        f"originalEventId {reversal.original_event_id} {detail}",
-    )
+        detail = f"is a {original.event_type}, not a {reversal.event_type.earning_type}"
+    return f"originalEventId {reversal.original_event_id} {detail}"
+
+
+def _mismatch(reversal: PartnerEvent, original: RecordedEvent) -> Refusal:
+    detail = reversal_mismatch(reversal, original.event) or "does not match"
+    return Refusal(reversal.event_id, "reversal_mismatch", detail)

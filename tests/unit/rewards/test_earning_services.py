@@ -681,6 +681,35 @@ def test_an_event_id_taken_by_another_event_is_refused_at_submission(
     assert accepted.event_ids == [recorded["eventId"]]
 
 
+def test_a_reversal_that_cannot_match_its_original_is_refused_at_submission(
+    ingestion: PartnerEventIngestion,
+    earning: EarningService,
+    publisher: FakePublisher,
+    players: list[str],
+) -> None:
+    wager = message(players[0])
+    earning.record(parsed(wager))
+    back = {"eventType": "CASINO_SPEND_REVERSED", "originalEventId": wager["eventId"]}
+    with pytest.raises(InvalidPartnerEvents) as refused:
+        ingestion.submit(
+            [
+                {**back, "user_id": players[1]},
+                {**back, "user_id": players[0], "eventType": "DINING_REVERSED"},
+            ],
+            CASINO,
+        )
+    problems = refused.value.details["events"]
+    assert problems["0"] == (
+        f"reversal_mismatch: originalEventId {wager['eventId']} belongs to another player"
+    )
+    assert problems["1"].startswith("reversal_mismatch")
+    assert not publisher.published
+    # The right player, and one whose original is not known yet (it waits): both accepted.
+    unknown = {**back, "originalEventId": str(uuid.uuid4()), "user_id": players[0]}
+    accepted = ingestion.submit([{**back, "user_id": players[0]}, unknown], CASINO)
+    assert len(accepted.event_ids) == 2
+
+
 def test_a_submission_names_the_players_rewards_does_not_know_yet(
     ingestion: PartnerEventIngestion, players: list[str]
 ) -> None:
