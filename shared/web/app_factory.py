@@ -127,6 +127,12 @@ def _refuse_unsafe_input() -> None:
     # Content-Length or chunked: no way around the checks.
     if request.is_json and (request.content_length or request.headers.get("Transfer-Encoding")):
         body = request.get_data(cache=True)
+        if request.content_length is not None and len(body) != request.content_length:
+            # The client stopped sending before the length it announced (the server reads
+            # what came): a document cut short is not the one it meant to send.
+            raise HttpError(
+                400, CommonErrorCode.BAD_REQUEST, "The request body is shorter than announced."
+            )
         limit = request.max_content_length
         if request.content_length is None and limit is not None and len(body) >= limit:
             # A chunked body is read up to the limit and no further: refused as too large,

@@ -255,6 +255,30 @@ def test_a_body_the_server_cannot_read_is_the_clients_error(
     assert json.loads(body)["error"]["code"] == "BAD_REQUEST"
 
 
+@pytest.mark.parametrize("service", ["auth", "notification"])  # a gthread and a gevent server
+def test_a_body_shorter_than_announced_is_refused_not_taken_as_complete(
+    platform: RunningPlatform, service: str
+) -> None:
+    # Straight to the service: the client announces 60 bytes, sends a whole JSON document of
+    # 35 and stops sending. The server read what came and went on as if nothing was missing.
+    split = urlsplit(platform.url(service))
+    body = b'{"email": "a@b.c", "password": "x"}'
+    request = (
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 60\r\nConnection: close\r\n\r\n" + body
+    )
+    with socket.create_connection((split.hostname or "", split.port or 80), timeout=10) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        with contextlib.suppress(TimeoutError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), head
+    assert json.loads(payload)["error"]["code"] == "BAD_REQUEST"
+
+
 def test_a_malformed_request_line_is_refused_in_the_envelope(gateway: str) -> None:
     # nginx refuses a NUL byte in the path itself, before any service sees it.
     response = requests.get(f"{gateway}/api/v1/rewards/%00abc", timeout=10)
