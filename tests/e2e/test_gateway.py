@@ -285,6 +285,15 @@ def test_a_malformed_request_line_is_refused_in_the_envelope(gateway: str) -> No
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "BAD_REQUEST"
     assert "nginx" not in response.text
+    address = urlsplit(gateway)
+    for request in (
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"GET /api/v1/auth/login HTTP/2.0\r\nHost: x\r\n\r\n",
+    ):
+        status, headers, body = _exchange((address.hostname or "", address.port or 80), request)
+        assert status.startswith("HTTP/1.1 400 "), (request, status)
+        assert headers["content-type"] == "application/json"
+        assert json.loads(body)["error"]["code"] == "BAD_REQUEST"
     # The gateway's own error pages are internal: asked for directly, they do not exist.
     direct = requests.get(f"{gateway}/_gateway/bad-request", timeout=10)
     assert direct.status_code == 404
