@@ -14,6 +14,7 @@ from flask_smorest import Api
 from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from shared.errors import CommonErrorCode
 from shared.json_text import (
@@ -79,6 +80,7 @@ def create_base_app(
     # "//" in a path is a 404 in the error envelope, not an HTML redirect whose Location is
     # built from the caller's Host header.
     app.url_map.merge_slashes = False
+    app.url_map.converters["int"] = AsciiIntegerConverter
     app.jinja_loader = ChoiceLoader([FileSystemLoader(str(TEMPLATES_DIR)), app.jinja_loader])  # type: ignore[list-item]
     app.config.update(
         MAX_CONTENT_LENGTH=int(web.get("max_body_bytes", 1_048_576)),
@@ -107,6 +109,13 @@ def create_base_app(
     app.register_blueprint(swagger_assets_blueprint(service))
     app.add_url_rule("/metrics", "metrics", _metrics)
     return app, api
+
+
+class AsciiIntegerConverter(IntegerConverter):
+    """``<int:…>`` of ASCII digits only: Werkzeug's ``\\d+`` also takes other scripts' digits
+    (an Arabic-Indic one read as version 1), which no client means."""
+
+    regex = r"[0-9]+"
 
 
 def _metrics() -> Response:

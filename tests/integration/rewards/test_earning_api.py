@@ -322,6 +322,9 @@ def test_a_version_scheduled_by_mistake_is_withdrawn_before_it_takes_effect(
     with rewards_container.uow() as uow:
         before = uow.earning_rules.revision()
 
+    for other_digits in ("%D9%A2", "%EF%BC%92"):  # Arabic-Indic and full-width "2"
+        unknown = client.post(f"{RULES}/HOTEL_STAY/{other_digits}/withdraw", headers=staff)
+        assert unknown.status_code == 404
     withdrawn = client.post(f"{RULES}/HOTEL_STAY/2/withdraw", headers=staff)
     assert withdrawn.status_code == 200, withdrawn.json
     assert withdrawn.json["status"] == "WITHDRAWN"
