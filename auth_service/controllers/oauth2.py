@@ -228,6 +228,29 @@ def _server() -> AuthorizationServer:
     return current_app.extensions["oauth2_server"]
 
 
+_JSON = "application/json"
+#: RFC 6749 §5.2: the OAuth endpoints answer errors in this shape, not the error envelope
+_OAUTH_ERROR = {
+    _JSON: {
+        "schema": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {"type": "string", "example": "invalid_request"},
+                "error_description": {"type": "string"},
+            },
+        }
+    }
+}
+
+
+def _oauth_errors(**statuses: str) -> dict[str, Any]:
+    return {
+        status.lstrip("_"): {"description": what, "content": _OAUTH_ERROR}
+        for status, what in statuses.items()
+    }
+
+
 _TOKEN_DOC = {
     "requestBody": {
         "required": True,
@@ -247,9 +270,27 @@ _TOKEN_DOC = {
         },
     },
     "responses": {
-        "200": {"description": "Access token (RFC 6749 §5.1)"},
-        "400": {"description": "invalid_request, invalid_scope, unsupported_grant_type"},
-        "401": {"description": "invalid_client"},
+        "200": {
+            "description": "Access token (RFC 6749 §5.1)",
+            "content": {
+                _JSON: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["access_token", "token_type", "expires_in"],
+                        "properties": {
+                            "access_token": {"type": "string"},
+                            "token_type": {"type": "string", "example": "Bearer"},
+                            "expires_in": {"type": "integer", "example": 900},
+                            "scope": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        },
+        **_oauth_errors(
+            _400="invalid_request, invalid_scope, unsupported_grant_type",
+            _401="invalid_client",
+        ),
     },
     "security": [{"clientBasic": []}, {}],
 }
@@ -276,7 +317,10 @@ def _token_param_doc(summary: str) -> dict[str, Any]:
                 }
             },
         },
-        "responses": {"200": {"description": "OK"}, "401": {"description": "invalid_client"}},
+        "responses": {
+            "200": {"description": "OK (RFC 7662 §2.2 / RFC 7009 §2.2)"},
+            **_oauth_errors(_400="invalid_request", _401="invalid_client"),
+        },
         "security": [{"clientBasic": []}, {}],
     }
 

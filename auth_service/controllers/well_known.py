@@ -16,7 +16,17 @@ from shared.web.blueprint import Blueprint
 blp = Blueprint("well_known", __name__, url_prefix="/.well-known", description="Discovery")
 
 
+def _json_object(description: str, required: list[str]) -> dict[str, Any]:
+    schema = {"type": "object", "required": required, "additionalProperties": True}
+    return {
+        "responses": {
+            "200": {"description": description, "content": {"application/json": {"schema": schema}}}
+        }
+    }
+
+
 @blp.route("/jwks.json", methods=["GET"])
+@blp.doc(**_json_object("JSON Web Key Set (RFC 7517 §5)", ["keys"]))
 @inject
 def jwks(service: KeyService = Provide[Container.key_service]) -> ResponseReturnValue:
     """Public keys that verify our access tokens (the active key and the retiring ones)."""
@@ -27,6 +37,7 @@ def jwks(service: KeyService = Provide[Container.key_service]) -> ResponseReturn
 
 
 @blp.route("/oauth-authorization-server", methods=["GET"])
+@blp.doc(**_json_object("Authorization server metadata (RFC 8414 §2)", ["issuer", "jwks_uri"]))
 def metadata() -> ResponseReturnValue:
     """Authorization server metadata (RFC 8414)."""
     issuer: str = current_app.config["OAUTH_ISSUER"]

@@ -133,3 +133,22 @@ def test_nul_characters_are_refused_at_the_edge(client):
     query = client.get("/api/v1/auth/users?q=abc%00def")
     assert query.status_code == 400
     assert query.json["error"]["code"] == "BAD_REQUEST"
+
+
+def test_the_oauth_and_discovery_answers_are_documented_as_they_are_sent(client):
+    spec = client.get("/auth/openapi.json").json
+    paths = spec["paths"]
+    jwks = client.get("/.well-known/jwks.json").json
+    documented = paths["/.well-known/jwks.json"]["get"]["responses"]["200"]
+    assert set(documented["content"]["application/json"]["schema"]["required"]) <= set(jwks)
+    metadata = paths["/.well-known/oauth-authorization-server"]["get"]["responses"]["200"]
+    assert metadata["content"]["application/json"]["schema"]["required"] == [
+        "issuer",
+        "jwks_uri",
+    ]
+    for path in ("/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"):
+        refused = paths[path]["post"]["responses"]["400"]["content"]["application/json"]
+        assert refused["schema"]["required"] == ["error"], path
+    answer = client.post("/oauth2/introspect", data={})
+    assert answer.status_code in {400, 401}
+    assert "error" in answer.json
