@@ -74,7 +74,7 @@ def required_idempotency_key(headers: Mapping[str, Any], what: str) -> str:
     """The request's ``Idempotency-Key``; 400 ``REDEEM_IDEMPOTENCY_KEY_REQUIRED`` without one,
     so that a retry never ``what`` twice."""
     key = headers.get("idempotency_key")
-    if key is None:
+    if not key:
         raise HttpError(
             400,
             RedeemErrorCode.IDEMPOTENCY_KEY_REQUIRED,

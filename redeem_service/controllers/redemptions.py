@@ -16,9 +16,9 @@ from redeem_service.container import Container
 from redeem_service.controllers.errors import required_idempotency_key
 from redeem_service.controllers.metrics import REDEMPTIONS_REQUESTED
 from redeem_service.controllers.schemas import (
+    IdempotencyHeaderSchema,
     RedemptionAcceptedSchema,
     RedemptionCreateSchema,
-    RedemptionHeadersSchema,
     RedemptionPageSchema,
     RedemptionQuerySchema,
     RedemptionSchema,
@@ -43,7 +43,7 @@ _PARTNER_SCOPES = [Scope.REWARDS_REDEEM, Scope.REWARDS_READ]
 @blp.route("")
 class Redemptions(MethodView):
     @authenticated(roles=[Role.PLAYER], scopes=[Scope.REWARDS_REDEEM])
-    @blp.arguments(RedemptionHeadersSchema, location="headers")
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.arguments(RedemptionCreateSchema)
     @blp.response(202, RedemptionAcceptedSchema)
     @blp.doc(security=BEARER_AUTH)

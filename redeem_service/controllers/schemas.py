@@ -3,9 +3,11 @@ strings in JSON so money never passes through a float)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
 from redeem_service.domain.model import Currency, TransactionSource, TransactionType
 from redeem_service.domain.redemption import (
@@ -79,14 +81,33 @@ class AdjustmentCreateSchema(Schema):
     )
 
 
+def _key_or_absent(value: str) -> None:
+    if value and not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, value):
+        raise ValidationError("1 to 100 characters of [A-Za-z0-9._:-].")
+
+
 class IdempotencyHeaderSchema(Schema):
+    """``Idempotency-Key``, required: documented so, and a request without it answered 400
+    ``REDEEM_IDEMPOTENCY_KEY_REQUIRED`` by the view (:func:`required_idempotency_key`), not a
+    422; an empty value here stands for its absence."""
+
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
-        validate=FullMatch(
-            IDEMPOTENCY_KEY_PATTERN, error="1 to 100 characters of [A-Za-z0-9._:-]."
-        ),
-        metadata={"description": "Retries with the same key return the first result"},
+        required=True,
+        validate=_key_or_absent,
+        metadata={
+            "pattern": IDEMPOTENCY_KEY_PATTERN,
+            "description": "Required (400 REDEEM_IDEMPOTENCY_KEY_REQUIRED without it): a retry "
+            "with the same key and body returns the first answer, never a second effect; the "
+            "same key with another body is refused (REDEEM_IDEMPOTENCY_KEY_REUSED).",
+        },
     )
+
+    @pre_load
+    def _absent_as_empty(self, data: Mapping[str, Any], **_: Any) -> dict[str, Any]:
+        # webargs' header proxy answers an absent header with marshmallow's ``missing``.
+        value = data.get("Idempotency-Key")
+        return {"Idempotency-Key": value if isinstance(value, str) else ""}
 
 
 class AdjustmentSchema(Schema):
@@ -137,20 +158,6 @@ class RedemptionCreateSchema(Schema):
         metadata={"example": "Dinner for two"},
     )
     merchant = fields.Nested(MerchantSchema, metadata={"description": "Optional context"})
-
-
-class RedemptionHeadersSchema(Schema):
-    idempotency_key = fields.String(
-        data_key="Idempotency-Key",
-        validate=FullMatch(
-            IDEMPOTENCY_KEY_PATTERN, error="1 to 100 characters of [A-Za-z0-9._:-]."
-        ),
-        metadata={
-            "description": "Required (400 REDEEM_IDEMPOTENCY_KEY_REQUIRED without it). The "
-            "same key and body return the first answer; the same key with another body is "
-            "refused (422 REDEEM_IDEMPOTENCY_KEY_REUSED)."
-        },
-    )
 
 
 class RedemptionAcceptedSchema(Schema):

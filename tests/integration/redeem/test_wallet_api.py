@@ -265,8 +265,13 @@ def test_the_api_is_documented(client: FlaskClient) -> None:
         "/api/v1/wallet/players/{player_id}",
         "/api/v1/wallet/players/{player_id}/adjustments",
     } <= set(paths)
-    parameters = paths["/api/v1/wallet/players/{player_id}/adjustments"]["post"]["parameters"]
-    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in parameters)
+    for path in ("/api/v1/wallet/players/{player_id}/adjustments", "/api/v1/redemptions"):
+        [key] = [
+            p
+            for p in paths[path]["post"]["parameters"]
+            if p["name"] == "Idempotency-Key" and p["in"] == "header"
+        ]
+        assert key["required"] is True, path  # generated clients must send it
     assert client.get("/redeem/api-docs").status_code == 200
 
 
