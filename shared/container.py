@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from confluent_kafka import Producer
 from dependency_injector import containers, providers
 from redis import Redis
 from sqlalchemy import Engine
 
 from shared.domain.clock import SystemClock
-from shared.messaging.kafka import create_producer
+from shared.messaging.kafka import RenewingProducer, create_producer
 from shared.messaging.schemas import event_schemas
 from shared.persistence.database import create_database_engine
 from shared.redis_client import redis_resource
@@ -34,7 +33,7 @@ def _inactive_users(redis: Redis) -> Iterator[MirroredInactiveUsers]:
         mirror.close()
 
 
-def _producer(settings: dict[str, Any]) -> Iterator[Producer]:
+def _producer(settings: dict[str, Any]) -> Iterator[RenewingProducer]:
     producer = create_producer(settings)
     try:
         yield producer

@@ -7,11 +7,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException
 
 from rewards_service.application.ports import EventContracts, PartnerEventPublisher
 from rewards_service.domain.exceptions import EventBrokerUnavailable
 from shared.application.events import Topic
+from shared.messaging.kafka import MessageProducer
 from shared.messaging.schemas import EventSchemaError, EventSchemas
 from shared.observability import context
 from shared.observability.logging import get_logger
@@ -37,7 +38,10 @@ class KafkaPartnerEventPublisher(PartnerEventPublisher):
     and waits, up to a deadline, for the broker to acknowledge every record of the call."""
 
     def __init__(
-        self, producer: Producer, timeout_seconds: float, topic: str = Topic.REWARD_EVENTS.value
+        self,
+        producer: MessageProducer,
+        timeout_seconds: float,
+        topic: str = Topic.REWARD_EVENTS.value,
     ) -> None:
         self._producer = producer
         self._timeout = timeout_seconds

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from shared.application.events import IntegrationEvent, dead_letter_headers
 from shared.json_text import json_text_has_lone_surrogate, json_text_has_nul, loads
-from shared.messaging.kafka import consumer_config
+from shared.messaging.kafka import MessageProducer, consumer_config
 from shared.messaging.schemas import EventSchemaError, EventSchemas
 from shared.observability import context
 from shared.observability.logging import get_logger
@@ -145,7 +145,7 @@ class ConsumerRunner:
     def __init__(
         self,
         consumer_factory: Callable[[], Consumer],
-        dead_letter_producer: Producer,
+        dead_letter_producer: MessageProducer,
         handler: EventHandler,
         schemas: EventSchemas,
         settings: ConsumerSettings,
@@ -468,7 +468,7 @@ def group_member(
     group_id: str,
     topics: Sequence[str],
     handler: EventHandler,
-    dead_letters: Producer,
+    dead_letters: MessageProducer,
     schemas: EventSchemas,
     batch_size: int = 500,
     poll_timeout: float = 0.5,

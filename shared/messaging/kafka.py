@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
@@ -104,8 +105,152 @@ def consumer_config(settings: Mapping[str, Any], group_id: str) -> dict[str, Any
     }
 
 
-def create_producer(settings: Mapping[str, Any]) -> Producer:
-    return Producer(producer_config(settings))
+DeliveryCallback = Callable[[KafkaError | None, Any], None]
+
+
+class MessageProducer(Protocol):
+    """What the platform asks of a producer (confluent-kafka's ``Producer`` has it)."""
+
+    def produce(
+        self,
+        topic: str,
+        value: str | bytes | None = None,
+        key: str | bytes | None = None,
+        partition: int = -1,
+        callback: DeliveryCallback | None = None,
+        on_delivery: DeliveryCallback | None = None,
+        timestamp: int = 0,
+        headers: Any = None,
+    ) -> None: ...
+
+    def poll(self, timeout: float = -1) -> int: ...
+
+    def flush(self, timeout: float = -1) -> int: ...
+
+    def purge(
+        self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True
+    ) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+#: errors after which an idempotent producer delivers nothing more, whatever is retried
+_FATAL_CODES = frozenset({KafkaError._FATAL, KafkaError.PRODUCER_FENCED})
+
+
+def _is_fatal(error: KafkaError | None) -> bool:
+    return error is not None and (error.fatal() or error.code() in _FATAL_CODES)
+
+
+class RenewingProducer:
+    """An idempotent producer that is made again after a fatal error.
+
+    An idempotent producer whose message timed out in flight (a broker that hung) bumps its
+    epoch, and a broker may answer by fencing it: from then on librdkafka fails every record
+    with a fatal error, for as long as the process lives — partner submissions answered 503
+    for good while readiness said UP. The error is seen in ``error_cb``, in a delivery report
+    or in a refused ``produce``; the next call then gets a new producer. What the broken one
+    still held is purged and reported failed to its callers' delivery callbacks, and counted
+    by ``flush`` and ``len`` until it is: never taken for delivered (the relay keeps those
+    outbox rows, a submission answers 503).
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        factory: Callable[[dict[str, Any]], MessageProducer] = Producer,
+    ) -> None:
+        self._config = dict(config)
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._broken: KafkaError | None = None
+        self._inner = self._make()
+        #: broken producers whose records' failures were not all reported yet
+        self._retired: list[MessageProducer] = []
+
+    def _make(self) -> MessageProducer:
+        return self._factory({**self._config, "error_cb": self._on_error})
+
+    def _on_error(self, error: KafkaError) -> None:
+        if _is_fatal(error):
+            self._broken = error
+
+    def _current(self) -> MessageProducer:
+        if self._broken is not None:
+            with self._lock:
+                if self._broken is not None:
+                    log.warning("kafka_producer_renewed", error=str(self._broken))
+                    broken, self._inner = self._inner, self._make()
+                    self._broken = None
+                    broken.purge(in_queue=True, in_flight=True, blocking=False)
+                    self._retired.append(broken)
+        return self._inner
+
+    def _serve_retired(self, timeout: float) -> int:
+        """Report the retired producers' failures; how many records they still hold."""
+        held = 0
+        for retired in list(self._retired):
+            left = retired.flush(timeout)
+            if left:
+                held += left
+            else:
+                self._retired.remove(retired)
+        return held
+
+    def produce(
+        self,
+        topic: str,
+        value: str | bytes | None = None,
+        key: str | bytes | None = None,
+        partition: int = -1,
+        callback: DeliveryCallback | None = None,
+        on_delivery: DeliveryCallback | None = None,
+        timestamp: int = 0,
+        headers: Any = None,
+    ) -> None:
+        report = on_delivery or callback
+
+        def delivered(error: KafkaError | None, message: Any) -> None:
+            if _is_fatal(error):
+                self._broken = error
+            if report is not None:
+                report(error, message)
+
+        try:
+            self._current().produce(
+                topic,
+                value=value,
+                key=key,
+                partition=partition,
+                on_delivery=delivered,
+                timestamp=timestamp,
+                headers=headers,
+            )
+        except KafkaException as exc:
+            if exc.args and isinstance(exc.args[0], KafkaError) and _is_fatal(exc.args[0]):
+                self._broken = exc.args[0]
+            raise
+
+    def poll(self, timeout: float = -1) -> int:
+        current = self._current()
+        if self._retired:
+            self._serve_retired(0)
+        return current.poll(timeout)
+
+    def flush(self, timeout: float = -1) -> int:
+        current = self._current()
+        held = self._serve_retired(min(timeout, 5.0) if timeout >= 0 else 5.0)
+        return current.flush(timeout) + held
+
+    def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
+        self._current().purge(in_queue, in_flight, blocking)
+
+    def __len__(self) -> int:
+        return len(self._current()) + sum(len(r) for r in self._retired)
+
+
+def create_producer(settings: Mapping[str, Any]) -> RenewingProducer:
+    return RenewingProducer(producer_config(settings))
 
 
 def all_topics() -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError
 from sqlalchemy import (
     BigInteger,
     Engine,
@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from shared.messaging.kafka import MessageProducer
 from shared.observability.logging import get_logger
 from shared.observability.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 from shared.persistence.outbox import OUTBOX_CHANNEL, outbox_table
@@ -65,7 +66,7 @@ class OutboxRelay:
 
     @classmethod
     def for_worker(
-        cls, engine: Engine, producer: Producer, service: str, worker: Mapping[str, Any]
+        cls, engine: Engine, producer: MessageProducer, service: str, worker: Mapping[str, Any]
     ) -> OutboxRelay:
         """A relay with the worker's ``relay_batch_size`` and ``relay_poll_seconds``."""
         return cls(
@@ -79,7 +80,7 @@ class OutboxRelay:
     def __init__(
         self,
         engine: Engine,
-        producer: Producer,
+        producer: MessageProducer,
         service: str,
         batch_size: int = 500,
         poll_interval: float = 1.0,
