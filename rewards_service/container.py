@@ -9,6 +9,7 @@ from dependency_injector import containers, providers
 
 from rewards_service.adapters.cache import RedisPointsCache
 from rewards_service.adapters.messaging import JsonSchemaEventContracts, KafkaPartnerEventPublisher
+from rewards_service.adapters.persistence.credit_notes import SqlAlchemyCreditNotes
 from rewards_service.adapters.persistence.unit_of_work import SqlAlchemyRewardsUnitOfWork
 from rewards_service.adapters.wallet import GrpcWalletGateway
 from rewards_service.application.earning import (
@@ -69,8 +70,9 @@ class Container(containers.DeclarativeContainer):
     )
 
     promotion_service = providers.Factory(PromotionService, uow=uow.provider, clock=core.clock)
+    credit_notes = providers.Singleton(SqlAlchemyCreditNotes, core.database)
     claim_service = providers.Factory(
-        ClaimService, uow=uow.provider, wallet=wallet, clock=core.clock
+        ClaimService, uow=uow.provider, wallet=wallet, clock=core.clock, notes=credit_notes
     )
     welcome_service = providers.Factory(WelcomeService, uow=uow.provider, clock=core.clock)
     credit_reconciliation = providers.Factory(

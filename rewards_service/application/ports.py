@@ -13,6 +13,7 @@ from rewards_service.domain.points import PointsSummary
 from rewards_service.domain.ports import (
     EarningRuleRepository,
     ParkedEventRepository,
+    PendingCredit,
     PendingCreditRepository,
     PlayerPointsRepository,
     PlayerPromotionRepository,
@@ -86,6 +87,15 @@ class RecordedCredit:
     amount: Decimal
     bonus_balance: Decimal
     created_at: datetime
+
+
+class CreditNotes(ABC):
+    """Where a claim notes the wallet credit it is about to ask for (ADR 0014)."""
+
+    @abstractmethod
+    def note(self, pending: PendingCredit) -> None:
+        """Keep the note at once, whatever becomes of the caller's transaction; a note of the
+        same key kept before keeps its first time."""
 
 
 class WalletGateway(ABC):

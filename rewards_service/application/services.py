@@ -15,7 +15,12 @@ from rewards_service.application.commands import (
     RevisePromotion,
 )
 from rewards_service.application.events import bonus_credited, promotion_assigned
-from rewards_service.application.ports import RewardsUnitOfWork, WalletCredit, WalletGateway
+from rewards_service.application.ports import (
+    CreditNotes,
+    RewardsUnitOfWork,
+    WalletCredit,
+    WalletGateway,
+)
 from rewards_service.domain.exceptions import (
     OverlappingPromotion,
     PromotionClaimLimitReached,
@@ -251,10 +256,13 @@ class ClaimResult:
 class ClaimService:
     """A player claims a promotion assigned to them: the bonus goes to their wallet once."""
 
-    def __init__(self, uow: UowFactory, wallet: WalletGateway, clock: Clock) -> None:
+    def __init__(
+        self, uow: UowFactory, wallet: WalletGateway, clock: Clock, notes: CreditNotes
+    ) -> None:
         self._uow = uow
         self._wallet = wallet
         self._clock = clock
+        self._notes = notes
 
     def claim(self, player_id: str, promotion_id: str) -> ClaimResult:
         """In one transaction: lock the assignment, apply the claim rules, credit the wallet
@@ -326,9 +334,7 @@ class ClaimService:
             claim_number=claim.number,
             noted_at=now,
         )
-        with self._uow() as uow:
-            uow.pending_credits.note(pending)
-            uow.commit()
+        self._notes.note(pending)
 
 
 class CreditReconciliation:

@@ -188,10 +188,6 @@ class PendingCreditRepository(ABC):
     """Notes of wallet credits asked for by claims not committed yet (ADR 0014)."""
 
     @abstractmethod
-    def note(self, pending: PendingCredit) -> None:
-        """Keep the note; a note of the same key kept before keeps its first time."""
-
-    @abstractmethod
     def remove(self, idempotency_key: str) -> bool:
         """Remove the note; False when there was none."""
 

@@ -425,7 +425,7 @@ def _status_condition(status: PlayerPromotionStatus, now: datetime) -> ColumnEle
     return and_(not_(claimed), not_(unexpired))
 
 
-_NOTE_CREDIT = (
+NOTE_CREDIT = (
     insert(pending_wallet_credits)
     .values(
         idempotency_key=bindparam("key"),
@@ -446,18 +446,6 @@ _REMOVE_CREDIT = (
 class SqlAlchemyPendingCreditRepository(PendingCreditRepository):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
-
-    def note(self, pending: PendingCredit) -> None:
-        self._connection.execute(
-            _NOTE_CREDIT,
-            {
-                "key": pending.idempotency_key,
-                "player": pending.player_id,
-                "promotion": pending.promotion_id,
-                "number": pending.claim_number,
-                "noted_at": pending.noted_at,
-            },
-        )
 
     def remove(self, idempotency_key: str) -> bool:
         removed = self._connection.execute(_REMOVE_CREDIT, {"key": idempotency_key}).first()
@@ -487,3 +475,13 @@ class SqlAlchemyPendingCreditRepository(PendingCreditRepository):
                 select(func.count()).select_from(pending_wallet_credits)
             ).scalar_one()
         )
+
+
+def note_row(pending: PendingCredit) -> dict[str, object]:
+    return {
+        "key": pending.idempotency_key,
+        "player": pending.player_id,
+        "promotion": pending.promotion_id,
+        "number": pending.claim_number,
+        "noted_at": pending.noted_at,
+    }

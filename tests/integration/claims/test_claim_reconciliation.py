@@ -96,7 +96,10 @@ def test_a_credit_whose_claim_rolled_back_is_recorded_from_the_wallet(
     wallet = gateway(port, token_endpoint)
     try:
         failing = ClaimService(
-            lambda: CommitFails(core.database(), core.schemas()), wallet, core.clock()
+            lambda: CommitFails(core.database(), core.schemas()),
+            wallet,
+            core.clock(),
+            rewards_container.credit_notes(),
         )
         with pytest.raises(RuntimeError):
             failing.claim(player, promotion)
@@ -138,7 +141,9 @@ def test_a_claim_the_wallet_never_recorded_stays_claimable(
     core = rewards_container.core
     port = free_port()
     down = gateway(port, token_endpoint, deadline_seconds=0.2, total_seconds=1.0)
-    claims = ClaimService(rewards_container.uow, down, core.clock())
+    claims = ClaimService(
+        rewards_container.uow, down, core.clock(), rewards_container.credit_notes()
+    )
     with pytest.raises(WalletUnavailable):
         claims.claim(player, promotion)
     down.close()
@@ -151,7 +156,9 @@ def test_a_claim_the_wallet_never_recorded_stays_claimable(
         assert (result.not_credited, result.claim_recorded) == ([key], [])
         assert notes(rewards_container) == []
         assert tuple(assignment_row(rewards_container, player)) == ("ASSIGNED", 0)
-        claimed = ClaimService(rewards_container.uow, wallet, core.clock()).claim(player, promotion)
+        claimed = ClaimService(
+            rewards_container.uow, wallet, core.clock(), rewards_container.credit_notes()
+        ).claim(player, promotion)
         assert claimed.assignment.status is PlayerPromotionStatus.CLAIMED
         assert notes(rewards_container) == []
         assert len(credits(redeem_container, player)) == 1

@@ -193,16 +193,19 @@ def test_assigning_a_promotion_while_its_holder_claims_it_does_not_deadlock(
             super()._bind(connection)
             count_claim = self.promotions.count_claim
 
-            def paused(promotion_id: str) -> bool:
+            def paused(promotion_id: str, within_limit: bool = True) -> bool:
                 counting.set()
                 go_on.wait(30)
-                return count_claim(promotion_id)
+                return count_claim(promotion_id, within_limit)
 
             self.promotions.count_claim = paused  # type: ignore[method-assign]
 
     wallet = FakeWallet()
     claims = ClaimService(
-        lambda: PausesBeforeCounting(core.database(), core.schemas()), wallet, core.clock()
+        lambda: PausesBeforeCounting(core.database(), core.schemas()),
+        wallet,
+        core.clock(),
+        rewards_container.credit_notes(),
     )
     outcome: dict[str, Any] = {}
 
@@ -258,7 +261,9 @@ def test_a_deactivation_waits_for_the_claims_in_flight_and_none_is_recorded_afte
             return super().credit_bonus(*args, **kwargs)
 
     core = rewards_container.core
-    claims = ClaimService(rewards_container.uow, SlowWallet(), core.clock())
+    claims = ClaimService(
+        rewards_container.uow, SlowWallet(), core.clock(), rewards_container.credit_notes()
+    )
     outcome: dict[str, Any] = {}
 
     def run(name: str, call: Any) -> threading.Thread:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, Self, TypeVar
 
 from rewards_service.application.ports import (
+    CreditNotes,
     EventContracts,
     PartnerEventPublisher,
     PointsCache,
@@ -186,9 +187,6 @@ class FakePendingCredits(PendingCreditRepository):
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def note(self, pending: PendingCredit) -> None:
-        self._store.pending_credits.setdefault(pending.idempotency_key, pending)
-
     def remove(self, idempotency_key: str) -> bool:
         return self._store.pending_credits.pop(idempotency_key, None) is not None
 
@@ -198,6 +196,16 @@ class FakePendingCredits(PendingCreditRepository):
 
     def count(self) -> int:
         return len(self._store.pending_credits)
+
+
+class FakeCreditNotes(CreditNotes):
+    """Kept in the committed store at once, as the autocommitted insert keeps them."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def note(self, pending: PendingCredit) -> None:
+        self._store.pending_credits.setdefault(pending.idempotency_key, pending)
 
 
 class FakeParkedEvents(ParkedEventRepository):

@@ -28,7 +28,7 @@ from rewards_service.domain.ports import PlayerPromotionFilter
 from shared.domain.clock import FixedClock
 from shared.domain.pagination import PageRequest
 from shared.domain.principal import Principal, Role
-from tests.unit.rewards.fakes import FakeUnitOfWork, FakeWallet, Store
+from tests.unit.rewards.fakes import FakeCreditNotes, FakeUnitOfWork, FakeWallet, Store
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 STAFF = Principal(subject=str(uuid.uuid4()), role=Role.STAFF)
@@ -56,7 +56,12 @@ def promotions(store: Store, clock: FixedClock) -> PromotionService:
 
 @pytest.fixture
 def claims(store: Store, clock: FixedClock, wallet: FakeWallet) -> ClaimService:
-    return ClaimService(uow=lambda: FakeUnitOfWork(store), wallet=wallet, clock=clock)
+    return ClaimService(
+        uow=lambda: FakeUnitOfWork(store),
+        wallet=wallet,
+        clock=clock,
+        notes=FakeCreditNotes(store),
+    )
 
 
 def held(
@@ -146,9 +151,9 @@ def test_a_claim_rolled_back_after_the_wallet_credited_it_is_recorded_later(stor
     player, promotion = held(store, promotions)
     wallet = LosesAnswers()
     with pytest.raises(WalletUnavailable):
-        ClaimService(lambda: FakeUnitOfWork(store), wallet, FixedClock(NOW)).claim(
-            player, promotion
-        )
+        ClaimService(
+            lambda: FakeUnitOfWork(store), wallet, FixedClock(NOW), FakeCreditNotes(store)
+        ).claim(player, promotion)
     [assignment] = store.assignments.values()
     key = f"{assignment.id}:1"
     assert assignment.claim_count == 0
@@ -201,11 +206,15 @@ def test_a_claim_made_again_after_a_lost_answer_settles_its_note(store, promotio
     player, promotion = held(store, promotions)
     lossy = LosesAnswers()
     with pytest.raises(WalletUnavailable):
-        ClaimService(lambda: FakeUnitOfWork(store), lossy, FixedClock(NOW)).claim(player, promotion)
+        ClaimService(
+            lambda: FakeUnitOfWork(store), lossy, FixedClock(NOW), FakeCreditNotes(store)
+        ).claim(player, promotion)
     answering = FakeWallet()  # the same wallet, answering this time
     answering.credits.update(lossy.credits)
     answering.credited_at.update(lossy.credited_at)
-    again = ClaimService(lambda: FakeUnitOfWork(store), answering, FixedClock(NOW))
+    again = ClaimService(
+        lambda: FakeUnitOfWork(store), answering, FixedClock(NOW), FakeCreditNotes(store)
+    )
     credit = again.claim(player, promotion).credit
     assert credit is not None
     assert credit.replayed
