@@ -19,10 +19,20 @@ class FakeProducer:
         self.purged = False
         self.refuse: KafkaError | None = None
 
-    def produce(self, topic: str, **kwargs: Any) -> None:
+    def produce(
+        self,
+        topic: str,
+        value: str | bytes | None = None,
+        key: str | bytes | None = None,
+        partition: int = -1,
+        callback: Any = None,
+        on_delivery: Any = None,
+        timestamp: int = 0,
+        headers: Any = None,
+    ) -> None:
         if self.refuse is not None:
             raise KafkaException(self.refuse)
-        self.pending.append(kwargs["on_delivery"])
+        self.pending.append(on_delivery)
 
     def deliver(self, error: KafkaError | None = None) -> None:
         self.pending.pop(0)(error, None)
