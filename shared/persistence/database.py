@@ -38,12 +38,29 @@ def create_database_engine(settings: Mapping[str, Any]) -> Engine:
         # A failed statement's message is logged and can reach a dead letter's header: it must
         # not carry the values (emails, password hashes, whole event batches).
         hide_parameters=True,
-        connect_args={
-            "options": f"-c statement_timeout={statement_timeout_ms}",
-            "connect_timeout": int(settings.get("connect_timeout_seconds", 5)),
-            "application_name": str(settings.get("application_name", "loyalty")),
-        },
+        connect_args=connect_args(settings, statement_timeout_ms),
     )
+
+
+def connect_args(settings: Mapping[str, Any], statement_timeout_ms: int) -> dict[str, Any]:
+    """libpq parameters of every connection.
+
+    ``statement_timeout`` is the server's to enforce: a server that is unreachable (a failover,
+    a network partition) never answers, and a request would wait on its socket for as long as
+    the kernel retransmits (about 15 minutes). TCP keepalives find a silent peer while we wait
+    for an answer, and ``tcp_user_timeout`` bounds how long sent data may stay unacknowledged;
+    a request then fails with a retryable 503. (Both only apply over TCP, not a Unix socket.)
+    """
+    return {
+        "options": f"-c statement_timeout={statement_timeout_ms}",
+        "connect_timeout": int(settings.get("connect_timeout_seconds", 5)),
+        "application_name": str(settings.get("application_name", "loyalty")),
+        "keepalives": 1,
+        "keepalives_idle": int(settings.get("keepalives_idle_seconds", 10)),
+        "keepalives_interval": int(settings.get("keepalives_interval_seconds", 5)),
+        "keepalives_count": int(settings.get("keepalives_count", 3)),
+        "tcp_user_timeout": int(settings.get("tcp_user_timeout_ms", 10_000)),
+    }
 
 
 def check_database(engine: Engine) -> None:
