@@ -71,6 +71,10 @@ class RedisRefreshTokenStore(RefreshTokenStore):
         pipe.execute()
         return token
 
+    def holder(self, token: str) -> str | None:
+        user: str | None = self._redis.hget(f"rt:{_digest(token)}", "user")  # type: ignore[assignment]
+        return user
+
     def consume(self, token: str) -> RefreshGrant:
         result = self._consume(keys=[f"rt:{_digest(token)}"], args=["rtf:"])
         outcome = result[0]

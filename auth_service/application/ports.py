@@ -100,6 +100,10 @@ class RefreshTokenStore(ABC):
         """A new opaque refresh token, in a new family unless ``family_id`` is given."""
 
     @abstractmethod
+    def holder(self, token: str) -> str | None:
+        """The user ``token`` was issued to, if it is known; changes nothing."""
+
+    @abstractmethod
     def consume(self, token: str) -> RefreshGrant:
         """Atomically mark ``token`` used. Raises InvalidRefreshToken when unknown or revoked,
         RefreshTokenReused (after revoking its family) when it was already used."""

@@ -276,10 +276,15 @@ class SessionService:
         return self._open(user, family_id=None)
 
     def refresh(self, refresh_token: str) -> Session:
+        # The account is read before the token is used up: a database outage answered 503
+        # ("retry") must leave the token usable, not make the retry look like a replay.
+        holder = self._refresh_tokens.holder(refresh_token)
+        user = None
+        if holder is not None:
+            with self._uow() as uow:
+                user = uow.users.get(holder)
         grant = self._refresh_tokens.consume(refresh_token)
-        with self._uow() as uow:
-            user = uow.users.get(grant.user_id)
-        if user is None or not user.is_active:
+        if user is None or user.id != grant.user_id or not user.is_active:
             self._refresh_tokens.revoke(refresh_token)
             raise InvalidRefreshToken()
         return self._open(user, family_id=grant.family_id)

@@ -183,6 +183,10 @@ class FakeRefreshTokens(RefreshTokenStore):
             self.live_families.add(family)
         return token
 
+    def holder(self, token: str) -> str | None:
+        entry = self.tokens.get(token)
+        return None if entry is None else str(entry["user"])
+
     def consume(self, token: str) -> RefreshGrant:
         entry = self.tokens.get(token)
         if entry is None or entry["family"] not in self.live_families:

@@ -23,6 +23,7 @@ from auth_service.domain.model import UserStatus
 from shared.application.cache import ExpiringCache
 from shared.application.events import Topic
 from shared.domain.clock import FixedClock
+from shared.domain.exceptions import DependencyUnavailable
 from shared.domain.principal import Principal, Role
 from tests.unit.auth.fakes import (
     CountingThrottle,
@@ -153,6 +154,23 @@ def test_refresh_rotates_and_a_replay_revokes_the_family(accounts, sessions) -> 
         sessions.refresh(first.refresh_token)
     with pytest.raises(InvalidRefreshToken):
         sessions.refresh(second.refresh_token)
+
+
+def test_a_refresh_that_failed_on_the_database_can_be_retried(
+    accounts, sessions, uow, monkeypatch
+) -> None:
+    accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    first = sessions.login(LogIn("p@example.com", PASSWORD))
+
+    def down(_user_id: str) -> None:
+        raise DependencyUnavailable()
+
+    with monkeypatch.context() as patched:
+        patched.setattr(uow.users, "get", down)
+        with pytest.raises(DependencyUnavailable):  # answered 503: retry
+            sessions.refresh(first.refresh_token)
+    again = sessions.refresh(first.refresh_token)  # the retry, not a replay
+    assert again.refresh_token != first.refresh_token
 
 
 def test_deactivation_revokes_sessions_marks_inactive_and_publishes(
