@@ -83,6 +83,11 @@ class EventSchemas:
         if validator.is_valid(document):
             return
         errors = sorted(validator.iter_errors(document), key=lambda e: list(e.instance_path))
+        # A field that fails its own rule is not "evaluated" either, so unevaluatedProperties
+        # also lists every envelope field beside the real problem (the eventId a server filled
+        # in named as unexpected): said only when it is the only problem.
+        own = [e for e in errors if type(e.kind).__name__ != "UnevaluatedProperties"]
+        errors = own or errors
         described = "; ".join(
             f"{'/'.join(str(p) for p in e.instance_path) or '<root>'}: {e.message}"
             for e in errors[:5]

@@ -84,3 +84,13 @@ def test_an_event_id_is_read_in_its_canonical_form() -> None:
     message = registered().to_message()
     shouted = {**message, "eventId": message["eventId"].upper()}
     assert IntegrationEvent.from_message(shouted).event_id == message["eventId"]
+
+
+def test_a_field_that_fails_its_rule_is_not_also_called_unexpected() -> None:
+    with pytest.raises(EventSchemaError) as refused:
+        event_schemas().validate({**registered().to_message(), "eventId": "not-a-uuid"})
+    assert "eventId" in str(refused.value)
+    assert "Unevaluated" not in str(refused.value)
+    with pytest.raises(EventSchemaError) as unknown:  # alone, an unknown field is still named
+        event_schemas().validate({**registered().to_message(), "surprise": 1})
+    assert "surprise" in str(unknown.value)
