@@ -69,7 +69,9 @@ class Container(containers.DeclarativeContainer):
         tls=config.wallet.tls.as_(bool),
     )
 
-    promotion_service = providers.Factory(PromotionService, uow=uow.provider, clock=core.clock)
+    promotion_service = providers.Factory(
+        PromotionService, uow=uow.provider, clock=core.clock, inactive_users=core.inactive_users
+    )
     credit_notes = providers.Singleton(SqlAlchemyCreditNotes, core.database)
     claim_service = providers.Factory(
         ClaimService, uow=uow.provider, wallet=wallet, clock=core.clock, notes=credit_notes

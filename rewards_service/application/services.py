@@ -22,6 +22,7 @@ from rewards_service.application.ports import (
     WalletGateway,
 )
 from rewards_service.domain.exceptions import (
+    InactivePlayers,
     OverlappingPromotion,
     PromotionClaimLimitReached,
     PromotionNotAssigned,
@@ -45,6 +46,7 @@ from rewards_service.domain.ports import (
     PromotionFilter,
 )
 from shared.application.events import Topic
+from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
 from shared.domain.pagination import Page, PageRequest
 from shared.domain.principal import Principal
@@ -55,9 +57,10 @@ UowFactory = Callable[[], RewardsUnitOfWork]
 class PromotionService:
     """Promotions managed by staff, assigned to players, read by players."""
 
-    def __init__(self, uow: UowFactory, clock: Clock) -> None:
+    def __init__(self, uow: UowFactory, clock: Clock, inactive_users: InactiveUsers) -> None:
         self._uow = uow
         self._clock = clock
+        self._inactive_users = inactive_users
 
     def create(self, command: CreatePromotion, actor: Principal) -> Promotion:
         """Create a promotion; a second active one of a unique type over the same period is
@@ -133,6 +136,10 @@ class PromotionService:
             unknown = [p for p in wanted if p not in known]
             if unknown:
                 raise UnknownPlayers(unknown)
+            # A deactivated account (closed, self-excluded) is offered no promotion.
+            inactive = [p for p in wanted if self._inactive_users.is_inactive(p)]
+            if inactive:
+                raise InactivePlayers(inactive)
             candidates = [
                 promotion.assign_to(p, AssignmentSource.STAFF, now, assigned_by=actor.subject)
                 for p in wanted

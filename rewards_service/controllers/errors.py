@@ -13,6 +13,7 @@ class RewardsErrorCode(AppErrorCode):
     PROMOTION_OVERLAP = "REWARDS_PROMOTION_OVERLAP"
     PROMOTION_NOT_ASSIGNABLE = "REWARDS_PROMOTION_NOT_ASSIGNABLE"
     UNKNOWN_PLAYERS = "REWARDS_UNKNOWN_PLAYERS"
+    INACTIVE_PLAYERS = "REWARDS_INACTIVE_PLAYERS"
     TOO_MANY_PLAYERS = "REWARDS_TOO_MANY_PLAYERS"
     PROMOTION_ALREADY_CLAIMED = "REWARDS_PROMOTION_ALREADY_CLAIMED"
     PROMOTION_NOT_CLAIMABLE = "REWARDS_PROMOTION_NOT_CLAIMABLE"
@@ -39,6 +40,7 @@ ERRORS: ErrorMap = {
     e.OverlappingPromotion: ErrorSpec(409, RewardsErrorCode.PROMOTION_OVERLAP),
     e.PromotionNotAssignable: ErrorSpec(409, RewardsErrorCode.PROMOTION_NOT_ASSIGNABLE),
     e.UnknownPlayers: ErrorSpec(422, RewardsErrorCode.UNKNOWN_PLAYERS),
+    e.InactivePlayers: ErrorSpec(422, RewardsErrorCode.INACTIVE_PLAYERS),
     e.TooManyPlayers: ErrorSpec(422, RewardsErrorCode.TOO_MANY_PLAYERS),
     e.PromotionAlreadyClaimed: ErrorSpec(409, RewardsErrorCode.PROMOTION_ALREADY_CLAIMED),
     e.PromotionNotClaimable: ErrorSpec(409, RewardsErrorCode.PROMOTION_NOT_CLAIMABLE),

@@ -33,6 +33,17 @@ class PromotionNotAssignable(Conflict):
     default_message = "Only an active promotion inside its date window can be assigned."
 
 
+class InactivePlayers(InvalidInput):
+    """Some players' accounts are deactivated (closed, excluded): they are offered nothing."""
+
+    default_message = "Some players' accounts are not active."
+
+    def __init__(self, player_ids: Sequence[str]) -> None:
+        super().__init__(f"{len(player_ids)} player(s) have an account that is not active.")
+        self.player_ids = list(player_ids)
+        self.details = {"inactivePlayerIds": self.player_ids}
+
+
 class UnknownPlayers(InvalidInput):
     """Some player ids are not registered players (rewards learns players from registrations)."""
 

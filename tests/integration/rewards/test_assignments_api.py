@@ -117,6 +117,24 @@ def test_unknown_players_refuse_the_whole_assignment_with_their_ids(
     assert player_view.json["total"] == 0
 
 
+def test_a_deactivated_player_is_offered_no_promotion(
+    client: ApiClient, staff: dict[str, str], rewards_container: Container
+) -> None:
+    promotion = create_promotion(client, staff)
+    active, excluded = add_players(rewards_container, 2)
+    inactive_users = rewards_container.core.inactive_users()
+    inactive_users.mark(excluded, inactive=True)
+    try:
+        response = assign(client, staff, promotion["id"], [active, excluded])
+    finally:
+        inactive_users.mark(excluded, inactive=False)
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "REWARDS_INACTIVE_PLAYERS"
+    assert response.json["error"]["details"] == {"inactivePlayerIds": [excluded]}
+    assert outbox_messages(rewards_container) == []  # nobody notified, nothing assigned
+    assert assign(client, staff, promotion["id"], [active, excluded]).status_code == 200
+
+
 def test_assignment_requests_are_validated_and_bounded(
     client: ApiClient, staff: dict[str, str], tokens: Tokens
 ) -> None:

@@ -28,6 +28,7 @@ from rewards_service.domain.ports import PlayerPromotionFilter
 from shared.domain.clock import FixedClock
 from shared.domain.pagination import PageRequest
 from shared.domain.principal import Principal, Role
+from tests.support.tokens import SetOfInactiveUsers
 from tests.unit.rewards.fakes import FakeCreditNotes, FakeUnitOfWork, FakeWallet, Store
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -51,7 +52,9 @@ def wallet() -> FakeWallet:
 
 @pytest.fixture
 def promotions(store: Store, clock: FixedClock) -> PromotionService:
-    return PromotionService(uow=lambda: FakeUnitOfWork(store), clock=clock)
+    return PromotionService(
+        uow=lambda: FakeUnitOfWork(store), clock=clock, inactive_users=SetOfInactiveUsers()
+    )
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from shared.domain.clock import FixedClock
 from shared.domain.exceptions import PermissionDenied
 from shared.domain.pagination import PageRequest
 from shared.domain.principal import Principal, Role
+from tests.support.tokens import SetOfInactiveUsers
 from tests.unit.rewards.fakes import FakeUnitOfWork, Store
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -47,7 +48,9 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def promotions(store: Store, clock: FixedClock) -> PromotionService:
-    return PromotionService(uow=lambda: FakeUnitOfWork(store), clock=clock)
+    return PromotionService(
+        uow=lambda: FakeUnitOfWork(store), clock=clock, inactive_users=SetOfInactiveUsers()
+    )
 
 
 @pytest.fixture
