@@ -24,6 +24,7 @@ from rewards_service.application.ports import (
 from rewards_service.domain.exceptions import (
     InactivePlayers,
     OverlappingPromotion,
+    PlayerNotFound,
     PromotionClaimLimitReached,
     PromotionNotAssigned,
     PromotionNotFound,
@@ -167,6 +168,15 @@ class PromotionService:
         now = self._clock.now()
         with self._uow() as uow:
             found = uow.player_promotions.list_for_player(player_id, filters, page, now)
+            if (
+                found.total == 0
+                and not viewer.is_player(player_id)
+                and not uow.players.known([player_id])
+            ):
+                # Staff naming an id that is nobody's: not found (as the points answer), not an
+                # empty list a mistyped id would pass for. A player asking for themself right
+                # after registering is known by the signed token.
+                raise PlayerNotFound()
         views = [
             PlayerPromotionView(
                 id=item.assignment.id,

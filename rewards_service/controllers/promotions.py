@@ -199,7 +199,7 @@ class PlayerPromotions(MethodView):
     @blp.arguments(PlayerPromotionQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, PlayerPromotionPageSchema)
     @blp.doc(security=BEARER_AUTH)
-    @errors(blp, 401, 403, 422)
+    @errors(blp, 401, 403, 404, 422)
     @inject
     def get(
         self,

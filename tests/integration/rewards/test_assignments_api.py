@@ -115,6 +115,10 @@ def test_unknown_players_refuse_the_whole_assignment_with_their_ids(
     assert outbox_messages(rewards_container) == []
     player_view = client.get(f"/api/v1/promotions/players/{known}", headers=staff)
     assert player_view.json["total"] == 0
+    # An id that is nobody's: not an empty list a mistyped id would pass for.
+    nobody = client.get(f"/api/v1/promotions/players/{stranger}", headers=staff)
+    assert nobody.status_code == 404
+    assert nobody.json["error"]["code"] == "REWARDS_PLAYER_NOT_FOUND"
 
 
 def test_a_deactivated_player_is_offered_no_promotion(
