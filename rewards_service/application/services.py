@@ -101,6 +101,8 @@ class PromotionService:
     def revise(self, promotion_id: str, command: RevisePromotion) -> Promotion:
         """Deactivate, reactivate or move the window of a promotion."""
         with self._uow() as uow:
+            # After the claims in flight; claims coming later see the change (see claim).
+            uow.promotions.hold(promotion_id, exclusive=True)
             promotion = uow.promotions.get(promotion_id, lock=Lock.UPDATE)
             if promotion is None:
                 raise PromotionNotFound()
@@ -294,13 +296,14 @@ class ClaimService:
             )
             if assignment is None:
                 raise PromotionNotAssigned()
-            # Claims share the promotion (KEY SHARE: they do not wait for each other), and staff
-            # changing it (FOR UPDATE) wait for the claims in flight: once a deactivation is
-            # answered, no claim made before it can still be recorded after it.
-            promotion = uow.promotions.get(promotion_id, lock=Lock.KEY_SHARE)
+            # Claims hold the promotion shared (they do not wait for each other); staff changing
+            # it wait for the claims in flight: once a deactivation is answered, no claim made
+            # before it can still be recorded after it.
+            uow.promotions.hold(promotion_id)
+            promotion = uow.promotions.get(promotion_id)
             if promotion is None:
                 raise PromotionNotAssigned()
-            limited = promotion.max_claims is not None
+            limited = promotion.max_claims is not None  # never changed once created
             if limited:
                 # The total limit needs the counter held until commit (the wallet call included);
                 # unlimited promotions count their claims after the call, so claims of a popular

@@ -35,7 +35,6 @@ class Lock(Enum):
     SHARE = "share"  # others may read and share-lock it, nobody may change it
     UPDATE = "update"  # we are about to change it
     UPDATE_SKIP_LOCKED = "update-skip-locked"  # as UPDATE; a row another holds is not returned
-    KEY_SHARE = "key-share"  # only a writer locking the whole row (FOR UPDATE) waits for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +61,12 @@ class PromotionRepository(ABC):
 
     @abstractmethod
     def get(self, promotion_id: str, lock: Lock = Lock.NONE) -> Promotion | None: ...
+
+    @abstractmethod
+    def hold(self, promotion_id: str, exclusive: bool = False) -> None:
+        """Until the transaction ends: claims hold the promotion shared (they do not wait for
+        each other), staff changing it exclusively. Queued fairly: a change waits for the
+        claims in flight, and claims coming after it wait for the change."""
 
     @abstractmethod
     def count_claim(self, promotion_id: str, within_limit: bool = True) -> bool:

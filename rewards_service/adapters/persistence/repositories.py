@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -21,6 +22,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -71,8 +73,6 @@ def _locked(query: Select[Any], lock: Lock) -> Select[Any]:
         return query.with_for_update(skip_locked=True)
     if lock is Lock.SHARE:
         return query.with_for_update(read=True)
-    if lock is Lock.KEY_SHARE:
-        return query.with_for_update(read=True, key_share=True)
     return query
 
 
@@ -138,6 +138,16 @@ _GET_PROMOTION = {
     lock: _locked(select(promotions).where(promotions.c.id == bindparam("id")), lock)
     for lock in Lock
 }
+#: the first key of the (two-key) advisory locks between claims of a promotion (shared) and
+#: staff changing it (exclusive)
+PROMOTION_CHANGES_LOCK_SPACE = zlib.crc32(b"rewards:promotion-changes") & 0x7FFFFFFF
+_HOLD_PROMOTION = {
+    exclusive: text(
+        f"SELECT {'pg_advisory_xact_lock' if exclusive else 'pg_advisory_xact_lock_shared'}"
+        "(:space, hashtext(:promotion))"
+    )
+    for exclusive in (True, False)
+}
 _COUNT_CLAIM = {
     within_limit: update(promotions)
     .where(promotions.c.id == bindparam("promotion"), *([_CLAIMS_LEFT] if within_limit else []))
@@ -185,6 +195,14 @@ class SqlAlchemyPromotionRepository(PromotionRepository):
         row = self._connection.execute(_GET_PROMOTION[lock], {"id": promotion_id}).mappings()
         found = row.first()
         return _promotion(found) if found else None
+
+    def hold(self, promotion_id: str, exclusive: bool = False) -> None:
+        # An advisory lock, not a row lock: row locks are not granted in order (new KEY SHARE
+        # lockers overtake a waiting FOR UPDATE), so a stream of claims starved a deactivation.
+        self._connection.execute(
+            _HOLD_PROMOTION[exclusive],
+            {"space": PROMOTION_CHANGES_LOCK_SPACE, "promotion": promotion_id},
+        )
 
     def count_claim(self, promotion_id: str, within_limit: bool = True) -> bool:
         counted = self._connection.execute(

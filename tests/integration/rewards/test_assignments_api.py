@@ -318,6 +318,92 @@ def test_a_deactivation_waits_for_the_claims_in_flight_and_none_is_recorded_afte
         claims.claim(second, promotion["id"])
 
 
+def test_concurrent_claims_of_a_promotion_with_a_total_limit_all_go_through(
+    client: ApiClient, staff: dict[str, str], rewards_container: Container
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from rewards_service.application.services import ClaimService
+
+    promotion = create_promotion(client, staff, maxClaims=1000, maxClaimsPerPlayer=10)
+    players = add_players(rewards_container, 6)
+    assert assign(client, staff, promotion["id"], players).status_code == 200
+    claims = ClaimService(
+        rewards_container.uow,
+        FakeWallet(),
+        rewards_container.core.clock(),
+        rewards_container.credit_notes(),
+    )
+    start = threading.Barrier(len(players))
+    failures: list[str] = []
+
+    def run(player: str) -> None:
+        start.wait()
+        for _ in range(5):
+            try:
+                claims.claim(player, promotion["id"])
+            except OperationalError as exc:  # a deadlock, as it was
+                failures.append(str(exc.orig).splitlines()[0])
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in players]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert failures == []
+    counted = client.get(f"/api/v1/promotions/{promotion['id']}", headers=staff).json
+    assert counted["claimsCount"] == 30
+
+
+def test_a_deactivation_is_not_starved_by_a_stream_of_claims(
+    client: ApiClient, staff: dict[str, str], rewards_container: Container
+) -> None:
+    import time
+
+    from rewards_service.application.commands import RevisePromotion
+    from rewards_service.application.services import ClaimService
+
+    class SlowWallet(FakeWallet):
+        def credit_bonus(self, *args: Any, **kwargs: Any) -> Any:
+            time.sleep(0.2)  # 100 claims a player: longer than the statement timeout
+            return super().credit_bonus(*args, **kwargs)
+
+    promotion = create_promotion(client, staff, maxClaimsPerPlayer=100)
+    players = add_players(rewards_container, 4)
+    assert assign(client, staff, promotion["id"], players).status_code == 200
+    claims = ClaimService(
+        rewards_container.uow,
+        SlowWallet(),
+        rewards_container.core.clock(),
+        rewards_container.credit_notes(),
+    )
+    stop = threading.Event()
+
+    def run(player: str, delay: float) -> None:
+        time.sleep(delay)
+        while not stop.is_set():  # overlapping claims, until the promotion is refused
+            try:
+                claims.claim(player, promotion["id"])
+            except Exception:  # refused once inactive
+                return
+
+    threads = [threading.Thread(target=run, args=(p, i * 0.03)) for i, p in enumerate(players)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.5)
+        # Row locks let each new claim overtake a waiting deactivation: it waited until its
+        # statement timeout (a 503) for as long as claims kept coming.
+        revised = rewards_container.promotion_service().revise(
+            promotion["id"], RevisePromotion(is_active=False)
+        )
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert revised.is_active is False
+
+
 def test_players_read_their_own_promotions_with_computed_status(
     client: ApiClient, staff: dict[str, str], tokens: Tokens, rewards_container: Container
 ) -> None:

@@ -136,6 +136,9 @@ class FakePromotions(PromotionRepository):
         self._refuse_overlap(promotion)
         self._store.promotions[promotion.id] = promotion
 
+    def hold(self, promotion_id: str, exclusive: bool = False) -> None:
+        """One thread at a time in these tests: nothing to wait for."""
+
     def count_claim(self, promotion_id: str, within_limit: bool = True) -> bool:
         promotion = self._store.promotions[promotion_id]
         if within_limit and promotion.claims_used_up:
