@@ -397,13 +397,22 @@ _PARTNER_EVENT_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:loyalty:partner-event")
 
 def default_event_id(partner_id: str, message: Mapping[str, Any]) -> str:
     """The eventId of a submitted event that names none: the same for the same partner, type,
-    player and ``reference`` (the partner's own id of the stay, check or wager), so a partner
-    resending a submission whose answer it lost is not credited twice. A fresh UUID would be."""
+    player and ``reference`` (the partner's own id of the stay, check or wager; for a reversal
+    without one, the event it reverses), so a partner resending a submission whose answer it
+    lost is not credited twice. A fresh UUID would be."""
     player = message.get("user_id")
     with contextlib.suppress(InvalidPartnerEvent):
         # One player however the partner spells the id (case, braces): one eventId.
         player = canonical_uuid(player, "invalid_player_id", "user_id")
-    parts = [partner_id, message.get("eventType"), player, message.get("reference")]
+    reference = message.get("reference")
+    original = message.get("originalEventId")
+    if reference is None and isinstance(original, str):
+        # A reversal need not carry a reference: what it takes back names it (an event is
+        # reversed once; a second reversal of it is a repeat either way).
+        with contextlib.suppress(InvalidPartnerEvent):
+            original = canonical_uuid(original, "invalid_reversal", "originalEventId")
+        reference = f"reverses:{original}"
+    parts = [partner_id, message.get("eventType"), player, reference]
     if not all(isinstance(part, str) and part for part in parts):
         return str(uuid.uuid4())  # refused by the schema anyway
     return str(uuid.uuid5(_PARTNER_EVENT_IDS, "\n".join(parts)))  # type: ignore[arg-type]

@@ -91,7 +91,11 @@ class PartnerEventSubmissions(MethodView):
         (key = player id, acknowledged by the broker) when this answers 202; points are
         awarded asynchronously and confirmed on `reward-confirmed`. A resent event with the
         same eventId is recorded once; without one, the eventId is derived from partner,
-        eventType, user_id and reference, so keep a reference per stay, check or wager.
+        eventType, user_id and reference (for a reversal without one, originalEventId), so
+        keep a reference per stay, check or wager. A resend that changes an event whose first
+        submission is still on its way is accepted here but dead-lettered (event_id_conflict)
+        by the consumer: correct a sent event with a reversal and a new event, not a resend.
+        eventIds come back in lower case, as they are recorded.
         partnerId is your client id (403 REWARDS_PARTNER_MISMATCH otherwise), and each
         event is of a kind your client is registered for, e.g. stays for a hotel system
         (403 REWARDS_EVENT_SOURCE_NOT_ALLOWED otherwise, the refused types by index in

@@ -636,6 +636,22 @@ def test_submitted_events_are_completed_checked_and_published(
     assert accepted.unregistered_players == [player]
 
 
+def test_a_reversal_resent_without_a_reference_keeps_its_event_id(
+    ingestion: PartnerEventIngestion, players: list[str]
+) -> None:
+    original = str(uuid.uuid4())
+    reversal = {
+        "eventType": "CASINO_SPEND_REVERSED",
+        "user_id": players[0],
+        "originalEventId": original,
+    }
+    first = ingestion.submit([reversal], CASINO).event_ids
+    again = ingestion.submit([{**reversal, "originalEventId": original.upper()}], CASINO)
+    assert again.event_ids == first
+    other = ingestion.submit([{**reversal, "originalEventId": str(uuid.uuid4())}], CASINO)
+    assert other.event_ids != first
+
+
 def test_a_resubmission_spelling_the_player_id_otherwise_keeps_its_event_id(
     ingestion: PartnerEventIngestion, publisher: FakePublisher
 ) -> None:
