@@ -118,6 +118,16 @@ class WalletService:
             raise TransactionNotFound()
         return transaction
 
+    def known_wallet(self, player_id: str) -> Wallet:
+        """The balances of a registered player (or of an id with a wallet); PlayerNotFound for
+        an id that is nobody's, rather than zeros a mistyped id would pass for."""
+        player_id = canonical_player_id(check_player_id(player_id))
+        with self._uow() as uow:
+            wallet = uow.wallets.get(player_id)
+            if wallet is None and not uow.players.exists(player_id):
+                raise PlayerNotFound()
+        return wallet or Wallet(player_id)
+
     def wallet(self, player_id: str) -> Wallet:
         """The player's balances (an empty wallet before the first transaction)."""
         player_id = canonical_player_id(check_player_id(player_id))

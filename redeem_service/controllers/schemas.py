@@ -55,6 +55,18 @@ class TransactionSchema(Schema):
 TransactionPageSchema = page_schema(TransactionSchema, "WalletTransactionPage")
 
 
+class PointsBalanceSchema(Schema):
+    player_id = fields.String(data_key="playerId", required=True)
+    points = fields.Integer(
+        required=True,
+        metadata={
+            "description": "What the player can redeem now (below zero after a reversal of "
+            "points already spent)",
+            "example": 1500,
+        },
+    )
+
+
 class WalletSchema(Schema):
     player_id = fields.String(data_key="playerId", required=True)
     balances = fields.Nested(BalancesSchema, required=True)

@@ -16,12 +16,13 @@ from redeem_service.controllers.schemas import (
     AdjustmentCreateSchema,
     AdjustmentSchema,
     IdempotencyHeaderSchema,
+    PointsBalanceSchema,
     WalletQuerySchema,
     WalletSchema,
 )
 from redeem_service.domain.model import Currency, Wallet, WalletTransaction, format_amount
 from redeem_service.domain.ports import TransactionFilter
-from shared.domain.principal import Role
+from shared.domain.principal import Role, Scope
 from shared.security.resource_server import authenticated, current_principal
 from shared.web.blueprint import Blueprint
 from shared.web.pagination import page_request
@@ -108,6 +109,26 @@ class PlayerWallet(MethodView):
         404 `REDEEM_PLAYER_NOT_FOUND` for an id that is no registered player's and has no
         wallet (a player registered a moment ago is known within seconds)."""
         return _statement(service, player_id, args, known_only=True)
+
+
+@blp.route("/players/<string:player_id>/balance")
+class PlayerPointsBalance(MethodView):
+    @authenticated(roles=_STAFF, scopes=[Scope.REWARDS_READ, Scope.REWARDS_REDEEM])
+    @blp.response(200, PointsBalanceSchema)
+    @blp.doc(security=BEARER_AUTH)
+    @errors(blp, 401, 403, 404, 422)
+    @inject
+    def get(
+        self, player_id: str, service: WalletService = Provide[Container.wallet_service]
+    ) -> Any:
+        """A player's points balance: what they can redeem now (staff; partner clients with
+        rewards.read or rewards.redeem, e.g. before offering a reward). Not the points earned
+        (GET /api/v1/rewards/{playerId}), which redemptions do not lower; bonus money and
+        transactions are not shown here.
+
+        404 `REDEEM_PLAYER_NOT_FOUND` for an id that is no registered player's."""
+        wallet = service.known_wallet(player_id)
+        return {"player_id": wallet.player_id, "points": wallet.points}
 
 
 @blp.route("/players/<string:player_id>/adjustments")

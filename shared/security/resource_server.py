@@ -59,6 +59,19 @@ class CachingJWTManager(JWTManager):
         return dict(claims)
 
 
+def _refusal(client: bool, roles: frozenset[Role], scopes: frozenset[str]) -> PermissionDenied:
+    """403 naming what would have been let in, so a partner knows which scope to ask for."""
+    refused = PermissionDenied("You are not allowed to do this.")
+    if client and scopes:
+        refused.message = (
+            f"This needs a client token with one of the scopes: {' '.join(sorted(scopes))}."
+        )
+        refused.details = {"requiredScopes": sorted(scopes)}  # type: ignore[attr-defined]
+    elif not client and roles:
+        refused.details = {"requiredRoles": sorted(r.value for r in roles)}  # type: ignore[attr-defined]
+    return refused
+
+
 def _is_time(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -185,7 +198,7 @@ def authenticated(
                 role_ok = principal.role is not None and principal.role in allowed_roles
                 scope_ok = principal.is_client and bool(principal.scopes & allowed_scopes)
                 if not (role_ok or scope_ok):
-                    raise PermissionDenied("You are not allowed to do this.")
+                    raise _refusal(principal.is_client, allowed_roles, allowed_scopes)
             return view(*args, **kwargs)
 
         return wrapper

@@ -246,6 +246,35 @@ def test_an_adjustment_for_an_id_that_is_nobodys_is_404_with_nothing_recorded(
     assert adjust(client, token, nobody, amount="500.00").status_code == 201
 
 
+def test_partners_read_a_players_points_balance_and_nothing_more(
+    client: FlaskClient, redeem_container: Container, signer: TestSigner
+) -> None:
+    player = registered_player(redeem_container)
+    credit(redeem_container, player, 340, Currency.POINTS)
+    credit(redeem_container, player, "25.00")
+    url = f"/api/v1/wallet/players/{player}/balance"
+    for token in (
+        signer.client_token("hotel", "rewards.read"),
+        signer.client_token("dining", "rewards.redeem"),
+        signer.user_token("s1", "staff"),
+    ):
+        response = client.get(url, headers=bearer(token))
+        assert response.status_code == 200, response.json
+        assert json_of(response) == {"playerId": player, "points": 340}  # no bonus money
+    refused = client.get(url, headers=bearer(signer.client_token("casino", "rewards.write")))
+    assert refused.status_code == 403
+    error = json_of(refused)["error"]
+    assert error["details"] == {"requiredScopes": ["rewards.read", "rewards.redeem"]}
+    assert "rewards.read" in error["message"]
+    assert client.get(url, headers=bearer(signer.user_token(player))).status_code == 403
+    nobody = client.get(
+        f"/api/v1/wallet/players/{new_player()}/balance",
+        headers=bearer(signer.client_token("hotel", "rewards.read")),
+    )
+    assert nobody.status_code == 404
+    assert json_of(nobody)["error"]["code"] == "REDEEM_PLAYER_NOT_FOUND"
+
+
 def test_an_inactive_player_is_refused(
     client: FlaskClient, redeem_container: Container, signer: TestSigner
 ) -> None:
