@@ -140,8 +140,24 @@ class RedeemRequestedHandler(EventHandler):
     def __init__(self, decisions: RedemptionDecisions) -> None:
         self._decisions = decisions
 
-    def handle(self, events: Sequence[InboundEvent]) -> None:
-        requests = [_decision(inbound) for inbound in events]
+    def handle(self, events: Sequence[InboundEvent]) -> list[Rejected]:
+        # One player's requests must share a partition (they are decided in order, one consumer
+        # at a time): the key is the player id, in the lower case auth issues, as on
+        # reward-events. A partner keying otherwise would have its requests raced.
+        refused = [
+            Rejected(
+                inbound,
+                "key_mismatch",
+                f"the record key {(inbound.key or '')[:64]!r} is not the player id "
+                f"{canonical_player_id(inbound.event.user_id)} (in lower case)",
+            )
+            for inbound in events
+            if inbound.key != canonical_player_id(inbound.event.user_id)
+        ]
+        keyed = [inbound for inbound in events if all(r.inbound is not inbound for r in refused)]
+        if not keyed:
+            return refused
+        requests = [_decision(inbound) for inbound in keyed]
         try:
             result = self._decisions.decide(requests)
         except RedemptionConflict as exc:
@@ -162,3 +178,4 @@ class RedeemRequestedHandler(EventHandler):
                 reason=reason,
                 correlation_id=_safe(correlation.get(redemption.id)),
             )
+        return refused

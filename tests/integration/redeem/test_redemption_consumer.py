@@ -201,26 +201,29 @@ def test_partner_events_are_decided_and_bad_ones_dead_lettered(
     no_points = redeem_requested(player, 0).to_message()
     unknown_field = {**redeem_requested(player, 5).to_message(), "table": 4}
     bad_player = redeem_requested("no such player!", 5)
+    miskeyed = redeem_requested(player, 7)  # keyed in capitals: another partition
     second = redeem_requested(player, 200)
-    records: list[Any] = [
-        first.to_message(),
-        conflicting.to_message(),
-        no_points,
-        unknown_field,
-        bad_player.to_message(),
-        second.to_message(),
+    records: list[tuple[Any, str]] = [
+        (first.to_message(), player),
+        (conflicting.to_message(), player),
+        (no_points, player),
+        (unknown_field, player),
+        (bad_player.to_message(), "no such player!"),
+        (miskeyed.to_message(), player.upper()),
+        (second.to_message(), player),
     ]
-    for record in records:
-        produce(infra.kafka_bootstrap, topic, record, key=player)
+    for record, key in records:
+        produce(infra.kafka_bootstrap, topic, record, key=key)
     running = Running(infra, topic, RedeemRequestedHandler(redeem_container.redemption_decisions()))
     try:
         wait_until(lambda: points_balance(engine, player) == 500, timeout=30)
-        dead = dlq.wait_for(lambda r: True, count=4, timeout=30)
+        dead = dlq.wait_for(lambda r: True, count=5, timeout=30)
     finally:
         running.stop()
         dlq.close()
     assert sorted(r["headers"]["dlq-reason"] for r in dead) == [
         "invalid_redemption",
+        "key_mismatch",
         "redeem_request_conflict",
         "schema_violation",
         "schema_violation",
