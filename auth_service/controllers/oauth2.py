@@ -343,17 +343,34 @@ def _refused_before_authlib() -> Response | None:
     (§2.3: one authentication method per request); Authlib would take the header's. Basic
     credentials that are not base64 of UTF-8 "id:secret" are invalid_client (§5.2, 401);
     Authlib fails on them."""
+    return _misplaced_parameters() or _conflicting_credentials()
+
+
+def _misplaced_parameters() -> Response | None:
     if request.args:
         # §4.4.2 and §3.2: in the body. Authlib merges the URL's in (and lets them win), and
         # a URL ends up in logs.
         return _oauth_error(
             400, "invalid_request", "Send the parameters in the request body, not the URL."
         )
+    if request.method == "POST" and request.mimetype != _FORM:
+        # §4.4.2, RFC 7662 §2.1, RFC 7009 §2.1: form-encoded. Authlib reads no grant_type
+        # from a JSON body and answers unsupported_grant_type, which sends a partner the
+        # wrong way.
+        return _oauth_error(
+            400,
+            "invalid_request",
+            f"Send the parameters form-encoded ({_FORM}), not as {request.mimetype or 'no type'}.",
+        )
     repeated = sorted(name for name, values in request.form.lists() if len(values) > 1)
     if repeated:
         return _oauth_error(
             400, "invalid_request", f"Parameter {repeated[0]!r} is included more than once."
         )
+    return None
+
+
+def _conflicting_credentials() -> Response | None:
     header = request.headers.get("Authorization", "")
     if header[:6].lower() != "basic ":
         return None

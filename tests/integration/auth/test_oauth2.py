@@ -330,3 +330,11 @@ def test_plain_http_from_the_private_network_is_served_where_the_deployment_allo
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
     served = client.post("/oauth2/token", data={"grant_type": "client_credentials"}, **internal)
     assert served.status_code == 200, served.json
+
+
+def test_parameters_sent_as_json_are_refused_as_an_invalid_request(client):
+    for path in ("/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"):
+        answer = client.post(path, json={"grant_type": "client_credentials", "token": "x"})
+        assert answer.status_code == 400, path
+        assert answer.json["error"] == "invalid_request", path
+        assert "form-encoded" in answer.json["error_description"]
