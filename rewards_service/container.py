@@ -106,6 +106,9 @@ class Container(containers.DeclarativeContainer):
         uow=uow.provider,
         clock=core.clock,
         wait=providers.Factory(timedelta, seconds=config.earning.park_wait_seconds.as_float()),
+        reversal_wait=providers.Factory(
+            timedelta, seconds=config.earning.pending_reversal_wait_seconds.as_float()
+        ),
         group_id=config.consumers.reward_events.group_id,
         batch_size=config.earning.park_batch_size.as_int(),
     )

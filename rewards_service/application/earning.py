@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,7 +47,13 @@ from rewards_service.domain.exceptions import (
     PlayerNotFound,
     TooManyPartnerEvents,
 )
-from rewards_service.domain.ledger import AwardStatus, Ledger, Refusal, reversal_mismatch
+from rewards_service.domain.ledger import (
+    AwardStatus,
+    Ledger,
+    RecordedEvent,
+    Refusal,
+    reversal_mismatch,
+)
 from rewards_service.domain.points import PointsSummary, plan_window
 from rewards_service.domain.ports import Lock
 from shared.application.events import Topic, dead_letter_headers, format_timestamp
@@ -195,6 +201,8 @@ class ParkedSweep:
     waiting: int
     #: a batch was full: sweep again at once rather than after the interval
     more: bool
+    #: reversals whose original never came, rejected and dead-lettered now
+    reversals_expired: list[RecordedEvent] = field(default_factory=list)
 
 
 class ParkedEventsService:
@@ -205,13 +213,20 @@ class ParkedEventsService:
     to be replayed. Both through the outbox, in the transaction that takes them out."""
 
     def __init__(
-        self, uow: UowFactory, clock: Clock, wait: timedelta, group_id: str, batch_size: int
+        self,
+        uow: UowFactory,
+        clock: Clock,
+        wait: timedelta,
+        group_id: str,
+        batch_size: int,
+        reversal_wait: timedelta = timedelta(days=7),
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._wait = wait
         self._group_id = group_id
         self._batch_size = batch_size
+        self._reversal_wait = reversal_wait
 
     @property
     def group_id(self) -> str:
@@ -244,12 +259,39 @@ class ParkedEventsService:
                 )
             waiting = uow.parked_events.count()
             uow.commit()
+        reversals = self._expire_reversals(now)
         return ParkedSweep(
             released=len(released),
             expired=expired,
             waiting=waiting,
-            more=max(len(released), len(expired)) >= self._batch_size,
+            more=max(len(released), len(expired), len(reversals)) >= self._batch_size,
+            reversals_expired=reversals,
         )
+
+    def _expire_reversals(self, now: datetime) -> list[RecordedEvent]:
+        """A reversal waits for its original (ADR 0502), but not for ever: one whose original
+        has not come after ``reversal_wait`` (a mistyped originalEventId, an original never
+        sent) is rejected and dead-lettered ``original_not_found``, so its partner hears of
+        it. Its own transaction, after the parked events' (it takes the players' locks)."""
+        waited = int(self._reversal_wait.total_seconds())
+        with self._uow() as uow:
+            expired = uow.reward_events.expire_pending_reversals(
+                now - self._reversal_wait, self._batch_size
+            )
+            for record in expired:
+                event = record.event
+                why = f"originalEventId {event.original_event_id} did not arrive in {waited} s"
+                _dead_letter(
+                    uow,
+                    event.player_id,
+                    event.event_type.value,
+                    event.payload,
+                    ("original_not_found", why),
+                    self._group_id,
+                    now,
+                )
+            uow.commit()
+        return expired
 
 
 def _dead_letter(

@@ -162,7 +162,17 @@ class ParkedEventsSweep:
                 player_id=parked.player_id,
                 parked_at=parked.parked_at.isoformat(),
             )
-        _count_dead_letters(self._service.group_id, len(sweep.expired))
+        for record in sweep.reversals_expired:
+            log.warning(
+                "pending_reversal_dead_lettered",
+                reason="original_not_found",
+                event_id=record.event_id,
+                original_event_id=record.event.original_event_id,
+                player_id=record.event.player_id,
+            )
+        _count_dead_letters(
+            self._service.group_id, len(sweep.expired) + len(sweep.reversals_expired)
+        )
         return sweep.more
 
 

@@ -177,6 +177,14 @@ class RewardEventRepository(ABC):
     def settle(self, records: Sequence[RecordedEvent], now: datetime) -> int:
         """Store the decision on pending reversals still pending; return how many were."""
 
+    @abstractmethod
+    def expire_pending_reversals(
+        self, recorded_before: datetime, limit: int
+    ) -> list[RecordedEvent]:
+        """Reject up to ``limit`` reversals recorded before ``recorded_before`` and still
+        waiting for their original (their players' events locked first, as pricing does);
+        return them, now REJECTED."""
+
 
 @dataclass(frozen=True, slots=True)
 class PendingCredit:

@@ -316,6 +316,33 @@ class SqlAlchemyRewardEventRepository(RewardEventRepository):
             ).rowcount
         return settled
 
+    def expire_pending_reversals(
+        self, recorded_before: datetime, limit: int
+    ) -> list[RecordedEvent]:
+        waiting = self._connection.execute(
+            select(reward_events.c.event_id, reward_events.c.player_id)
+            .where(
+                reward_events.c.status == AwardStatus.PENDING.value,
+                reward_events.c.recorded_at < recorded_before,
+            )
+            .order_by(reward_events.c.recorded_at)
+            .limit(limit)
+        ).all()
+        if not waiting:
+            return []
+        # As a pricing batch does: an original arriving now is priced before or after this.
+        self.lock_players({str(r.player_id) for r in waiting})
+        rows = self._connection.execute(
+            update(reward_events)
+            .where(
+                reward_events.c.event_id == any_(_uuids([str(r.event_id) for r in waiting])),
+                reward_events.c.status == AwardStatus.PENDING.value,
+            )
+            .values(status=AwardStatus.REJECTED.value)
+            .returning(*reward_events.c)
+        ).mappings()
+        return [_recorded(r) for r in rows]
+
 
 def _month(day: date) -> date:
     return day.replace(day=1)

@@ -179,6 +179,32 @@ def test_reversals_and_reorders_are_settled_each_exactly_once(
     assert len(confirmations(rewards_container)) == 3
 
 
+def test_a_reversal_whose_original_never_comes_is_dead_lettered_after_the_wait(
+    rewards_container: Container, players: list[str]
+) -> None:
+    original = partner_message(players[0], "DINING", checkAmount="100.00")
+    typo = reversal_message(original)  # the original is never sent
+    assert handle(rewards_container, typo) == []
+    sweeper = ParkedEventsService(
+        rewards_container.uow,
+        FixedClock(datetime.now(UTC) + timedelta(days=8)),
+        wait=timedelta(minutes=15),
+        group_id="rewards-reward-events",
+        batch_size=100,
+        reversal_wait=timedelta(days=7),
+    )
+    swept = sweeper.sweep()
+    assert [r.event_id for r in swept.reversals_expired] == [typo["eventId"]]
+    assert recorded(rewards_container)[typo["eventId"]]["status"] == "REJECTED"
+    [dead] = [r for r in outbox_rows(rewards_container) if r["topic"] == "reward-events.dlq"]
+    assert dead["headers"]["dlq-reason"] == "original_not_found"
+    assert dead["payload"]["eventId"] == typo["eventId"]
+    assert sweeper.sweep().reversals_expired == []
+    # Should the original come after all, it is awarded; the rejected reversal stays so.
+    assert handle(rewards_container, original) == []
+    assert [c["sourceEventId"] for c in confirmations(rewards_container)] == [original["eventId"]]
+
+
 def test_the_database_keeps_one_awarded_reversal_per_original(
     rewards_container: Container, players: list[str]
 ) -> None:

@@ -96,6 +96,7 @@ class Store:
     processed: set[tuple[str, str]] = field(default_factory=set)
     rules: list[EarningRule] = field(default_factory=default_rules)
     events: dict[str, RecordedEvent] = field(default_factory=dict)
+    recorded_at: dict[str, datetime] = field(default_factory=dict)
     #: what the stored daily totals hold, by (player, day, source): [points, events]
     daily: dict[tuple[str, Any, EarningSource], list[int]] = field(default_factory=dict)
     rule_locks: list[Lock] = field(default_factory=list)
@@ -392,6 +393,7 @@ class FakeRewardEvents(RewardEventRepository):
         for record in records:
             if record.event_id not in self._store.events:
                 self._store.events[record.event_id] = record
+                self._store.recorded_at[record.event_id] = now
                 inserted.add(record.event_id)
         return inserted
 
@@ -402,6 +404,18 @@ class FakeRewardEvents(RewardEventRepository):
                 self._store.events[record.event_id] = record
                 settled += 1
         return settled
+
+    def expire_pending_reversals(
+        self, recorded_before: datetime, limit: int
+    ) -> list[RecordedEvent]:
+        expired: list[RecordedEvent] = []
+        for event_id, record in list(self._store.events.items()):
+            waited = self._store.recorded_at.get(event_id, recorded_before) < recorded_before
+            if record.status is AwardStatus.PENDING and waited and len(expired) < limit:
+                rejected = RecordedEvent(record.event, AwardStatus.REJECTED, 0, None)
+                self._store.events[event_id] = rejected
+                expired.append(rejected)
+        return expired
 
 
 class FakePlayerPoints(PlayerPointsRepository):

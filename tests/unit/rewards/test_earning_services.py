@@ -280,6 +280,32 @@ def test_parked_events_are_published_again_as_received_once_their_player_registe
     assert (result.parked, result.confirmed) == (0, 2)
 
 
+def test_a_reversal_whose_original_never_comes_is_dead_lettered_after_a_week(
+    earning: EarningService, store: Store, clock: FixedClock, players: list[str]
+) -> None:
+    typo = reversal_of(message(players[0]))  # its original was never sent
+    earning.record(parsed(typo))
+    assert store.events[typo["eventId"]].status is AwardStatus.PENDING
+    sweeper = ParkedEventsService(
+        lambda: FakeUnitOfWork(store),
+        clock,
+        wait=timedelta(minutes=15),
+        group_id="rewards-reward-events",
+        batch_size=100,
+        reversal_wait=timedelta(days=7),
+    )
+    clock.advance(days=7)
+    assert sweeper.sweep().reversals_expired == []  # not before the week is over
+    clock.advance(seconds=1)
+    swept = sweeper.sweep()
+    assert [r.event_id for r in swept.reversals_expired] == [typo["eventId"]]
+    assert store.events[typo["eventId"]].status is AwardStatus.REJECTED
+    [dead] = store.messages
+    assert (dead.topic, dead.key, dead.message) == ("reward-events.dlq", players[0], typo)
+    assert dead.headers["dlq-reason"] == "original_not_found"
+    assert sweeper.sweep().reversals_expired == []  # once
+
+
 def test_parked_events_whose_player_never_registers_are_dead_lettered_after_the_wait(
     earning: EarningService, store: Store, clock: FixedClock
 ) -> None:
