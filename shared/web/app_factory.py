@@ -132,6 +132,15 @@ def _refuse_unsafe_input() -> None:
         raise HttpError(
             400, CommonErrorCode.BAD_REQUEST, "The request may not contain NUL characters."
         )
+    # No query parameter is a list: a second value would be dropped unseen (?page=1&page=2
+    # read as page 1, ?breakdown=true&breakdown=false as true).
+    repeated = sorted(name for name, values in request.args.lists() if len(values) > 1)
+    if repeated:
+        raise HttpError(
+            400,
+            CommonErrorCode.BAD_REQUEST,
+            f"The query parameter {repeated[0]!r} is given more than once.",
+        )
     # Every JSON media type Flask parses (application/json, application/*+json), with a
     # Content-Length or chunked: no way around the checks.
     if request.is_json and (request.content_length or request.headers.get("Transfer-Encoding")):

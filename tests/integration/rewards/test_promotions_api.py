@@ -288,3 +288,13 @@ def test_the_claim_answer_documents_any_balance_the_wallet_may_hold(client: ApiC
     for held in ("0.00", "10000000.00", "999999999999.99"):
         assert balance.fullmatch(held), held
     assert not balance.fullmatch("25.5")  # answers always have two decimals
+
+
+def test_a_query_parameter_given_twice_is_refused_not_half_read(
+    client: ApiClient, staff: dict[str, str]
+) -> None:
+    for query in ("page=1&page=2", "active=true&active=false"):
+        response = client.get(f"/api/v1/promotions?{query}", headers=staff)
+        assert response.status_code == 400, query
+        assert response.json["error"]["code"] == "BAD_REQUEST"
+    assert client.get("/api/v1/promotions?page=1&pageSize=5", headers=staff).status_code == 200
