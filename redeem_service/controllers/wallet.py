@@ -121,10 +121,11 @@ class PlayerPointsBalance(MethodView):
     def get(
         self, player_id: str, service: WalletService = Provide[Container.wallet_service]
     ) -> Any:
-        """A player's points balance: what they can redeem now (staff; partner clients with
-        rewards.read or rewards.redeem, e.g. before offering a reward). Not the points earned
-        (GET /api/v1/rewards/{playerId}), which redemptions do not lower; bonus money and
-        transactions are not shown here.
+        """A player's points balance: what they can redeem now (staff, partners).
+
+        For staff and partner clients with rewards.read or rewards.redeem, e.g. before
+        offering a reward. Not the points earned (GET /api/v1/rewards/{playerId}), which
+        redemptions do not lower; bonus money and transactions are not shown here.
 
         404 `REDEEM_PLAYER_NOT_FOUND` for an id that is no registered player's."""
         wallet = service.known_wallet(player_id)
