@@ -14,7 +14,7 @@ from sqlalchemy import text
 from embedded.servers import free_port
 from rewards_service.adapters.persistence.unit_of_work import SqlAlchemyRewardsUnitOfWork
 from rewards_service.application.commands import CreatePromotion
-from rewards_service.application.services import ClaimService, CreditReconciliation
+from rewards_service.application.services import CreditReconciliation
 from rewards_service.container import Container
 from rewards_service.domain.exceptions import WalletUnavailable
 from rewards_service.domain.model import PlayerPromotionStatus, PromotionType
@@ -95,11 +95,8 @@ def test_a_credit_whose_claim_rolled_back_is_recorded_from_the_wallet(
     server = start_wallet(redeem_container, port)
     wallet = gateway(port, token_endpoint)
     try:
-        failing = ClaimService(
-            lambda: CommitFails(core.database(), core.schemas()),
-            wallet,
-            core.clock(),
-            rewards_container.credit_notes(),
+        failing = rewards_container.claim_service(
+            uow=lambda: CommitFails(core.database(), core.schemas()), wallet=wallet
         )
         with pytest.raises(RuntimeError):
             failing.claim(player, promotion)
@@ -138,12 +135,9 @@ def test_a_claim_the_wallet_never_recorded_stays_claimable(
     rewards_container, redeem_container, token_endpoint, held
 ):
     player, promotion = held
-    core = rewards_container.core
     port = free_port()
     down = gateway(port, token_endpoint, deadline_seconds=0.2, total_seconds=1.0)
-    claims = ClaimService(
-        rewards_container.uow, down, core.clock(), rewards_container.credit_notes()
-    )
+    claims = rewards_container.claim_service(wallet=down)
     with pytest.raises(WalletUnavailable):
         claims.claim(player, promotion)
     down.close()
@@ -156,9 +150,7 @@ def test_a_claim_the_wallet_never_recorded_stays_claimable(
         assert (result.not_credited, result.claim_recorded) == ([key], [])
         assert notes(rewards_container) == []
         assert tuple(assignment_row(rewards_container, player)) == ("ASSIGNED", 0)
-        claimed = ClaimService(
-            rewards_container.uow, wallet, core.clock(), rewards_container.credit_notes()
-        ).claim(player, promotion)
+        claimed = rewards_container.claim_service(wallet=wallet).claim(player, promotion)
         assert claimed.assignment.status is PlayerPromotionStatus.CLAIMED
         assert notes(rewards_container) == []
         assert len(credits(redeem_container, player)) == 1

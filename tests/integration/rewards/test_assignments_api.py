@@ -200,7 +200,6 @@ def test_assigning_a_promotion_while_its_holder_claims_it_does_not_deadlock(
     # the promotion's share lock and waited on that updated assignment: a deadlock, with the
     # wallet's credit already made for a claim that was then rolled back.
     from rewards_service.adapters.persistence.unit_of_work import SqlAlchemyRewardsUnitOfWork
-    from rewards_service.application.services import ClaimService
     from shared.domain.principal import Principal, Role
     from tests.unit.rewards.fakes import FakeWallet
 
@@ -223,11 +222,8 @@ def test_assigning_a_promotion_while_its_holder_claims_it_does_not_deadlock(
             self.promotions.count_claim = paused  # type: ignore[method-assign]
 
     wallet = FakeWallet()
-    claims = ClaimService(
-        lambda: PausesBeforeCounting(core.database(), core.schemas()),
-        wallet,
-        core.clock(),
-        rewards_container.credit_notes(),
+    claims = rewards_container.claim_service(
+        uow=lambda: PausesBeforeCounting(core.database(), core.schemas()), wallet=wallet
     )
     outcome: dict[str, Any] = {}
 
@@ -268,7 +264,6 @@ def test_a_deactivation_waits_for_the_claims_in_flight_and_none_is_recorded_afte
     client: ApiClient, staff: dict[str, str], rewards_container: Container
 ) -> None:
     from rewards_service.application.commands import RevisePromotion
-    from rewards_service.application.services import ClaimService
     from rewards_service.domain.exceptions import PromotionNotClaimable
 
     promotion = create_promotion(client, staff)  # no maxClaims: claims lock nothing else
@@ -282,10 +277,7 @@ def test_a_deactivation_waits_for_the_claims_in_flight_and_none_is_recorded_afte
             go_on.wait(30)
             return super().credit_bonus(*args, **kwargs)
 
-    core = rewards_container.core
-    claims = ClaimService(
-        rewards_container.uow, SlowWallet(), core.clock(), rewards_container.credit_notes()
-    )
+    claims = rewards_container.claim_service(wallet=SlowWallet())
     outcome: dict[str, Any] = {}
 
     def run(name: str, call: Any) -> threading.Thread:
@@ -323,17 +315,10 @@ def test_concurrent_claims_of_a_promotion_with_a_total_limit_all_go_through(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from rewards_service.application.services import ClaimService
-
     promotion = create_promotion(client, staff, maxClaims=1000, maxClaimsPerPlayer=10)
     players = add_players(rewards_container, 6)
     assert assign(client, staff, promotion["id"], players).status_code == 200
-    claims = ClaimService(
-        rewards_container.uow,
-        FakeWallet(),
-        rewards_container.core.clock(),
-        rewards_container.credit_notes(),
-    )
+    claims = rewards_container.claim_service(wallet=FakeWallet())
     start = threading.Barrier(len(players))
     failures: list[str] = []
 
@@ -361,7 +346,6 @@ def test_a_deactivation_is_not_starved_by_a_stream_of_claims(
     import time
 
     from rewards_service.application.commands import RevisePromotion
-    from rewards_service.application.services import ClaimService
 
     class SlowWallet(FakeWallet):
         def credit_bonus(self, *args: Any, **kwargs: Any) -> Any:
@@ -371,12 +355,7 @@ def test_a_deactivation_is_not_starved_by_a_stream_of_claims(
     promotion = create_promotion(client, staff, maxClaimsPerPlayer=100)
     players = add_players(rewards_container, 4)
     assert assign(client, staff, promotion["id"], players).status_code == 200
-    claims = ClaimService(
-        rewards_container.uow,
-        SlowWallet(),
-        rewards_container.core.clock(),
-        rewards_container.credit_notes(),
-    )
+    claims = rewards_container.claim_service(wallet=SlowWallet())
     stop = threading.Event()
 
     def run(player: str, delay: float) -> None:

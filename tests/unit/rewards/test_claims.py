@@ -59,10 +59,16 @@ def promotions(store: Store, clock: FixedClock) -> PromotionService:
 
 @pytest.fixture
 def claims(store: Store, clock: FixedClock, wallet: FakeWallet) -> ClaimService:
+    return claim_service(store, wallet, clock)
+
+
+def claim_service(
+    store: Store, wallet: FakeWallet, clock: FixedClock | None = None
+) -> ClaimService:
     return ClaimService(
         uow=lambda: FakeUnitOfWork(store),
         wallet=wallet,
-        clock=clock,
+        clock=clock or FixedClock(NOW),
         notes=FakeCreditNotes(store),
     )
 
@@ -154,9 +160,7 @@ def test_a_claim_rolled_back_after_the_wallet_credited_it_is_recorded_later(stor
     player, promotion = held(store, promotions)
     wallet = LosesAnswers()
     with pytest.raises(WalletUnavailable):
-        ClaimService(
-            lambda: FakeUnitOfWork(store), wallet, FixedClock(NOW), FakeCreditNotes(store)
-        ).claim(player, promotion)
+        claim_service(store, wallet).claim(player, promotion)
     [assignment] = store.assignments.values()
     key = f"{assignment.id}:1"
     assert assignment.claim_count == 0
@@ -209,15 +213,11 @@ def test_a_claim_made_again_after_a_lost_answer_settles_its_note(store, promotio
     player, promotion = held(store, promotions)
     lossy = LosesAnswers()
     with pytest.raises(WalletUnavailable):
-        ClaimService(
-            lambda: FakeUnitOfWork(store), lossy, FixedClock(NOW), FakeCreditNotes(store)
-        ).claim(player, promotion)
+        claim_service(store, lossy).claim(player, promotion)
     answering = FakeWallet()  # the same wallet, answering this time
     answering.credits.update(lossy.credits)
     answering.credited_at.update(lossy.credited_at)
-    again = ClaimService(
-        lambda: FakeUnitOfWork(store), answering, FixedClock(NOW), FakeCreditNotes(store)
-    )
+    again = claim_service(store, answering)
     credit = again.claim(player, promotion).credit
     assert credit is not None
     assert credit.replayed
