@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """A business rule refused the operation. ``message`` is shown to the caller as is."""
 
     default_message = "The operation was refused."
+    #: structured facts for the caller (e.g. which ids were refused), shown beside the message
+    details: Any = None
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message

@@ -66,9 +66,9 @@ def _refusal(client: bool, roles: frozenset[Role], scopes: frozenset[str]) -> Pe
         refused.message = (
             f"This needs a client token with one of the scopes: {' '.join(sorted(scopes))}."
         )
-        refused.details = {"requiredScopes": sorted(scopes)}  # type: ignore[attr-defined]
+        refused.details = {"requiredScopes": sorted(scopes)}
     elif not client and roles:
-        refused.details = {"requiredRoles": sorted(r.value for r in roles)}  # type: ignore[attr-defined]
+        refused.details = {"requiredRoles": sorted(r.value for r in roles)}
     return refused
 
 

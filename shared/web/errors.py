@@ -151,8 +151,7 @@ def register_error_handlers(app: Flask, error_map: ErrorMap) -> None:
             return error_response(500, CommonErrorCode.INTERNAL_ERROR, "Internal server error.")
         headers = getattr(exc, "headers", None)
         # A fact may carry structured details (e.g. which ids were refused) for the envelope.
-        details = getattr(exc, "details", None)
-        return error_response(spec.status, spec.code, exc.message, details, headers=headers)
+        return error_response(spec.status, spec.code, exc.message, exc.details, headers=headers)
 
     @app.errorhandler(HttpError)
     def _http_error(exc: HttpError) -> Response:
