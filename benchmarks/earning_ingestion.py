@@ -31,15 +31,12 @@ from sqlalchemy import create_engine, text
 
 from benchmarks.earning_support import (
     ConfirmationCounter,
-    CpuMeter,
     bulk_producer,
-    children_of,
     events_for,
-    pids_with,
     produce_all,
     register_players,
 )
-from benchmarks.support import BenchPlatform, embedded_platform
+from benchmarks.support import BenchPlatform, CpuMeter, embedded_platform, pids_with
 from embedded.services import SERVICES, start_worker
 from shared.persistence.database import normalise_url
 
@@ -146,10 +143,11 @@ def main() -> None:
         meter = CpuMeter(
             {
                 "rewards worker": lambda: workers,
-                "PostgreSQL": lambda: postmaster + [c for p in postmaster for c in children_of(p)],
+                "PostgreSQL": lambda: postmaster,
                 "broker": lambda: broker,
                 "load generator": lambda: [os.getpid()],
-            }
+            },
+            alone=["load generator"],
         )
         load_before = os.getloadavg()[0]
         try:

@@ -4,14 +4,12 @@ that counts REWARD_CONFIRMED records as they arrive."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -185,66 +183,3 @@ class ConfirmationCounter:
         self._stop.set()
         self._thread.join(5)
         self._consumer.close()
-
-
-class CpuMeter:
-    """CPU seconds used by groups of this machine's processes between two readings (Linux
-    ``/proc``): what a run costs, whatever else shares the machine. Each group lists its
-    processes anew at every reading (database backends come and go); a process that appeared
-    meanwhile counts from zero."""
-
-    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
-        self._groups = groups
-        self._tick = os.sysconf("SC_CLK_TCK")
-        self._start = self._read()
-
-    def _pid_seconds(self, pid: int) -> float:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / self._tick
-
-    def _read(self) -> dict[str, dict[int, float]]:
-        return {
-            name: {pid: self._pid_seconds(pid) for pid in pids()}
-            for name, pids in self._groups.items()
-        }
-
-    def used(self) -> dict[str, float]:
-        now = self._read()
-        return {
-            name: sum(
-                seconds - self._start[name].get(pid, 0.0) for pid, seconds in now[name].items()
-            )
-            for name in now
-        }
-
-
-def children_of(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            found.append(int(entry.name))
-    return found
-
-
-def pids_with(fragment: str) -> list[int]:
-    """Processes whose command line contains ``fragment`` (e.g. a data directory)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if fragment in command:
-            found.append(int(entry.name))
-    return found

@@ -33,14 +33,20 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import requests
 from confluent_kafka import Producer
 from sqlalchemy import Engine, create_engine, text
 
-from benchmarks.support import BenchPlatform, WrkResult, embedded_platform, wrk
+from benchmarks.support import (
+    BenchPlatform,
+    CpuMeter,
+    WrkResult,
+    embedded_platform,
+    platform_cpu_groups,
+    wrk,
+)
 from embedded.services import SERVICES, run_manage
 from shared.persistence.database import normalise_url
 
@@ -88,62 +94,15 @@ class RunResult:
     rejected: dict[str, int] = field(default_factory=dict)
 
 
-def _process_table() -> dict[int, tuple[int, float]]:
-    """pid → (parent pid, user + system CPU seconds) of every process (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    table: dict[int, tuple[int, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
-    return table
+def cpu_meter(platform: BenchPlatform) -> CpuMeter:
+    """What to measure: the redeem web and worker, PostgreSQL, the broker (wrk apart)."""
+    groups = platform_cpu_groups(platform, {"web": "redeem-web", "worker": "redeem-worker"})
+    return CpuMeter({part: groups[part] for part in ("web", "worker", "PostgreSQL", "broker")})
 
 
-def tree_cpu(roots: list[int]) -> float:
-    """CPU seconds of ``roots`` and their live descendants."""
-    table = _process_table()
-    children: dict[int, list[int]] = {}
-    for pid, (parent, _) in table.items():
-        children.setdefault(parent, []).append(pid)
-    total, stack, seen = 0.0, list(roots), set()
-    while stack:
-        pid = stack.pop()
-        if pid in seen or pid not in table:
-            continue
-        seen.add(pid)
-        total += table[pid][1]
-        stack.extend(children.get(pid, []))
-    return total
-
-
-def cpu_meters(platform: BenchPlatform) -> dict[str, Callable[[], float]]:
-    """What to measure: the redeem web and worker, PostgreSQL, the broker, wrk (our children)."""
-    processes = {p.name: p.pid for p in platform.cluster.processes}
-    postmaster = int((platform.workdir / "pg" / "postmaster.pid").read_text().split()[0])
-    broker_port = platform.servers["kafka"].rsplit(":", 1)[1]
-    broker = [
-        pid
-        for pid in _process_table()
-        if f"127.0.0.1:{broker_port}" in _cmdline(pid) and "broker" in _cmdline(pid)
-    ]
-    return {
-        "web": lambda: tree_cpu([processes["redeem-web"]]),
-        "worker": lambda: tree_cpu([processes["redeem-worker"]]),
-        "postgres": lambda: tree_cpu([postmaster]),
-        "kafka": lambda: tree_cpu(broker),
-        "wrk": lambda: os.times().children_user + os.times().children_system,
-    }
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
+def children_cpu() -> float:
+    """CPU seconds of our finished children (wrk)."""
+    return os.times().children_user + os.times().children_system
 
 
 def say(message: str) -> None:
@@ -219,8 +178,7 @@ def timed_until(
     platform: BenchPlatform, done: Callable[[], bool], start: Callable[[], None]
 ) -> tuple[float, dict[str, float]]:
     """Run ``start``, then wait for ``done``: the seconds it took and the CPU each part spent."""
-    meters = cpu_meters(platform)
-    before = {part: meter() for part, meter in meters.items()}
+    meter = cpu_meter(platform)
     began = time.monotonic()
     start()
     deadline = began + 600
@@ -229,7 +187,7 @@ def timed_until(
             raise SystemExit("the consumer did not catch up in 10 minutes")
         time.sleep(0.05)
     elapsed = time.monotonic() - began
-    return elapsed, {part: meter() - before[part] for part, meter in meters.items()}
+    return elapsed, meter.used()
 
 
 def measure_awards(platform: BenchPlatform, engine: Engine, count: int) -> ConsumerRun:
@@ -364,11 +322,11 @@ def measure(
     }
     url = f"{platform.url('redeem')}/api/v1/redemptions"
     say(f"[{name}] wrk: {args.connections} connections, {args.duration}s")
-    meters = cpu_meters(platform)
-    before = {part: meter() for part, meter in meters.items()}
+    meter = cpu_meter(platform)
+    wrk_before = children_cpu()
     result = wrk(url, args.duration, args.connections, threads=2, script=script)
     wait_decided(engine, run)
-    spent = {part: meter() - before[part] for part, meter in meters.items()}
+    spent = {**meter.used(), "wrk": children_cpu() - wrk_before}
     with engine.connect() as connection:
         stats = connection.execute(
             text(

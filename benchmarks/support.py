@@ -1,16 +1,18 @@
-"""Shared by the benchmarks: a throw-away embedded platform, and wrk for HTTP load."""
+"""Shared by the benchmarks: a throw-away embedded platform, wrk for HTTP load, and the CPU that
+each group of processes spends (Linux ``/proc``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,6 +165,115 @@ def machine_busy_seconds() -> float:
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def process_table() -> dict[int, tuple[int, float]]:
+    """pid → (parent pid, user + system CPU seconds) of every process on the machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    table: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    return table
+
+
+def process_trees(roots: Iterable[int], table: dict[int, tuple[int, float]]) -> set[int]:
+    """``roots`` still alive and all their descendants (a server's workers, a database's
+    backends)."""
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    found: set[int] = set()
+    stack = list(roots)
+    while stack:
+        pid = stack.pop()
+        if pid in found or pid not in table:
+            continue
+        found.add(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+def tree_cpu(roots: Iterable[int]) -> float:
+    """CPU seconds of ``roots`` and their live descendants."""
+    table = process_table()
+    return sum(table[pid][1] for pid in process_trees(roots, table))
+
+
+def pids_with(fragment: str) -> list[int]:
+    """Processes whose command line contains ``fragment`` (e.g. a data directory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if fragment in command:
+            found.append(int(entry.name))
+    return found
+
+
+class CpuMeter:
+    """CPU seconds spent by groups of process trees between two readings: what a run costs,
+    whatever else shares the machine. Each group names its root processes; the trees are listed
+    anew at every reading (database backends come and go), and a process that appeared meanwhile
+    counts from zero. Groups named in ``alone`` count their processes without descendants (the
+    load generator, whose children are the platform itself)."""
+
+    def __init__(
+        self, groups: dict[str, Callable[[], Iterable[int]]], alone: Iterable[str] = ()
+    ) -> None:
+        self._groups = groups
+        self._alone = set(alone)
+        self._start = self._read()
+
+    def _read(self) -> dict[str, dict[int, float]]:
+        table = process_table()
+        read: dict[str, dict[int, float]] = {}
+        for name, roots in self._groups.items():
+            pids = (
+                [pid for pid in roots() if pid in table]
+                if name in self._alone
+                else process_trees(roots(), table)
+            )
+            read[name] = {pid: table[pid][1] for pid in pids}
+        return read
+
+    def restart(self) -> None:
+        """Count from now."""
+        self._start = self._read()
+
+    def used(self) -> dict[str, float]:
+        now = self._read()
+        return {
+            name: sum(seconds - self._start[name].get(pid, 0.0) for pid, seconds in pids.items())
+            for name, pids in now.items()
+        }
+
+
+def platform_cpu_groups(
+    platform: BenchPlatform, processes: dict[str, str]
+) -> dict[str, Callable[[], list[int]]]:
+    """Groups for a :class:`CpuMeter` of the platform's servers plus ``processes`` (label →
+    process name in the cluster, e.g. ``{"rewards web": "rewards-web"}``; a prefix takes every
+    replica): PostgreSQL, Redis and the broker, each with its children."""
+    cluster = {p.name: p.pid for p in platform.cluster.processes}
+    postgres = pids_with(f"{platform.workdir}/pg")
+    redis = pids_with(f"{platform.workdir}/redis")
+    broker = pids_with(f"tcp://{platform.servers['kafka']}")
+    fixed = {
+        label: [pid for process, pid in cluster.items() if process.startswith(name)]
+        for label, name in processes.items()
+    }
+    fixed.update({"PostgreSQL": postgres, "Redis": redis, "broker": broker})
+    return {label: functools.partial(list, pids) for label, pids in fixed.items()}
 
 
 class KeepAliveClient:

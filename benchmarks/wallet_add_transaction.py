@@ -36,7 +36,7 @@ from typing import Any
 import grpc
 import requests
 
-from benchmarks.support import machine_busy_seconds
+from benchmarks.support import machine_busy_seconds, tree_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,33 +48,12 @@ class Target:
     server_pid: int | None = None
 
 
-def _process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (Linux), e.g. the processes of a multi-process server."""
-    tree = [pid]
-    for member in tree:
-        try:
-            children = Path(f"/proc/{member}/task/{member}/children").read_text().split()
-        except OSError:
-            continue
-        tree.extend(int(child) for child in children)
-    return tree
-
-
 def cpu_seconds(pid: int | None) -> float | None:
     """User + system CPU time of a local process and its children (Linux), to report server
     CPU per call."""
-    if pid is None:
+    if pid is None or not Path(f"/proc/{pid}").exists():
         return None
-    total = 0.0
-    for member in _process_tree(pid):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            if member == pid:
-                return None
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return tree_cpu([pid])
 
 
 def start_standalone(stack: ExitStack, profile: str, server_processes: int) -> Target:
