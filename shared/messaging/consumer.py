@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from shared.application.events import IntegrationEvent, dead_letter_headers
@@ -31,10 +31,13 @@ from shared.observability.metrics import CONSUMER_LAG, EVENTS_CONSUMED
 # A dead letter always fits under the producer's 1 MB message limit, whatever a producer with a
 # higher limit managed to publish: a record the dead-letter topic refused would stop the
 # partition (the consumer would fail on it at every restart). What is cut is noted in
-# ``dlq-truncated-from`` (the original value's size).
+# ``dlq-truncated-from`` (the original value's size) and ``dlq-headers-dropped`` (how many of
+# the original headers were left out). At most 32 * (256 + 4096) bytes of headers, 512 KiB of
+# value, 1 KiB of key and our own headers: well under 1 MB.
 MAX_DEAD_LETTER_VALUE_BYTES = 512 * 1024
 MAX_DEAD_LETTER_KEY_BYTES = 1024
 MAX_DEAD_LETTER_HEADER_BYTES = 4096
+MAX_DEAD_LETTER_HEADER_NAME_BYTES = 256
 MAX_DEAD_LETTER_HEADERS = 32
 
 log = get_logger(__name__)
@@ -391,6 +394,51 @@ class ConsumerRunner:
         detail: str,
     ) -> None:
         group = self._settings.group_id
+        ours = dead_letter_headers(
+            reason=reason,
+            detail=detail,
+            topic=topic,
+            group=group,
+            failed_at=datetime.now(UTC),
+            partition=partition,
+            offset=offset,
+        )
+        if value is not None and len(value) > MAX_DEAD_LETTER_VALUE_BYTES:
+            ours["dlq-truncated-from"] = str(len(value))
+            value = value[:MAX_DEAD_LETTER_VALUE_BYTES]
+        original = [(name, text) for name, text in headers.items() if name not in ours]
+        if len(original) > MAX_DEAD_LETTER_HEADERS:
+            ours["dlq-headers-dropped"] = str(len(original) - MAX_DEAD_LETTER_HEADERS)
+        own: list[tuple[str, str | bytes | None]] = [(k, v.encode()) for k, v in ours.items()]
+        kept: list[tuple[str, str | bytes | None]] = [
+            (
+                _cut(name, MAX_DEAD_LETTER_HEADER_NAME_BYTES),
+                text.encode()[:MAX_DEAD_LETTER_HEADER_BYTES],
+            )
+            for name, text in original[:MAX_DEAD_LETTER_HEADERS]
+        ]
+        dead_topic = f"{topic}.dlq"
+        key = key[:MAX_DEAD_LETTER_KEY_BYTES] if key is not None else None
+        try:
+            self._dlq.produce(
+                dead_topic,
+                key=key,
+                value=value,
+                headers=kept + own,
+                on_delivery=self._dead_letter_delivered,
+            )
+        except KafkaException as exc:
+            # Refused before it left (too large for this producer's settings, say): the reason
+            # and the coordinates still go, so the record can be found on its own topic.
+            log.error("dead_letter_stubbed", topic=topic, offset=offset, error=str(exc))
+            self._dlq.produce(
+                dead_topic,
+                key=key,
+                value=None,
+                headers=[*own, ("dlq-stub", f"the record did not fit: {exc}"[:500].encode())],
+                on_delivery=self._dead_letter_delivered,
+            )
+        self._dlq.poll(0)
         log.warning(
             "event_dead_lettered",
             group=group,
@@ -400,34 +448,6 @@ class ConsumerRunner:
             reason=reason,
             detail=detail[:500],
         )
-        headers.update(
-            dead_letter_headers(
-                reason=reason,
-                detail=detail,
-                topic=topic,
-                group=group,
-                failed_at=datetime.now(UTC),
-                partition=partition,
-                offset=offset,
-            )
-        )
-        if value is not None and len(value) > MAX_DEAD_LETTER_VALUE_BYTES:
-            headers["dlq-truncated-from"] = str(len(value))
-            value = value[:MAX_DEAD_LETTER_VALUE_BYTES]
-        original = [(k, v) for k, v in headers.items() if not k.startswith("dlq-")]
-        ours = [(k, v) for k, v in headers.items() if k.startswith("dlq-")]
-        encoded: list[tuple[str, str | bytes | None]] = [
-            (k, v.encode()[:MAX_DEAD_LETTER_HEADER_BYTES])
-            for k, v in original[:MAX_DEAD_LETTER_HEADERS] + ours
-        ]
-        self._dlq.produce(
-            f"{topic}.dlq",
-            key=key[:MAX_DEAD_LETTER_KEY_BYTES] if key is not None else None,
-            value=value,
-            headers=encoded,
-            on_delivery=self._dead_letter_delivered,
-        )
-        self._dlq.poll(0)
         EVENTS_CONSUMED.labels(group, topic, "dead_lettered").inc()
 
     def _dead_letter_delivered(self, error: KafkaError | None, _message: Message) -> None:
@@ -453,6 +473,11 @@ class ConsumerRunner:
 def _coordinates(message: Message) -> tuple[str, int, int]:
     """Topic, partition and offset of a record that was delivered (never None then)."""
     return str(message.topic()), int(message.partition() or 0), int(message.offset() or 0)
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8 (never inside a character)."""
+    return text.encode()[:limit].decode("utf-8", "ignore")
 
 
 def decode_headers(raw: Any) -> dict[str, str]:

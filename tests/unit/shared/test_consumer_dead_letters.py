@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, Message, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from shared.messaging.consumer import (
     ConsumerRunner,
@@ -92,3 +92,56 @@ def test_the_batch_is_committed_once_its_dead_letters_are_in() -> None:
     broker.refuse = None
     consumer_runner.process(consumer, [not_json(8)])  # type: ignore[arg-type]
     assert consumer.offsets[-1].offset == 9
+
+
+class RecordingBroker(DeadLetterBroker):
+    """Keeps what it is given; refuses locally, as librdkafka does, a record over ``limit``."""
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        super().__init__()
+        self.limit = limit
+        self.records: list[dict[str, Any]] = []
+
+    def produce(self, topic: str, *, on_delivery: Callable[..., None], **record: Any) -> None:
+        size = len(record.get("value") or b"") + len(record.get("key") or b"")
+        size += sum(len(name.encode()) + len(value or b"") for name, value in record["headers"])
+        if size > self.limit:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+        self.records.append(record)
+        super().produce(topic, on_delivery=on_delivery)
+
+
+def hostile(offset: int, headers: list[tuple[str, str | bytes | None]]) -> Message:
+    return Message(
+        topic="reward-events", partition=0, offset=offset, value=b"{not json", headers=headers
+    )
+
+
+def test_a_dead_letter_fits_whatever_the_original_headers() -> None:
+    broker = RecordingBroker()
+    consumer = Committed()
+    huge_name: list[tuple[str, str | bytes | None]] = [("n" * 1_000_500, b"v")]
+    many_ours: list[tuple[str, str | bytes | None]] = [
+        (f"dlq-{n}", b"x" * 4096) for n in range(300)
+    ]
+    records = [hostile(3, huge_name), hostile(4, many_ours)]
+    runner(broker).process(consumer, records)  # type: ignore[arg-type]
+    assert [tp.offset for tp in consumer.offsets] == [5]  # the partition moves on
+    first, second = (dict(r["headers"]) for r in broker.records)
+    assert first["dlq-reason"] == b"invalid_json"
+    assert max(len(name.encode()) for name in first) <= 256
+    assert second["dlq-headers-dropped"] == b"268"
+    assert len(second) <= 32 + 10
+
+
+def test_a_dead_letter_the_producer_refuses_is_sent_as_a_stub() -> None:
+    broker = RecordingBroker(limit=10_000)
+    consumer = Committed()
+    too_big = Message(topic="reward-events", partition=0, offset=4, value=b"{" * 20_000)
+    runner(broker).process(consumer, [too_big])  # type: ignore[arg-type]
+    stub = dict(broker.records[-1]["headers"])
+    assert broker.records[-1]["value"] is None
+    assert stub["dlq-reason"] == b"invalid_json"
+    assert b"did not fit" in stub["dlq-stub"]
+    assert stub["dlq-original-offset"] == b"4"
+    assert [tp.offset for tp in consumer.offsets] == [5]
