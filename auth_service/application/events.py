@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from auth_service.domain.model import CLOCK_SKEW_MARGIN, PartnerClient, User
@@ -56,7 +56,13 @@ def client_status_changed(client: PartnerClient, changed_by: str | None) -> Inte
     }
     if changed_by:
         data["changedBy"] = changed_by
-    return IntegrationEvent(event_type="USER_STATUS_CHANGED", user_id=client.client_id, data=data)
+    return IntegrationEvent(
+        event_type="USER_STATUS_CHANGED",
+        user_id=client.client_id,
+        data=data,
+        # When it changed: services apply an account's changes in this order (ADR 0015).
+        occurred_at=client.updated_at or datetime.now(UTC),
+    )
 
 
 def tokens_revoked(

@@ -97,7 +97,7 @@ def user_claims(user: User) -> dict[str, Any]:
     return {"role": user.role.value}
 
 
-def after_commit(action: Callable[[], None], deferred: str, account: str) -> None:
+def after_commit(action: Callable[[], object], deferred: str, account: str) -> None:
     """Apply a committed change of ``account`` to this service's Redis at once (the other
     services follow its event). Should Redis fail now, the change still stands: log
     ``deferred`` and carry on — the worker applies it when it reads the event back
@@ -222,7 +222,7 @@ class AccountService:
         # Our own refusal is immediate; the other services follow the event within seconds.
         inactive = status is UserStatus.INACTIVE
         after_commit(
-            lambda: self._inactive_users.mark(user.id, inactive),
+            lambda: self._inactive_users.mark(user.id, inactive, as_of=user.updated_at),
             "status_deferred_to_worker",
             user.id,
         )
@@ -624,7 +624,9 @@ class ClientService:
             if changed.status is not client.status:
                 inactive = not changed.is_active
                 after_commit(
-                    lambda: accounts.mark(account, inactive), "status_deferred_to_worker", account
+                    lambda: accounts.mark(account, inactive, as_of=changed.updated_at),
+                    "status_deferred_to_worker",
+                    account,
                 )
             after_commit(
                 lambda: accounts.announce_change(account), "client_change_not_announced", account

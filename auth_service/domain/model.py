@@ -59,6 +59,15 @@ class UserStatus(StrEnum):
     INACTIVE = "INACTIVE"
 
 
+def after(previous: datetime | None, now: datetime) -> datetime:
+    """``now``, or a millisecond (the events' precision) after ``previous`` when ``now`` is not
+    later: an account's changes keep their order whatever the clocks of the processes making
+    them."""
+    if previous is None or now >= previous + timedelta(milliseconds=1):
+        return now
+    return previous + timedelta(milliseconds=1)
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: str
@@ -102,7 +111,10 @@ class User:
             raise AccountInactive()
 
     def with_status(self, status: UserStatus, now: datetime) -> User:
-        return replace(self, status=status, updated_at=now)
+        """The account in ``status`` from ``now`` — or just after its last change, should this
+        process's clock be behind the one that made it: services apply an account's status
+        changes in the order of these times and ignore an older one replayed (ADR 0015)."""
+        return replace(self, status=status, updated_at=after(self.updated_at, now))
 
     def with_password_hash(self, password_hash: str, now: datetime) -> User:
         return replace(self, password_hash=password_hash, updated_at=now)
@@ -211,6 +223,7 @@ class PartnerClient:
         return None
 
     def disabled(self, now: datetime, actor: str | None = None) -> PartnerClient:
+        now = after(self.updated_at, now)
         return replace(
             self, status=ClientStatus.DISABLED, disabled_at=now, updated_at=now, updated_by=actor
         )
@@ -221,7 +234,11 @@ class PartnerClient:
         if self.is_active:
             return self
         return replace(
-            self, status=ClientStatus.ACTIVE, disabled_at=None, updated_at=now, updated_by=actor
+            self,
+            status=ClientStatus.ACTIVE,
+            disabled_at=None,
+            updated_at=after(self.updated_at, now),
+            updated_by=actor,
         )
 
     def with_secret(

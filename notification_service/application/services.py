@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from notification_service.application.live import REVOCATION_CLOSE_REASON, CloseCode, LiveMessage
 from notification_service.application.ports import LiveChannel
@@ -146,9 +147,12 @@ class AccountStatusService:
         self._inactive_users = inactive_users
         self._live = live
 
-    def apply(self, user_id: str, status: AccountStatus) -> None:
+    def apply(self, user_id: str, status: AccountStatus, as_of: datetime | None = None) -> None:
+        """``as_of``: when the change was made; an older one than the last applied (a replayed
+        event) changes nothing."""
         inactive = status is AccountStatus.INACTIVE
-        self._inactive_users.mark(user_id, inactive)
+        if not self._inactive_users.mark(user_id, inactive, as_of):
+            return
         if inactive:
             # Unlike a notification push this must happen: a failure retries the event.
             self._live.publish(

@@ -68,4 +68,6 @@ class UserStatusHandler(EventHandler):
                 account_status = AccountStatus(str(status))
             except ValueError as exc:
                 raise RejectEvent("unknown_status", f"unknown account status {status!r}") from exc
-            self._service.apply(status_account(inbound.event), account_status)
+            self._service.apply(
+                status_account(inbound.event), account_status, as_of=inbound.event.occurred_at
+            )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection
+from datetime import datetime
 
 from shared.application.events import TokenRevocation
 from shared.errors import CommonErrorCode
@@ -18,7 +19,12 @@ class InactiveUsers(ABC):
     def is_inactive(self, user_id: str) -> bool: ...
 
     @abstractmethod
-    def mark(self, user_id: str, inactive: bool) -> None: ...
+    def mark(self, user_id: str, inactive: bool, as_of: datetime | None = None) -> bool:
+        """Refuse (or accept again) every token of the account. With ``as_of`` (when the change
+        was made, a ``USER_STATUS_CHANGED``'s ``occurredAt``) a change older than the last one
+        applied to the account is ignored — a replayed event must not undo a later change;
+        without it the change is applied whatever came before (the state read from auth's
+        database). Whether it was applied."""
 
     @abstractmethod
     def tokens_revoked(self, account: str, issued_at: int) -> bool:

@@ -25,8 +25,9 @@ def revocation_of(inbound: InboundEvent) -> TokenRevocation:
 class AccountStatusChanges(EventHandler):
     """USER_STATUS_CHANGED → refuse (or accept again) every token of the account here within
     seconds; TOKENS_REVOKED → refuse its tokens issued before the revocation (ADR 0015, 0021).
-    Both are idempotent (a revocation never moves back), and one account's events share a
-    partition, so they are applied in the order they were made."""
+    Both are idempotent (a revocation never moves back; a status change older than the last one
+    applied is ignored, so a replayed record cannot undo a later change), and one account's
+    events share a partition, so they are applied in the order they were made."""
 
     event_types = frozenset({USER_STATUS_CHANGED, TOKENS_REVOKED})
 
@@ -38,7 +39,8 @@ class AccountStatusChanges(EventHandler):
         for inbound in events:
             event = inbound.event
             if event.event_type != TOKENS_REVOKED:
-                self._accounts.mark(status_account(event), event.data.get("status") == "INACTIVE")
+                inactive = event.data.get("status") == "INACTIVE"
+                self._accounts.mark(status_account(event), inactive, as_of=event.occurred_at)
                 continue
             try:
                 self._accounts.apply(revocation_of(inbound))

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from redis import Redis
 from redis.client import PubSub
@@ -37,10 +38,30 @@ return 1
 """
 
 
+#: Apply a status change unless an account's later one was applied already (a replayed event),
+#: remember its time, and announce it, at once.
+_MARK = """
+local last = redis.call('GET', KEYS[2])
+if last and tonumber(ARGV[1]) < tonumber(last) then
+  return 0
+end
+redis.call('SET', KEYS[2], ARGV[1])
+if ARGV[2] == '1' then
+  redis.call('SET', KEYS[1], '1')
+else
+  redis.call('DEL', KEYS[1])
+end
+redis.call('PUBLISH', ARGV[3], ARGV[2] .. ':' .. ARGV[4])
+return 1
+"""
+
+
 class RedisInactiveUsers(InactiveUsers):
     """One key per inactive user. No expiry: an account stays refused until reactivated.
     One key per revocation (``<revoked prefix><account>`` = ``<issued before>:<until>``, epoch
-    seconds), expiring at ``until``, when the tokens it refuses have expired.
+    seconds), expiring at ``until``, when the tokens it refuses have expired. One key per
+    account whose status changed (``<changed prefix><account>``: when, epoch milliseconds), so
+    that a replayed older change is ignored.
 
     Every change is also announced on a channel, in the same transaction (``1:<id>`` when the
     user became inactive, ``0:<id>`` when active again, ``r:<issued before>:<until>:<id>`` for a
@@ -54,14 +75,17 @@ class RedisInactiveUsers(InactiveUsers):
         redis: Redis,
         prefix: str = "user:inactive:",
         revoked_prefix: str = "user:tokens-revoked:",
+        changed_prefix: str = "user:status-changed-at:",
     ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._revoked_prefix = revoked_prefix
+        self._changed_prefix = changed_prefix
         database = redis.connection_pool.connection_kwargs.get("db", 0)
         # Pub/sub is server-wide, the flags are per database: one channel per database.
         self._channel = f"{prefix}changes:{database}"
         self._revoke = redis.register_script(_REVOKE)
+        self._mark = redis.register_script(_MARK)
 
     def subscribe(self) -> PubSub:
         """A subscription to the ids whose flag changed (its caller closes it)."""
@@ -84,7 +108,18 @@ class RedisInactiveUsers(InactiveUsers):
         start = len(self._prefix)
         return {key[start:] for key in self._redis.scan_iter(match=self._prefix + "*", count=1000)}
 
-    def mark(self, user_id: str, inactive: bool) -> None:
+    def mark(self, user_id: str, inactive: bool, as_of: datetime | None = None) -> bool:
+        if as_of is not None:
+            applied = self._mark(
+                keys=[self._prefix + user_id, self._changed_prefix + user_id],
+                args=[
+                    int(as_of.timestamp() * 1000),
+                    int(inactive),
+                    self._channel,
+                    user_id,
+                ],
+            )
+            return bool(applied)
         with self._redis.pipeline(transaction=True) as pipe:
             if inactive:
                 pipe.set(self._prefix + user_id, "1")
@@ -92,6 +127,7 @@ class RedisInactiveUsers(InactiveUsers):
                 pipe.delete(self._prefix + user_id)
             pipe.publish(self._channel, f"{int(inactive)}:{user_id}")
             pipe.execute()
+        return True
 
     def announce_change(self, account: str) -> None:
         # A bare id: mirrors re-read its flag and tell their listeners.
@@ -202,9 +238,11 @@ class MirroredInactiveUsers(InactiveUsers):
             return set(user_ids) & self._ids
         return self._store.inactive_among(user_ids)
 
-    def mark(self, user_id: str, inactive: bool) -> None:
-        self._store.mark(user_id, inactive)
+    def mark(self, user_id: str, inactive: bool, as_of: datetime | None = None) -> bool:
+        if not self._store.mark(user_id, inactive, as_of):
+            return False
         self._set(user_id, inactive)
+        return True
 
     def tokens_revoked(self, account: str, issued_at: int) -> bool:
         self._ensure_listening()

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -151,8 +152,9 @@ class SetOfInactiveUsers(RevocationsInMemory):
     def is_inactive(self, user_id: str) -> bool:
         return user_id in self.ids
 
-    def mark(self, user_id: str, inactive: bool) -> None:
+    def mark(self, user_id: str, inactive: bool, as_of: datetime | None = None) -> bool:
         (self.ids.add if inactive else self.ids.discard)(user_id)
+        return True
 
 
 class JwksServer:

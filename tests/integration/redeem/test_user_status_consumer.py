@@ -46,13 +46,24 @@ def test_a_deactivation_is_learnt_from_user_status_and_a_reactivation_undoes_it(
     token = signer.user_token(player)
     try:
         assert client.get("/api/v1/wallet/me", headers=bearer(token)).status_code == 200
-        produce(infra.kafka_bootstrap, "user-status", status_changed(player, "INACTIVE"), player)
+        deactivation = status_changed(player, "INACTIVE")
+        produce(infra.kafka_bootstrap, "user-status", deactivation, player)
         wait_until(lambda: inactive.is_inactive(player), timeout=30)
         refused = client.get("/api/v1/wallet/me", headers=bearer(token))
         assert refused.status_code == 401
         assert json_of(refused)["error"]["code"] == "ACCOUNT_INACTIVE"
+        time.sleep(0.01)  # the reactivation is a later change
         produce(infra.kafka_bootstrap, "user-status", status_changed(player, "ACTIVE"), player)
         wait_until(lambda: not inactive.is_inactive(player), timeout=30)
+        assert client.get("/api/v1/wallet/me", headers=bearer(token)).status_code == 200
+
+        # The deactivation's record read again (a dead letter replayed, an offset reset) does
+        # not undo the later reactivation; the marker behind it shows it was consumed.
+        marker = new_player()
+        produce(infra.kafka_bootstrap, "user-status", deactivation, player)
+        produce(infra.kafka_bootstrap, "user-status", status_changed(marker, "INACTIVE"), player)
+        wait_until(lambda: inactive.is_inactive(marker), timeout=30)
+        assert not inactive.is_inactive(player)
         assert client.get("/api/v1/wallet/me", headers=bearer(token)).status_code == 200
 
         # The password was changed: the token issued before is refused, a new one is not.

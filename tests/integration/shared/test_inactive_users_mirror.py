@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis import Redis
@@ -218,3 +219,32 @@ def test_listeners_hear_every_announced_change_and_each_reload(
     )
     assert follower.is_inactive(disabled)
     assert not follower.is_inactive(changed)
+
+
+def test_a_replayed_older_status_change_does_not_undo_a_later_one(
+    clients: tuple[Redis, Redis], mirrors: list[MirroredInactiveUsers]
+) -> None:
+    redis, _ = clients
+    maker, follower = mirror_of(redis, mirrors), mirror_of(redis, mirrors)
+    user = str(uuid.uuid4())
+    deactivated = datetime(2026, 12, 7, 20, 0, 0, tzinfo=UTC)
+    reactivated = deactivated + timedelta(minutes=5)
+    deactivated_again = reactivated + timedelta(milliseconds=1)
+
+    assert maker.mark(user, inactive=True, as_of=deactivated)
+    assert maker.mark(user, inactive=False, as_of=reactivated)
+    assert maker.mark(user, inactive=True, as_of=deactivated_again)
+    # The reactivation's record read again (a replayed dead letter, a reset offset).
+    assert not maker.mark(user, inactive=False, as_of=reactivated)
+    assert maker.is_inactive(user)
+    wait_until(lambda: follower.is_inactive(user), timeout=5)
+    time.sleep(0.2)
+    assert follower.is_inactive(user)
+    assert RedisInactiveUsers(redis).is_inactive(user)
+    # The same the other way round: an old deactivation does not lock a reactivated account.
+    assert maker.mark(user, inactive=False, as_of=deactivated_again + timedelta(seconds=1))
+    assert not maker.mark(user, inactive=True, as_of=deactivated)
+    assert not RedisInactiveUsers(redis).is_inactive(user)
+    # The state read from auth's database is applied whatever came before.
+    assert maker.mark(user, inactive=True)
+    assert RedisInactiveUsers(redis).is_inactive(user)

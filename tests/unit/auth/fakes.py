@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from auth_service.application.ports import (
@@ -234,8 +235,9 @@ class FakeInactiveUsers(RevocationsInMemory):
     def is_inactive(self, user_id: str) -> bool:
         return user_id in self.inactive
 
-    def mark(self, user_id: str, inactive: bool) -> None:
+    def mark(self, user_id: str, inactive: bool, as_of: datetime | None = None) -> bool:
         (self.inactive.add if inactive else self.inactive.discard)(user_id)
+        return True
 
 
 def deactivated(user: User) -> User:

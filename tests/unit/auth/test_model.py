@@ -211,3 +211,15 @@ def test_reset_codes_are_unambiguous_and_read_as_typed() -> None:
         assert set(code.replace("-", "")) <= set(RESET_CODE_ALPHABET)
     assert not set("01OIL") & set(RESET_CODE_ALPHABET)
     assert normalise_reset_code(" abcd-efgh ijkm ") == "ABCDEFGHIJKM"
+
+
+def test_status_changes_keep_their_order_whatever_the_clock() -> None:
+    # Services apply an account's status changes in the order of these times; a process whose
+    # clock is behind the one that made the last change must still date its change after it.
+    user = User.register("a@b.co", "h", Role.PLAYER, "", "", NOW)
+    deactivated = user.with_status(UserStatus.INACTIVE, NOW + timedelta(seconds=5))
+    reactivated = deactivated.with_status(UserStatus.ACTIVE, NOW)  # a clock 5 s behind
+    assert reactivated.updated_at == deactivated.updated_at + timedelta(milliseconds=1)
+    assert user.with_status(UserStatus.INACTIVE, NOW + timedelta(seconds=9)).updated_at == (
+        NOW + timedelta(seconds=9)
+    )

@@ -231,7 +231,7 @@ def test_a_client_changed_elsewhere_is_looked_up_afresh() -> None:
 
 
 class RedisGone(FakeInactiveUsers):
-    def mark(self, user_id: str, inactive: bool) -> None:
+    def mark(self, user_id: str, inactive: bool, as_of: datetime | None = None) -> bool:
         raise ConnectionError("redis is gone")
 
     def revoke_tokens(self, account: str, issued_before: int, until: int) -> None:

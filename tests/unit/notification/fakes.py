@@ -82,6 +82,7 @@ class InMemoryInactiveUsers(RevocationsInMemory):
     def __init__(self) -> None:
         super().__init__()
         self.inactive: set[str] = set()
+        self.changed_at: dict[str, datetime] = {}
         self.failing = False
 
     def is_inactive(self, user_id: str) -> bool:
@@ -89,11 +90,16 @@ class InMemoryInactiveUsers(RevocationsInMemory):
             raise ConnectionError("store down")
         return user_id in self.inactive
 
-    def mark(self, user_id: str, inactive: bool) -> None:
+    def mark(self, user_id: str, inactive: bool, as_of: datetime | None = None) -> bool:
+        if as_of is not None:
+            if as_of < self.changed_at.get(user_id, as_of):
+                return False
+            self.changed_at[user_id] = as_of
         if inactive:
             self.inactive.add(user_id)
         else:
             self.inactive.discard(user_id)
+        return True
 
 
 class RecordingTransport(SessionTransport):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -283,3 +283,16 @@ def test_a_deactivation_that_cannot_close_sockets_fails_so_it_is_retried(
         AccountStatusService(InMemoryInactiveUsers(), live).apply(
             "player-1", AccountStatus.INACTIVE
         )
+
+
+def test_a_replayed_older_deactivation_neither_refuses_nor_closes(
+    live: RecordingLiveChannel,
+) -> None:
+    inactive = InMemoryInactiveUsers()
+    service = AccountStatusService(inactive, live)
+    deactivated = datetime(2026, 12, 7, 20, 0, tzinfo=UTC)
+    service.apply("player-1", AccountStatus.INACTIVE, as_of=deactivated)
+    service.apply("player-1", AccountStatus.ACTIVE, as_of=deactivated + timedelta(minutes=1))
+    service.apply("player-1", AccountStatus.INACTIVE, as_of=deactivated)  # read again
+    assert not inactive.is_inactive("player-1")
+    assert len(live.published) == 1  # the sockets were closed once, for the real deactivation
