@@ -30,6 +30,9 @@ from auth_service.domain.model import KeyStatus, SigningKey, normalise_password
 from shared.domain.clock import Clock
 from shared.security.jwks import KeyResolver
 
+#: Clock leeway when auth reads its own tokens (introspection), as the resource servers allow.
+TOKEN_LEEWAY_SECONDS = 5
+
 
 class Argon2PasswordHasher(PasswordHasher):
     """argon2id with the OWASP minimum (19 MiB, 2 iterations, 1 lane) unless configured higher."""
@@ -173,14 +176,20 @@ class JwtAccessTokenIssuer(AccessTokenIssuer, KeyResolver):
 
     # -- tokens ------------------------------------------------------------------------------
 
-    def issue(self, subject: str, claims: Mapping[str, Any], lifetime_seconds: int) -> IssuedToken:
+    def issue(
+        self,
+        subject: str,
+        claims: Mapping[str, Any],
+        lifetime_seconds: int,
+        not_before: int | None = None,
+    ) -> IssuedToken:
         self._refresh()
         if self._active is None:
             self._refresh(force=True)
         if self._active is None:
             raise RuntimeError("no active signing key")
         kid, private = self._active
-        now = int(self._clock.now().timestamp())
+        now = max(int(self._clock.now().timestamp()), not_before or 0)
         jti = uuid.uuid4().hex
         payload = {
             **claims,
@@ -212,6 +221,9 @@ class JwtAccessTokenIssuer(AccessTokenIssuer, KeyResolver):
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
+                # As the resource servers: clocks differ a little, and a token issued in the
+                # second of a revocation of its account is dated the next (ADR 0021).
+                leeway=TOKEN_LEEWAY_SECONDS,
             )
         except jwt.PyJWTError:
             return None

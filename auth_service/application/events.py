@@ -73,13 +73,15 @@ def tokens_revoked(
     reason: str,
     changed_by: str | None = None,
 ) -> IntegrationEvent:
-    """The account's access tokens issued before ``at`` are refused from now on (ADR 0021).
+    """The account's access tokens issued until ``at`` are refused from now on (ADR 0021).
 
-    Tokens carry ``iat`` in whole seconds, so the revocation starts at the second ``at`` falls
-    in: a token issued right after it (the new session of a password change) is let through.
-    It can be forgotten once the last token it refuses has expired (lifetime and clock skew).
+    Tokens carry ``iat`` in whole seconds, so the revocation takes the whole second ``at``
+    falls in: a token issued earlier in that second (a thief refreshing in a loop lands one
+    there) is refused too, and auth dates the tokens it issues for the account after the change
+    to the next second (:func:`first_unrevoked_second`). It can be forgotten once the last
+    token it refuses has expired (lifetime and clock skew).
     """
-    issued_before = at.replace(microsecond=0)
+    issued_before = at.replace(microsecond=0) + timedelta(seconds=1)
     data: dict[str, Any] = {
         "role": role,
         "reason": reason,

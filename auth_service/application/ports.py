@@ -70,8 +70,16 @@ class SigningKeyFactory(ABC):
 
 class AccessTokenIssuer(ABC):
     @abstractmethod
-    def issue(self, subject: str, claims: Mapping[str, Any], lifetime_seconds: int) -> IssuedToken:
-        """Sign an access token with the active key."""
+    def issue(
+        self,
+        subject: str,
+        claims: Mapping[str, Any],
+        lifetime_seconds: int,
+        not_before: int | None = None,
+    ) -> IssuedToken:
+        """Sign an access token with the active key, issued now — or at ``not_before`` (epoch
+        seconds, at most a second ahead) when the account's tokens of this second were just
+        revoked (:func:`first_unrevoked_second`)."""
 
     @abstractmethod
     def decode(self, token: str) -> Mapping[str, Any] | None:

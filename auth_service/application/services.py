@@ -127,6 +127,21 @@ class OwnAccountEvents:
         self._accounts.apply(revocation)
 
 
+def first_unrevoked_second(accounts: InactiveUsers | None, account: str, now: datetime) -> int:
+    """The ``iat`` for a token of ``account`` issued ``now``: this second, or the next when the
+    account's tokens of this second were revoked a moment ago (a password change, a secret
+    rotation; :func:`tokens_revoked` takes the whole second), so that the session opened right
+    after the change is not refused with the ones it ended."""
+    second = int(now.timestamp())
+    if accounts is None:
+        return second
+    try:
+        return second + 1 if accounts.tokens_revoked(account, second) else second
+    except Exception:  # the check is a courtesy to a session opened in the change's second
+        log.warning("revocation_check_failed", extra={"account": account}, exc_info=True)
+        return second
+
+
 def revoke_here(accounts: InactiveUsers, event: IntegrationEvent) -> None:
     """Refuse the tokens a committed ``TOKENS_REVOKED`` names in this service at once (its
     processes share the mirror); the other services follow the event within seconds."""
@@ -395,7 +410,8 @@ class SessionService:
         return tokens_revoked(user.id, user.role.value, now, lifetime, reason, by)
 
     def _open(self, user: User, family_id: str | None) -> Session:
-        access = self._tokens.issue(user.id, user_claims(user), self._lifetime)
+        not_before = first_unrevoked_second(self._inactive_users, user.id, self._clock.now())
+        access = self._tokens.issue(user.id, user_claims(user), self._lifetime, not_before)
         refresh = self._refresh_tokens.issue(user.id, family_id)
         return Session(access=access, refresh_token=refresh, user=user)
 
@@ -720,7 +736,9 @@ class ClientTokenService:
         if Scope.REWARDS_WRITE in scopes:
             # What the client may report, for the services that accept its events.
             claims["event_sources"] = sorted(client.event_sources)
-        return self._tokens.issue(client.client_id, claims, self._lifetime)
+        account = account_key(client.client_id, client=True)
+        not_before = first_unrevoked_second(self._inactive_users, account, self._clock.now())
+        return self._tokens.issue(client.client_id, claims, self._lifetime, not_before)
 
     def inspect(self, token: str) -> Mapping[str, Any] | None:
         """The claims of an active token of ours, or None (invalid, expired or revoked, or its

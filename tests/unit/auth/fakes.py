@@ -153,9 +153,17 @@ class PlainHasher(PasswordHasher):
 class FakeTokens(AccessTokenIssuer):
     def __init__(self) -> None:
         self.issued: list[tuple[str, Mapping[str, Any]]] = []
+        self.not_before: list[int | None] = []
 
-    def issue(self, subject: str, claims: Mapping[str, Any], lifetime_seconds: int) -> IssuedToken:
+    def issue(
+        self,
+        subject: str,
+        claims: Mapping[str, Any],
+        lifetime_seconds: int,
+        not_before: int | None = None,
+    ) -> IssuedToken:
         self.issued.append((subject, claims))
+        self.not_before.append(not_before)
         return IssuedToken(
             token=f"token-for-{subject}", token_id=uuid.uuid4().hex, expires_in=lifetime_seconds
         )

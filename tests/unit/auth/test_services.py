@@ -114,17 +114,36 @@ def test_a_password_change_revokes_the_access_tokens_issued_until_then(
     topic, revoked = published["TOKENS_REVOKED"]
     assert topic is Topic.USER_STATUS
     assert revoked.user_id == user.id
-    # The clock says 2026-01-01T00:00:00Z; tokens live 900 s, plus a minute of clock skew.
+    # The clock says 2026-01-01T00:00:00Z: the whole second is revoked (a token a thief got
+    # earlier in it too); tokens live 900 s, plus a minute of clock skew.
     assert revoked.data == {
         "role": "player",
         "reason": "PASSWORD_CHANGED",
-        "issuedBefore": "2026-01-01T00:00:00.000Z",
-        "expiresAt": "2026-01-01T00:16:00.000Z",
+        "issuedBefore": "2026-01-01T00:00:01.000Z",
+        "expiresAt": "2026-01-01T00:16:01.000Z",
     }
     # Refused here at once, not only once the event comes back.
     moment = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
-    assert inactive.tokens_revoked(user.id, moment - 1)
-    assert not inactive.tokens_revoked(user.id, moment)
+    assert inactive.tokens_revoked(user.id, moment)
+    assert not inactive.tokens_revoked(user.id, moment + 1)
+
+
+def test_the_session_opened_in_the_second_of_a_revocation_is_dated_after_it(
+    accounts, uow, refresh, inactive
+) -> None:
+    tokens = FakeTokens()
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    sessions = SessionService(
+        uow, PlainHasher(), tokens, refresh, CountingThrottle(limit=3), 900, clock, inactive
+    )
+    user = accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    moment = int(clock.now().timestamp())
+    sessions.login(LogIn("p@example.com", PASSWORD))
+    assert tokens.not_before == [moment]  # nothing revoked: issued now
+    sessions.change_password(ChangePassword(user.id, PASSWORD, "another horse battery"))
+    # The change revoked this whole second; the caller's new session is not refused with it.
+    assert tokens.not_before[-1] == moment + 1
+    assert not inactive.tokens_revoked(user.id, tokens.not_before[-1])
 
 
 def test_wrong_password_and_unknown_email_fail_the_same_way(accounts, sessions) -> None:
