@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -123,6 +124,12 @@ class IntegrationEvent:
 TOKENS_REVOKED = "TOKENS_REVOKED"
 
 
+#: How far ahead of this clock a revocation's ``issuedBefore`` may be (the clocks differ).
+REVOCATION_SKEW_SECONDS = 60
+#: The longest a revocation is kept: access tokens live minutes.
+REVOCATION_MAX_SECONDS = 24 * 3600
+
+
 @dataclass(frozen=True, slots=True)
 class TokenRevocation:
     """What a ``TOKENS_REVOKED`` says: the account's tokens issued before ``issued_before``
@@ -133,11 +140,19 @@ class TokenRevocation:
     until: int
 
     @classmethod
-    def of(cls, event: IntegrationEvent) -> TokenRevocation:
-        """Raises ValueError when a timestamp is unreadable (the schema checks the rest)."""
-        issued_before = parse_timestamp(str(event.data.get("issuedBefore")))
-        until = parse_timestamp(str(event.data.get("expiresAt")))
-        return cls(status_account(event), int(issued_before.timestamp()), int(until.timestamp()))
+    def of(cls, event: IntegrationEvent, now: float | None = None) -> TokenRevocation:
+        """Raises ValueError when a timestamp is unreadable (the schema checks the rest) or
+        implausible: a revocation refuses tokens already issued — ``issuedBefore`` more than a
+        minute ahead of ``now`` (clock skew) would lock the account out of every service until
+        then, whatever its owner or an administrator did — and is kept only while they live
+        (``expiresAt`` at most a day after ``issuedBefore``)."""
+        issued_before = int(parse_timestamp(str(event.data.get("issuedBefore"))).timestamp())
+        until = int(parse_timestamp(str(event.data.get("expiresAt"))).timestamp())
+        if issued_before > (time.time() if now is None else now) + REVOCATION_SKEW_SECONDS:
+            raise ValueError("issuedBefore is in the future")
+        if until - issued_before > REVOCATION_MAX_SECONDS:
+            raise ValueError("expiresAt is more than a day after issuedBefore")
+        return cls(status_account(event), issued_before, until)
 
 
 def status_account(event: IntegrationEvent) -> str:

@@ -16,9 +16,9 @@ def revocation_of(inbound: InboundEvent) -> TokenRevocation:
     the schema's date-time format is not enforced by every validator)."""
     try:
         return TokenRevocation.of(inbound.event)
-    except ValueError:
+    except ValueError as exc:
         raise RejectEvent(
-            "invalid_timestamp", "issuedBefore or expiresAt is not a timestamp"
+            "invalid_timestamp", f"issuedBefore or expiresAt is not a plausible timestamp: {exc}"
         ) from None
 
 

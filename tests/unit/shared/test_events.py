@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.application.events import IntegrationEvent, Topic, parse_timestamp
+from shared.application.events import IntegrationEvent, TokenRevocation, Topic, parse_timestamp
 from shared.messaging.schemas import EventSchemaError, event_schemas
 
 
@@ -94,3 +94,36 @@ def test_a_field_that_fails_its_rule_is_not_also_called_unexpected() -> None:
     with pytest.raises(EventSchemaError) as unknown:  # alone, an unknown field is still named
         event_schemas().validate({**registered().to_message(), "surprise": 1})
     assert "surprise" in str(unknown.value)
+
+
+def revocation(issued_before: str, expires_at: str) -> IntegrationEvent:
+    data = {"role": "player", "reason": "PASSWORD_CHANGED"}
+    data |= {"issuedBefore": issued_before, "expiresAt": expires_at}
+    return IntegrationEvent("TOKENS_REVOKED", "p1", data)
+
+
+def test_a_revocation_is_read_in_epoch_seconds() -> None:
+    now = datetime(2026, 12, 7, 20, 0, 1, tzinfo=UTC).timestamp()
+    read = TokenRevocation.of(
+        revocation("2026-12-07T20:00:01.000Z", "2026-12-07T20:16:01.000Z"), now=now
+    )
+    assert (read.account, read.issued_before, read.until) == ("p1", int(now), int(now) + 960)
+
+
+@pytest.mark.parametrize(
+    ("issued_before", "expires_at", "fragment"),
+    [
+        # A forged or broken record would lock the account out everywhere until 2036.
+        ("2036-01-01T00:00:00Z", "2036-01-01T00:16:00Z", "in the future"),
+        ("2026-12-07T20:00:00Z", "2036-01-01T00:00:00Z", "more than a day"),
+        ("yesterday", "2026-12-07T20:16:00Z", "Invalid isoformat"),
+    ],
+)
+def test_an_implausible_revocation_is_refused(
+    issued_before: str, expires_at: str, fragment: str
+) -> None:
+    now = datetime(2026, 12, 7, 20, 0, 1, tzinfo=UTC).timestamp()
+    with pytest.raises(ValueError, match=fragment):
+        TokenRevocation.of(revocation(issued_before, expires_at), now=now)
+    # A minute of clock skew between auth and this process is allowed.
+    TokenRevocation.of(revocation("2026-12-07T20:01:00Z", "2026-12-07T20:17:00Z"), now=now)
