@@ -35,11 +35,14 @@ from embedded.servers import (
 from embedded.services import (
     SERVICES,
     PlatformEnv,
+    ServiceSpec,
     available_services,
     write_private_json,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+#: auth listens on BASE+1, rewards +2, redeem +3, notification +4 (their usual ports)
+DEFAULT_SERVICE_PORT_BASE = 8000
 
 
 def say(message: str) -> None:
@@ -104,11 +107,6 @@ class Platform:
         return values
 
     def start_servers(self) -> dict[str, str]:
-        for port, what in ((self.args.kafka_port, "Kafka"), (self.args.mongo_port, "MongoDB")):
-            if port_in_use(port):
-                raise ServerStartError(
-                    f"port {port} for {what} is in use; pass --{what.lower()}-port"
-                )
         say("Starting PostgreSQL (pgserver)…")
         postgres = EmbeddedPostgres(self.data / "postgres")
         postgres.start()
@@ -140,22 +138,24 @@ class Platform:
             shutil.rmtree(self.data)
         self.data.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
+        services = available_services()
+        nginx = shutil.which("nginx") if not args.no_gateway else None
+        check_ports(planned_ports(args, services, gateway=nginx is not None))
         servers = self.start_servers()
 
         from shared.messaging.kafka import ensure_topics
         from shared.persistence.migrations import ensure_database
 
-        services = available_services()
         databases = {s.database: self.postgres.url_for(s.database) for s in services if s.database}
         for url in databases.values():
             ensure_database(url)
         ensure_topics({"bootstrap_servers": servers["kafka"], "topic_partitions": 3})
 
-        nginx = shutil.which("nginx") if not args.no_gateway else None
         gateway_url = f"http://127.0.0.1:{args.gateway_port}" if nginx else None
         # Behind the gateway the services take the client address from X-Forwarded-For.
         proxy_hops = {"TRUSTED_PROXY_HOPS": "1"} if nginx else {}
-        auth_url = "http://127.0.0.1:8001"
+        ports = service_ports(args, services)
+        auth_url = f"http://127.0.0.1:{ports['auth']}"
         env = PlatformEnv(
             postgres_url_for=databases,
             redis_url=servers["redis"],
@@ -164,6 +164,8 @@ class Platform:
             issuer=gateway_url or auth_url,
             auth_internal_url=auth_url,
             secrets=self.secrets(),
+            ports=ports,
+            grpc_ports={s.name: args.grpc_port for s in services if s.has_grpc},
             extra=proxy_hops,
         )
         cluster = ServiceCluster(
@@ -171,7 +173,7 @@ class Platform:
             services=services,
             log_dir=self.logs,
             metrics_dir=self.data / "metrics",
-            worker_metrics_base=9101,
+            worker_metrics_base=args.metrics_port_base,
         )
         self._track(
             "services",
@@ -293,6 +295,43 @@ class Platform:
             time.sleep(1)
 
 
+def service_ports(args: argparse.Namespace, services: Iterable[ServiceSpec]) -> dict[str, int]:
+    """Each service's HTTP port: its usual one (8001…8004) moved by ``--service-port-base``."""
+    return {s.name: s.port - DEFAULT_SERVICE_PORT_BASE + args.service_port_base for s in services}
+
+
+def planned_ports(
+    args: argparse.Namespace, services: list[ServiceSpec], gateway: bool
+) -> list[tuple[int, str]]:
+    """Every port the platform will listen on, with the option that moves it."""
+    planned = [(args.kafka_port, "--kafka-port"), (args.mongo_port, "--mongo-port")]
+    if gateway:
+        planned.append((args.gateway_port, "--gateway-port or --no-gateway"))
+    planned += [(port, "--service-port-base") for port in service_ports(args, services).values()]
+    for index, spec in enumerate(services):
+        if spec.has_worker:
+            planned.append((args.metrics_port_base + index, "--metrics-port-base"))
+        if spec.has_grpc:
+            planned.append((args.grpc_port, "--grpc-port"))
+            # ServiceCluster.grpc_metrics_port: ten above the workers'.
+            planned.append((args.metrics_port_base + 10 + index, "--metrics-port-base"))
+    return planned
+
+
+def check_ports(planned: list[tuple[int, str]]) -> None:
+    """Refuse to start, naming the option to use, when a port is taken (by another program or
+    a platform already running): better than a service that never becomes ready."""
+    taken: dict[str, list[str]] = {}
+    for port, option in planned:
+        if port_in_use(port):
+            taken.setdefault(option, []).append(str(port))
+    if taken:
+        listed = "; ".join(f"{option} ({' '.join(ports)})" for option, ports in taken.items())
+        raise ServerStartError(
+            f"ports in use on 127.0.0.1 (another platform running?); move them with {listed}"
+        )
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -303,6 +342,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--kafka-port", type=int, default=9092)
     parser.add_argument("--mongo-port", type=int, default=27017)
     parser.add_argument("--no-gateway", action="store_true", help="do not start nginx")
+    parser.add_argument(
+        "--service-port-base",
+        type=int,
+        default=DEFAULT_SERVICE_PORT_BASE,
+        help="the services listen on BASE+1 (auth) to BASE+4 (notification)",
+    )
+    parser.add_argument("--grpc-port", type=int, default=50051, help="the wallet's gRPC port")
+    parser.add_argument(
+        "--metrics-port-base",
+        type=int,
+        default=9101,
+        help="the workers' metrics on BASE+0…, the gRPC server's ten above",
+    )
     return parser.parse_args(argv)
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
 
+from embedded.runner import check_ports, parse_args, planned_ports, service_ports
 from embedded.servers import ServerStartError, _ephemeral_range, free_port
-from embedded.services import wait_ready
+from embedded.services import SERVICES, wait_ready
 
 
 def test_ports_are_distinct_bindable_and_outside_the_ephemeral_range() -> None:
@@ -55,3 +57,38 @@ def not_http() -> Iterator[int]:
 def test_waiting_on_a_port_held_by_something_else_ends_with_the_reason(not_http: int) -> None:
     with pytest.raises(ServerStartError, match="not with HTTP"):
         wait_ready(f"http://127.0.0.1:{not_http}", timeout=1)
+
+
+def runner_args(*argv: str) -> argparse.Namespace:
+    return parse_args(["--kafka-port", str(free_port()), "--mongo-port", str(free_port()), *argv])
+
+
+def test_every_port_of_the_platform_can_be_moved() -> None:
+    base, grpc, metrics = free_port(), free_port(), free_port()
+    args = runner_args(
+        "--service-port-base",
+        str(base),
+        "--grpc-port",
+        str(grpc),
+        "--metrics-port-base",
+        str(metrics),
+    )
+    assert service_ports(args, SERVICES) == {
+        "auth": base + 1,
+        "rewards": base + 2,
+        "redeem": base + 3,
+        "notification": base + 4,
+    }
+    planned = {port for port, _ in planned_ports(args, list(SERVICES), gateway=False)}
+    assert {base + 1, base + 4, grpc, metrics, metrics + 10 + 2} <= planned
+    assert not {8001, 50051, 9101} & planned
+
+
+def test_a_taken_port_stops_the_start_naming_the_option_that_moves_it() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = runner_args("--service-port-base", str(port - 2))  # rewards on it
+        with pytest.raises(ServerStartError, match=rf"--service-port-base \({port}\)"):
+            check_ports(planned_ports(args, list(SERVICES), gateway=False))
