@@ -221,7 +221,8 @@ class AccountService:
         return PasswordReset(user.id, code, self._clock.now() + self._reset_code_ttl)
 
     def set_status(self, user_id: str, status: UserStatus, actor: Principal) -> User:
-        """Deactivate or reactivate an account; publishes USER_STATUS_CHANGED."""
+        """Deactivate or reactivate an account; publishes USER_STATUS_CHANGED. Deactivation
+        ends the account's sessions and discards its pending password-reset code."""
         if actor.subject == user_id:
             raise CannotChangeOwnStatus()
         with self._uow() as uow:
@@ -243,6 +244,10 @@ class AccountService:
         )
         if status is UserStatus.INACTIVE:
             self._refresh_tokens.revoke_user(user.id)
+            # A code handed out before (perhaps to an impostor: a reason to deactivate) must
+            # not open the account once it is reactivated.
+            if self._reset_codes is not None:
+                self._reset_codes.discard(user.id)
         return user
 
 

@@ -89,8 +89,9 @@ class Deactivate(MethodView):
     ) -> Any:
         """Deactivate an account.
 
-        It can no longer log in or refresh, its sessions end, and the other services refuse
-        its tokens within seconds (`USER_STATUS_CHANGED`)."""
+        It can no longer log in or refresh, its sessions end, a pending password-reset code
+        is cancelled, and the other services refuse its tokens within seconds
+        (`USER_STATUS_CHANGED`)."""
         return service.set_status(str(user_id), UserStatus.INACTIVE, current_principal())
 
 

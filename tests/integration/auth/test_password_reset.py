@@ -193,6 +193,20 @@ def test_no_reset_for_a_deactivated_account(client, admin_token, player):
     assert (refused.status_code, refused.json["error"]["code"]) == (403, "AUTH_ACCOUNT_INACTIVE")
 
 
+def test_a_code_does_not_outlive_a_deactivation(client, admin_token, player, staff_token):
+    # The code may have gone to an impostor, which is why the account was deactivated: it
+    # must not open the account once it is reactivated.
+    code = issue(client, player["id"], staff_token).json["resetCode"]
+    for action in ("deactivate", "reactivate"):
+        changed = client.post(
+            f"/api/v1/auth/users/{player['id']}/{action}", headers=bearer(admin_token)
+        )
+        assert changed.status_code == 200, changed.json
+    late = reset(client, player["email"], code, "an intruder's password")
+    assert (late.status_code, late.json["error"]["code"]) == (401, "AUTH_INVALID_RESET_CODE")
+    assert login(client, player["email"], PASSWORD).status_code == 200
+
+
 def test_issuing_a_code_lifts_the_lockout_that_brought_the_owner_to_the_desk(
     client, player, staff_token
 ):
