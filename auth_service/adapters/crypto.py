@@ -29,6 +29,7 @@ from auth_service.application.ports import (
 from auth_service.domain.model import KeyStatus, SigningKey, normalise_password
 from shared.domain.clock import Clock
 from shared.security.jwks import KeyResolver
+from shared.security.tokens import has_numeric_times
 
 #: Clock leeway when auth reads its own tokens (introspection), as the resource servers allow.
 TOKEN_LEEWAY_SECONDS = 5
@@ -214,7 +215,7 @@ class JwtAccessTokenIssuer(AccessTokenIssuer, KeyResolver):
             key = self.public_key(kid) if isinstance(kid, str) else None
             if key is None:
                 return None
-            return jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=["RS256"],
@@ -227,3 +228,6 @@ class JwtAccessTokenIssuer(AccessTokenIssuer, KeyResolver):
             )
         except jwt.PyJWTError:
             return None
+        # Checked as every resource server does: an iat that is not a number is no issue time,
+        # and a revocation could not apply to the token.
+        return claims if has_numeric_times(claims) else None

@@ -24,7 +24,12 @@ from shared.domain.exceptions import PermissionDenied
 from shared.domain.principal import Principal, Role, account_key
 from shared.errors import CommonErrorCode
 from shared.security.jwks import KeyResolver
-from shared.security.tokens import REVOKED_MESSAGE, issued_at, principal_from_claims
+from shared.security.tokens import (
+    REVOKED_MESSAGE,
+    has_numeric_times,
+    issued_at,
+    principal_from_claims,
+)
 from shared.security.verified_tokens import VerifiedTokenCache
 from shared.web.errors import error_response
 
@@ -50,10 +55,10 @@ class CachingJWTManager(JWTManager):
         claims = self._verified.get(encoded_token)
         if claims is None:
             claims = super()._decode_jwt_from_config(encoded_token)
-            # Our tokens always say when they were issued and when they expire: one without
-            # either would never expire and could not be revoked by time (ADR 0021).
-            if not all(_is_time(claims.get(name)) for name in ("exp", "iat")):
-                raise JWTDecodeError("the token lacks exp or iat")
+            # Our tokens always say, in numbers, when they were issued and when they expire:
+            # one without either would never expire or could not be revoked by time (ADR 0021).
+            if not has_numeric_times(claims):
+                raise JWTDecodeError("the token lacks a numeric exp or iat")
             self._verified.put(encoded_token, dict(claims), float(claims["exp"]))
             return claims
         return dict(claims)
@@ -70,10 +75,6 @@ def _refusal(client: bool, roles: frozenset[Role], scopes: frozenset[str]) -> Pe
     elif not client and roles:
         refused.details = {"requiredRoles": sorted(r.value for r in roles)}
     return refused
-
-
-def _is_time(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def configure_resource_server(

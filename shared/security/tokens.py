@@ -81,6 +81,22 @@ def issued_at(claims: Mapping[str, Any]) -> int | None:
     return None
 
 
+def has_numeric_times(claims: Mapping[str, Any]) -> bool:
+    """Whether ``exp`` and ``iat`` are numbers, and ``nbf`` too when present.
+
+    PyJWT checks them with ``int()``, which also takes a numeric string or a boolean; a token
+    with such an ``iat`` would have no issue time here (:func:`issued_at`), and no revocation
+    by time could refuse it (ADR 0021). Our tokens always carry numbers.
+    """
+    if not all(_is_time(claims.get(name)) for name in ("exp", "iat")):
+        return False
+    return "nbf" not in claims or _is_time(claims["nbf"])
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _strings(values: object) -> frozenset[str]:
     # Anything but a list of strings limits to nothing rather than to everything.
     if not isinstance(values, list):
@@ -161,6 +177,9 @@ class AccessTokenVerifier:
             raise TokenExpired() from exc
         except jwt.PyJWTError as exc:
             raise TokenRejected() from exc
+        # As the Flask resource server: times that are numbers, and never a refresh token.
+        if not has_numeric_times(claims) or claims.get("type") == "refresh":
+            raise TokenRejected()
         return principal_from_claims(claims), float(claims["exp"])
 
 

@@ -203,6 +203,20 @@ def test_introspection_reports_own_tokens_active_and_others_inactive(client, par
         assert hinted.json["active"] is True
 
 
+@pytest.mark.parametrize("claim", [{"iat": "1000"}, {"exp": "4102444800"}, {"nbf": "1000"}])
+def test_a_token_whose_times_are_not_numbers_is_inactive(client, partner, auth_container, claim):
+    token = client.post(
+        "/oauth2/token", data={"grant_type": "client_credentials"}, auth=partner
+    ).json["access_token"]
+    payload = {**jwt.decode(token, options={"verify_signature": False}), **claim}
+    issuer = auth_container.token_issuer()
+    issuer.published()
+    kid, private = issuer._active
+    altered = jwt.encode(payload, private, algorithm="RS256", headers={"kid": kid})
+    answer = client.post("/oauth2/introspect", data={"token": altered}, auth=partner)
+    assert answer.json == {"active": False}
+
+
 def test_introspection_requires_client_authentication(client):
     response = client.post("/oauth2/introspect", data={"token": "x"})
     assert response.status_code == 401

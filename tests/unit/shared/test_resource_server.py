@@ -179,3 +179,15 @@ def test_a_token_without_expiry_or_issue_time_is_refused(signer: TestSigner, mis
     for _ in range(2):  # refused every time, never remembered
         status, body = call(app, token)
         assert (status, body["error"]["code"]) == (401, "TOKEN_INVALID")
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [{"iat": "1000"}, {"iat": True}, {"exp": "4102444800"}, {"nbf": "1000"}, {"nbf": False}],
+)
+def test_a_token_whose_times_are_not_numbers_is_refused(
+    signer: TestSigner, claim: dict[str, Any]
+) -> None:
+    app, _keys = make_app(signer, SetOfInactiveUsers())
+    status, body = call(app, signer.token("u1", role="player", claims=claim))
+    assert (status, body["error"]["code"]) == (401, "TOKEN_INVALID")

@@ -135,6 +135,28 @@ def test_tokens_issued_before_a_revocation_of_their_account_are_refused(
 
 
 @pytest.mark.parametrize(
+    "claims",
+    [
+        # What PyJWT's int() lets through but our tokens never carry. Without a numeric iat
+        # the token would have no issue time, and no revocation by time would refuse it.
+        {"iat": "1000"},
+        {"iat": True},
+        {"exp": "4102444800"},  # year 2100
+        {"nbf": "1000"},
+        {"nbf": False},
+        {"type": "refresh"},
+    ],
+)
+def test_times_that_are_not_numbers_and_refresh_tokens_are_rejected(
+    signer: TestSigner, verifier: AccessTokenVerifier, claims: dict[str, Any]
+) -> None:
+    token = signer.token("hotel", scope="rewards.write", claims=claims)
+    with pytest.raises(TokenRejected) as raised:
+        verifier.verify(token)
+    assert type(raised.value) is TokenRejected
+
+
+@pytest.mark.parametrize(
     ("header", "expected"),
     [
         ("Bearer abc", "abc"),
