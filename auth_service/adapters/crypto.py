@@ -98,6 +98,9 @@ class RsaSigningKeyFactory(SigningKeyFactory):
         private = rsa.generate_private_key(public_exponent=65537, key_size=self._key_size)
         kid = uuid.uuid4().hex
         jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
+        # PyJWT adds key_ops; RFC 7517 §4.3: use and key_ops SHOULD NOT be used together, and
+        # use is what resource servers and partners' libraries look for.
+        jwk.pop("key_ops", None)
         jwk.update({"kid": kid, "use": "sig", "alg": "RS256"})
         pem = private.private_bytes(
             serialization.Encoding.PEM,

@@ -37,7 +37,12 @@ def jwks(service: KeyService = Provide[Container.key_service]) -> ResponseReturn
 
 
 @blp.route("/oauth-authorization-server", methods=["GET"])
-@blp.doc(**_json_object("Authorization server metadata (RFC 8414 §2)", ["issuer", "jwks_uri"]))
+@blp.doc(
+    **_json_object(
+        "Authorization server metadata (RFC 8414 §2)",
+        ["issuer", "jwks_uri", "response_types_supported"],
+    )
+)
 def metadata() -> ResponseReturnValue:
     """Authorization server metadata (RFC 8414)."""
     issuer: str = current_app.config["OAUTH_ISSUER"]
@@ -49,6 +54,8 @@ def metadata() -> ResponseReturnValue:
         "revocation_endpoint": f"{base}/oauth2/revoke",
         "jwks_uri": f"{base}/.well-known/jwks.json",
         "grant_types_supported": ["client_credentials"],
+        # Required by RFC 8414, but response types belong to the authorization endpoint, and
+        # there is none (client credentials only): no response type is supported.
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": [
@@ -60,7 +67,6 @@ def metadata() -> ResponseReturnValue:
             "client_secret_post",
         ],
         "scopes_supported": sorted(KNOWN_SCOPES),
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
     }
     response = jsonify(body)
     response.headers["Cache-Control"] = "public, max-age=300"

@@ -246,9 +246,14 @@ def test_discovery_documents(client):
         "client_secret_basic",
         "client_secret_post",
     }
+    # Required by RFC 8414; no authorization endpoint, so no response type.
+    assert metadata["response_types_supported"] == []
+    # Only for JWT client authentication (private_key_jwt, client_secret_jwt): not offered.
+    assert "token_endpoint_auth_signing_alg_values_supported" not in metadata
     keys = client.get("/.well-known/jwks.json").json["keys"]
     assert keys
     assert all(k["kty"] == "RSA" and k["alg"] == "RS256" and k["use"] == "sig" for k in keys)
+    assert all("key_ops" not in k for k in keys)  # not beside use (RFC 7517 §4.3)
     assert all("d" not in k and "p" not in k for k in keys)  # public halves only
 
 

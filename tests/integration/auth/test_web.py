@@ -142,10 +142,9 @@ def test_the_oauth_and_discovery_answers_are_documented_as_they_are_sent(client)
     documented = paths["/.well-known/jwks.json"]["get"]["responses"]["200"]
     assert set(documented["content"]["application/json"]["schema"]["required"]) <= set(jwks)
     metadata = paths["/.well-known/oauth-authorization-server"]["get"]["responses"]["200"]
-    assert metadata["content"]["application/json"]["schema"]["required"] == [
-        "issuer",
-        "jwks_uri",
-    ]
+    required = metadata["content"]["application/json"]["schema"]["required"]
+    assert required == ["issuer", "jwks_uri", "response_types_supported"]
+    assert set(required) <= set(client.get("/.well-known/oauth-authorization-server").json)
     for path in ("/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"):
         refused = paths[path]["post"]["responses"]["400"]["content"]["application/json"]
         assert refused["schema"]["required"] == ["error"], path
