@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from auth_service.domain.model import (
     EMAIL_PATTERN,
@@ -50,12 +50,16 @@ class RegisterSchema(Schema):
 
 
 class StaffRegisterSchema(RegisterSchema):
-    role = fields.Enum(
-        Role,
-        by_value=True,
-        load_default=Role.STAFF,
-        validate=validate.OneOf([Role.STAFF, Role.ADMIN]),
+    # Matched exactly, as every enum of the API ("ADMIN" is not "admin"). A string field, so
+    # that a refusal and the OpenAPI document name only the roles accepted here.
+    role = fields.String(
+        load_default=Role.STAFF.value,
+        validate=validate.OneOf([Role.STAFF.value, Role.ADMIN.value]),
     )
+
+    @post_load
+    def to_role(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {**data, "role": Role(data["role"])}
 
 
 # An address as typed at login (not checked against the registration rules: no hint given).

@@ -47,10 +47,31 @@ def test_staff_registration_is_for_admins_only(client, admin_token):
     assert response.json["role"] == "staff"
 
 
-def test_staff_registration_cannot_create_players(client, admin_token):
-    body = {"email": unique_email(), "password": PASSWORD, "role": "player"}
+@pytest.mark.parametrize("role", ["player", "ADMIN", "Staff", "root"])
+def test_staff_registration_names_only_the_roles_it_accepts(client, admin_token, role):
+    # Roles are matched exactly, as every enum of the API; whatever is refused, the answer
+    # lists staff and admin only (never player, which is refused too).
+    body = {"email": unique_email(), "password": PASSWORD, "role": role}
     response = client.post("/api/v1/auth/register-staff", json=body, headers=bearer(admin_token))
     assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "VALIDATION_FAILED"
+    assert error["details"]["json"] == {"role": ["Must be one of: staff, admin."]}
+
+
+def test_staff_registration_documents_the_roles_it_accepts(client):
+    spec = client.get("/auth/openapi.json").json
+    body = spec["paths"]["/api/v1/auth/register-staff"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    assert schema["properties"]["role"]["enum"] == ["staff", "admin"]
+
+
+def test_an_admin_registers_an_admin(client, admin_token):
+    body = {"email": unique_email("admin"), "password": PASSWORD, "role": "admin"}
+    response = client.post("/api/v1/auth/register-staff", json=body, headers=bearer(admin_token))
+    assert (response.status_code, response.json["role"]) == (201, "admin")
 
 
 def test_listing_users_filters_and_paginates(client, admin_token):
