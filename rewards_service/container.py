@@ -13,6 +13,7 @@ from rewards_service.adapters.persistence.credit_notes import SqlAlchemyCreditNo
 from rewards_service.adapters.persistence.unit_of_work import SqlAlchemyRewardsUnitOfWork
 from rewards_service.adapters.wallet import GrpcWalletGateway
 from rewards_service.application.earning import (
+    ConfirmationReplay,
     EarningRuleService,
     EarningService,
     ParkedEventsService,
@@ -101,6 +102,7 @@ class Container(containers.DeclarativeContainer):
         cache=points_cache,
         group_id=config.consumers.reward_events.group_id,
     )
+    confirmation_replay = providers.Factory(ConfirmationReplay, uow=uow.provider, clock=core.clock)
     parked_events_service = providers.Factory(
         ParkedEventsService,
         uow=uow.provider,

@@ -3,6 +3,9 @@
 migrate                       apply the Alembic migrations
 seed                          create a running welcome promotion when there is none; prints it
                               as one JSON line ({"welcomePromotion": {...}}, or {} when none made)
+republish-confirmed --since T publish again the REWARD_CONFIRMED of every event confirmed since T
+                              (RFC 3339), e.g. for a wallet restored from an older backup; prints
+                              {"republished": N}. The wallet applies each source event once.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from rewards_service.container import build_container
-from shared.application.events import format_timestamp
+from shared.application.events import format_timestamp, parse_timestamp
 from shared.observability.logging import configure_logging
 from shared.persistence.migrations import upgrade
 
@@ -49,6 +52,16 @@ def seed(args: argparse.Namespace) -> None:
     sys.stdout.write("\n")
 
 
+def republish_confirmed(args: argparse.Namespace) -> None:
+    container = build_container()
+    try:
+        count = container.confirmation_replay().republish(parse_timestamp(args.since))
+    finally:
+        container.shutdown_resources()
+    json.dump({"republished": count}, sys.stdout)
+    sys.stdout.write("\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="rewards_service.manage",
@@ -62,6 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     seed_parser.add_argument("--amount", default="25.00")
     seed_parser.add_argument("--days", type=int, default=365)
     seed_parser.set_defaults(run=seed)
+    republish = commands.add_parser("republish-confirmed")
+    republish.add_argument("--since", required=True, help="RFC 3339, e.g. 2026-12-07T10:00:00Z")
+    republish.set_defaults(run=republish_confirmed)
     args = parser.parse_args(argv)
     configure_logging("rewards-manage", level="WARNING")
     args.run(args)

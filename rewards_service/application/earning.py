@@ -205,6 +205,37 @@ class ParkedSweep:
     reversals_expired: list[RecordedEvent] = field(default_factory=list)
 
 
+class ConfirmationReplay:
+    """Publishes again the ``REWARD_CONFIRMED`` of every event confirmed since a moment — for a
+    wallet restored from a backup older than the events it had applied, when the records are no
+    longer on the broker (the embedded broker keeps none across a restart; retention ends).
+    Harmless to what had them: each keeps its event id (derived from the source event), the
+    wallet applies a source event once and notifications store an event id once."""
+
+    def __init__(self, uow: UowFactory, clock: Clock, batch_size: int = 500) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._batch_size = batch_size
+
+    def republish(self, since: datetime) -> int:
+        """Through the outbox, one transaction per page; how many were published again."""
+        after: tuple[datetime, str] | None = None
+        count = 0
+        while True:
+            with self._uow() as uow:
+                page = uow.reward_events.confirmed_since(since, after, self._batch_size)
+                if not page:
+                    return count
+                now = self._clock.now()
+                uow.outbox.add_again(
+                    Topic.REWARD_CONFIRMED, [reward_confirmed(r, now) for _, r in page]
+                )
+                uow.commit()
+            count += len(page)
+            awarded_at, last = page[-1]
+            after = (awarded_at, last.event_id)
+
+
 class ParkedEventsService:
     """Events of players rewards does not know yet (a stay posted a moment after sign-up can
     overtake the registration event): once the registration is in, they are published again to

@@ -178,6 +178,14 @@ class RewardEventRepository(ABC):
         """Store the decision on pending reversals still pending; return how many were."""
 
     @abstractmethod
+    def confirmed_since(
+        self, since: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[tuple[datetime, RecordedEvent]]:
+        """Up to ``limit`` events confirmed (awarded) at or after ``since``, with when, in the
+        order they were, after the (awarded at, event id) ``after`` when given: one page of a
+        walk."""
+
+    @abstractmethod
     def expire_pending_reversals(
         self, recorded_before: datetime, limit: int
     ) -> list[RecordedEvent]:

@@ -22,6 +22,16 @@ class Outbox(ABC):
         for event in events:
             self.add(topic, event)
 
+    def add_again(self, topic: Topic, events: Sequence[IntegrationEvent]) -> None:
+        """Record ``events``, published before, for publication again: each message keeps its
+        eventId (consumers recognise it), under a row of its own (the first may still wait)."""
+        for event in events:
+            message = event.to_message()
+            headers = {"eventType": event.event_type}
+            if event.correlation_id:
+                headers["X-Correlation-ID"] = event.correlation_id
+            self.add_message(str(topic), event.user_id, message, headers)
+
     @abstractmethod
     def add_message(
         self, topic: str, key: str, message: Mapping[str, Any], headers: Mapping[str, str]

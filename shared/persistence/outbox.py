@@ -126,6 +126,17 @@ class SqlAlchemyOutbox(Outbox):
             rows = [self._row(topic, event, None, trace, traceparent) for event in events]
             self._connection.execute(_INSERT_MANY, {"rows": encode_payload(rows).decode()})
 
+    def add_again(self, topic: Topic, events: Sequence[IntegrationEvent]) -> None:
+        """As :meth:`add_all`, each row under an id of its own (the message keeps its eventId)."""
+        if events:
+            trace = context.current()
+            traceparent = trace.traceparent()
+            rows = [
+                {**self._row(topic, event, None, trace, traceparent), "event_id": str(uuid.uuid4())}
+                for event in events
+            ]
+            self._connection.execute(_INSERT_MANY, {"rows": encode_payload(rows).decode()})
+
     def add_message(
         self, topic: str, key: str, message: Mapping[str, Any], headers: Mapping[str, str]
     ) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     union_all,
     update,
 )
@@ -315,6 +316,23 @@ class SqlAlchemyRewardEventRepository(RewardEventRepository):
                 )
             ).rowcount
         return settled
+
+    def confirmed_since(
+        self, since: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[tuple[datetime, RecordedEvent]]:
+        query = select(reward_events).where(
+            reward_events.c.status.in_([s.value for s in AwardStatus if s.is_confirmed]),
+            reward_events.c.awarded_at >= since,
+        )
+        if after is not None:
+            query = query.where(
+                tuple_(reward_events.c.awarded_at, reward_events.c.event_id)
+                > tuple_(bindparam(None, after[0]), bindparam(None, after[1], type_=UUID()))
+            )
+        rows = self._connection.execute(
+            query.order_by(reward_events.c.awarded_at, reward_events.c.event_id).limit(limit)
+        ).mappings()
+        return [(r["awarded_at"], _recorded(r)) for r in rows]
 
     def expire_pending_reversals(
         self, recorded_before: datetime, limit: int

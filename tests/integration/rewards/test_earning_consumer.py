@@ -16,7 +16,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from rewards_service.adapters.persistence.unit_of_work import SqlAlchemyRewardsUnitOfWork
-from rewards_service.application.earning import EarningService, ParkedEventsService
+from rewards_service.application.earning import (
+    ConfirmationReplay,
+    EarningService,
+    ParkedEventsService,
+)
 from rewards_service.container import Container
 from rewards_service.controllers.consumers import PartnerEvents
 from rewards_service.domain.model import Player
@@ -516,3 +520,32 @@ def test_a_batch_of_a_thousand_events_over_many_players(
         ).one()
     assert (int(daily[0]), int(daily[1])) == (2000, 1000)
     assert (int(monthly[0]), int(monthly[1])) == (2000, 1000)
+
+
+def test_confirmations_since_a_moment_are_published_again_with_the_same_event_ids(
+    rewards_container: Container, players: list[str]
+) -> None:
+    alice, bob, _ = players
+    before = [partner_message(alice, "HOTEL_STAY", nights=1)]
+    assert handle(rewards_container, *before) == []
+    time.sleep(0.01)
+    since = datetime.now(UTC)
+    after = [
+        partner_message(bob, "HOTEL_STAY", nights=2),
+        partner_message(alice, "DINING", checkAmount="20.00"),
+        reversal_message(before[0]),
+    ]
+    assert handle(rewards_container, *after) == []
+    first = confirmations(rewards_container)
+    replay: ConfirmationReplay = rewards_container.confirmation_replay(batch_size=2)  # 2 pages
+
+    assert replay.republish(since) == 3
+    again = confirmations(rewards_container)[len(first) :]
+    expected = {c["eventId"]: c for c in first if c["sourceEventId"] != before[0]["eventId"]}
+    assert sorted(c["eventId"] for c in again) == sorted(expected)
+    for confirmation in again:
+        kept = expected[confirmation["eventId"]]
+        assert (confirmation["key"], confirmation["user_id"]) == (kept["key"], kept["user_id"])
+        assert confirmation["pointsAwarded"] == kept["pointsAwarded"]
+        assert confirmation["sourceEventId"] == kept["sourceEventId"]
+    assert replay.republish(datetime.now(UTC)) == 0

@@ -405,6 +405,21 @@ class FakeRewardEvents(RewardEventRepository):
                 settled += 1
         return settled
 
+    def confirmed_since(
+        self, since: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[tuple[datetime, RecordedEvent]]:
+        # Recorded and awarded at once here (a settled reversal counts from its recording).
+        confirmed = sorted(
+            (self._store.recorded_at[event_id], event_id, record)
+            for event_id, record in self._store.events.items()
+            if record.status.is_confirmed and self._store.recorded_at.get(event_id, since) >= since
+        )
+        return [
+            (at, record)
+            for at, event_id, record in confirmed
+            if after is None or (at, event_id) > after
+        ][:limit]
+
     def expire_pending_reversals(
         self, recorded_before: datetime, limit: int
     ) -> list[RecordedEvent]:
