@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import re
 import signal
 import threading
 from collections.abc import Callable
@@ -51,9 +52,10 @@ from notification_service.domain.exceptions import TooManyLiveSessions
 from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
 from shared.domain.principal import Role
+from shared.observability.logging import get_logger
 from shared.security.resource_server import current_principal, verify_access_token
 from shared.security.tokens import issued_at
-from shared.web.errors import HttpError, error_response
+from shared.web.errors import HttpError, error_response, unexpected_error_response
 
 WS_PATH = "/api/v1/notifications/ws"
 TOKEN_QUERY_PARAMETER = "access_token"  # noqa: S105 - a parameter name, not a secret
@@ -70,7 +72,14 @@ _TOKEN_LIST_HEADERS = (
 )
 #: the length of a Sec-WebSocket-Key's nonce (RFC 6455 §4.1)
 _KEY_BYTES = 16
+#: the compression extension the library negotiates, and its window-size parameters: a value
+#: is 8 to 15 as bare digits (RFC 7692 §7.1.2); only the client's may come without one
+_DEFLATE = "permessage-deflate"
+_CLIENT_WINDOW_BITS = "client_max_window_bits"
+_SERVER_WINDOW_BITS = "server_max_window_bits"
+_WINDOW_BITS = re.compile(r"[89]|1[0-5]")
 
+log = get_logger(__name__)
 blp = Blueprint("notification_socket", __name__)
 sock = Sock()
 
@@ -87,11 +96,14 @@ def _authenticate() -> None:
     g.token_expires_at = datetime.fromtimestamp(int(get_jwt()["exp"]), UTC)
     g.token_issued_at = issued_at(get_jwt())
     _check_handshake()
+    # flask-sock builds the server-side socket next: what fails there is the handshake's fault
+    g.building_socket = True
 
 
 def _check_handshake() -> None:
     """An upgrade the WebSocket library would fail on is answered here (RFC 6455 §4.2.1):
-    another protocol version → 426 naming ours, a missing or malformed key → 400."""
+    another protocol version → 426 naming ours, a missing or malformed key, token lists that
+    are not ASCII or a malformed ``permessage-deflate`` window size → 400."""
     if request.headers.get("Sec-WebSocket-Version", "").strip() != "13":
         raise HttpError(
             426,
@@ -117,10 +129,53 @@ def _check_handshake() -> None:
                 NotificationErrorCode.WEBSOCKET_HANDSHAKE_INVALID,
                 f"{name} may hold ASCII characters only.",
             )
+    _check_deflate_offers()
+
+
+def _check_deflate_offers() -> None:
+    """The library reads a window size with ``int()`` and failed with a 500 on anything else
+    (``server_max_window_bits=abc``, or ``=`` with nothing after it). Refused here by RFC
+    7692's grammar, which also leaves ``server_max_window_bits`` no bare form."""
+    offers = ",".join(request.headers.getlist("Sec-WebSocket-Extensions")).split(",")
+    for offer in offers:
+        name, *parameters = (part.strip() for part in offer.split(";"))
+        if name.lower() != _DEFLATE:
+            continue
+        for parameter in parameters:
+            key, has_value, value = (part.strip() for part in parameter.partition("="))
+            # The library matches these parameters by prefix, so a longer name counts too.
+            if not key.startswith((_CLIENT_WINDOW_BITS, _SERVER_WINDOW_BITS)):
+                continue
+            if key == _CLIENT_WINDOW_BITS and not has_value:
+                continue
+            if key in (_CLIENT_WINDOW_BITS, _SERVER_WINDOW_BITS) and _WINDOW_BITS.fullmatch(value):
+                continue
+            raise HttpError(
+                400,
+                NotificationErrorCode.WEBSOCKET_HANDSHAKE_INVALID,
+                f"{_DEFLATE}: {_CLIENT_WINDOW_BITS} and {_SERVER_WINDOW_BITS} take a window "
+                f"size from 8 to 15 (only {_CLIENT_WINDOW_BITS} may come without one).",
+            )
 
 
 def handshake_refused(_exc: RemoteProtocolError) -> Response:
     """Anything else the WebSocket library refuses in the handshake: the client's error."""
+    return error_response(
+        400,
+        NotificationErrorCode.WEBSOCKET_HANDSHAKE_INVALID,
+        "The WebSocket handshake is not valid.",
+    )
+
+
+@blp.errorhandler(ValueError)
+@blp.errorhandler(IndexError)
+def _socket_not_built(exc: Exception) -> Response:
+    """The WebSocket library fails on some malformed handshakes with a bare ``ValueError`` or
+    ``IndexError`` while it builds the server-side socket (before anything is sent): the
+    client's error, like ``handshake_refused``. Raised anywhere else, it is unexpected."""
+    if not g.get("building_socket"):
+        return unexpected_error_response(exc)
+    log.warning("websocket_handshake_refused", error_type=type(exc).__name__)
     return error_response(
         400,
         NotificationErrorCode.WEBSOCKET_HANDSHAKE_INVALID,
@@ -198,6 +253,7 @@ class SimpleWebSocketTransport(SessionTransport):
 @sock.route(WS_PATH, bp=blp)
 def notification_socket(ws: Any) -> None:
     """Serve one player's socket until it closes (see the module docstring)."""
+    g.building_socket = False
     _serve_socket(ws, current_principal().subject, g.token_expires_at, g.token_issued_at)
 
 
@@ -303,7 +359,12 @@ def openapi_operation() -> dict[str, Any]:
                         },
                     }
                     for status, description in (
-                        (400, "A token subprotocol without the loyalty.notifications.v1 one"),
+                        (
+                            400,
+                            "A token subprotocol without the loyalty.notifications.v1 one, "
+                            "or a malformed handshake (key, non-ASCII token lists, a "
+                            "permessage-deflate window size other than 8 to 15)",
+                        ),
                         (401, "Missing, invalid or expired access token, or inactive account"),
                         (403, "Not a player"),
                         (426, "Not a WebSocket upgrade request"),

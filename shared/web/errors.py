@@ -186,12 +186,15 @@ def register_error_handlers(app: Flask, error_map: ErrorMap) -> None:
             headers={"Retry-After": "1"},
         )
 
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        if isinstance(exc, HTTPException):
-            return http_exception_response(exc)
-        log.exception("unhandled_error", error_type=type(exc).__name__)
-        return error_response(500, CommonErrorCode.INTERNAL_ERROR, "Internal server error.")
+    app.register_error_handler(Exception, unexpected_error_response)
+
+
+def unexpected_error_response(exc: Exception) -> Response:
+    """Anything unmapped: logged with its stack, answered as an opaque 500."""
+    if isinstance(exc, HTTPException):
+        return http_exception_response(exc)
+    log.exception("unhandled_error", error_type=type(exc).__name__)
+    return error_response(500, CommonErrorCode.INTERNAL_ERROR, "Internal server error.")
 
 
 def http_exception_response(exc: HTTPException) -> Response:

@@ -3,6 +3,7 @@ from a JWKS served by the test: delivery, every refusal, and every way a socket 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import uuid
@@ -148,6 +149,51 @@ def test_the_handshake_is_refused_without_a_valid_player_token(
     assert refused_status(server.ws, minter.token("hotel", role=None, scope="rewards.read")) == 403
     notification_container.core.inactive_users().mark(player_id, True)
     assert refused_status(server.ws, minter.token(player_id)) == 401
+
+
+def offering_extensions(server: Server, token: str, extensions: str) -> websocket.WebSocket:
+    return websocket.create_connection(
+        server.ws,
+        header=[f"Authorization: Bearer {token}", f"Sec-WebSocket-Extensions: {extensions}"],
+        timeout=10,
+    )
+
+
+def test_a_malformed_compression_offer_is_refused_in_the_envelope(
+    server: Server, minter: TokenMinter, player_id: str
+) -> None:
+    token = minter.token(player_id)
+    for extensions in (
+        "permessage-deflate; server_max_window_bits=abc",
+        "permessage-deflate; client_max_window_bits=abc",
+        "permessage-deflate; server_max_window_bits=",
+        "permessage-deflate; client_max_window_bits=",
+        "permessage-deflate; server_max_window_bits",
+        "permessage-deflate; server_max_window_bits=99",
+        "permessage-deflate; client_max_window_bits=+15",
+        "permessage-deflate; server_max_window_bitsx=10",
+        "permessage-deflate, permessage-deflate; server_max_window_bits=abc",
+    ):
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            offering_extensions(server, token, extensions).close()
+        assert refused.value.status_code == 400, extensions
+        error = json.loads(refused.value.resp_body or b"{}")["error"]
+        assert error["code"] == "NOTIFICATION_WEBSOCKET_HANDSHAKE_INVALID", extensions
+    assert "unhandled_error" not in server.log()
+    # Well-formed offers are agreed or declined, never refused (the library declines 8).
+    for extensions, agreed in (
+        ("permessage-deflate; client_max_window_bits", "client_max_window_bits=15"),
+        ("permessage-deflate; server_max_window_bits=10", "server_max_window_bits=10"),
+        ("permessage-deflate; server_max_window_bits=8", None),
+        ("x-webkit-deflate-frame", None),
+    ):
+        ws = offering_extensions(server, token, extensions)
+        try:
+            assert ws.getstatus() == 101
+            answer = (ws.getheaders() or {}).get("sec-websocket-extensions")
+            assert answer == (f"permessage-deflate; {agreed}" if agreed else None), extensions
+        finally:
+            ws.close()
 
 
 def test_a_socket_closes_when_its_token_expires(
