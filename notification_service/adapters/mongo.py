@@ -30,6 +30,7 @@ from mongoengine import (
     disconnect,
 )
 from mongoengine.connection import get_db
+from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, ConnectionFailure, ExecutionTimeout
 
@@ -251,13 +252,22 @@ class MongoNotificationRepository(NotificationRepository):
         result = list(NotificationDocument.objects(**query).aggregate([{"$count": "n"}]))
         return int(result[0]["n"]) if result else 0
 
-    def save_read_state(self, notification: Notification) -> None:
+    def save_read_state(self, notification: Notification) -> Notification:
         if not notification.read:
-            return
+            return notification
+        owned = {"_id": ObjectId(notification.id), "user_id": notification.user_id}
+        collection = NotificationDocument._get_collection()
         with _translated():
-            NotificationDocument.objects(
-                id=ObjectId(notification.id), user_id=notification.user_id, read=False
-            ).update_one(set__read=True, set__read_at=notification.read_at)
+            # One conditional write: of requests marking it at once, only the first sets
+            # read_at, and every one of them answers what is stored.
+            raw = collection.find_one_and_update(
+                {**owned, "read": False},
+                {"$set": {"read": True, "read_at": notification.read_at}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if raw is None:
+                raw = collection.find_one(owned)
+        return _to_domain(raw) if raw is not None else notification
 
     def mark_all_read(self, user_id: str, at: datetime) -> int:
         with _translated():

@@ -124,12 +124,13 @@ class NotificationService:
         return UserCount(target, self._repository.count_unread(target))
 
     def mark_read(self, reader: Principal, notification_id: str) -> Notification:
-        """Mark one of the reader's own notifications read (again is harmless)."""
+        """Mark one of the reader's own notifications read (again is harmless) and return it as
+        stored: the first ``read_at`` kept, also when several requests mark it at once."""
         notification = self._repository.get(reader.subject, notification_id)
         if notification is None or not notification.belongs_to(reader.subject):
             raise NotificationNotFound()
         if notification.mark_read(self._clock.now()):
-            self._repository.save_read_state(notification)
+            return self._repository.save_read_state(notification)
         return notification
 
     def mark_all_read(self, reader: Principal) -> UserCount:

@@ -31,8 +31,9 @@ class NotificationRepository(ABC):
         read. :class:`UnknownPageAnchor` when ``before`` is no notification of the user."""
 
     @abstractmethod
-    def save_read_state(self, notification: Notification) -> None:
-        """Persist ``read``/``read_at`` (a notification already read stays as it was)."""
+    def save_read_state(self, notification: Notification) -> Notification:
+        """Persist ``read``/``read_at`` unless it is already read (then it stays as it was,
+        even when another request marked it a moment ago) and return it as stored."""
 
     @abstractmethod
     def mark_all_read(self, user_id: str, at: datetime) -> int:

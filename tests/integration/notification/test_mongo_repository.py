@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,9 +15,12 @@ from notification_service.adapters.mongo import (
     ensure_indexes,
     verify_indexes,
 )
+from notification_service.application.services import NotificationService
 from notification_service.container import Container
 from notification_service.domain.model import NotificationDraft
+from shared.domain.clock import Clock
 from shared.domain.pagination import PageRequest
+from shared.domain.principal import Principal, Role
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -108,10 +113,36 @@ def test_read_state_survives_a_reload_and_keeps_the_first_time(
     assert again.read is True
     assert again.read_at == first
     again.read_at = first + timedelta(hours=1)
-    repository.save_read_state(again)
+    assert repository.save_read_state(again).read_at == first
     reloaded = repository.get("player-1", stored.id)
     assert reloaded is not None
     assert reloaded.read_at == first
+
+
+class ClockAfterEveryRead(Clock):
+    """Holds each caller until all of them have read the notification, then gives each its
+    own time: every request has seen it unread before any of them writes."""
+
+    def __init__(self, callers: int) -> None:
+        self._barrier = threading.Barrier(callers)
+
+    def now(self) -> datetime:
+        return T0 + timedelta(seconds=self._barrier.wait(timeout=20))
+
+
+def test_requests_marking_one_notification_at_once_all_answer_the_stored_time(
+    repository: MongoNotificationRepository,
+) -> None:
+    [stored] = repository.add_new([draft()])
+    devices = 8
+    service = NotificationService(repository, ClockAfterEveryRead(devices))
+    player = Principal(subject="player-1", role=Role.PLAYER)
+    with ThreadPoolExecutor(devices) as pool:
+        answers = list(pool.map(lambda _: service.mark_read(player, stored.id), range(devices)))
+    kept = repository.get("player-1", stored.id)
+    assert kept is not None
+    assert kept.read_at is not None
+    assert [answer.read_at for answer in answers] == [kept.read_at] * devices
 
 
 def test_mark_all_read_touches_only_the_users_unread_ones(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from notification_service.application.live import LiveMessage, SessionTransport
@@ -35,7 +36,8 @@ class InMemoryNotificationRepository(NotificationRepository):
 
     def get(self, user_id: str, notification_id: str) -> Notification | None:
         found = self.by_id.get(notification_id)
-        return found if found is not None and found.user_id == user_id else None
+        # A copy, as a store returns: what a caller changes is not stored until it is saved.
+        return replace(found) if found is not None and found.user_id == user_id else None
 
     def _of(self, user_id: str, unread_only: bool) -> list[Notification]:
         mine = [
@@ -55,10 +57,11 @@ class InMemoryNotificationRepository(NotificationRepository):
             mine = [n for n in mine if (n.created_at, n.id) < (anchor.created_at, anchor.id)]
         return Page(mine[page.offset : page.offset + page.page_size], total, page)
 
-    def save_read_state(self, notification: Notification) -> None:
+    def save_read_state(self, notification: Notification) -> Notification:
         stored = self.by_id[notification.id]
         if not stored.read:
             stored.read, stored.read_at = notification.read, notification.read_at
+        return replace(stored)
 
     def mark_all_read(self, user_id: str, at: datetime) -> int:
         return sum(1 for n in self._of(user_id, unread_only=True) if n.mark_read(at))
