@@ -6,9 +6,28 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from shared.domain.player_ids import UUID_PATTERN, is_uuid_text
 from shared.web.pagination import PageQuerySchema
 
-_USER_ID = validate.Length(min=1, max=64)
+
+def _player_id(value: str) -> None:
+    # A mistyped id (a stray space or brace, no dashes) would read as a player without
+    # notifications; the service keeps no list of players to tell an unknown one apart.
+    if not is_uuid_text(value):
+        raise ValidationError("A player id is a UUID (8-4-4-4-12 hex digits).")
+
+
+def _user_id() -> fields.String:
+    return fields.String(
+        data_key="userId",
+        validate=_player_id,
+        metadata={
+            "description": "Staff only: whose notifications (default: the caller's), a player "
+            "id (UUID, either case); anything else is 422.",
+            "format": "uuid",
+            "pattern": UUID_PATTERN,
+        },
+    )
 
 
 class NotificationQuerySchema(PageQuerySchema):
@@ -23,11 +42,7 @@ class NotificationQuerySchema(PageQuerySchema):
             "while new ones arrive or are marked read; with it, page stays 1."
         },
     )
-    user_id = fields.String(
-        data_key="userId",
-        validate=_USER_ID,
-        metadata={"description": "Staff only: whose notifications (default: the caller's)."},
-    )
+    user_id = _user_id()
 
     @validates_schema
     def _one_way_of_paging(self, data: dict[str, Any], **_: Any) -> None:
@@ -36,11 +51,7 @@ class NotificationQuerySchema(PageQuerySchema):
 
 
 class UserQuerySchema(Schema):
-    user_id = fields.String(
-        data_key="userId",
-        validate=_USER_ID,
-        metadata={"description": "Staff only: whose notifications (default: the caller's)."},
-    )
+    user_id = _user_id()
 
 
 class NoQuerySchema(Schema):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HYPHENATED = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID = re.compile(_HYPHENATED)
+#: the same as a JSON Schema ``pattern`` (for API documents)
+UUID_PATTERN = f"^{_HYPHENATED}$"
 
 
 def is_uuid_text(text: str) -> bool:

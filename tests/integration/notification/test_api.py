@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -91,16 +92,17 @@ def test_a_player_lists_reads_and_counts_their_notifications(
 def test_a_player_cannot_read_another_players_notifications(
     client: FlaskClient, notification_container: Container, player: dict[str, str]
 ) -> None:
-    [theirs] = store(notification_container, "player-2")
-    listed = client.get("/api/v1/notifications?userId=player-2", headers=player)
+    other = str(uuid.uuid4())
+    [theirs] = store(notification_container, other)
+    listed = client.get(f"/api/v1/notifications?userId={other}", headers=player)
     assert listed.status_code == 403
     assert body(listed)["error"]["code"] == "FORBIDDEN"
-    counted = client.get("/api/v1/notifications/unread-count?userId=player-2", headers=player)
+    counted = client.get(f"/api/v1/notifications/unread-count?userId={other}", headers=player)
     assert counted.status_code == 403
     marked = client.patch(f"/api/v1/notifications/{theirs}/read", headers=player)
     assert marked.status_code == 404
     assert body(marked)["error"]["code"] == "NOTIFICATION_NOT_FOUND"
-    assert notification_container.notifications().count_unread("player-2") == 1
+    assert notification_container.notifications().count_unread(other) == 1
 
 
 def test_marking_read_takes_an_empty_body_or_none(
@@ -176,18 +178,22 @@ def test_before_names_one_of_the_users_notifications(
 def test_staff_read_a_players_notifications_but_cannot_mark_them(
     client: FlaskClient, notification_container: Container, minter: TokenMinter
 ) -> None:
-    [theirs] = store(notification_container, "player-2")
+    other = str(uuid.uuid4())
+    [theirs] = store(notification_container, other)
     staff = bearer(minter.token("staff-1", role="staff"))
-    listed = client.get("/api/v1/notifications?userId=player-2", headers=staff)
+    listed = client.get(f"/api/v1/notifications?userId={other.upper()}", headers=staff)
     assert listed.status_code == 200
+    assert body(listed)["user_id"] == other
     assert body(listed)["total"] == 1
+    counted = client.get(f"/api/v1/notifications/unread-count?userId={other}", headers=staff)
+    assert body(counted)["unreadCount"] == 1
     assert client.patch(f"/api/v1/notifications/{theirs}/read", headers=staff).status_code == 404
     # "Whose" is not a parameter of marking: refused, not ignored (which marked the staff
     # member's own notifications read instead).
     store(notification_container, "staff-1")
     for method, path in (
-        ("post", "/api/v1/notifications/read-all?userId=player-2"),
-        ("patch", f"/api/v1/notifications/{theirs}/read?userId=player-2"),
+        ("post", f"/api/v1/notifications/read-all?userId={other}"),
+        ("patch", f"/api/v1/notifications/{theirs}/read?userId={other}"),
     ):
         refused = client.open(path, method=method.upper(), headers=staff)
         assert refused.status_code == 422, path
@@ -197,13 +203,40 @@ def test_staff_read_a_players_notifications_but_cannot_mark_them(
         ("post", "/api/v1/notifications/read-all"),
         ("patch", f"/api/v1/notifications/{theirs}/read"),
     ):
-        refused = client.open(
-            path, method=method.upper(), headers=staff, json={"userId": "player-2"}
-        )
+        refused = client.open(path, method=method.upper(), headers=staff, json={"userId": other})
         assert refused.status_code == 422, path
         assert body(refused)["error"]["code"] == "VALIDATION_FAILED"
-    assert notification_container.notifications().count_unread("player-2") == 1
+    assert notification_container.notifications().count_unread(other) == 1
     assert notification_container.notifications().count_unread("staff-1") == 1
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    [
+        "not-a-uuid",
+        "admin",
+        "client:hotel",
+        "%C3%A9%C3%A9",
+        "%7B%22%24ne%22%3Anull%7D",
+        "%20%20{id}",
+        "{id}%20",
+        "%7B{id}%7D",
+        "{id}%0A",
+        "{bare}",
+    ],
+)
+def test_staff_naming_no_player_id_are_refused_not_shown_an_empty_list(
+    client: FlaskClient, notification_container: Container, minter: TokenMinter, user_id: str
+) -> None:
+    player = str(uuid.uuid4())
+    store(notification_container, player)
+    query = user_id.format(id=player, bare=player.replace("-", ""))
+    admin = bearer(minter.token("admin-1", role="admin"))
+    for path in ("/api/v1/notifications", "/api/v1/notifications/unread-count"):
+        refused = client.get(f"{path}?userId={query}", headers=admin)
+        assert refused.status_code == 422, (path, query)
+        assert body(refused)["error"]["code"] == "VALIDATION_FAILED"
+        assert "userId" in str(body(refused)["error"]["details"])
 
 
 @pytest.mark.parametrize("notification_id", ["not-an-id", "0" * 24, "z" * 24, "1" * 64, "%24where"])
@@ -356,6 +389,10 @@ def test_swagger_lists_every_route_with_its_schemas_and_errors(client: FlaskClie
         for status in statuses - {"101"}:
             content = operation["responses"][status]["content"]["application/json"]
             assert "$ref" in content["schema"] or content["schema"]
+    for path in ("/api/v1/notifications", "/api/v1/notifications/unread-count"):
+        [user_id] = [p for p in paths[path]["get"]["parameters"] if p["name"] == "userId"]
+        assert user_id["schema"]["format"] == "uuid"
+        assert re.fullmatch(user_id["schema"]["pattern"].strip("^$"), str(uuid.uuid4()).upper())
     schemas = spec["components"]["schemas"]
     assert "ErrorEnvelope" in schemas
     assert {"Notification", "NotificationList", "UnreadCount", "MarkedRead"} <= set(schemas)
