@@ -9,7 +9,8 @@ exactly like the REST API checks it (RS256 from the JWKS, issuer, audience, expi
 accounts): without a valid one the answer is HTTP 401, for anyone but a player 403, both in the
 error envelope. Once open, the socket is closed with 4401 when the token expires, 4403 when the
 account is deactivated, 4429 past the per-user socket limit, 1013 when the client cannot keep
-up and 1001 when the server restarts. Messages are
+up, 1008 when it misses a pong ("Ping/Pong timeout": reconnect and fetch ``?unread=true``) or
+keeps sending messages, and 1001 when the server restarts. Messages are
 ``{"type": "notification", "notification": {id, type, content, read, createdAt, …}}``.
 """
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -255,6 +257,26 @@ def test_the_server_pings_idle_sockets(server: Server, minter: TokenMinter, play
         event = next_event(ws)
         assert isinstance(event, dict)
         assert event["notification"]["id"] == "after-ping"
+    finally:
+        ws.close()
+
+
+def test_a_client_that_stops_reading_is_closed_by_the_missed_pong(
+    server: Server, minter: TokenMinter, player_id: str
+) -> None:
+    # The documented close for a stalled reader (notification.md): 1008 "Ping/Pong timeout".
+    ws = connect(server.ws, minter.token(player_id))
+    try:
+        server.push(player_id, "unread-while-stalled")
+        time.sleep(3)  # pings every second: the first goes unanswered past the second
+        # Raw frames: answering the pings now would write to a socket the server has closed.
+        frames = [ws.recv_frame()]  # type: ignore[no-untyped-call]
+        while frames[-1].opcode != websocket.ABNF.OPCODE_CLOSE:
+            frames.append(ws.recv_frame())  # type: ignore[no-untyped-call]
+        assert websocket.ABNF.OPCODE_TEXT in [frame.opcode for frame in frames]
+        close = frames[-1].data
+        assert struct.unpack("!H", close[:2])[0] == CloseCode.POLICY_VIOLATION
+        assert close[2:] == b"Ping/Pong timeout"
     finally:
         ws.close()
 
