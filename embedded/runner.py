@@ -43,6 +43,9 @@ from embedded.services import (
 ROOT = Path(__file__).resolve().parent.parent
 #: auth listens on BASE+1, rewards +2, redeem +3, notification +4 (their usual ports)
 DEFAULT_SERVICE_PORT_BASE = 8000
+#: a service process that exits is started again, unless it did so this often this recently
+RESTART_LIMIT = 5
+RESTART_WINDOW = 60.0
 
 
 def say(message: str) -> None:
@@ -282,16 +285,29 @@ class Platform:
         say("=" * 72)
 
     def supervise(self) -> None:
-        watched = [*(self.cluster.processes if self.cluster else []), *self.processes]
+        """Start a service process that exited again, as an orchestrator would (a worker killed
+        mid-stream resumes from its group's committed offsets); one that keeps exiting
+        (RESTART_LIMIT times in RESTART_WINDOW seconds) is left down. A server that exits is
+        reported only: the platform needs restarting then."""
+        services = list(self.cluster.processes if self.cluster else [])
+        watched = [*services, *self.processes]
+        restarts: dict[str, list[float]] = {}
         while not self._stopping:
-            for managed in watched:
-                if not managed.alive():
-                    say(
-                        f"! {managed.name} exited with {managed.process.returncode}; "
-                        f"see {managed.log_path}"
-                    )
-                    watched.remove(managed)
-                    break
+            for managed in list(watched):
+                if managed.alive():
+                    continue
+                now = time.monotonic()
+                recent = [t for t in restarts.get(managed.name, []) if now - t < RESTART_WINDOW]
+                exited = f"! {managed.name} exited with {managed.process.returncode}"
+                if managed in services and len(recent) < RESTART_LIMIT:
+                    say(f"{exited}; starting it again (log: {managed.log_path})")
+                    managed.respawn()
+                    restarts[managed.name] = [*recent, now]
+                    continue
+                if managed in services:
+                    exited += f", {RESTART_LIMIT} times within {RESTART_WINDOW:.0f} s; left down"
+                say(f"{exited}; see {managed.log_path}")
+                watched.remove(managed)
             time.sleep(1)
 
 

@@ -101,10 +101,20 @@ class ManagedProcess:
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path | None = None
+    #: how it was started (:func:`spawn`), to start it again
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    cwd: Path | None = None
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def respawn(self) -> None:
+        """Start it again as it was started (after it exited), its log continued."""
+        if self.alive() or not self.command or self.log_path is None:
+            raise RuntimeError(f"{self.name} cannot be started again")
+        self.process = _popen(self.command, self.log_path, self.env, self.cwd)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -131,18 +141,23 @@ def spawn(
 ) -> ManagedProcess:
     """Start ``args`` in its own process group (so its children stop with it)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = log_path.open("ab")
-    process = subprocess.Popen(
-        args,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-    )
-    log.close()
-    return ManagedProcess(name=name, process=process, log_path=log_path)
+    process = _popen(args, log_path, env, cwd)
+    return ManagedProcess(name, process, log_path, command=list(args), env=env, cwd=cwd)
+
+
+def _popen(
+    args: list[str], log_path: Path, env: dict[str, str] | None, cwd: Path | None
+) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from embedded.runner import check_ports, parse_args, planned_ports, service_ports
-from embedded.servers import ServerStartError, _ephemeral_range, free_port
+from embedded.servers import ServerStartError, _ephemeral_range, free_port, spawn
 from embedded.services import SERVICES, wait_ready
 
 
@@ -92,3 +95,23 @@ def test_a_taken_port_stops_the_start_naming_the_option_that_moves_it() -> None:
         args = runner_args("--service-port-base", str(port - 2))  # rewards on it
         with pytest.raises(ServerStartError, match=rf"--service-port-base \({port}\)"):
             check_ports(planned_ports(args, list(SERVICES), gateway=False))
+
+
+def test_a_managed_process_starts_again_as_it_was_started(tmp_path: Path) -> None:
+    log = tmp_path / "echo.log"
+    script = "import os, sys; print(os.environ['GREETING'], sys.argv[1], flush=True)"
+    managed = spawn(
+        "echo", [sys.executable, "-c", script, "again"], log, env={**os.environ, "GREETING": "hi"}
+    )
+    first = managed.pid
+    managed.process.wait(10)
+    managed.respawn()
+    managed.process.wait(10)
+    assert managed.pid != first
+    assert log.read_text().split() == ["hi", "again", "hi", "again"]  # the log continues
+    sleeper = spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(30)"], log)
+    try:
+        with pytest.raises(RuntimeError):
+            sleeper.respawn()  # still running
+    finally:
+        sleeper.stop()
