@@ -196,6 +196,9 @@ class ConsumerRunner:
                     error=str(exc),
                     retry_in=backoff,
                 )
+                # A paused group is the lag alarm's main case: the batch that keeps failing never
+                # reaches the measurement after it, so the gauge is refreshed at every pause.
+                self._record_lag(consumer)
             finally:
                 # Leaving the group lets the other members take our partitions over at once.
                 consumer.close()
