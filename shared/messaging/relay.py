@@ -130,7 +130,13 @@ class OutboxRelay:
             listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
             last_backlog_check = 0.0
             while not self._stopping.is_set():
-                published = self.publish_batch()
+                try:
+                    published = self.publish_batch()
+                except PublishFailed:
+                    # The rows wait for the broker: the gauge must say so rather than keep the
+                    # value of the last time publishing worked.
+                    self._record_backlog()
+                    raise
                 now = time.monotonic()
                 if now - last_backlog_check > 5.0:
                     self._record_backlog()

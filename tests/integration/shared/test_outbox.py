@@ -1,15 +1,22 @@
-"""The outbox against PostgreSQL: a batch written in one statement keeps its order."""
+"""The outbox against PostgreSQL: a batch written in one statement keeps its order; the relay's
+backlog gauge."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from confluent_kafka import Producer
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, create_engine, text
 
+from embedded.servers import free_port
 from shared.application.events import IntegrationEvent, Topic
+from shared.messaging.relay import OutboxRelay
 from shared.messaging.schemas import EventSchemaError, event_schemas
 from shared.observability import context
 from shared.persistence.database import normalise_url
@@ -79,3 +86,32 @@ def test_an_unsafe_correlation_id_from_an_envelope_is_not_passed_on(
         connection.execute(text("DELETE FROM outbox"))
     assert row.headers["X-Correlation-ID"] == "work-42"
     assert row.payload["correlationId"] == "work-42"
+
+
+def test_the_backlog_gauge_counts_the_rows_waiting_while_the_broker_is_unreachable(
+    engine: Engine,
+) -> None:
+    # Publishing fails before the gauge was set after it: it kept the value of the last time
+    # publishing worked (0) while the rows waited.
+    service = f"outbox-test-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as connection:
+        SqlAlchemyOutbox(connection, event_schemas()).add_all(
+            Topic.REWARD_CONFIRMED, [confirmation(n) for n in range(1, 4)]
+        )
+    unreachable = Producer(
+        {"bootstrap.servers": f"127.0.0.1:{free_port()}", "message.timeout.ms": 2000}
+    )
+    relay = OutboxRelay(engine, unreachable, service, poll_interval=0.1, flush_timeout=0.5)
+    thread = threading.Thread(target=relay.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while REGISTRY.get_sample_value("outbox_backlog", {"service": service}) != 3:
+            assert time.monotonic() < deadline, "the backlog gauge never counted the rows"
+            time.sleep(0.05)
+    finally:
+        relay.stop()
+        thread.join(10)
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM outbox"))
+    assert not thread.is_alive()
