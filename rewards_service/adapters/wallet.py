@@ -163,6 +163,8 @@ class GrpcWalletGateway(WalletGateway):
         try:
             token = self._tokens.token()
         except TokenUnavailable as exc:
+            # Logged by the token cache (``client_token_unavailable``, with the token URL and
+            # the status), at most every few minutes: not here at every attempt.
             raise _Unreachable(str(exc)) from exc
         try:
             return getattr(self._stub, method)(

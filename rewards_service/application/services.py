@@ -390,6 +390,11 @@ class CreditReconciliation:
                 result.add(outcome, pending.idempotency_key)
         return result
 
+    def waiting(self) -> int:
+        """The notes there are now, due or not (what a run that could not finish leaves)."""
+        with self._uow() as uow:
+            return uow.pending_credits.count()
+
     def _resolve(self, pending: PendingCredit) -> str | None:
         with self._uow() as uow:
             # The claim's own lock order (assignment, then note); a claim of it in flight

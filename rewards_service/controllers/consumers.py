@@ -187,7 +187,12 @@ class CreditReconciliationTask:
         try:
             result = self._reconciliation.run_once()
         except (WalletUnavailable, WalletRefused) as exc:
-            log.warning("claim_reconciliation_postponed", reason=type(exc).__name__)
+            # The notes stay: the gauge the runbook watches must show them all the same.
+            waiting = self._reconciliation.waiting()
+            PENDING_CREDITS.set(waiting)
+            log.warning(
+                "claim_reconciliation_postponed", reason=type(exc).__name__, pending=waiting
+            )
             return False
         PENDING_CREDITS.set(
             result.waiting

@@ -9,6 +9,12 @@ import time
 import requests
 
 from shared.domain.exceptions import DependencyUnavailable
+from shared.observability.logging import get_logger
+
+log = get_logger(__name__)
+
+#: a token endpoint that keeps failing is logged once, then at most this often
+FAILURE_LOG_INTERVAL_SECONDS = 300.0
 
 
 class TokenUnavailable(DependencyUnavailable):
@@ -16,7 +22,9 @@ class TokenUnavailable(DependencyUnavailable):
 
 
 class ClientCredentialsTokens:
-    """Thread-safe cache of one client's token for one scope."""
+    """Thread-safe cache of one client's token for one scope. A token the endpoint does not
+    issue is logged (``client_token_unavailable``): callers only see the service they wanted to
+    call as unreachable."""
 
     def __init__(
         self,
@@ -37,6 +45,9 @@ class ClientCredentialsTokens:
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_at = 0.0
+        # What was last logged of a failing endpoint, and the failures since (under the lock).
+        self._failure_logged: tuple[str, float] | None = None
+        self._failures_unlogged = 0
 
     def token(self) -> str:
         """A valid token, fetching a new one when the cached one is (nearly) expired."""
@@ -63,12 +74,36 @@ class ClientCredentialsTokens:
                 timeout=self._timeout,
             )
         except requests.RequestException as exc:
-            raise TokenUnavailable(
-                f"The token endpoint cannot be reached: {type(exc).__name__}"
-            ) from exc
+            error = f"The token endpoint cannot be reached: {type(exc).__name__}"
+            self._failed(error, status=None)
+            raise TokenUnavailable(error) from exc
         if response.status_code != 200:
-            raise TokenUnavailable(f"The token endpoint answered {response.status_code}.")
+            error = f"The token endpoint answered {response.status_code}."
+            self._failed(error, status=response.status_code)
+            raise TokenUnavailable(error)
         body = response.json()
         lifetime = float(body.get("expires_in", 300))
         self._token = str(body["access_token"])
         self._expires_at = time.monotonic() + max(lifetime - self._margin, lifetime / 2)
+        self._failure_logged = None
+        self._failures_unlogged = 0
+
+    def _failed(self, error: str, status: int | None) -> None:
+        # Every call that needs a token asks again: logged when it starts or changes, then
+        # at most every FAILURE_LOG_INTERVAL_SECONDS with the count of failures in between.
+        now = time.monotonic()
+        last = self._failure_logged
+        if last is not None and last[0] == error and now - last[1] < FAILURE_LOG_INTERVAL_SECONDS:
+            self._failures_unlogged += 1
+            return
+        log.warning(
+            "client_token_unavailable",
+            token_url=self._url,
+            client_id=self._auth[0],
+            scope=self._scope,
+            status=status,
+            error=error,
+            suppressed=self._failures_unlogged,
+        )
+        self._failure_logged = (error, now)
+        self._failures_unlogged = 0

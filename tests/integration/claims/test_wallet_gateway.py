@@ -22,6 +22,7 @@ from rewards_service.adapters.wallet import GrpcWalletGateway
 from rewards_service.domain.exceptions import WalletRefused, WalletUnavailable
 from shared.grpc.interceptors import ServerInterceptor
 from shared.grpc.server import GrpcServer
+from shared.observability.logging import configure_logging
 from shared.security.client_credentials import ClientCredentialsTokens
 from tests.integration.claims.conftest import CLIENT_ID, CLIENT_SECRET
 from tests.support.tokens import TokenEndpoint
@@ -213,13 +214,37 @@ def test_an_overloaded_wallet_is_an_outage_retried_not_a_refusal(redeem_containe
     assert [k for k, _ in credits(redeem_container, player)] == ["k-busy"]
 
 
-def test_without_a_token_the_wallet_is_unavailable(redeem_container, token_endpoint):
+@pytest.fixture(scope="session")
+def service_logging() -> None:
+    """Logging set up as a service's in the test profile: records carry their event dicts."""
+    configure_logging("rewards", level="WARNING")
+
+
+@pytest.fixture
+def structured_logs(service_logging: None, caplog: pytest.LogCaptureFixture) -> Any:
+    return caplog
+
+
+def test_without_a_token_the_wallet_is_unavailable(
+    redeem_container, token_endpoint, structured_logs
+):
     port = free_port()
     server = start_wallet(redeem_container, port)
     wallet = gateway(port, token_endpoint, secret="wrong")
     try:
-        with pytest.raises(WalletUnavailable):
-            credit(wallet, str(uuid.uuid4()), "k")
+        for _ in range(2):
+            with pytest.raises(WalletUnavailable):
+                credit(wallet, str(uuid.uuid4()), "k")
     finally:
         wallet.close()
         server.stop(0)
+    # The caller only sees an unreachable wallet: the log says it is the token, and where it
+    # was refused — once, not at each of the attempts of every call.
+    [refused] = [
+        r.msg
+        for r in structured_logs.records
+        if isinstance(r.msg, dict) and r.msg.get("event") == "client_token_unavailable"
+    ]
+    assert refused["token_url"] == token_endpoint.url
+    assert refused["status"] == 401
+    assert refused["client_id"] == CLIENT_ID

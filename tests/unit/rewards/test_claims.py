@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from rewards_service.application.commands import CreatePromotion
 from rewards_service.application.services import (
@@ -15,6 +16,7 @@ from rewards_service.application.services import (
     CreditReconciliation,
     PromotionService,
 )
+from rewards_service.controllers.consumers import PENDING_CREDITS, CreditReconciliationTask
 from rewards_service.domain.exceptions import (
     PromotionAlreadyClaimed,
     PromotionClaimLimitReached,
@@ -207,6 +209,23 @@ def test_a_note_the_wallet_never_credited_is_dropped_and_the_promotion_stays_cla
     assert not wallet.credits
     assert claims.claim(player, promotion).assignment.status is PlayerPromotionStatus.CLAIMED
     assert not store.pending_credits
+
+
+def test_a_postponed_reconciliation_still_reports_the_notes_waiting(
+    store, promotions, claims, wallet
+):
+    player, promotion = held(store, promotions)
+    wallet.down = True
+    with pytest.raises(WalletUnavailable):
+        claims.claim(player, promotion)
+    PENDING_CREDITS.set(0)  # what the last run that reached the wallet left
+    task = CreditReconciliationTask(reconciliation(store, wallet, NOW + timedelta(minutes=10)))
+    assert task() is False  # postponed: the wallet cannot say yet
+    # The runbook's signal: the gauge shows the note the run could not resolve.
+    assert REGISTRY.get_sample_value("claim_credits_pending") == 1
+    wallet.down = False
+    task()
+    assert REGISTRY.get_sample_value("claim_credits_pending") == 0
 
 
 def test_a_claim_made_again_after_a_lost_answer_settles_its_note(store, promotions, claims):
