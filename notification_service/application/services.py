@@ -76,7 +76,7 @@ class NotificationIngestion:
                 self._live.publish([LiveMessage.deliver(n) for n in stored])
                 pushed = True
             except DependencyUnavailable as exc:
-                log.warning("live_push_failed: %s (%d stored, not pushed)", exc, len(stored))
+                log.warning("live_push_failed", extra={"error": str(exc), "stored": len(stored)})
         return IngestResult(stored=len(stored), duplicates=len(drafts) - len(stored), pushed=pushed)
 
 

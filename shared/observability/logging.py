@@ -89,7 +89,9 @@ def _install(json_output: bool) -> None:
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared_processors,
+        # Modules kept free of structlog (domain, application) log with the standard library:
+        # their ``extra`` fields are fields of the line, as structlog's keywords are.
+        foreign_pre_chain=[*shared_processors, structlog.stdlib.ExtraAdder()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,

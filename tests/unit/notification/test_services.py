@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -114,11 +115,18 @@ def test_a_push_failure_keeps_the_notification_stored(
     ingestion: NotificationIngestion,
     repository: InMemoryNotificationRepository,
     live: RecordingLiveChannel,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     live.down = True
-    result = ingestion.ingest([promotion_event()])
+    with caplog.at_level(logging.WARNING):
+        result = ingestion.ingest([promotion_event()])
     assert (result.stored, result.pushed) == (1, False)
     assert len(repository.by_id) == 1
+    # One event name to search for; what went wrong is a field of it.
+    [warning] = caplog.records
+    assert warning.getMessage() == "live_push_failed"
+    assert warning.stored == 1  # type: ignore[attr-defined]
+    assert warning.error  # type: ignore[attr-defined]
 
 
 def test_an_event_without_content_is_not_a_notification(ingestion: NotificationIngestion) -> None:
