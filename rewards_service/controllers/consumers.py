@@ -28,6 +28,7 @@ from shared.application.events import Topic
 from shared.domain.clock import Clock
 from shared.messaging.consumer import EventHandler, InboundEvent, Rejected
 from shared.messaging.registrations import registration_of
+from shared.observability import context
 from shared.observability.logging import get_logger
 from shared.observability.metrics import EVENTS_CONSUMED
 
@@ -155,13 +156,16 @@ class ParkedEventsSweep:
         if sweep.released:
             log.info("parked_events_released", events=sweep.released, waiting=sweep.waiting)
         for parked in sweep.expired:
-            log.warning(
-                "parked_event_dead_lettered",
-                reason="unknown_player",
-                event_id=parked.event_id,
-                player_id=parked.player_id,
-                parked_at=parked.parked_at.isoformat(),
-            )
+            # Under the event's own correlation id, as the consumer logged it when it came in,
+            # so it can be followed from the partner's request to its dead letter.
+            with context.bound(context.from_values(parked.correlation_id, None)):
+                log.warning(
+                    "parked_event_dead_lettered",
+                    reason="unknown_player",
+                    event_id=parked.event_id,
+                    player_id=parked.player_id,
+                    parked_at=parked.parked_at.isoformat(),
+                )
         for record in sweep.reversals_expired:
             log.warning(
                 "pending_reversal_dead_lettered",

@@ -120,6 +120,12 @@ class ParkedEvent:
     payload: dict[str, Any] = field(compare=False, repr=False)
     parked_at: datetime
 
+    @property
+    def correlation_id(self) -> str | None:
+        """The correlation id the event was sent with, if it has one."""
+        value = self.payload.get("correlationId")
+        return value if isinstance(value, str) else None
+
 
 def _check_points(value: int, name: str) -> None:
     if not 0 <= value <= MAX_RULE_POINTS:

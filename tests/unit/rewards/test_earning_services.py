@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -38,6 +40,7 @@ from rewards_service.domain.ports import Lock
 from shared.domain.clock import FixedClock
 from shared.domain.exceptions import PermissionDenied
 from shared.domain.principal import Principal, Role
+from shared.observability.logging import configure_logging
 from tests.unit.rewards.fakes import (
     FakePointsCache,
     FakePublisher,
@@ -341,6 +344,34 @@ def test_parked_events_whose_player_never_registers_are_dead_lettered_after_the_
     clock.advance(minutes=16)
     ParkedEventsSweep(sweeper)()
     assert dead_letters_counted() == counted + 1
+
+
+@pytest.fixture
+def service_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Logging set up as the worker's: records carry their event dicts."""
+    level = logging.getLogger().level
+    configure_logging("rewards", level="WARNING")
+    yield caplog
+    logging.getLogger().setLevel(level)
+
+
+def test_a_parked_event_dead_lettered_is_logged_with_its_correlation_id(
+    earning: EarningService,
+    store: Store,
+    clock: FixedClock,
+    service_logs: pytest.LogCaptureFixture,
+) -> None:
+    stranger = message(str(uuid.uuid4()), correlationId="partner-req-42")
+    earning.record(parsed(stranger))
+    clock.advance(minutes=16)
+    ParkedEventsSweep(parked_events(store, clock))()
+    [line] = [
+        r.msg
+        for r in service_logs.records
+        if isinstance(r.msg, dict) and r.msg.get("event") == "parked_event_dead_lettered"
+    ]
+    assert line["event_id"] == stranger["eventId"]
+    assert line["correlation_id"] == "partner-req-42"
 
 
 def test_a_sweep_takes_at_most_its_batch(
