@@ -121,3 +121,21 @@ def test_a_refusal_names_where_the_problem_is() -> None:
         event_schemas().validate(document)
     assert "occurredAt" in str(refused.value)
     assert "pointsAwarded" in str(refused.value)
+
+
+@pytest.mark.parametrize("event_type", ["REDEMPTION_CONFIRMED", "REDEMPTION_REJECTED"])
+def test_a_redemptions_outcome_has_the_bounds_of_its_request_and_of_a_balance(
+    event_type: str,
+) -> None:
+    # Points past them passed the schema and then failed to be stored (MongoDB's integers are
+    # 64 bits): retried three times and dead-lettered as processing_failed with a traceback.
+    rejected = next(d for d in VALID if d["eventType"] == "REDEMPTION_REJECTED")
+    document = {**rejected, "eventType": event_type, "status": event_type.split("_")[1]}
+    if event_type == "REDEMPTION_CONFIRMED":
+        del document["reason"], document["message"]
+    document["pointsBalance"] = 0
+    assert accepted({**document, "points": 10_000_000})
+    assert not accepted({**document, "points": 10_000_001})
+    assert not accepted({**document, "points": 10**30})
+    assert accepted({**document, "pointsBalance": 2**63 - 1})
+    assert not accepted({**document, "pointsBalance": 2**63})
