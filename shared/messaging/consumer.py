@@ -93,6 +93,8 @@ class InboundEvent:
     key: str | None
     raw: Mapping[str, Any] = field(repr=False)
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: the record as received, dead-lettered as it came (key, bytes and every header)
+    record: Message | None = field(default=None, repr=False, compare=False)
 
     @property
     def trace(self) -> context.TraceContext:
@@ -296,6 +298,7 @@ class ConsumerRunner:
             key=key.decode("utf-8", "replace") if key else None,
             raw=document,
             headers=headers,
+            record=message,
         )
 
     def _dispatch(self, events: list[InboundEvent]) -> None:
@@ -360,13 +363,16 @@ class ConsumerRunner:
     # -- dead letters ---------------------------------------------------------------------------
 
     def _dead_letter_event(self, inbound: InboundEvent, reason: str, detail: str) -> None:
+        if inbound.record is not None:
+            self._dead_letter(inbound.record, reason, detail)
+            return
         self._produce_dead_letter(
             topic=inbound.topic,
             partition=inbound.partition,
             offset=inbound.offset,
             key=inbound.key.encode() if inbound.key else None,
             value=json.dumps(inbound.raw).encode(),
-            headers=dict(inbound.headers),
+            headers=[(name, value.encode()) for name, value in inbound.headers.items()],
             reason=reason,
             detail=detail,
         )
@@ -379,7 +385,7 @@ class ConsumerRunner:
             offset=offset,
             key=message.key(),
             value=message.value(),
-            headers=decode_headers(message.headers()),
+            headers=_raw_headers(message.headers()),
             reason=reason,
             detail=detail,
         )
@@ -392,7 +398,7 @@ class ConsumerRunner:
         offset: int,
         key: bytes | None,
         value: bytes | None,
-        headers: dict[str, str],
+        headers: Sequence[tuple[str, bytes | None]],
         reason: str,
         detail: str,
     ) -> None:
@@ -409,16 +415,16 @@ class ConsumerRunner:
         if value is not None and len(value) > MAX_DEAD_LETTER_VALUE_BYTES:
             ours["dlq-truncated-from"] = str(len(value))
             value = value[:MAX_DEAD_LETTER_VALUE_BYTES]
-        original = [(name, text) for name, text in headers.items() if name not in ours]
+        original = [(name, content) for name, content in headers if name not in ours]
         if len(original) > MAX_DEAD_LETTER_HEADERS:
             ours["dlq-headers-dropped"] = str(len(original) - MAX_DEAD_LETTER_HEADERS)
         own: list[tuple[str, str | bytes | None]] = [(k, v.encode()) for k, v in ours.items()]
         kept: list[tuple[str, str | bytes | None]] = [
             (
                 _cut(name, MAX_DEAD_LETTER_HEADER_NAME_BYTES),
-                text.encode()[:MAX_DEAD_LETTER_HEADER_BYTES],
+                content[:MAX_DEAD_LETTER_HEADER_BYTES] if content is not None else None,
             )
-            for name, text in original[:MAX_DEAD_LETTER_HEADERS]
+            for name, content in original[:MAX_DEAD_LETTER_HEADERS]
         ]
         dead_topic = f"{topic}.dlq"
         key = key[:MAX_DEAD_LETTER_KEY_BYTES] if key is not None else None
@@ -481,6 +487,15 @@ def _coordinates(message: Message) -> tuple[str, int, int]:
 def _cut(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` bytes of UTF-8 (never inside a character)."""
     return text.encode()[:limit].decode("utf-8", "ignore")
+
+
+def _raw_headers(raw: Any) -> list[tuple[str, bytes | None]]:
+    """A record's headers as they came: every one, in order, repeated names and all, values as
+    bytes (or None)."""
+    return [
+        (str(name), value.encode() if isinstance(value, str) else value)
+        for name, value in raw or []
+    ]
 
 
 def decode_headers(raw: Any) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from shared.messaging.consumer import (
     Rejected,
 )
 from shared.messaging.schemas import event_schemas
+from tests.support.partner_events import partner_message
 
 
 class AcceptEverything(EventHandler):
@@ -145,3 +147,43 @@ def test_a_dead_letter_the_producer_refuses_is_sent_as_a_stub() -> None:
     assert b"did not fit" in stub["dlq-stub"]
     assert stub["dlq-original-offset"] == b"4"
     assert [tp.offset for tp in consumer.offsets] == [5]
+
+
+class RefuseEverything(EventHandler):
+    def handle(self, events: Sequence[InboundEvent]) -> list[Rejected]:
+        return [Rejected(e, "unknown_player", "nobody") for e in events]
+
+
+def test_a_dead_letter_is_the_record_as_it_came() -> None:
+    broker = RecordingBroker()
+    consumer = Committed()
+    refusing = ConsumerRunner(
+        consumer_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        dead_letter_producer=broker,  # type: ignore[arg-type]
+        handler=RefuseEverything(),
+        schemas=event_schemas(),
+        settings=ConsumerSettings(group_id="test-group", topics=["reward-events"]),
+    )
+    player = "7d2b3c1e-0f4a-4b5c-9d6e-1a2b3c4d5e6f"
+    # Spaced out, as the producer wrote it: a copy re-serialised by us would not be byte-equal.
+    value = json.dumps(partner_message(player), indent=2).encode()
+    headers: list[tuple[str, str | bytes | None]] = [
+        ("trace", b"one"),
+        ("trace", b"two"),  # a name given twice keeps both
+        ("raw", b"\xff\xfe"),  # not UTF-8: kept as bytes
+        ("empty", None),
+    ]
+    record = Message(
+        topic="reward-events",
+        partition=1,
+        offset=9,
+        key=player.encode(),
+        value=value,
+        headers=headers,
+    )
+    refusing.process(consumer, [record])  # type: ignore[arg-type]
+    [sent] = broker.records
+    assert sent["value"] == value
+    assert sent["key"] == player.encode()
+    assert [h for h in sent["headers"] if not h[0].startswith("dlq-")] == headers
+    assert dict(sent["headers"])["dlq-reason"] == b"unknown_player"
