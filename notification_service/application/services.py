@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from notification_service.application.live import REVOCATION_CLOSE_REASON, CloseCode, LiveMessage
@@ -59,7 +59,12 @@ class NotificationIngestion:
         mapper = self._sources.get(sourced.topic)
         if mapper is None:
             raise InvalidNotification(f"Events on {sourced.topic!r} are not notifications.")
-        return mapper(sourced.event)
+        draft = mapper(sourced.event)
+        if draft is None:
+            return None
+        # Stored under the id the player's token carries (a producer may write it in capitals:
+        # the wallet credits the player then, and so the player must see it).
+        return replace(draft, user_id=canonical_player_id(draft.user_id))
 
     def ingest(self, events: Sequence[SourcedEvent]) -> IngestResult:
         """Store the batch (a redelivered event stores nothing), then push what is new.

@@ -98,6 +98,20 @@ def test_an_event_is_stored_unread_and_pushed(
     assert (body["title"], body["message"]) == ("A gift", "Enjoy")
 
 
+def test_a_player_id_in_capitals_is_stored_and_pushed_under_the_players_own(
+    ingestion: NotificationIngestion,
+    live: RecordingLiveChannel,
+    repository: InMemoryNotificationRepository,
+) -> None:
+    # The wallet credits the player whatever the case of the id; the player must see it too.
+    player_id = "7d2b3c1e-0f4a-4b5c-9d6e-1a2b3c4d5e6f"
+    ingestion.ingest([promotion_event(player_id.upper())])
+    [message] = live.published
+    assert message.user_id == player_id
+    service = NotificationService(repository, FixedClock(NOW))
+    assert service.unread_count(player(player_id), None).count == 1
+
+
 def test_a_redelivered_event_stores_and_pushes_nothing_new(
     ingestion: NotificationIngestion,
     repository: InMemoryNotificationRepository,
