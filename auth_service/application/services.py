@@ -229,20 +229,23 @@ class AccountService:
             user = uow.users.get(user_id, for_update=True)
             if user is None:
                 raise UserNotFound()
-            if user.status is status:
-                return user
-            user = user.with_status(status, self._clock.now())
-            uow.users.update(user)
-            uow.outbox.add(Topic.USER_STATUS, user_status_changed(user, actor.subject))
-            uow.commit()
-        # Our own refusal is immediate; the other services follow the event within seconds.
+            changed = user.status is not status
+            if changed:
+                user = user.with_status(status, self._clock.now())
+                uow.users.update(user)
+                uow.outbox.add(Topic.USER_STATUS, user_status_changed(user, actor.subject))
+                uow.commit()
         inactive = status is UserStatus.INACTIVE
-        after_commit(
-            lambda: self._inactive_users.mark(user.id, inactive, as_of=user.updated_at),
-            "status_deferred_to_worker",
-            user.id,
-        )
-        if status is UserStatus.INACTIVE:
+        if changed:
+            # Our own refusal is immediate; the other services follow the event within seconds.
+            after_commit(
+                lambda: self._inactive_users.mark(user.id, inactive, as_of=user.updated_at),
+                "status_deferred_to_worker",
+                user.id,
+            )
+        if inactive:
+            # Again when the account was inactive already: a deactivation answered 500 after
+            # its commit (Redis gone at that moment) finishes here when it is retried.
             self._refresh_tokens.revoke_user(user.id)
             # A code handed out before (perhaps to an impostor: a reason to deactivate) must
             # not open the account once it is reactivated.

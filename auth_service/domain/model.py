@@ -62,7 +62,8 @@ class UserStatus(StrEnum):
 def after(previous: datetime | None, now: datetime) -> datetime:
     """``now``, or a millisecond (the events' precision) after ``previous`` when ``now`` is not
     later: an account's changes keep their order whatever the clocks of the processes making
-    them."""
+    them. Every change of an account's ``updated_at`` goes through it, so that a status change
+    is dated after every earlier change (services order status events by that date)."""
     if previous is None or now >= previous + timedelta(milliseconds=1):
         return now
     return previous + timedelta(milliseconds=1)
@@ -117,7 +118,7 @@ class User:
         return replace(self, status=status, updated_at=after(self.updated_at, now))
 
     def with_password_hash(self, password_hash: str, now: datetime) -> User:
-        return replace(self, password_hash=password_hash, updated_at=now)
+        return replace(self, password_hash=password_hash, updated_at=after(self.updated_at, now))
 
     def managed_at_the_desk_by(self, actor_id: str, actor_role: Role | None) -> bool:
         """Whether the actor may act for this account's owner at the desk: staff for players,
@@ -258,7 +259,7 @@ class PartnerClient:
             secret_rotated_at=now,
             previous_secret_hash=self.secret_hash if keep else None,
             previous_secret_expires_at=now + previous_valid_for if keep else None,
-            updated_at=now,
+            updated_at=after(self.updated_at, now),
             updated_by=actor,
         )
 
@@ -294,7 +295,7 @@ class PartnerClient:
             name=name.strip() if name is not None else self.name,
             scopes=new_scopes,
             event_sources=check_event_sources(new_scopes, new_sources),
-            updated_at=now,
+            updated_at=after(self.updated_at, now),
             updated_by=actor,
         )
 

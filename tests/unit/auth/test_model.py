@@ -223,3 +223,23 @@ def test_status_changes_keep_their_order_whatever_the_clock() -> None:
     assert user.with_status(UserStatus.INACTIVE, NOW + timedelta(seconds=9)).updated_at == (
         NOW + timedelta(seconds=9)
     )
+
+
+def test_every_change_of_an_account_is_dated_after_the_one_before() -> None:
+    # A process whose clock is 5 s ahead deactivated and reactivated the account; one with the
+    # right clock then changes the password, and an administrator deactivates it there: that
+    # deactivation must still be dated after the reactivation, or services would ignore it.
+    user = User.register("a@b.co", "h", Role.PLAYER, "", "", NOW)
+    ahead = user.with_status(UserStatus.INACTIVE, NOW + timedelta(seconds=5)).with_status(
+        UserStatus.ACTIVE, NOW + timedelta(seconds=5)
+    )
+    reset = ahead.with_password_hash("h2", NOW + timedelta(seconds=1))
+    closed = reset.with_status(UserStatus.INACTIVE, NOW + timedelta(seconds=2))
+    assert ahead.updated_at < reset.updated_at < closed.updated_at
+    partner = replace(client({"rewards.read"}), updated_at=NOW + timedelta(seconds=5))
+    renamed = partner.changed(NOW, name="Another name")
+    rotated = renamed.with_secret("hash", NOW)
+    dates = [c.updated_at for c in (partner, renamed, rotated, rotated.disabled(NOW))]
+    assert None not in dates
+    assert dates == sorted(dates)  # type: ignore[type-var]
+    assert len(set(dates)) == 4

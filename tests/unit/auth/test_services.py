@@ -271,6 +271,34 @@ def test_a_deactivation_redis_refuses_after_the_commit_is_left_to_the_worker(
     assert "status_deferred_to_worker" in caplog.text
 
 
+class SessionsGoneOnce(FakeRefreshTokens):
+    def revoke_user(self, user_id: str) -> None:
+        if not self.revoked_users:
+            self.revoked_users.append("failed")
+            raise ConnectionError("redis is gone")
+        super().revoke_user(user_id)
+
+
+def test_a_deactivation_retried_after_failing_past_its_commit_ends_the_sessions(uow) -> None:
+    refresh = SessionsGoneOnce()
+    accounts = AccountService(
+        uow,
+        PlainHasher(),
+        refresh,
+        FakeInactiveUsers(),
+        FixedClock(datetime(2026, 1, 1, tzinfo=UTC)),
+    )
+    user = accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    admin = Principal("a1", Role.ADMIN)
+    with pytest.raises(ConnectionError):  # answered 500; the deactivation is committed
+        accounts.set_status(user.id, UserStatus.INACTIVE, admin)
+    events = len(uow.committed)
+    # The administrator retries: the account is inactive already, and its sessions end now.
+    assert accounts.set_status(user.id, UserStatus.INACTIVE, admin).status is UserStatus.INACTIVE
+    assert refresh.revoked_users == ["failed", user.id]
+    assert len(uow.committed) == events  # no second USER_STATUS_CHANGED
+
+
 def test_a_revocation_redis_refuses_after_the_commit_is_left_to_the_worker(
     accounts, uow, refresh, caplog
 ) -> None:
