@@ -104,7 +104,7 @@ def _authenticate() -> None:
 def _check_handshake() -> None:
     """An upgrade the WebSocket library would fail on is answered here (RFC 6455 §4.2.1):
     another protocol version → 426 naming ours, a missing or malformed key, token lists that
-    are not ASCII or a malformed ``permessage-deflate`` window size → 400."""
+    are not ASCII → 400; a malformed ``permessage-deflate`` offer is declined."""
     if request.headers.get("Sec-WebSocket-Version", "").strip() != "13":
         raise HttpError(
             426,
@@ -130,33 +130,41 @@ def _check_handshake() -> None:
                 NotificationErrorCode.WEBSOCKET_HANDSHAKE_INVALID,
                 f"{name} may hold ASCII characters only.",
             )
-    _check_deflate_offers()
+    _decline_malformed_deflate_offers()
 
 
-def _check_deflate_offers() -> None:
+def _decline_malformed_deflate_offers() -> None:
     """The library reads a window size with ``int()`` and failed with a 500 on anything else
-    (``server_max_window_bits=abc``, or ``=`` with nothing after it). Refused here by RFC
-    7692's grammar, which also leaves ``server_max_window_bits`` no bare form."""
+    (``server_max_window_bits=abc``, or ``=`` with nothing after it). Such an offer is declined
+    (RFC 7692 §5: a server declines an offer with an invalid parameter value, and the
+    connection goes on uncompressed): it is taken out of the request before the library reads
+    it, the client's other offers kept."""
     offers = ",".join(request.headers.getlist("Sec-WebSocket-Extensions")).split(",")
-    for offer in offers:
-        name, *parameters = (part.strip() for part in offer.split(";"))
-        if name.lower() != _DEFLATE:
+    kept = [offer.strip() for offer in offers if _acceptable(offer) and offer.strip()]
+    if len(kept) < len([offer for offer in offers if offer.strip()]):
+        if kept:
+            request.environ["HTTP_SEC_WEBSOCKET_EXTENSIONS"] = ", ".join(kept)
+        else:
+            request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
+
+def _acceptable(offer: str) -> bool:
+    """Whether the library can read ``offer``: another extension, or ``permessage-deflate``
+    whose window sizes follow RFC 7692's grammar (8 to 15; only the client's may be bare)."""
+    name, *parameters = (part.strip() for part in offer.split(";"))
+    if name.lower() != _DEFLATE:
+        return True
+    for parameter in parameters:
+        key, has_value, value = (part.strip() for part in parameter.partition("="))
+        # The library matches these parameters by prefix, so a longer name counts too.
+        if not key.startswith((_CLIENT_WINDOW_BITS, _SERVER_WINDOW_BITS)):
             continue
-        for parameter in parameters:
-            key, has_value, value = (part.strip() for part in parameter.partition("="))
-            # The library matches these parameters by prefix, so a longer name counts too.
-            if not key.startswith((_CLIENT_WINDOW_BITS, _SERVER_WINDOW_BITS)):
-                continue
-            if key == _CLIENT_WINDOW_BITS and not has_value:
-                continue
-            if key in (_CLIENT_WINDOW_BITS, _SERVER_WINDOW_BITS) and _WINDOW_BITS.fullmatch(value):
-                continue
-            raise HttpError(
-                400,
-                NotificationErrorCode.WEBSOCKET_HANDSHAKE_INVALID,
-                f"{_DEFLATE}: {_CLIENT_WINDOW_BITS} and {_SERVER_WINDOW_BITS} take a window "
-                f"size from 8 to 15 (only {_CLIENT_WINDOW_BITS} may come without one).",
-            )
+        if key == _CLIENT_WINDOW_BITS and not has_value:
+            continue
+        if key in (_CLIENT_WINDOW_BITS, _SERVER_WINDOW_BITS) and _WINDOW_BITS.fullmatch(value):
+            continue
+        return False
+    return True
 
 
 def handshake_refused(_exc: RemoteProtocolError) -> Response:
@@ -363,8 +371,8 @@ def openapi_operation() -> dict[str, Any]:
                         (
                             400,
                             "A token subprotocol without the loyalty.notifications.v1 one, "
-                            "or a malformed handshake (key, non-ASCII token lists, a "
-                            "permessage-deflate window size other than 8 to 15)",
+                            "or a malformed handshake (key, non-ASCII token lists); a "
+                            "permessage-deflate offer with a malformed window size is declined",
                         ),
                         (401, "Missing, invalid or expired access token, or inactive account"),
                         (403, "Not a player"),
