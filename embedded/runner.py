@@ -337,6 +337,13 @@ def planned_ports(
 def check_ports(planned: list[tuple[int, str]]) -> None:
     """Refuse to start, naming the option to use, when a port is taken (by another program or
     a platform already running): better than a service that never becomes ready."""
+    uses: dict[int, list[str]] = {}
+    for port, option in planned:
+        uses.setdefault(port, []).append(option)
+    twice = {port: options for port, options in uses.items() if len(options) > 1}
+    if twice:
+        clashes = "; ".join(f"{port} ({', '.join(options)})" for port, options in twice.items())
+        raise ServerStartError(f"the options give one port to two listeners: {clashes}")
     taken: dict[str, list[str]] = {}
     for port, option in planned:
         if port_in_use(port):

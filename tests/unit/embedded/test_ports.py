@@ -115,3 +115,10 @@ def test_a_managed_process_starts_again_as_it_was_started(tmp_path: Path) -> Non
             sleeper.respawn()  # still running
     finally:
         sleeper.stop()
+
+
+def test_options_that_give_one_port_to_two_listeners_are_refused() -> None:
+    base = free_port()
+    args = runner_args("--service-port-base", str(base), "--metrics-port-base", str(base + 1))
+    with pytest.raises(ServerStartError, match=rf"{base + 1} \(--service-port-base, --metrics"):
+        check_ports(planned_ports(args, list(SERVICES), gateway=False))
