@@ -212,7 +212,9 @@ class ConfirmationReplay:
     Harmless to what had them: each keeps its event id (derived from the source event), the
     wallet applies a source event once and notifications store an event id once."""
 
-    def __init__(self, uow: UowFactory, clock: Clock, batch_size: int = 500) -> None:
+    # Each page reads reward_events once (no index on awarded_at: the hot path pays for none),
+    # so pages are large; a replay covers the hours since a restore point.
+    def __init__(self, uow: UowFactory, clock: Clock, batch_size: int = 5000) -> None:
         self._uow = uow
         self._clock = clock
         self._batch_size = batch_size
