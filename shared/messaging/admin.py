@@ -29,7 +29,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
-from shared.messaging.consumer import decode_headers
+from shared.messaging.consumer import decode_headers, raw_headers
 from shared.messaging.kafka import base_config
 
 DLQ_HEADER_PREFIX = "dlq-"
@@ -195,12 +195,26 @@ def replay_dead_letters(
             if identity in seen:
                 continue
             seen.add(identity)
+            if "dlq-stub" in headers or "dlq-truncated-from" in headers:
+                # Not the whole record (it did not fit a dead letter): replaying it would only
+                # fail again. Its coordinates say where the original is.
+                print(
+                    f"not replayed (the dead letter holds only part of it): "
+                    f"{headers.get('dlq-original-topic') or topic} partition "
+                    f"{headers.get('dlq-original-partition')} offset "
+                    f"{headers.get('dlq-original-offset')}",
+                    file=sys.stderr,
+                )
+                continue
             replayed += 1
             if dry_run:
                 continue
             original = headers.get("dlq-original-topic") or topic
+            # The record's own headers as they came (repeated names, bytes), ours left out.
             kept: list[tuple[str, str | bytes | None]] = [
-                (k, v.encode()) for k, v in headers.items() if not k.startswith(DLQ_HEADER_PREFIX)
+                (name, value)
+                for name, value in raw_headers(message.headers())
+                if not name.startswith(DLQ_HEADER_PREFIX)
             ]
             producer.produce(original, key=message.key(), value=message.value(), headers=kept)
             producer.poll(0)

@@ -385,7 +385,7 @@ class ConsumerRunner:
             offset=offset,
             key=message.key(),
             value=message.value(),
-            headers=_raw_headers(message.headers()),
+            headers=raw_headers(message.headers()),
             reason=reason,
             detail=detail,
         )
@@ -489,7 +489,7 @@ def _cut(text: str, limit: int) -> str:
     return text.encode()[:limit].decode("utf-8", "ignore")
 
 
-def _raw_headers(raw: Any) -> list[tuple[str, bytes | None]]:
+def raw_headers(raw: Any) -> list[tuple[str, bytes | None]]:
     """A record's headers as they came: every one, in order, repeated names and all, values as
     bytes (or None)."""
     return [

@@ -141,3 +141,23 @@ def test_the_command_line(infra, capsys):
     assert "schema_violation" in capsys.readouterr().out
     assert main(["--bootstrap", infra.kafka_bootstrap, "dlq-replay", topic, "--dry-run"]) == 0
     assert "would replay 1 record" in capsys.readouterr().out
+
+
+def test_a_dead_letter_holding_part_of_its_record_is_not_replayed(infra, capsys):
+    topic = fresh_topic(infra)
+    dead_letter(infra, topic, b'{"n": 1}', "processing_failed")
+    produce(  # a stub: the record did not fit a dead letter
+        infra.kafka_bootstrap,
+        f"{topic}.dlq",
+        None,
+        key="player-1",
+        headers={
+            "dlq-reason": "invalid_json",
+            "dlq-original-topic": topic,
+            "dlq-original-partition": "0",
+            "dlq-original-offset": "12",
+            "dlq-stub": "the record did not fit",
+        },
+    )
+    assert replay_dead_letters(infra.kafka_bootstrap, topic, group=f"replay-{topic}") == 1
+    assert f"{topic} partition 0 offset 12" in capsys.readouterr().err
