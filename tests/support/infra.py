@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +63,23 @@ class Infra:
         # The servers' files (~120 MB a session) go with them, unless kept for a post-mortem.
         if not keep_files:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def throwaway_database(infra: Infra, prefix: str) -> Iterator[str]:
+    """A new, empty database on the test PostgreSQL (its URL), dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
+    url = (
+        make_url(infra.postgres_admin_url)
+        .set(database=f"{prefix}_{uuid.uuid4().hex[:8]}")
+        .render_as_string(hide_password=False)
+    )
+    ensure_database(url)
+    try:
+        yield url
+    finally:
+        drop_database(url)
 
 
 def start_infra() -> Infra:

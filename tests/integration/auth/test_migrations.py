@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from shared.persistence.database import normalise_url
-from shared.persistence.migrations import drop_database, ensure_database, upgrade
-from tests.support.infra import Infra
+from shared.persistence.migrations import upgrade
+from tests.support.infra import Infra, throwaway_database
 
 
 @pytest.fixture
 def database(infra: Infra) -> Iterator[str]:
-    url = (
-        make_url(infra.postgres_admin_url)
-        .set(database=f"auth_migrations_{uuid.uuid4().hex[:8]}")
-        .render_as_string(hide_password=False)
-    )
-    ensure_database(url)
-    yield url
-    drop_database(url)
+    with throwaway_database(infra, "auth_migrations") as url:
+        yield url
 
 
 def test_published_keys_lose_key_ops_and_keep_use(database: str) -> None:

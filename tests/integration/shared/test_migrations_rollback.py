@@ -3,28 +3,20 @@ release already migrated: it must leave the database as it is, not fail the depl
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from shared.persistence.database import normalise_url
-from shared.persistence.migrations import drop_database, ensure_database, upgrade
-from tests.support.infra import Infra
+from shared.persistence.migrations import upgrade
+from tests.support.infra import Infra, throwaway_database
 
 
 @pytest.fixture
 def database(infra: Infra) -> Iterator[str]:
-    url = (
-        make_url(infra.postgres_admin_url)
-        .set(database=f"rollback_{uuid.uuid4().hex[:8]}")
-        .render_as_string(hide_password=False)
-    )
-    ensure_database(url)
-    yield url
-    drop_database(url)
+    with throwaway_database(infra, "rollback") as url:
+        yield url
 
 
 def revision(url: str) -> str:
