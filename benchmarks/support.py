@@ -142,7 +142,10 @@ def wrk(
             lua.write(script)
     if script:
         command += ["-s", lua.name]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    try:
+        output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    finally:
+        Path(lua.name).unlink(missing_ok=True)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     # Anchored to the distribution's own lines: a thread-stats column such as "62.50%" also ends
     # in "50%".
