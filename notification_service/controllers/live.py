@@ -139,9 +139,10 @@ def _decline_malformed_deflate_offers() -> None:
     (RFC 7692 §5: a server declines an offer with an invalid parameter value, and the
     connection goes on uncompressed): it is taken out of the request before the library reads
     it, the client's other offers kept."""
-    offers = ",".join(request.headers.getlist("Sec-WebSocket-Extensions")).split(",")
-    kept = [offer.strip() for offer in offers if _acceptable(offer) and offer.strip()]
-    if len(kept) < len([offer for offer in offers if offer.strip()]):
+    listed = ",".join(request.headers.getlist("Sec-WebSocket-Extensions")).split(",")
+    offers = [offer.strip() for offer in listed if offer.strip()]
+    kept = [offer for offer in offers if _acceptable(offer)]
+    if len(kept) < len(offers):
         if kept:
             request.environ["HTTP_SEC_WEBSOCKET_EXTENSIONS"] = ", ".join(kept)
         else:

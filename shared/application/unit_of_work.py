@@ -24,13 +24,9 @@ class Outbox(ABC):
 
     def add_again(self, topic: Topic, events: Sequence[IntegrationEvent]) -> None:
         """Record ``events``, published before, for publication again: each message keeps its
-        eventId (consumers recognise it), under a row of its own (the first may still wait)."""
-        for event in events:
-            message = event.to_message()
-            headers = {"eventType": event.event_type}
-            if event.correlation_id:
-                headers["X-Correlation-ID"] = event.correlation_id
-            self.add_message(str(topic), event.user_id, message, headers)
+        eventId (consumers recognise it). An adapter whose rows are keyed by that id gives each
+        such row one of its own (the first may still wait)."""
+        self.add_all(topic, events)
 
     @abstractmethod
     def add_message(

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from embedded.servers import (
     EmbeddedKafka,
     EmbeddedMongo,
@@ -68,8 +70,6 @@ class Infra:
 @contextlib.contextmanager
 def throwaway_database(infra: Infra, prefix: str) -> Iterator[str]:
     """A new, empty database on the test PostgreSQL (its URL), dropped afterwards."""
-    from sqlalchemy.engine import make_url
-
     url = (
         make_url(infra.postgres_admin_url)
         .set(database=f"{prefix}_{uuid.uuid4().hex[:8]}")
