@@ -35,7 +35,11 @@ CONFIG_DIR = Path(__file__).parent / "config"
 
 
 class Container(containers.DeclarativeContainer):
-    wiring_config = containers.WiringConfiguration(packages=["rewards_service.controllers"])
+    # The HTTP controllers only: wiring a package imports every module in it, and the Kafka
+    # consumers' module would register the worker's gauges in the web processes (always 0 there).
+    wiring_config = containers.WiringConfiguration(
+        modules=["rewards_service.controllers.earning", "rewards_service.controllers.promotions"]
+    )
 
     config = providers.Configuration()
     core = providers.Container(CoreContainer, config=config)
