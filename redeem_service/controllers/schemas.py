@@ -89,7 +89,10 @@ class AdjustmentCreateSchema(Schema):
     reason = fields.String(
         required=True,
         validate=validate.Length(min=3, max=500),
-        metadata={"description": "Why the balance is adjusted (kept in the audit log)"},
+        metadata={
+            "description": "Why the balance is adjusted: kept in the audit log and shown to "
+            "the player (their statement and the notification of the adjustment)"
+        },
     )
 
 

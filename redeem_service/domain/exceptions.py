@@ -38,7 +38,7 @@ class IdempotencyKeyReused(Conflict):
 
     default_message = (
         "This idempotency key was already used for a different transaction "
-        "(player, amount, currency or type differ)."
+        "(its player, amount, currency, type, reason or caller differ)."
     )
 
 

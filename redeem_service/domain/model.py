@@ -302,12 +302,19 @@ class WalletTransaction:
 
     def is_same_request(self, request: TransactionRequest) -> bool:
         """Whether ``request`` asks for this very change again (a retry under the same key):
-        by the same caller too, so no caller is ever answered with another's transaction."""
+        by the same caller too, so no caller is ever answered with another's transaction. An
+        adjustment's reason is part of it (a corrected reason under the old key would otherwise
+        be dropped in silence); a service's description is not (it may name something renamed
+        since, such as a promotion, and a retry must still find its first result)."""
         return (
             self.player_id == request.player_id
             and self.kind is request.kind
             and self.amount == request.amount
             and self.actor == request.actor
+            and (
+                self.source is not TransactionSource.ADJUSTMENT
+                or self.description == request.description
+            )
         )
 
 

@@ -157,6 +157,22 @@ def test_an_adjustment_retried_with_its_key_applies_once(
     assert service.wallet("p1").bonus == Decimal("20.00")
 
 
+def test_an_adjustment_key_reused_with_another_reason_is_refused(
+    service: WalletService, store: Store
+) -> None:
+    service.adjust(
+        AdjustBalance("p1", Currency.BONUS, TransactionType.CREDIT, "20", "Goodwil", "k1"),
+        actor=ADMIN,
+    )
+    with pytest.raises(IdempotencyKeyReused):
+        service.adjust(
+            AdjustBalance("p1", Currency.BONUS, TransactionType.CREDIT, "20", "Goodwill", "k1"),
+            actor=ADMIN,
+        )
+    assert len(store.outbox) == 1
+    assert service.wallet("p1").bonus == Decimal("20.00")
+
+
 def test_adjustments_without_a_key_are_distinct(service: WalletService) -> None:
     command = AdjustBalance("p1", Currency.BONUS, TransactionType.CREDIT, "20", "Goodwill")
     service.adjust(command, actor=ADMIN)
