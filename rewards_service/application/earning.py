@@ -19,11 +19,13 @@ from rewards_service.application.commands import (
 from rewards_service.application.events import reward_confirmed
 from rewards_service.application.partner_events import (
     EVENT_ID_CONFLICT,
+    EVENT_REJECTED,
     canonical_uuid,
     conflict_message,
     conflicting,
     parked_event,
     parse_partner_event,
+    rejected_message,
     same_event,
 )
 from rewards_service.application.ports import (
@@ -137,6 +139,13 @@ class EarningService:
                 Refusal(e.event_id, EVENT_ID_CONFLICT, conflict_message(e.event_id))
                 for e in unique.values()
                 if e.event_id in recorded and not same_event(recorded[e.event_id], e)
+            ]
+            # A repeat of a rejected event is not dropped unseen either: the partner resending
+            # it (a reversal whose original came late) hears that it needs a new event.
+            repeats = [i for i, e in unique.items() if i in recorded and same_event(recorded[i], e)]
+            rejected = uow.reward_events.rejected(repeats) if repeats else set()
+            conflicts += [
+                Refusal(i, EVENT_REJECTED, rejected_message(i)) for i in repeats if i in rejected
             ]
             fresh = [e for e in unique.values() if e.event_id not in recorded]
             replayed = len(events) - len(fresh) - len(conflicts)
@@ -580,9 +589,11 @@ class PartnerEventIngestion:
         originals = {e.original_event_id for e in parsed.values() if e.original_event_id}
         with self._uow() as uow:
             recorded = taken_event_ids(uow, {e.event_id for e in parsed.values()} | originals)
+            repeats = {e.event_id for e in parsed.values()} & recorded.keys()
+            rejected = uow.reward_events.rejected(repeats) if repeats else set()
             known = uow.players.known(players)
             book = RuleBook(uow.earning_rules.list())
-        for index, problem in _recorded_state_problems(parsed, recorded, book).items():
+        for index, problem in _recorded_state_problems(parsed, recorded, rejected, book).items():
             problems.setdefault(str(index), problem)
         if problems:
             raise InvalidPartnerEvents(problems)
@@ -594,14 +605,22 @@ class PartnerEventIngestion:
 
 
 def _recorded_state_problems(
-    parsed: Mapping[int, PartnerEvent], recorded: Mapping[str, PartnerEvent], book: RuleBook
+    parsed: Mapping[int, PartnerEvent],
+    recorded: Mapping[str, PartnerEvent],
+    rejected: Collection[str],
+    book: RuleBook,
 ) -> dict[int, str]:
-    """What the consumer would refuse the parsed events for, given what is recorded."""
+    """What the consumer would refuse the parsed events for, given what is recorded (and which
+    of the recorded were rejected)."""
     problems: dict[int, str] = {}
     # An eventId already taken by another event would be dropped by the consumer as a
     # repeat: the partner hears it now (a dead letter says so for those produced to Kafka).
     for index in conflicting(parsed, recorded):
         problems[index] = f"{EVENT_ID_CONFLICT}: {conflict_message(parsed[index].event_id)}"
+    # A resend of a rejected event (the same derived eventId) would change nothing.
+    for index, event in parsed.items():
+        if event.event_id in rejected:
+            problems.setdefault(index, f"{EVENT_REJECTED}: {rejected_message(event.event_id)}")
     # Priced as the consumer will price them: the rule in force at an event's time is fixed
     # by now (a new version starts at least max_ahead from now, ADR 0501). A reversal of an
     # event known already (recorded, parked, or in this submission) must match it.

@@ -82,6 +82,15 @@ def _spend(
 
 
 EVENT_ID_CONFLICT = "event_id_conflict"
+EVENT_REJECTED = "event_rejected"
+
+
+def rejected_message(event_id: str) -> str:
+    return (
+        f"event {event_id} was rejected already (its original was not found in time, or is not "
+        "its to reverse) and a repeat of it is rejected too; send it again as a new event: "
+        "with a reference of its own, or an eventId of its own"
+    )
 
 
 def same_event(recorded: PartnerEvent, event: PartnerEvent) -> bool:

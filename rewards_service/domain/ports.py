@@ -163,6 +163,11 @@ class RewardEventRepository(ABC):
         """Those of ``event_ids`` recorded already, as they were received (by eventId)."""
 
     @abstractmethod
+    def rejected(self, event_ids: Collection[str]) -> set[str]:
+        """Those of ``event_ids`` recorded and then rejected (a reversal that found no
+        original, or not its own, ADR 0502)."""
+
+    @abstractmethod
     def ledger_context(
         self, original_ids: Collection[str], earning_ids: Collection[str]
     ) -> LedgerContext:

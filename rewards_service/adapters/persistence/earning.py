@@ -244,6 +244,17 @@ class SqlAlchemyRewardEventRepository(RewardEventRepository):
         ).mappings()
         return {str(r["event_id"]): _recorded(r).event for r in rows}
 
+    def rejected(self, event_ids: Collection[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        rows = self._connection.execute(
+            select(reward_events.c.event_id).where(
+                reward_events.c.event_id == any_(_uuids(event_ids)),
+                reward_events.c.status == AwardStatus.REJECTED.value,
+            )
+        )
+        return {str(row.event_id) for row in rows}
+
     def ledger_context(
         self, original_ids: Collection[str], earning_ids: Collection[str]
     ) -> LedgerContext:

@@ -368,6 +368,10 @@ class FakeRewardEvents(RewardEventRepository):
     def recorded(self, event_ids: Collection[str]) -> dict[str, PartnerEvent]:
         return {e: self._store.events[e].event for e in event_ids if e in self._store.events}
 
+    def rejected(self, event_ids: Collection[str]) -> set[str]:
+        events = self._store.events
+        return {e for e in event_ids if e in events and events[e].status is AwardStatus.REJECTED}
+
     def ledger_context(
         self, original_ids: Collection[str], earning_ids: Collection[str]
     ) -> LedgerContext:

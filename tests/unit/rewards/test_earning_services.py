@@ -754,6 +754,54 @@ def test_an_event_id_taken_by_another_event_is_refused_at_submission(
     assert accepted.event_ids == [recorded["eventId"]]
 
 
+def test_a_resent_rejected_reversal_is_refused_not_dropped_unseen(
+    ingestion: PartnerEventIngestion,
+    earning: EarningService,
+    publisher: FakePublisher,
+    store: Store,
+    clock: FixedClock,
+    players: list[str],
+) -> None:
+    # A reversal sent before its original waits a week, then is rejected; the original then
+    # arrives (a replayed dead letter) and is awarded. The partner resends the reversal, which
+    # without a reference keeps its eventId: it must hear that a new event is needed, not a
+    # 202 for a repeat that takes nothing back.
+    original = message(players[0], "DINING", checkAmount="200.00")
+    undo = {
+        "eventType": "DINING_REVERSED",
+        "user_id": players[0],
+        "originalEventId": original["eventId"],
+    }
+    ingestion.submit([undo], CASINO)
+    [sent] = publisher.published
+    earning.record(parsed(dict(sent)))
+    sweeper = ParkedEventsService(
+        lambda: FakeUnitOfWork(store),
+        clock,
+        wait=timedelta(minutes=15),
+        group_id="rewards-reward-events",
+        batch_size=100,
+        reversal_wait=timedelta(days=7, seconds=1),
+    )
+    clock.advance(days=7, seconds=2)
+    sweeper.sweep()
+    assert store.events[sent["eventId"]].status is AwardStatus.REJECTED
+    assert earning.record(parsed(original)).confirmed == 1
+
+    with pytest.raises(InvalidPartnerEvents) as refused:
+        ingestion.submit([undo], CASINO)
+    assert refused.value.details["events"]["0"].startswith("event_rejected")
+    assert len(publisher.published) == 1
+    # Produced straight to Kafka, the same repeat is dead-lettered with the same reason.
+    result = earning.record(parsed(dict(sent)))
+    assert [(r.event_id, r.reason) for r in result.refused] == [(sent["eventId"], "event_rejected")]
+    # With a reference of its own it is a new event, and takes the points back.
+    accepted = ingestion.submit([{**undo, "reference": "refund-1"}], CASINO)
+    assert accepted.event_ids != [sent["eventId"]]
+    resent = parse_partner_event(publisher.published[-1], clock.now(), AHEAD)
+    assert earning.record([resent]).confirmed == 1
+
+
 def test_a_reversal_that_cannot_match_its_original_is_refused_at_submission(
     ingestion: PartnerEventIngestion,
     earning: EarningService,
