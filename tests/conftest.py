@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.infra import Infra, start_infra
+if TYPE_CHECKING:
+    from tests.support.infra import Infra
 
 os.environ.setdefault("LOYALTY_PROFILE", "test")
 
 
 @pytest.fixture(scope="session")
 def infra(request: pytest.FixtureRequest) -> Iterator[Infra]:
+    # Imported here: the infra-file checks run with pytest alone, without the project installed.
+    from tests.support.infra import start_infra
+
     started = start_infra()
     yield started
     # The servers' files and the e2e platform's logs stay when a test failed (or on request).
