@@ -23,9 +23,25 @@ for svc in ${LOYALTY_DATABASES:-auth rewards redeem}; do
     pw=$(password_for "$svc")
     psql -v ON_ERROR_STOP=1 --no-psqlrc -d "${PGDATABASE:-postgres}" \
         -v role="$svc" -v pw="$pw" <<'SQL'
-SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'role', :'pw')
-WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
-SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'role', :'pw') \gexec
+-- The password reaches the server in a SELECT (\gset: nothing printed) and is used inside a DO
+-- block: with log_statement=ddl (the RDS parameter group) a CREATE/ALTER ROLE statement is
+-- logged with its text, password included, and that log goes to CloudWatch; a SELECT and a DO
+-- are not, and the DO's text holds no password.
+SELECT set_config('loyalty.role_name', :'role', false) AS role_set,
+       set_config('loyalty.role_password', :'pw', false) IS NOT NULL AS password_set \gset
+DO $$
+DECLARE
+    name text := current_setting('loyalty.role_name');
+    secret text := current_setting('loyalty.role_password');
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = name) THEN
+        EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L', name, secret);
+    ELSE
+        EXECUTE format('ALTER ROLE %I WITH LOGIN PASSWORD %L', name, secret);
+    END IF;
+END
+$$;
+RESET loyalty.role_password;
 -- Needed on managed servers (the admin is not a superuser) to create a database it owns.
 SELECT format('GRANT %I TO current_user', :'role') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'role', :'role')
