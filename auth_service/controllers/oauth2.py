@@ -23,6 +23,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from dependency_injector.wiring import Provide, inject
 from flask import Flask, Response, request
+from werkzeug.datastructures import ImmutableMultiDict
 
 from auth_service.application.services import ClientService, ClientTokenService
 from auth_service.container import Container
@@ -362,12 +363,25 @@ def _misplaced_parameters() -> Response | None:
             "invalid_request",
             f"Send the parameters form-encoded ({_FORM}), not as {request.mimetype or 'no type'}.",
         )
+    _drop_empty_parameters()
     repeated = sorted(name for name, values in request.form.lists() if len(values) > 1)
     if repeated:
         return _oauth_error(
             400, "invalid_request", f"Parameter {repeated[0]!r} is included more than once."
         )
     return None
+
+
+def _drop_empty_parameters() -> None:
+    """§3.1: "Parameters sent without a value MUST be treated as if they were omitted" — a
+    form (Swagger UI's among them) sending ``client_id=&client_secret=`` beside the Basic
+    header authenticates with the header. Authlib reads ``request.form`` and ``values``."""
+    form = request.form
+    if all(value for _, value in form.items(multi=True)):
+        return
+    kept = ImmutableMultiDict([(k, v) for k, v in form.items(multi=True) if v])
+    request.__dict__["form"] = kept  # werkzeug caches both in the instance dict
+    request.__dict__.pop("values", None)
 
 
 def _conflicting_credentials() -> Response | None:

@@ -335,6 +335,28 @@ def test_one_authentication_method_per_request(client, partner):
     assert same_id.status_code == 200
 
 
+def test_parameters_sent_without_a_value_count_as_omitted(client, partner):
+    # RFC 6749 §3.1; Swagger UI's Try it out sends the empty body fields beside the header.
+    form = {"grant_type": "client_credentials", "client_id": "", "client_secret": "", "scope": ""}
+    token = client.post("/oauth2/token", data=form, auth=partner)
+    assert token.status_code == 200, token.json
+    assert set(token.json["scope"].split()) == {"rewards.read", "rewards.write"}
+    access = token.json["access_token"]
+    introspection = client.post(
+        "/oauth2/introspect",
+        data={"token": access, "token_type_hint": "", "client_secret": ""},
+        auth=partner,
+    )
+    assert introspection.status_code == 200
+    assert introspection.json["active"] is True
+    # An empty grant type is no grant type, answered as when it is left out.
+    empty = client.post(
+        "/oauth2/token", data={"grant_type": "", "client_id": partner[0]}, auth=partner
+    )
+    missing = client.post("/oauth2/token", data={"client_id": partner[0]}, auth=partner)
+    assert (empty.status_code, empty.json) == (missing.status_code, missing.json)
+
+
 def test_plain_http_from_the_private_network_is_served_where_the_deployment_allows_it(
     client, partner, monkeypatch
 ):
