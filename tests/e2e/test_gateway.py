@@ -7,8 +7,11 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import socket
+import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,6 +21,14 @@ from tests.e2e.conftest import RunningPlatform
 from tests.support.e2e import PASSWORD, Player, bearer, promotion_event
 from tests.support.kafka import produce
 from tests.support.websocket import SUBPROTOCOL, connect, next_event, socket_url
+
+REQUESTS_IN_PROGRESS_PER_ADDRESS = int(
+    re.search(  # type: ignore[union-attr]
+        r"^limit_conn requests (\d+);",
+        (Path(__file__).resolve().parents[2] / "infra/nginx/locations.conf").read_text(),
+        re.M,
+    ).group(1)
+)
 
 
 @pytest.fixture
@@ -79,6 +90,23 @@ def test_the_gateway_forwards_the_correlation_id_and_sets_security_headers(gatew
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers.get("Server", "nginx") == "nginx"  # no version banner
+    # On the gateway's own answers too, not only on what a service sent.
+    own = requests.get(f"{gateway}/no-such-route", timeout=10)
+    assert own.status_code == 404
+    assert own.headers["Cross-Origin-Resource-Policy"] == "same-origin"
+    assert own.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_docs_pages_scripts_are_sent_compressed(gateway: str) -> None:
+    bundle = requests.get(
+        f"{gateway}/rewards/api-docs/assets/swagger-ui-bundle.js",
+        headers={"Accept-Encoding": "gzip"},
+        timeout=10,
+        stream=True,
+    )
+    assert bundle.status_code == 200
+    assert bundle.headers["Content-Encoding"] == "gzip"
+    bundle.close()
 
 
 def test_the_wallet_grpc_port_is_never_routed(gateway: str) -> None:
@@ -345,6 +373,39 @@ def test_logins_from_one_address_are_rate_limited(gateway: str) -> None:
     assert limited, [r.status_code for r in statuses]
     assert limited[0].json()["error"]["code"] == "RATE_LIMITED"
     assert int(limited[0].headers["Retry-After"]) > 0
+
+
+def test_one_address_cannot_hold_every_gateway_connection_with_slow_bodies(gateway: str) -> None:
+    # Each request announces a body and sends a byte of it: within client_body_timeout, so
+    # nginx keeps waiting. Past the per-address cap of requests in progress the next request is
+    # refused at once, /health still answers, and closing them frees the address again.
+    address = urlsplit(gateway)
+    target = (address.hostname or "127.0.0.1", address.port or 80)
+    head = (
+        b"POST /api/v1/promotions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n{"
+    )
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(REQUESTS_IN_PROGRESS_PER_ADDRESS):
+            sock = socket.create_connection(target, timeout=5)
+            sock.sendall(head)
+            slow.append(sock)
+            time.sleep(0.012)  # under the per-address request rate: only the cap may refuse
+        refused = requests.get(f"{gateway}/api/v1/promotions", timeout=10)
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "RATE_LIMITED"
+        assert requests.get(f"{gateway}/health", timeout=10).status_code == 200
+    finally:
+        for sock in slow:
+            sock.close()
+    statuses = []
+    for _ in range(50):
+        statuses.append(requests.get(f"{gateway}/api/v1/promotions", timeout=10).status_code)
+        if statuses[-1] != 429:
+            break
+        time.sleep(0.1)
+    assert statuses[-1] == 401, statuses  # through to the service (no token)
 
 
 def test_partners_get_tokens_through_the_gateway(platform: RunningPlatform, gateway: str) -> None:
