@@ -60,6 +60,8 @@ def test_staff_create_and_assign_a_promotion_in_swagger_ui(platform: RunningPlat
             page.fill(".auth-container input", staff_token)
             page.click(".auth-btn-wrapper button.authorize")
             page.click("button.btn-done")
+            # The token is not written to the origin's storage (shared by every docs page).
+            assert page.evaluate("JSON.stringify(window.localStorage)") == "{}"
 
             status, created = execute(
                 page,

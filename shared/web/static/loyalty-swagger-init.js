@@ -5,7 +5,9 @@ window.addEventListener("load", function () {
     url: container.getAttribute("data-spec-url"),
     dom_id: "#swagger-ui-container",
     deepLinking: true,
-    persistAuthorization: true,
+    // Credentials stay in the page: persisted, a partner's client secret or a staff token would
+    // sit in localStorage, readable by any page of the gateway's origin and kept on the disk.
+    persistAuthorization: false,
     displayRequestDuration: true,
     tryItOutEnabled: true,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
