@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import jwt
@@ -208,6 +209,19 @@ def test_a_client_secret_is_shown_once_and_stored_hashed(client, admin_token, au
         headers=bearer(admin_token),
     )
     assert duplicate.status_code == 409
+
+
+def test_a_client_id_cannot_take_the_form_of_a_user_id(client, admin_token):
+    # Services record a requester by user id or client id; a client named like a user would
+    # read that user's redemptions and replay their idempotency keys.
+    response = client.post(
+        "/api/v1/auth/clients",
+        json={"name": "Look-alike", "scopes": ["rewards.redeem"], "clientId": str(uuid.uuid4())},
+        headers=bearer(admin_token),
+    )
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "VALIDATION_FAILED"
+    assert "clientId" in response.json["error"]["details"]["json"]
 
 
 def test_a_client_sending_events_names_their_kinds_and_its_tokens_carry_them(client, admin_token):
