@@ -3,6 +3,7 @@ platform, all on loopback, never shows)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,3 +39,15 @@ def test_the_waf_lets_through_bodies_the_services_accept() -> None:
     common = rule.split("visibility_config")[0]
     assert 'name = "SizeRestrictions_BODY"' in common
     assert "count {}" in common
+
+
+def test_the_database_version_leaves_minor_upgrades_to_aws() -> None:
+    # With automatic minor upgrades, a pinned minor version (16.4) is planned back down once AWS
+    # has upgraded the instance (16.8), and RDS refuses the downgrade: every apply then fails.
+    main = (ROOT / "infra/terraform/modules/rds/main.tf").read_text()
+    assert re.search(r"auto_minor_version_upgrade\s*=\s*true", main)
+    variables = (ROOT / "infra/terraform/modules/rds/variables.tf").read_text()
+    engine_version = variables.split('variable "engine_version" {', 1)[1].split("\n}", 1)[0]
+    default = re.search(r'default\s*=\s*"([^"]*)"', engine_version)
+    assert default is not None
+    assert re.fullmatch(r"[0-9]+", default.group(1)), default.group(1)

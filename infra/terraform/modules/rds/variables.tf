@@ -19,9 +19,15 @@ variable "client_security_group_ids" {
 }
 
 variable "engine_version" {
-  description = "PostgreSQL version."
+  description = "PostgreSQL major version; AWS applies the minor versions (auto minor version upgrade)."
   type        = string
-  default     = "16.4"
+  default     = "16"
+
+  # A minor version here would be planned back down after each automatic upgrade, and fail.
+  validation {
+    condition     = can(regex("^[0-9]+$", var.engine_version))
+    error_message = "A major version only, e.g. \"16\": minor versions are upgraded automatically."
+  }
 }
 
 variable "instance_class" {
