@@ -4,7 +4,9 @@ platform, all on loopback, never shows)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,3 +53,47 @@ def test_the_database_version_leaves_minor_upgrades_to_aws() -> None:
     default = re.search(r'default\s*=\s*"([^"]*)"', engine_version)
     assert default is not None
     assert re.fullmatch(r"[0-9]+", default.group(1)), default.group(1)
+
+
+def waf_rate_limits() -> tuple[dict[str, str], list[str]]:
+    """The WAF rate-limited paths (rule => path) and the transformations applied to them."""
+    alb = (ROOT / "infra/terraform/modules/alb/main.tf").read_text()
+    limits = alb.split("rate_limits = {", 1)[1].split("\n  }", 1)[0]
+    paths = dict(
+        re.findall(r'^\s*"?([\w-]+)"?\s*=\s*\{\s*path\s*=\s*"([^"]+)"', limits, flags=re.MULTILINE)
+    )
+    listed = re.search(r"rate_limit_path_transformations\s*=\s*\[([^\]]*)\]", alb)
+    assert listed is not None
+    rule = alb.split('name     = "rate-limit-${rule.key}"', 1)[1].split("visibility_config", 1)[0]
+    assert "for_each = local.rate_limit_path_transformations" in rule
+    assert "search_string         = rule.value.path" in rule
+    return paths, re.findall(r'"(\w+)"', listed.group(1))
+
+
+def test_the_waf_counts_encoded_credential_paths() -> None:
+    # Werkzeug decodes the path before routing: /api/v1/auth/%6Cogin is the login endpoint, so a
+    # rule matching the raw path lets a brute force through unlimited.
+    paths, transformations = waf_rate_limits()
+    apply: dict[str, Callable[[str], str]] = {
+        "URL_DECODE": unquote,
+        "LOWERCASE": str.lower,
+        "NONE": str,
+    }
+    for raw in (
+        "/api/v1/auth/%6Cogin",
+        "/api/v1/auth/%6cogin",
+        "/oauth2/%74oken",
+        "/api/v1/auth/password%2Dreset",
+    ):
+        path = raw
+        for transformation in transformations:
+            path = apply[transformation](path)
+        assert path in paths.values(), f"{raw} is not rate limited"
+
+
+def test_the_waf_limits_every_path_the_gateway_limits_as_credentials() -> None:
+    locations = (ROOT / "infra/nginx/locations.conf").read_text()
+    limited = re.findall(r"location = (\S+) \{[^}]*limit_req zone=(?:login|token)\b", locations)
+    assert "/api/v1/auth/password-reset" in limited
+    paths, _ = waf_rate_limits()
+    assert set(limited) <= set(paths.values())

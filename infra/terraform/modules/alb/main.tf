@@ -1,8 +1,16 @@
 data "aws_elb_service_account" "current" {}
 
 locals {
-  # WAF rate limits are counted per 5 minutes and per client address.
-  rate_limited_paths = { login = "/api/v1/auth/login", token = "/oauth2/token" }
+  # WAF rate limits are counted per 5 minutes and per client address. Guessing a reset code is
+  # guessing a password: password resets get the budget of logins (as in the gateway).
+  rate_limits = {
+    login            = { path = "/api/v1/auth/login", limit = var.login_rate_limit, priority = 1 }
+    token            = { path = "/oauth2/token", limit = var.token_rate_limit, priority = 2 }
+    "password-reset" = { path = "/api/v1/auth/password-reset", limit = var.login_rate_limit, priority = 3 }
+  }
+  # The services decode the path before routing (/api/v1/auth/%6Cogin is the login), so the
+  # rules match it decoded; lowercased too, which only ever counts more requests.
+  rate_limit_path_transformations = ["URL_DECODE", "LOWERCASE"]
 }
 
 # --- access logs -----------------------------------------------------------------------------
@@ -335,10 +343,10 @@ resource "aws_wafv2_web_acl" "this" {
 
   # Brute-force protection of the credential endpoints, like the gateway's limit_req zones.
   dynamic "rule" {
-    for_each = local.rate_limited_paths
+    for_each = local.rate_limits
     content {
       name     = "rate-limit-${rule.key}"
-      priority = rule.key == "login" ? 1 : 2
+      priority = rule.value.priority
       action {
         block {
           custom_response {
@@ -349,18 +357,21 @@ resource "aws_wafv2_web_acl" "this" {
       }
       statement {
         rate_based_statement {
-          limit              = rule.key == "login" ? var.login_rate_limit : var.token_rate_limit
+          limit              = rule.value.limit
           aggregate_key_type = "IP"
           scope_down_statement {
             byte_match_statement {
-              search_string         = rule.value
+              search_string         = rule.value.path
               positional_constraint = "EXACTLY"
               field_to_match {
                 uri_path {}
               }
-              text_transformation {
-                priority = 0
-                type     = "NONE"
+              dynamic "text_transformation" {
+                for_each = local.rate_limit_path_transformations
+                content {
+                  priority = text_transformation.key
+                  type     = text_transformation.value
+                }
               }
             }
           }

@@ -67,7 +67,7 @@ variable "services" {
 }
 
 variable "login_rate_limit" {
-  description = "Requests per 5 minutes per client address to /api/v1/auth/login before WAF answers 429."
+  description = "Requests per 5 minutes per client address to /api/v1/auth/login, and as many to /api/v1/auth/password-reset, before WAF answers 429."
   type        = number
   default     = 150
 }
