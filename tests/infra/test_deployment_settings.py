@@ -97,3 +97,12 @@ def test_the_waf_limits_every_path_the_gateway_limits_as_credentials() -> None:
     assert "/api/v1/auth/password-reset" in limited
     paths, _ = waf_rate_limits()
     assert set(limited) <= set(paths.values())
+
+
+def test_the_lag_runbook_names_the_metric_of_the_lag_alarm() -> None:
+    monitoring = (ROOT / "infra/terraform/modules/monitoring/main.tf").read_text()
+    alarm = monitoring.split('resource "aws_cloudwatch_metric_alarm" "kafka_consumer_lag"', 1)[1]
+    metric = re.search(r"SELECT \w+\((\w+)\) FROM SCHEMA", alarm.split("\n}\n", 1)[0])
+    assert metric is not None
+    signal = (ROOT / "docs/runbooks/consumer-lag.md").read_text().split("**Look.**", 1)[0]
+    assert re.findall(r"`(\w+OffsetLag)`", signal) == [metric.group(1)]
