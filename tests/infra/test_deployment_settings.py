@@ -106,3 +106,14 @@ def test_the_lag_runbook_names_the_metric_of_the_lag_alarm() -> None:
     assert metric is not None
     signal = (ROOT / "docs/runbooks/consumer-lag.md").read_text().split("**Look.**", 1)[0]
     assert re.findall(r"`(\w+OffsetLag)`", signal) == [metric.group(1)]
+
+
+def test_notification_reads_its_own_writes_from_the_primary() -> None:
+    # Marking all read then counting the unread, or paging from a `before=` anchor just written,
+    # must not be answered by a secondary that has not replicated the write yet.
+    secrets = (ROOT / "infra/terraform/envs/staging/secrets.tf").read_text()
+    compose_secrets = (ROOT / "scripts/compose-secrets").read_text()
+    for text in (secrets, compose_secrets):
+        url = re.search(r'mongodb_url\s*=?\s*"(mongodb://.+)"$', text, flags=re.MULTILINE)
+        assert url is not None
+        assert set(re.findall(r"readPreference=(\w+)", url.group(1))) <= {"primary"}, url.group(1)

@@ -18,7 +18,9 @@ locals {
     for i, svc in ["auth", "rewards", "redeem", "notification"] :
     svc => "rediss://:${local.password["redis_auth_token"]}@${module.redis.primary_endpoint}:6379/${i}"
   }
-  mongodb_url = "mongodb://loyalty_admin:${local.password["docdb_master"]}@${module.documentdb.endpoint}:${module.documentdb.port}/notifications?tls=true&tlsCAFile=${local.rds_ca_bundle}&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false&authSource=admin"
+  # Reads from the primary: notification reads right after its own writes (the unread count
+  # after marking all read, `before=` page anchors), which a lagging secondary would answer stale.
+  mongodb_url = "mongodb://loyalty_admin:${local.password["docdb_master"]}@${module.documentdb.endpoint}:${module.documentdb.port}/notifications?tls=true&tlsCAFile=${local.rds_ca_bundle}&replicaSet=rs0&readPreference=primary&retryWrites=false&authSource=admin"
 
   service_secret_values = {
     auth = {
