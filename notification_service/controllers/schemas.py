@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from shared.domain.player_ids import UUID_PATTERN, is_uuid_text
 from shared.web.pagination import PageQuerySchema
+from shared.web.schemas import QueryBoolean
 
 
 def _player_id(value: str) -> None:
@@ -31,8 +32,9 @@ def _user_id() -> fields.String:
 
 
 class NotificationQuerySchema(PageQuerySchema):
-    unread = fields.Boolean(
-        load_default=False, metadata={"description": "Only unread notifications."}
+    unread = QueryBoolean(
+        load_default=False,
+        metadata={"description": 'Only unread notifications: "true" or "false".'},
     )
     before = fields.String(
         validate=validate.Length(min=1, max=64),

@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate, val
 from rewards_service.application.earning import MAX_EVENTS_PER_SUBMISSION
 from rewards_service.controllers.schemas import Instant
 from rewards_service.domain.earning import MAX_RULE_POINTS, EarningSource, EarningType
+from shared.web.schemas import QueryBoolean
 
 _POINTS = validate.Range(min=0, max=MAX_RULE_POINTS)
 _POINT_KEYS = {"pointsPerEvent", "pointsPerNight", "pointsPerUnit"}
@@ -143,8 +144,9 @@ class PointsQuerySchema(Schema):
         data_key="to",
         metadata={"description": "Exclusive end (ISO 8601 with an offset); all time if absent"},
     )
-    breakdown = fields.Boolean(
-        load_default=False, metadata={"description": "Add the totals per source"}
+    breakdown = QueryBoolean(
+        load_default=False,
+        metadata={"description": 'Add the totals per source: "true" or "false"'},
     )
 
     @validates_schema

@@ -24,6 +24,7 @@ from rewards_service.domain.model import (
 from rewards_service.domain.points import EARLIEST, LATEST
 from shared.application.events import parse_timestamp
 from shared.web.pagination import PageQuerySchema, page_schema
+from shared.web.schemas import QueryBoolean, StrictBoolean
 
 
 class Instant(fields.AwareDateTime):
@@ -84,7 +85,7 @@ class PromotionCreateSchema(Schema):
     )
     type = fields.Enum(PromotionType, by_value=True, required=True)
     amount = Money(required=True)
-    is_active = fields.Boolean(data_key="isActive", load_default=True)
+    is_active = StrictBoolean(data_key="isActive", load_default=True)
     start_date = Instant(
         data_key="startDate", required=True, metadata={"description": "ISO 8601 with an offset"}
     )
@@ -116,7 +117,7 @@ class PromotionCreateSchema(Schema):
 
 
 class PromotionUpdateSchema(Schema):
-    is_active = fields.Boolean(data_key="isActive")
+    is_active = StrictBoolean(data_key="isActive")
     start_date = Instant(data_key="startDate")
     end_date = Instant(data_key="endDate")
 
@@ -151,7 +152,9 @@ PromotionPageSchema = page_schema(PromotionSchema, "PromotionPage")
 
 class PromotionQuerySchema(PageQuerySchema):
     type = fields.Enum(PromotionType, by_value=True)
-    active = fields.Boolean(metadata={"description": "Filter on the isActive flag"})
+    active = QueryBoolean(
+        metadata={"description": 'Filter on the isActive flag: "true" or "false"'}
+    )
     window_from = Instant(
         data_key="from", metadata={"description": "Promotions whose window ends after this"}
     )

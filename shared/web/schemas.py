@@ -36,6 +36,35 @@ class FullMatch(validate.Regexp):
         return value
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON ``true`` or ``false`` in a request body, nothing else. marshmallow's Boolean also
+    reads ``"off"``, ``"no"``, ``"0"``, ``1`` and ``0``, so a flag sent as a string or a number
+    would switch a setting instead of being refused, as integer fields refuse ``"5"``."""
+
+    default_error_messages = {"invalid": "Must be true or false (a JSON boolean)."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        # Not ``value in {True}``: 1 and 1.0 compare (and hash) equal to True.
+        if isinstance(value, bool):
+            return value
+        raise self.make_error("invalid", input=value)
+
+
+class QueryBoolean(fields.Boolean):
+    """A flag in a query string: exactly ``true`` or ``false``; ``yes``, ``1``, ``off`` or
+    ``True`` are refused, not read as one or the other."""
+
+    default_error_messages = {"invalid": 'Must be "true" or "false".'}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(truthy={"true"}, falsy={"false"}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, str):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class ErrorBodySchema(Schema):
     code = fields.String(required=True, metadata={"description": "Stable application error code"})
     message = fields.String(required=True)

@@ -260,6 +260,8 @@ def test_an_unknown_or_malformed_id_is_a_404_in_the_envelope(
         "page=1_0",
         "pageSize=%2010",
         "unread=maybe",
+        "unread=yes",
+        "unread=1",
         "userId=" + "x" * 65,
         "color=red",
     ],

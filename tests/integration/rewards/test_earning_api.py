@@ -505,6 +505,8 @@ def test_an_unknown_player_is_404_and_bad_periods_422(
         {"from": "1999-01-01T00:00:00Z"},
         {"to": "2200-01-01T00:00:00Z"},
         {"breakdown": "maybe"},
+        {"breakdown": "yes"},
+        {"breakdown": "1"},
         # A misspelt "from" counted the player's whole history instead.
         {"form": "2026-02-01T00:00:00Z"},
     ]

@@ -79,6 +79,32 @@ def test_invalid_promotions_are_refused_with_the_field_named(
         assert field in response.json["error"]["details"]["json"], response.json
 
 
+def test_the_active_flag_is_a_json_boolean_nothing_else(
+    client: ApiClient, staff: dict[str, str]
+) -> None:
+    loose: list[Any] = ["yes", "1", "true", "false", "off", "no", 1, 0, 1.0, None]
+    for value in loose:
+        refused = client.post(
+            "/api/v1/promotions", json=promotion_body(isActive=value), headers=staff
+        )
+        assert refused.status_code == 422, value
+        assert refused.json["error"]["code"] == "VALIDATION_FAILED"
+        assert "isActive" in refused.json["error"]["details"]["json"], value
+    assert client.get("/api/v1/promotions", headers=staff).json["total"] == 0
+
+    live = create_promotion(client, staff)
+    for value in loose:
+        refused = client.patch(
+            f"/api/v1/promotions/{live['id']}", json={"isActive": value}, headers=staff
+        )
+        assert refused.status_code == 422, value
+        assert "isActive" in refused.json["error"]["details"]["json"], value
+    assert client.get(f"/api/v1/promotions/{live['id']}", headers=staff).json["isActive"] is True
+    off = client.patch(f"/api/v1/promotions/{live['id']}", json={"isActive": False}, headers=staff)
+    assert off.status_code == 200
+    assert off.json["isActive"] is False
+
+
 def test_a_second_overlapping_active_welcome_promotion_is_refused(
     client: ApiClient, staff: dict[str, str]
 ) -> None:
@@ -220,6 +246,12 @@ def test_list_pages_are_bounded_and_counted(client: ApiClient, staff: dict[str, 
     # Misspelt parameters are refused, not ignored (pagesize=2 silently listed 20).
     for query in ["pageSize=101", "page=0", "type=NOPE", "active=maybe", "pagesize=2"]:
         assert client.get(f"/api/v1/promotions?{query}", headers=staff).status_code == 422
+    # The flag is "true" or "false", spelt so: "yes" or "0" are refused, not read as either.
+    for query in ["active=yes", "active=0", "active=off", "active=True", "active="]:
+        refused = client.get(f"/api/v1/promotions?{query}", headers=staff)
+        assert refused.status_code == 422, query
+        assert "active" in refused.json["error"]["details"]["query"], query
+    assert client.get("/api/v1/promotions?active=true", headers=staff).json["total"] == 3
 
 
 def test_players_and_anonymous_callers_cannot_manage_promotions(
