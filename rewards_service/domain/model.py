@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -50,6 +51,33 @@ def to_money(value: Decimal) -> Decimal:
     if quantized != value:
         raise InvalidPromotion("The amount may have at most 2 decimal places.")
     return quantized
+
+
+#: Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they reorder
+#: the text shown around them, e.g. make a title read backwards.
+_BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+#: The control characters a description may hold: its line breaks and tabs.
+_DESCRIPTION_LAYOUT = frozenset("\t\n\r")
+#: Characters that show nothing by themselves: formatting (zero-width spaces and joiners, the
+#: byte order mark, tags), spaces and controls. An emoji sequence joined by U+200D still shows.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Cc"})
+
+
+def _refuse_controls(text: str, name: str, layout: frozenset[str] = frozenset()) -> None:
+    """Refuse control characters (terminal escapes, DEL) and bidi controls in text players see."""
+    for char in text:
+        if char in _BIDI_CONTROLS or (unicodedata.category(char) == "Cc" and char not in layout):
+            raise InvalidPromotion(
+                f"The {name} may not contain control or bidirectional formatting characters"
+                f" (U+{ord(char):04X})."
+            )
+
+
+def _shows_something(text: str) -> bool:
+    return any(
+        not char.isspace() and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        for char in text
+    )
 
 
 def _aware(moment: datetime, name: str) -> datetime:
@@ -109,8 +137,17 @@ class Promotion:
             updated_at=now,
             created_by=created_by,
         )
+        promotion._check_text()
         promotion._check()
         return promotion
+
+    def _check_text(self) -> None:
+        # On creation only: title and description never change afterwards, and a stored
+        # promotion must stay revisable (deactivated above all) whatever its text.
+        _refuse_controls(self.title, "title")
+        _refuse_controls(self.description, "description", _DESCRIPTION_LAYOUT)
+        if not _shows_something(self.title):
+            raise InvalidPromotion("The title must have at least one visible character.")
 
     def _check(self) -> None:
         if not 1 <= len(self.title) <= TITLE_MAX_LENGTH:

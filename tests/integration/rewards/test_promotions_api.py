@@ -79,6 +79,32 @@ def test_invalid_promotions_are_refused_with_the_field_named(
         assert field in response.json["error"]["details"]["json"], response.json
 
 
+def test_titles_players_could_not_read_are_refused_like_blank_ones(
+    client: ApiClient, staff: dict[str, str]
+) -> None:
+    for title in [
+        "   ",
+        "\u200b",
+        "\ufeff",
+        "\x7f",
+        "\x1b[2J\x1b[31mFREE MONEY",
+        "\u202eSUNOB 001",
+    ]:
+        refused = client.post("/api/v1/promotions", json=promotion_body(title=title), headers=staff)
+        assert refused.status_code == 422, repr(title)
+        assert refused.json["error"]["code"] == "REWARDS_INVALID_PROMOTION", repr(title)
+    refused = client.post(
+        "/api/v1/promotions", json=promotion_body(description="\x1b[31mred"), headers=staff
+    )
+    assert refused.json["error"]["code"] == "REWARDS_INVALID_PROMOTION"
+    assert client.get("/api/v1/promotions", headers=staff).json["total"] == 0
+
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467 Family weekend"
+    created = create_promotion(client, staff, title=family, description="Friday\nto Sunday")
+    fetched = client.get(f"/api/v1/promotions/{created['id']}", headers=staff).json
+    assert (fetched["title"], fetched["description"]) == (family, "Friday\nto Sunday")
+
+
 def test_the_active_flag_is_a_json_boolean_nothing_else(
     client: ApiClient, staff: dict[str, str]
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -72,6 +73,57 @@ def test_a_new_promotion_is_trimmed_active_and_unclaimed() -> None:
 def test_invalid_promotions_are_refused(overrides: dict[str, Any]) -> None:
     with pytest.raises(InvalidPromotion):
         promotion(**overrides)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "\u200b",  # zero-width space
+        "\u200b\u200b\u200b",
+        "\ufeff",  # byte order mark
+        "\U000e0041",  # tag letter
+        "\u200d",  # a joiner joining nothing
+        " \u00a0\u3000\u2028 ",
+        "\x7f",
+        "\x1b[2J\x1b[31mFREE MONEY",  # terminal escapes
+        "Free\tspins",
+        "Free\nspins",
+        "\u202eSUNOB 001",  # right-to-left override
+        "Bonus \u2066100\u2069",  # isolate
+        "\u202aBonus",
+    ],
+)
+def test_a_title_showing_nothing_or_carrying_controls_is_refused(title: str) -> None:
+    with pytest.raises(InvalidPromotion):
+        promotion(title=title)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467 Family weekend",  # one emoji (ZWJ)
+        "\U0001f3b0",
+        "Caf\u00e9 bonus",
+        "\u05d1\u05d5\u05e0\u05d5\u05e1 \u200f100",  # Hebrew with a right-to-left mark
+        "Soft\u00adhyphen",
+    ],
+)
+def test_visible_titles_in_any_script_are_kept_as_sent(title: str) -> None:
+    assert promotion(title=title).title == title
+
+
+def test_a_description_keeps_its_line_breaks_but_no_other_control() -> None:
+    text = "Line one\r\nLine two\n\tindented"
+    assert promotion(description=text).description == text
+    for refused in ["\x1b[31mred", "bell\x07", "\u202ereversed", "a\x00b"]:
+        with pytest.raises(InvalidPromotion):
+            promotion(description=refused)
+
+
+def test_a_promotion_is_revised_whatever_its_stored_title() -> None:
+    # Title and description never change: one stored with invisible text can still be ended.
+    stored = replace(promotion(), title="\u200b")
+    assert not stored.revise(NOW, is_active=False).is_active
 
 
 def test_money_keeps_exact_cents() -> None:
