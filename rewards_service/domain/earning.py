@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -282,7 +282,7 @@ class RuleBook:
         return EarningRule(
             earning_type=earning_type,
             version=self._next_version(earning_type),
-            effective_from=effective_from,
+            effective_from=effective_from.astimezone(UTC),  # as read back from the database
             parameters=parameters,
             created_at=now,
             created_by=created_by,

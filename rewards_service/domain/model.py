@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -80,10 +80,12 @@ def _shows_something(text: str) -> bool:
     )
 
 
-def _aware(moment: datetime, name: str) -> datetime:
+def _utc(moment: datetime, name: str) -> datetime:
+    """``moment`` in UTC, as the database gives it back: a promotion reads the same whether just
+    created or revised, or read later."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidPromotion(f"The {name} must carry a time zone.")
-    return moment
+    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +130,8 @@ class Promotion:
             type=type,
             amount=to_money(amount),
             is_active=is_active,
-            start_date=start_date,
-            end_date=end_date,
+            start_date=_utc(start_date, "start date"),
+            end_date=_utc(end_date, "end date"),
             max_claims=max_claims,
             max_claims_per_player=max_claims_per_player,
             claims_count=0,
@@ -157,7 +159,7 @@ class Promotion:
                 f"The description may be at most {DESCRIPTION_MAX_LENGTH} characters long."
             )
         to_money(self.amount)
-        if _aware(self.end_date, "end date") <= _aware(self.start_date, "start date"):
+        if self.end_date <= self.start_date:
             raise InvalidPromotion("The end date must be after the start date.")
         if self.max_claims is not None and not 1 <= self.max_claims <= MAX_CLAIMS_LIMIT:
             raise InvalidPromotion(f"The maximum number of claims must be 1 to {MAX_CLAIMS_LIMIT}.")
@@ -211,8 +213,8 @@ class Promotion:
         revised = replace(
             self,
             is_active=self.is_active if is_active is None else is_active,
-            start_date=start_date or self.start_date,
-            end_date=end_date or self.end_date,
+            start_date=self.start_date if start_date is None else _utc(start_date, "start date"),
+            end_date=self.end_date if end_date is None else _utc(end_date, "end date"),
             updated_at=now,
         )
         revised._check()

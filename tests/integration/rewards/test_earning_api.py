@@ -7,7 +7,7 @@ import random
 import socket
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
@@ -282,6 +282,22 @@ def test_staff_list_the_rules_and_schedule_a_version(
     assert created.json["createdBy"]
     hotel = client.get(f"{RULES}?ruleType=HOTEL_STAY", headers=staff).json["items"]
     assert [(r["version"], r["status"]) for r in hotel] == [(2, "SCHEDULED"), (1, "CURRENT")]
+
+    # Answered in UTC, as every later read answers it, whatever offset it was sent with.
+    india = timezone(timedelta(hours=5, minutes=30))
+    later = (start + timedelta(days=1)).replace(microsecond=0)
+    dining = client.post(
+        RULES,
+        json={
+            "ruleType": "DINING",
+            "effectiveFrom": later.astimezone(india).isoformat(),
+            "parameters": {"pointsPerEvent": 6},
+        },
+        headers=staff,
+    )
+    assert dining.json["effectiveFrom"] == later.isoformat()
+    stored = client.get(f"{RULES}?ruleType=DINING", headers=staff).json["items"][0]
+    assert stored["effectiveFrom"] == dining.json["effectiveFrom"]
 
 
 def test_a_version_starting_too_soon_or_before_the_latest_is_refused(

@@ -105,6 +105,26 @@ def test_titles_players_could_not_read_are_refused_like_blank_ones(
     assert (fetched["title"], fetched["description"]) == (family, "Friday\nto Sunday")
 
 
+def test_dates_are_answered_in_utc_however_they_were_sent(
+    client: ApiClient, staff: dict[str, str]
+) -> None:
+    created = create_promotion(
+        client, staff, startDate="2027-02-01T00:00:00+05:00", endDate="2027-03-01T00:00:00+05:00"
+    )
+    assert (created["startDate"], created["endDate"]) == (
+        "2027-01-31T19:00:00+00:00",
+        "2027-02-28T19:00:00+00:00",
+    )
+    moved = client.patch(
+        f"/api/v1/promotions/{created['id']}",
+        json={"endDate": "2027-03-01T00:00:00-08:00"},
+        headers=staff,
+    )
+    assert moved.json["endDate"] == "2027-03-01T08:00:00+00:00"
+    fetched = client.get(f"/api/v1/promotions/{created['id']}", headers=staff)
+    assert fetched.json == moved.json
+
+
 def test_the_active_flag_is_a_json_boolean_nothing_else(
     client: ApiClient, staff: dict[str, str]
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -145,6 +145,13 @@ def test_the_version_effective_at_the_events_time_prices_it() -> None:
     assert dining.version == 1
     # Before the first version nothing applies.
     assert book.rule_at(EarningType.DINING, EPOCH - timedelta(seconds=1)) is None
+
+
+def test_a_version_starts_at_a_moment_kept_in_utc() -> None:
+    tomorrow = (NOW + timedelta(days=1)).astimezone(timezone(timedelta(hours=5, minutes=30)))
+    rule = schedule(RuleBook(default_rules()), tomorrow)
+    assert rule.effective_from == tomorrow
+    assert rule.effective_from.isoformat() == "2026-06-02T12:00:00+00:00"
 
 
 def test_a_later_version_at_the_same_moment_replaces_a_scheduled_one() -> None:

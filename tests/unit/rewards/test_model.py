@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -155,6 +155,20 @@ def test_revising_changes_only_what_is_given_and_keeps_the_rules() -> None:
     assert revised.updated_at == later
     with pytest.raises(InvalidPromotion):
         original.revise(later, end_date=original.start_date)
+
+
+def test_a_promotions_dates_are_kept_in_utc_whatever_offset_they_came_with() -> None:
+    plus_five = timezone(timedelta(hours=5))
+    start = datetime(2027, 2, 1, tzinfo=plus_five)
+    created = promotion(start_date=start, end_date=start + timedelta(days=30), now=start)
+    assert created.start_date == start
+    assert created.start_date.isoformat() == "2027-01-31T19:00:00+00:00"
+    assert created.end_date.utcoffset() == timedelta(0)
+
+    minus_eight = timezone(timedelta(hours=-8))
+    revised = created.revise(NOW, end_date=datetime(2027, 3, 1, tzinfo=minus_eight))
+    assert revised.end_date.isoformat() == "2027-03-01T08:00:00+00:00"
+    assert revised.start_date == created.start_date
 
 
 @pytest.mark.parametrize(
