@@ -16,6 +16,7 @@ from rewards_service.domain.exceptions import (
     PromotionNotAssignable,
     PromotionNotClaimable,
 )
+from rewards_service.domain.points import EARLIEST, LATEST
 
 MONEY_QUANTUM = Decimal("0.01")
 MAX_AMOUNT = Decimal("1000000.00")
@@ -82,10 +83,17 @@ def _shows_something(text: str) -> bool:
 
 def _utc(moment: datetime, name: str) -> datetime:
     """``moment`` in UTC, as the database gives it back: a promotion reads the same whether just
-    created or revised, or read later."""
+    created or revised, or read later. Between 2000-01-01 and 2100-01-01, as every date of the
+    service: a window past that would keep every later welcome promotion out (ADR 0300)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidPromotion(f"The {name} must carry a time zone.")
-    return moment.astimezone(UTC)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 has no UTC time
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise InvalidPromotion(f"The {name} must be between 2000-01-01 and 2100-01-01 (UTC).")
+    return utc
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,6 +172,36 @@ def test_a_promotions_dates_are_kept_in_utc_whatever_offset_they_came_with() -> 
 
 
 @pytest.mark.parametrize(
+    "overrides",
+    [
+        {"end_date": datetime(2100, 1, 1, 0, 0, 1, tzinfo=UTC)},
+        {"end_date": datetime(2300, 1, 1, tzinfo=UTC)},
+        {"start_date": datetime(1999, 12, 31, 23, 59, tzinfo=UTC)},
+        # No UTC time at all: year 10000 and year 0.
+        {"end_date": datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))},
+        {"start_date": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))},
+    ],
+)
+def test_dates_outside_2000_to_2100_are_refused(overrides: dict[str, Any]) -> None:
+    with pytest.raises(InvalidPromotion, match="2100"):
+        promotion(**overrides)
+    with pytest.raises(InvalidPromotion, match="2100"):
+        promotion().revise(NOW, **overrides)
+
+
+def test_the_date_bounds_themselves_are_allowed() -> None:
+    start, end = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+    created = promotion(start_date=start, end_date=end)
+    assert (created.start_date, created.end_date) == (start, end)
+
+
+def test_a_stored_window_past_2100_can_still_be_revised_back_inside() -> None:
+    stored = replace(promotion(), end_date=datetime(2300, 1, 1, tzinfo=UTC))
+    assert not stored.revise(NOW, is_active=False).is_active
+    assert stored.revise(NOW, end_date=NOW + timedelta(days=30)).end_date.year == 2026
+
+
+@pytest.mark.parametrize(
     ("overrides", "reason"),
     [
         ({"is_active": False}, "inactive"),
