@@ -179,7 +179,10 @@ class AssignSchema(Schema):
         data_key="playerIds",
         required=True,
         validate=validate.Length(min=1, max=MAX_PLAYERS_PER_ASSIGNMENT),
-        metadata={"description": "Registered players' ids (duplicates count once)"},
+        metadata={
+            "description": "Registered players' ids: at most 500 in the list as sent, repeats"
+            " included; a player listed twice is assigned once and answered once"
+        },
     )
 
 

@@ -160,6 +160,23 @@ def test_assignment_requests_are_validated_and_bounded(
     assert assign(client, player, promotion["id"], [str(uuid.uuid4())]).status_code == 403
 
 
+def test_the_limit_counts_the_list_as_sent_and_a_repeated_player_is_assigned_once(
+    client: ApiClient, staff: dict[str, str], rewards_container: Container
+) -> None:
+    promotion = create_promotion(client, staff)
+    (player,) = add_players(rewards_container)
+    repeated = assign(client, staff, promotion["id"], [player] * 501)
+    assert repeated.status_code == 422
+    assert "playerIds" in repeated.json["error"]["details"]["json"]
+    thrice = assign(client, staff, promotion["id"], [player] * 3)
+    assert (thrice.json["assigned"], thrice.json["alreadyAssigned"]) == ([player], [])
+    # What the API documents says so.
+    spec = client.get("/rewards/openapi.json").json
+    ids = spec["components"]["schemas"]["Assign"]["properties"]["playerIds"]
+    assert ids["maxItems"] == 500
+    assert "as sent" in ids["description"]
+
+
 def test_concurrent_assignments_of_the_same_players_assign_each_once(
     client: ApiClient, staff: dict[str, str], rewards_container: Container
 ) -> None:
