@@ -140,13 +140,6 @@ class EarningService:
                 for e in unique.values()
                 if e.event_id in recorded and not same_event(recorded[e.event_id], e)
             ]
-            # A repeat of a rejected event is not dropped unseen either: the partner resending
-            # it (a reversal whose original came late) hears that it needs a new event.
-            repeats = [i for i, e in unique.items() if i in recorded and same_event(recorded[i], e)]
-            rejected = uow.reward_events.rejected(repeats) if repeats else set()
-            conflicts += [
-                Refusal(i, EVENT_REJECTED, rejected_message(i)) for i in repeats if i in rejected
-            ]
             fresh = [e for e in unique.values() if e.event_id not in recorded]
             replayed = len(events) - len(fresh) - len(conflicts)
             if not fresh:
@@ -617,7 +610,8 @@ def _recorded_state_problems(
     # repeat: the partner hears it now (a dead letter says so for those produced to Kafka).
     for index in conflicting(parsed, recorded):
         problems[index] = f"{EVENT_ID_CONFLICT}: {conflict_message(parsed[index].event_id)}"
-    # A resend of a rejected event (the same derived eventId) would change nothing.
+    # A resend of a rejected event (the same derived eventId) would change nothing: the
+    # consumer takes it for a repeat (as it must a replayed record, ADR 0502).
     for index, event in parsed.items():
         if event.event_id in rejected:
             problems.setdefault(index, f"{EVENT_REJECTED}: {rejected_message(event.event_id)}")

@@ -792,9 +792,9 @@ def test_a_resent_rejected_reversal_is_refused_not_dropped_unseen(
         ingestion.submit([undo], CASINO)
     assert refused.value.details["events"]["0"].startswith("event_rejected")
     assert len(publisher.published) == 1
-    # Produced straight to Kafka, the same repeat is dead-lettered with the same reason.
+    # Consumed again (a replay after an offset reset), the record is a repeat: nothing changes.
     result = earning.record(parsed(dict(sent)))
-    assert [(r.event_id, r.reason) for r in result.refused] == [(sent["eventId"], "event_rejected")]
+    assert (result.refused, result.replayed) == ([], 1)
     # With a reference of its own it is a new event, and takes the points back.
     accepted = ingestion.submit([{**undo, "reference": "refund-1"}], CASINO)
     assert accepted.event_ids != [sent["eventId"]]
