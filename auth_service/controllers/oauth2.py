@@ -363,12 +363,13 @@ def _misplaced_parameters() -> Response | None:
             "invalid_request",
             f"Send the parameters form-encoded ({_FORM}), not as {request.mimetype or 'no type'}.",
         )
-    _drop_empty_parameters()
     repeated = sorted(name for name, values in request.form.lists() if len(values) > 1)
     if repeated:
+        # Before empty values are dropped: "client_secret=S&client_secret=" is sent twice.
         return _oauth_error(
             400, "invalid_request", f"Parameter {repeated[0]!r} is included more than once."
         )
+    _drop_empty_parameters()
     return None
 
 

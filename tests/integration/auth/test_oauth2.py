@@ -349,6 +349,14 @@ def test_parameters_sent_without_a_value_count_as_omitted(client, partner):
     )
     assert introspection.status_code == 200
     assert introspection.json["active"] is True
+    # A parameter sent twice is refused even when one of its values is empty.
+    twice = client.post(
+        "/oauth2/token",
+        data={"grant_type": ["client_credentials", ""]},
+        auth=partner,
+    )
+    assert twice.status_code == 400
+    assert twice.json["error"] == "invalid_request"
     # An empty grant type is no grant type, answered as when it is left out.
     empty = client.post(
         "/oauth2/token", data={"grant_type": "", "client_id": partner[0]}, auth=partner
