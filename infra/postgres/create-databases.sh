@@ -26,7 +26,9 @@ for svc in ${LOYALTY_DATABASES:-auth rewards redeem}; do
 -- The password reaches the server in a SELECT (\gset: nothing printed) and is used inside a DO
 -- block: with log_statement=ddl (the RDS parameter group) a CREATE/ALTER ROLE statement is
 -- logged with its text, password included, and that log goes to CloudWatch; a SELECT and a DO
--- are not, and the DO's text holds no password.
+-- are not, and the DO's text holds no password. A failed CREATE/ALTER would show its text (the
+-- password) as the error's context, in this task's output and in the server's log: the error is
+-- raised again without it.
 SELECT set_config('loyalty.role_name', :'role', false) AS role_set,
        set_config('loyalty.role_password', :'pw', false) IS NOT NULL AS password_set \gset
 DO $$
@@ -39,6 +41,9 @@ BEGIN
     ELSE
         EXECUTE format('ALTER ROLE %I WITH LOGIN PASSWORD %L', name, secret);
     END IF;
+EXCEPTION WHEN OTHERS THEN
+    RAISE EXCEPTION 'setting the login and password of role %: %', name, SQLERRM
+        USING ERRCODE = SQLSTATE;
 END
 $$;
 RESET loyalty.role_password;

@@ -38,15 +38,18 @@ def roles(infra: Infra) -> Iterator[list[str]]:
     engine.dispose()
 
 
-def run_script(infra: Infra, roles: list[str], passwords: dict[str, str]) -> str:
+def run_script(
+    infra: Infra, roles: list[str], passwords: dict[str, str], user: str | None = None
+) -> tuple[int, str]:
     url = make_url(infra.postgres_admin_url)
     env = {
         "PATH": f"{PSQL_DIR}{os.pathsep}{os.environ['PATH']}",
         "PGHOST": str(url.query.get("host") or url.host),
-        "PGUSER": url.username or "postgres",
+        "PGUSER": user or url.username or "postgres",
         "PGDATABASE": "postgres",
-        # What RDS logs, sent back to this client too (LOG messages reach it at this level).
-        "PGOPTIONS": "-c log_statement=ddl -c client_min_messages=log",
+        # What RDS logs, sent back to this client too (LOG messages reach it at this level);
+        # only a superuser may set log_statement for its session.
+        "PGOPTIONS": ("" if user else "-c log_statement=ddl ") + "-c client_min_messages=log",
         "LOYALTY_DATABASES": " ".join(roles),
         **{f"{name.upper()}_DB_PASSWORD": pw for name, pw in passwords.items()},
     }
@@ -60,23 +63,24 @@ def run_script(infra: Infra, roles: list[str], passwords: dict[str, str]) -> str
         check=False,
         timeout=120,
     )
-    assert done.returncode == 0, done.stderr
-    return done.stdout + done.stderr
+    return done.returncode, done.stdout + done.stderr
 
 
 def test_roles_and_databases_are_made_without_logging_their_passwords(
     infra: Infra, roles: list[str]
 ) -> None:
     passwords = {name: f"pw-{uuid.uuid4().hex}" for name in roles}
-    output = run_script(infra, roles, passwords)
+    code, output = run_script(infra, roles, passwords)
+    assert code == 0, output
     assert "statement: CREATE DATABASE" in output  # the DDL is logged, as on RDS
     for secret in passwords.values():
-        assert secret not in output
+        assert secret not in output, output
     # Run again with new passwords (a rotation): the roles take them, still unlogged.
     rotated = {name: f"pw-{uuid.uuid4().hex}" for name in roles}
-    output = run_script(infra, roles, rotated)
+    code, output = run_script(infra, roles, rotated)
+    assert code == 0, output
     for secret in rotated.values():
-        assert secret not in output
+        assert secret not in output, output
     engine = create_engine(infra.postgres_admin_url)
     with engine.connect() as connection:
         for name, secret in rotated.items():
@@ -91,6 +95,24 @@ def test_roles_and_databases_are_made_without_logging_their_passwords(
             ).scalar_one()
             assert owner == name
     engine.dispose()
+
+
+def test_a_role_it_may_not_change_fails_the_script_without_showing_the_password(
+    infra: Infra, roles: list[str]
+) -> None:
+    # An admin that is no superuser (as on RDS) may not alter a superuser role: the ALTER fails,
+    # and its text, password included, must not come out as the error's context.
+    admin, target = roles
+    engine = create_engine(infra.postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE ROLE "{admin}" LOGIN CREATEROLE CREATEDB'))
+        connection.execute(text(f'CREATE ROLE "{target}" SUPERUSER'))
+    engine.dispose()
+    secret = f"pw-{uuid.uuid4().hex}"
+    code, output = run_script(infra, [target], {target: secret}, user=admin)
+    assert code != 0
+    assert "permission denied to alter role" in output
+    assert secret not in output, output
 
 
 def scram_matches(stored: str, password: str) -> bool:
