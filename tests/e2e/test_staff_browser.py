@@ -56,6 +56,10 @@ def test_staff_create_and_assign_a_promotion_in_swagger_ui(platform: RunningPlat
             )
             page.goto(f"{platform.gateway}/rewards/api-docs")
             page.wait_for_selector("button.authorize", timeout=30_000)
+            # Credentials an earlier version of the page persisted are removed on load.
+            page.evaluate("localStorage.setItem('authorized', '{\"bearerAuth\": {}}')")
+            page.reload()
+            page.wait_for_selector("button.authorize", timeout=30_000)
             page.click("button.authorize")
             page.fill(".auth-container input", staff_token)
             page.click(".auth-btn-wrapper button.authorize")

@@ -1,5 +1,11 @@
 // Starts Swagger UI from a local script so the page needs no inline JavaScript (strict CSP).
 window.addEventListener("load", function () {
+  // What earlier versions of this page persisted is removed too.
+  try {
+    window.localStorage.removeItem("authorized");
+  } catch (e) {
+    // storage disabled: nothing kept either
+  }
   var container = document.getElementById("swagger-ui-container");
   window.ui = SwaggerUIBundle({
     url: container.getAttribute("data-spec-url"),
