@@ -22,8 +22,14 @@ resource "aws_db_subnet_group" "this" {
 }
 
 resource "aws_db_parameter_group" "this" {
-  name   = "${var.name}-postgres16"
-  family = "postgres16"
+  # One group per major version: a major upgrade needs a group of its family, made before the
+  # instance moves to it and the old one dropped after.
+  name   = "${var.name}-postgres${var.engine_version}"
+  family = "postgres${var.engine_version}"
+
+  lifecycle {
+    create_before_destroy = true
+  }
 
   parameter {
     name  = "rds.force_ssl"
