@@ -55,6 +55,7 @@ from auth_service.domain.model import (
     SigningKey,
     User,
     UserStatus,
+    check_client_id,
     check_event_sources,
     check_password_policy,
     check_scopes,
@@ -484,7 +485,7 @@ class ClientService:
         """Register a client; its secret is returned now and never again (stored hashed)."""
         scopes = check_scopes(command.scopes)
         sources = check_event_sources(scopes, command.event_sources)
-        client_id = command.client_id or f"client-{secrets.token_hex(8)}"
+        client_id = check_client_id(command.client_id or f"client-{secrets.token_hex(8)}")
         secret = _provisioned(command.secret) or secrets.token_urlsafe(32)
         now = self._clock.now()
         client = PartnerClient(

@@ -23,6 +23,7 @@ class AuthErrorCode(AppErrorCode):
     CLIENT_ALREADY_EXISTS = "AUTH_CLIENT_ALREADY_EXISTS"
     UNKNOWN_SCOPE = "AUTH_UNKNOWN_SCOPE"
     INVALID_EVENT_SOURCES = "AUTH_INVALID_EVENT_SOURCES"
+    INVALID_CLIENT_ID = "AUTH_INVALID_CLIENT_ID"
     WEAK_PASSWORD = "AUTH_WEAK_PASSWORD"
 
 
@@ -43,5 +44,6 @@ ERRORS: ErrorMap = {
     e.ClientAlreadyExists: ErrorSpec(409, AuthErrorCode.CLIENT_ALREADY_EXISTS),
     e.UnknownScope: ErrorSpec(422, AuthErrorCode.UNKNOWN_SCOPE),
     e.InvalidEventSources: ErrorSpec(422, AuthErrorCode.INVALID_EVENT_SOURCES),
+    e.InvalidClientId: ErrorSpec(422, AuthErrorCode.INVALID_CLIENT_ID),
     e.InvalidPassword: ErrorSpec(422, AuthErrorCode.WEAK_PASSWORD),
 }

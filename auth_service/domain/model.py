@@ -12,12 +12,14 @@ from enum import StrEnum
 
 from auth_service.domain.exceptions import (
     AccountInactive,
+    InvalidClientId,
     InvalidEventSources,
     InvalidPassword,
     ResetNotAllowed,
     UnknownScope,
 )
 from shared.domain.exceptions import PermissionDenied
+from shared.domain.player_ids import is_uuid_text
 from shared.domain.principal import EventSource, Role, Scope
 
 # What the PLAYER_REGISTERED schema's "email" format accepts too: ASCII, a dotted domain. No
@@ -163,6 +165,14 @@ def normalise_reset_code(code: str) -> str:
 class ClientStatus(StrEnum):
     ACTIVE = "ACTIVE"
     DISABLED = "DISABLED"
+
+
+def check_client_id(client_id: str) -> str:
+    """Services record who asked for something by user id or client id (a redemption's
+    requester): a client named like a user would pass for that user there."""
+    if is_uuid_text(client_id):
+        raise InvalidClientId()
+    return client_id
 
 
 def check_scopes(scopes: frozenset[str]) -> frozenset[str]:

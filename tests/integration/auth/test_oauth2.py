@@ -11,6 +11,7 @@ import pytest
 
 from auth_service import manage
 from auth_service.application.commands import CreateClient
+from auth_service.domain.exceptions import InvalidClientId
 from tests.integration.auth.conftest import AUDIENCE, ISSUER, bearer
 
 
@@ -284,10 +285,15 @@ def test_a_provisioned_client_works_with_the_deployments_secret(client, auth_con
     assert token_status(first) == 401
     with pytest.raises(ValueError, match="at least 32"):
         clients.provision(replace(command, secret="short"), actor="deployment")
+    # Provisioned (WALLET_CLIENT_ID) like created over REST: never under a user's id.
+    with pytest.raises(InvalidClientId):
+        clients.provision(
+            replace(command, client_id="1b4e28ba-2fa1-11d2-883f-0016d3cca427"), actor="deployment"
+        )
 
 
 def test_the_migrate_job_registers_the_wallet_client_with_the_secret_it_is_given(
-    client, auth_database, infra, monkeypatch, capsys
+    client, auth_container, auth_database, infra, monkeypatch, capsys
 ):
     secret = "w" * 43
     monkeypatch.setenv("LOYALTY_PROFILE", "test")
@@ -297,7 +303,12 @@ def test_the_migrate_job_registers_the_wallet_client_with_the_secret_it_is_given
     monkeypatch.setenv("WALLET_CLIENT_ID", "wallet-by-migrate")
     monkeypatch.setenv("WALLET_CLIENT_SECRET", secret)
 
-    manage.main(["migrate"])
+    try:
+        manage.main(["migrate"])
+    finally:
+        # The command's own container wired the controllers to itself, and is shut down now:
+        # the later tests' requests must reach the session's container again.
+        auth_container.wire()
 
     assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {
         "walletClient": "wallet-by-migrate",
