@@ -65,7 +65,13 @@ elif command == "secretsmanager put-secret-value":
 elif command == "ecs run-task":
     print("arn:aws:ecs:eu-west-1:1:task/loyalty-staging/t1")
 elif command == "ecs describe-tasks":
-    print("0")
+    print(os.environ["TASK_EXIT_CODE"])
+elif command == "application-autoscaling describe-scalable-targets":
+    ranges = json.load(open(os.environ["SCALING_RANGES"]))
+    ids = args[args.index("--resource-ids") + 1:]
+    ids = ids[:next((i for i, a in enumerate(ids) if a.startswith("--")), len(ids))]
+    for resource in ids:
+        print("\t".join([resource, *map(str, ranges[resource])]))
 elif command == "ecs update-service":
     print(option("--service"))
 elif command not in ("rds restore-db-instance-to-point-in-time", "rds wait",
@@ -98,7 +104,7 @@ def terraform_services() -> dict[str, dict[str, tuple[int, int]]]:
     return found
 
 
-def run_runbook(tmp_path: Path, service: str) -> list[list[str]]:
+def run_runbook(tmp_path: Path, service: str, exit_code: int = 0) -> list[list[str]]:
     production = RUNBOOK.read_text().split("## Production (RDS)", 1)[1].split("\n## ", 1)[0]
     blocks = [
         "\n".join(line.removeprefix("   ") for line in block.splitlines())
@@ -117,7 +123,23 @@ def run_runbook(tmp_path: Path, service: str) -> list[list[str]]:
         (bin_dir / tool).chmod(0o755)
     calls = tmp_path / "calls"
     calls.touch()
-    environment = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "AWS_CALLS": str(calls)}
+    # What autoscaling holds now: Terraform's ranges.
+    ranges = tmp_path / "ranges.json"
+    ranges.write_text(
+        json.dumps(
+            {
+                f"service/loyalty-staging/{name}": list(scaling)
+                for writers in terraform_services().values()
+                for name, scaling in writers.items()
+            }
+        )
+    )
+    environment = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "AWS_CALLS": str(calls),
+        "SCALING_RANGES": str(ranges),
+        "TASK_EXIT_CODE": str(exit_code),
+    }
     done = subprocess.run(
         ["bash", "-eo", "pipefail", "-c", script],
         cwd=tmp_path,
@@ -127,7 +149,10 @@ def run_runbook(tmp_path: Path, service: str) -> list[list[str]]:
         check=False,
         timeout=60,
     )
-    assert done.returncode == 0, done.stderr
+    if exit_code == 0:
+        assert done.returncode == 0, done.stderr
+    else:
+        assert done.returncode != 0, "the runbook went on after a failed task"
     return [json.loads(line) for line in calls.read_text().splitlines()]
 
 
@@ -176,7 +201,13 @@ def test_every_writer_stops_with_scaling_held_and_gets_its_range_back(
     )
     for name in writers:
         hold = calls.index(
-            next(c for c in calls if resource(name) in c and option(c, "--max-capacity") == "0")
+            next(
+                c
+                for c in calls
+                if c[:2] == ["application-autoscaling", "register-scalable-target"]
+                and resource(name) in c
+                and option(c, "--max-capacity") == "0"
+            )
         )
         stop = calls.index(next(c for c in calls if name in c and "--desired-count" in c))
         assert hold < stop, f"{name} is stopped before its scaling is held"
@@ -199,3 +230,13 @@ def test_one_shot_tasks_run_in_the_vpc_with_their_commands(tmp_path: Path) -> No
             (override,) = json.loads(option(run, "--overrides"))["containerOverrides"]
             assert override["name"] == task["container"]
             assert override["command"][:2] == ["python", "-m"]
+
+
+def test_a_failed_migrate_task_stops_the_runbook(tmp_path: Path) -> None:
+    calls = run_runbook(tmp_path, "rewards", exit_code=1)
+    # Nothing is started again on a database the migration did not finish.
+    assert not [
+        c
+        for c in calls
+        if c[:2] == ["ecs", "update-service"] and option(c, "--desired-count") != "0"
+    ]
