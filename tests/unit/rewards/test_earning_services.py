@@ -241,13 +241,16 @@ def dead_letters_counted() -> float:
     return REGISTRY.get_sample_value("kafka_events_consumed_total", labels) or 0.0
 
 
-def parked_events(store: Store, clock: FixedClock, batch_size: int = 100) -> ParkedEventsService:
+def parked_events(
+    store: Store, clock: FixedClock, batch_size: int = 100, **options: Any
+) -> ParkedEventsService:
     return ParkedEventsService(
         lambda: FakeUnitOfWork(store),
         clock,
         wait=timedelta(minutes=15),
         group_id="rewards-reward-events",
         batch_size=batch_size,
+        **options,
     )
 
 
@@ -289,14 +292,7 @@ def test_a_reversal_whose_original_never_comes_is_dead_lettered_after_a_week(
     typo = reversal_of(message(players[0]))  # its original was never sent
     earning.record(parsed(typo))
     assert store.events[typo["eventId"]].status is AwardStatus.PENDING
-    sweeper = ParkedEventsService(
-        lambda: FakeUnitOfWork(store),
-        clock,
-        wait=timedelta(minutes=15),
-        group_id="rewards-reward-events",
-        batch_size=100,
-        reversal_wait=timedelta(days=7),
-    )
+    sweeper = parked_events(store, clock, reversal_wait=timedelta(days=7))
     clock.advance(days=7)
     assert sweeper.sweep().reversals_expired == []  # not before the week is over
     clock.advance(seconds=1)
@@ -775,14 +771,7 @@ def test_a_resent_rejected_reversal_is_refused_not_dropped_unseen(
     ingestion.submit([undo], CASINO)
     [sent] = publisher.published
     earning.record(parsed(dict(sent)))
-    sweeper = ParkedEventsService(
-        lambda: FakeUnitOfWork(store),
-        clock,
-        wait=timedelta(minutes=15),
-        group_id="rewards-reward-events",
-        batch_size=100,
-        reversal_wait=timedelta(days=7, seconds=1),
-    )
+    sweeper = parked_events(store, clock, reversal_wait=timedelta(days=7, seconds=1))
     clock.advance(days=7, seconds=2)
     sweeper.sweep()
     assert store.events[sent["eventId"]].status is AwardStatus.REJECTED
