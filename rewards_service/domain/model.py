@@ -62,6 +62,9 @@ _DESCRIPTION_LAYOUT = frozenset("\t\n\r")
 #: Characters that show nothing by themselves: formatting (zero-width spaces and joiners, the
 #: byte order mark, tags), spaces and controls. An emoji sequence joined by U+200D still shows.
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Cc"})
+#: Letters and symbols drawn as blanks: the Hangul fillers, the Khmer inherent vowels (ignorable
+#: by default in Unicode) and the empty Braille pattern, favourites for "blank" names.
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
 
 
 def _refuse_controls(text: str, name: str, layout: frozenset[str] = frozenset()) -> None:
@@ -76,7 +79,9 @@ def _refuse_controls(text: str, name: str, layout: frozenset[str] = frozenset())
 
 def _shows_something(text: str) -> bool:
     return any(
-        not char.isspace() and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        not char.isspace()
+        and char not in _BLANK_GLYPHS
+        and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
         for char in text
     )
 

@@ -83,6 +83,10 @@ def test_invalid_promotions_are_refused(overrides: dict[str, Any]) -> None:
         "\ufeff",  # byte order mark
         "\U000e0041",  # tag letter
         "\u200d",  # a joiner joining nothing
+        "\u3164\u3164",  # Hangul fillers
+        "\u115f\u1160\uffa0",
+        "\u2800 \u2800",  # the empty Braille pattern
+        "\u17b4\u17b5",  # Khmer inherent vowels
         " \u00a0\u3000\u2028 ",
         "\x7f",
         "\x1b[2J\x1b[31mFREE MONEY",  # terminal escapes
