@@ -66,8 +66,8 @@ class PointsSummary:
             player_id=player_id,
             total_points=sum(t.points for t in breakdown.values()),
             breakdown=breakdown,
-            start=start,
-            end=end,
+            start=None if start is None else start.astimezone(UTC),
+            end=None if end is None else end.astimezone(UTC),
             calculated_at=calculated_at,
         )
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rewards_service.domain.earning import EarningSource
 from rewards_service.domain.exceptions import InvalidPointsWindow
-from rewards_service.domain.points import Span, WindowPlan, plan_window
+from rewards_service.domain.points import PointsSummary, SourceTotal, Span, WindowPlan, plan_window
 
 
 def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -117,3 +118,19 @@ def test_the_pieces_cover_the_period_exactly_once(
         assert previous_end == next_start  # contiguous, no gap, no overlap
     assert all(a < b for a, b in pieces)
     assert len([p for p in pieces if p[1] - p[0] < timedelta(days=1)]) <= 2
+
+
+def test_a_summary_answers_its_period_in_utc() -> None:
+    """As every other date the service answers: a period asked in +05:00 is the same instants."""
+    plus_five = timezone(timedelta(hours=5))
+    start, end = (
+        datetime(2026, 3, 1, 5, tzinfo=plus_five),
+        datetime(2026, 4, 1, 5, tzinfo=plus_five),
+    )
+    totals = {EarningSource.HOTEL: SourceTotal(points=10, events=1)}
+    summary = PointsSummary.of("p", totals, start, end, at(2026, 4, 2))
+    assert (summary.start, summary.end) == (at(2026, 3, 1), at(2026, 4, 1))
+    assert summary.start is not None
+    assert summary.start.utcoffset() == timedelta(0)
+    assert summary.total_points == 10
+    assert PointsSummary.of("p", totals, None, None, at(2026, 4, 2)).start is None
