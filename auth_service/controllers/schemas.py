@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from auth_service.domain.model import (
+    EMAIL_MAX_LENGTH,
     EMAIL_PATTERN,
     MIN_PROVISIONED_SECRET_LENGTH,
     PASSWORD_MAX_LENGTH,
@@ -17,13 +18,17 @@ from shared.domain.principal import EventSource, Role, Scope
 from shared.web.pagination import PageQuerySchema, page_schema
 from shared.web.schemas import FullMatch
 
-# Also an address the PLAYER_REGISTERED event's schema accepts (ASCII, a dotted domain):
-# otherwise the registration would fail after validation, when its event is checked.
+# The domain's rule (``check_email``, which the PLAYER_REGISTERED schema states as well), refused
+# here with the field named; marshmallow's Email adds its own checks (no empty dot-separated
+# part in the local part, a top-level domain of two characters or more): a subset of the rule.
 _email = fields.Email(
     required=True,
     validate=[
-        validate.Length(max=254),
-        FullMatch(EMAIL_PATTERN, error="Use an ASCII address with a dotted domain."),
+        validate.Length(max=EMAIL_MAX_LENGTH),
+        FullMatch(
+            EMAIL_PATTERN,
+            error="Use an ASCII address with a dotted domain (punycode for other scripts).",
+        ),
     ],
 )
 

@@ -9,6 +9,10 @@ class EmailAlreadyRegistered(Conflict):
     default_message = "An account with this email already exists."
 
 
+class InvalidEmail(DomainError):
+    default_message = "Use an ASCII address with a dotted domain (punycode for other scripts)."
+
+
 class UserNotFound(NotFound):
     default_message = "The user was not found."
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from shared.messaging.relay import OutboxRelay
-from tests.integration.auth.conftest import register, unique_email
+from tests.integration.auth.conftest import bearer, register, unique_email
 from tests.support.kafka import TopicProbe
 
 
@@ -104,6 +104,49 @@ def test_invalid_bodies_are_refused_with_field_errors(client, body, field):
     error = response.json["error"]
     assert error["code"] == "VALIDATION_FAILED"
     assert field in error["details"]["json"]
+
+
+PUNYCODE_ADDRESSES = ["rv1@xn--ls8h.la", "x@ex--ample.com", "x@xn--zz.com", "x@xn--bcher-kva.de"]
+
+
+@pytest.mark.parametrize("email", PUNYCODE_ADDRESSES)
+def test_an_address_with_a_punycode_or_double_hyphen_label_is_registered(
+    client, admin_token, auth_container, email
+):
+    # Validation took them, then the event's "format": "email" refused them: a 500 after the
+    # request was found valid.
+    player = client.post(
+        "/api/v1/auth/register", json={"email": email, "password": "a long passphrase"}
+    )
+    assert player.status_code == 201, player.get_data(as_text=True)
+    with auth_container.core.database().connect() as connection:
+        published = connection.execute(
+            text("SELECT payload->>'email' FROM outbox WHERE message_key = :u"),
+            {"u": player.json["id"]},
+        ).scalar_one()
+    assert published == email
+    staff = client.post(
+        "/api/v1/auth/register-staff",
+        json={"email": f"staff.{email}", "password": "a long passphrase"},
+        headers=bearer(admin_token),
+    )
+    assert staff.status_code == 201, staff.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "email", ["x@-a.com", "x@a-.com", "x@a..com", "x@a.com.", "x@ex_ample.com", "x@localhost"]
+)
+def test_players_and_staff_are_held_to_the_one_rule(client, admin_token, email):
+    for path, headers in [
+        ("/api/v1/auth/register", {}),
+        ("/api/v1/auth/register-staff", bearer(admin_token)),
+    ]:
+        answer = client.post(
+            path, json={"email": email, "password": "a long passphrase"}, headers=headers
+        )
+        assert answer.status_code == 422, (path, answer.get_data(as_text=True))
+        assert answer.json["error"]["code"] == "VALIDATION_FAILED"
+        assert "email" in answer.json["error"]["details"]["json"]
 
 
 def test_a_weak_password_is_refused_by_the_policy(client):

@@ -8,6 +8,7 @@ import pytest
 
 from auth_service.domain.exceptions import (
     AccountInactive,
+    InvalidEmail,
     InvalidEventSources,
     InvalidPassword,
     ResetNotAllowed,
@@ -38,6 +39,12 @@ def test_registration_normalises_the_email() -> None:
     assert user.email == "mixed.case@example.com"
     assert user.first_name == "Ann"
     assert user.is_active
+
+
+@pytest.mark.parametrize("email", ["x@localhost", "x@exämple.com", '"x"@example.com', "x@a..com"])
+def test_an_account_never_has_an_address_its_event_could_not_carry(email: str) -> None:
+    with pytest.raises(InvalidEmail):
+        User.register(email, "h", Role.PLAYER, "", "", NOW)
 
 
 def test_an_inactive_user_is_refused() -> None:
