@@ -504,6 +504,12 @@ class ClientService:
         with self._uow() as uow:
             uow.clients.add(client)
             uow.commit()
+        # A token request with this id made before (a partner trying its configuration early)
+        # left "no such client" in the lookups: forgotten here and announced to the other auth
+        # processes, as any change of a client, so the new client works at once everywhere.
+        if self._lookups is not None:
+            self._lookups.invalidate(client_id)
+        self._announce(client_id)
         return ClientCredentials(client=client, secret=secret)
 
     def list(self, page: PageRequest) -> Page[PartnerClient]:
@@ -638,7 +644,8 @@ class ClientService:
                 uow.outbox.add(Topic.USER_STATUS, client_status_changed(changed, actor))
             uow.commit()
         # This process's lookup at once; the other auth processes' when they hear the change
-        # announced (they would otherwise expire within security.client_cache_seconds).
+        # announced (they would otherwise expire within security.client_cache_seconds) — last,
+        # once the revocation is applied: a token they issue then is dated after it.
         if self._lookups is not None:
             self._lookups.invalidate(client_id)
         accounts = self._inactive_users
@@ -653,10 +660,17 @@ class ClientService:
                     "status_deferred_to_worker",
                     account,
                 )
+        self._announce(client_id)
+        return changed
+
+    def _announce(self, client_id: str) -> None:
+        """Tell the other auth processes to look the committed client up afresh."""
+        accounts = self._inactive_users
+        if accounts is not None:
+            account = account_key(client_id, client=True)
             after_commit(
                 lambda: accounts.announce_change(account), "client_change_not_announced", account
             )
-        return changed
 
     def authenticate(self, client: PartnerClient, secret: str) -> bool:
         if not client.is_active:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 
 import jwt
 import pytest
+from flask.testing import FlaskClient
 
 from auth_service import manage
+from auth_service.app import create_app
 from auth_service.application.commands import CreateClient
+from auth_service.container import build_container
 from auth_service.domain.exceptions import InvalidClientId
-from tests.integration.auth.conftest import AUDIENCE, ISSUER, bearer
+from tests.integration.auth.conftest import AUDIENCE, ISSUER, auth_overrides, bearer
+from tests.support.infra import Infra
 
 
 @pytest.fixture
@@ -101,6 +107,54 @@ def test_unknown_client_and_wrong_secret_are_invalid_client(client, partner):
         descriptions.add(response.json.get("error_description"))
     # Nothing tells an unknown client id from a known one with a wrong secret.
     assert len(descriptions) == 1
+
+
+@pytest.fixture
+def other_process(infra: Infra, auth_database: str, auth_container) -> Iterator[FlaskClient]:
+    """Another auth web process: its own client lookups, the same database and Redis."""
+    container = build_container(auth_overrides(infra, auth_database))
+    app = create_app(container=container)
+    app.config["TESTING"] = True
+    # Building a container wires the controllers to it; in one Python process the views of
+    # the session's app go back to theirs (each app's token endpoint keeps its own).
+    auth_container.wire()
+    app.extensions["warm_up"]()  # as before it takes traffic: listening to announcements
+    deadline = time.monotonic() + 10
+    while not container.core.inactive_users().synced:
+        assert time.monotonic() < deadline, "the other process never heard the announcements"
+        time.sleep(0.05)
+    yield app.test_client(use_cookies=False)
+    container.shutdown_resources()
+    container.reset_singletons()
+    auth_container.wire()
+
+
+def test_a_client_created_after_its_id_was_tried_works_at_once(client, other_process, admin_token):
+    # A partner tries its configuration before the client exists: "no such client" was then
+    # remembered for security.client_cache_seconds (10 s), and the new client refused.
+    def token(via: FlaskClient, secret: str) -> int:
+        answer = via.post(
+            "/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=("spa-partner", secret),
+        )
+        return int(answer.status_code)
+
+    assert token(client, "s3cr3t-not-yet") == 401
+    assert token(other_process, "s3cr3t-not-yet") == 401
+    created = client.post(
+        "/api/v1/auth/clients",
+        json={"name": "Spa", "scopes": ["rewards.read"], "clientId": "spa-partner"},
+        headers=bearer(admin_token),
+    )
+    assert created.status_code == 201, created.json
+    secret = created.json["clientSecret"]
+    assert token(client, secret) == 200
+    # The other process forgets it as soon as it hears the creation announced.
+    deadline = time.monotonic() + 3
+    while token(other_process, secret) != 200:
+        assert time.monotonic() < deadline, "the other process still refuses the new client"
+        time.sleep(0.1)
 
 
 def test_no_client_authentication_is_invalid_client(client):

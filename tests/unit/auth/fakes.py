@@ -16,6 +16,7 @@ from auth_service.application.ports import (
     PasswordHasher,
     RefreshGrant,
     RefreshTokenStore,
+    SecretHasher,
 )
 from auth_service.domain.exceptions import (
     EmailAlreadyRegistered,
@@ -134,6 +135,14 @@ class FakeUnitOfWork(AuthUnitOfWork):
 
     def rollback(self) -> None:
         self.outbox.events = []
+
+
+class PlainSecrets(SecretHasher):
+    def hash(self, secret: str) -> str:
+        return "plain$" + secret
+
+    def verify(self, secret_hash: str, secret: str) -> bool:
+        return secret_hash == "plain$" + secret
 
 
 class PlainHasher(PasswordHasher):

@@ -4,9 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auth_service.application.commands import ChangePassword, LogIn, RegisterUser
+from auth_service.application.commands import ChangePassword, CreateClient, LogIn, RegisterUser
 from auth_service.application.services import (
     AccountService,
+    ClientService,
     SessionService,
     forget_changed_client,
 )
@@ -19,7 +20,7 @@ from auth_service.domain.exceptions import (
     RefreshTokenReused,
     TooManyAttempts,
 )
-from auth_service.domain.model import UserStatus
+from auth_service.domain.model import PartnerClient, UserStatus
 from shared.application.cache import ExpiringCache
 from shared.application.events import Topic
 from shared.domain.clock import FixedClock
@@ -32,6 +33,7 @@ from tests.unit.auth.fakes import (
     FakeTokens,
     FakeUnitOfWork,
     PlainHasher,
+    PlainSecrets,
 )
 
 PASSWORD = "correct horse battery"
@@ -247,6 +249,20 @@ def test_a_client_changed_elsewhere_is_looked_up_afresh() -> None:
     forget_changed_client(lookups, None)
     lookup("casino")
     assert loads == ["hotel", "casino", "hotel", "casino"]
+
+
+def test_a_client_created_after_its_id_was_tried_is_found_at_once(uow, inactive) -> None:
+    lookups: ExpiringCache[str, PartnerClient | None] = ExpiringCache(ttl_seconds=60)
+    clients = ClientService(
+        uow, PlainSecrets(), FixedClock(datetime(2026, 1, 1, tzinfo=UTC)), lookups, inactive
+    )
+    assert clients.find_for_authentication("hotel-pms") is None  # remembered as no client
+    clients.create(CreateClient("Hotel", frozenset({"rewards.read"}), "hotel-pms"), "admin-1")
+    found = clients.find_for_authentication("hotel-pms")
+    assert found is not None
+    assert found.client_id == "hotel-pms"
+    # The other auth processes forget their "no such client" when they hear it announced.
+    assert inactive.announced == ["client:hotel-pms"]
 
 
 class RedisGone(FakeInactiveUsers):
