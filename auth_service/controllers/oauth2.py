@@ -427,7 +427,18 @@ def _answered(respond: Callable[[], Response]) -> Response:
 @blp.doc(summary="Client credentials grant (RFC 6749 §4.4)", **_TOKEN_DOC)
 def token() -> Response:
     """Issue an access token to a client authenticated by client_secret_basic or _post."""
-    return _answered(lambda: _server().create_token_response())
+    return _answered(lambda: _without_grant_type() or _server().create_token_response())
+
+
+def _without_grant_type() -> Response | None:
+    """§5.2: a required parameter missing is invalid_request. Authlib answers
+    unsupported_grant_type, without a description, for a grant type it was never given (left
+    out, or empty: §3.1, omitted)."""
+    if "grant_type" in request.form:
+        return None
+    return _oauth_error(
+        400, "invalid_request", "The grant_type parameter is missing (client_credentials)."
+    )
 
 
 @blp.route("/introspect", methods=["POST"])

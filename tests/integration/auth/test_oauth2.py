@@ -170,10 +170,19 @@ def test_unsupported_grant_types_are_refused(client, partner):
         assert response.json["error"] == "unsupported_grant_type", grant
 
 
-def test_a_missing_grant_type_is_invalid_request(client, partner):
-    response = client.post("/oauth2/token", data={}, auth=partner)
-    assert response.status_code == 400
-    assert response.json["error"] in ("invalid_request", "unsupported_grant_type")
+@pytest.mark.parametrize("form", [{}, {"grant_type": ""}, {"scope": "rewards.read"}])
+def test_a_missing_grant_type_is_invalid_request(client, partner, form):
+    # RFC 6749 §5.2: a required parameter missing; an empty one counts as omitted (§3.1).
+    for auth in (partner, None):
+        response = client.post(
+            "/oauth2/token",
+            data=form,
+            auth=auth,
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert response.status_code == 400
+        assert response.json["error"] == "invalid_request"
+        assert "grant_type" in response.json["error_description"]
 
 
 def test_a_parameter_sent_twice_is_invalid_request(client, partner):
