@@ -141,6 +141,14 @@ def _refuse_unsafe_input() -> None:
             CommonErrorCode.BAD_REQUEST,
             f"The query parameter {repeated[0]!r} is given more than once.",
         )
+    if request.content_length is None and request.headers.get("Transfer-Encoding"):
+        # A chunked body, whatever its type (JSON, a form to /oauth2/token), is read up to the
+        # limit and no further: refused as too large, not parsed cut short (as malformed JSON,
+        # or as a document or a form the client did not send: a trailing grant_type lost).
+        # Read once here; the parsers take it from the cache.
+        limit = request.max_content_length
+        if limit is not None and len(request.get_data(cache=True)) >= limit:
+            raise RequestEntityTooLarge()
     # Every JSON media type Flask parses (application/json, application/*+json), with a
     # Content-Length or chunked: no way around the checks.
     if request.is_json and (request.content_length or request.headers.get("Transfer-Encoding")):
@@ -151,11 +159,6 @@ def _refuse_unsafe_input() -> None:
             raise HttpError(
                 400, CommonErrorCode.BAD_REQUEST, "The request body is shorter than announced."
             )
-        limit = request.max_content_length
-        if request.content_length is None and limit is not None and len(body) >= limit:
-            # A chunked body is read up to the limit and no further: refused as too large,
-            # not parsed cut short (as malformed JSON, or as a document the client did not send).
-            raise RequestEntityTooLarge()
         if json_text_has_nul(body):
             raise HttpError(
                 422, CommonErrorCode.VALIDATION_FAILED, "Text may not contain NUL characters."

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from unittest.mock import ANY
 
 import jwt
 import pytest
@@ -461,3 +463,48 @@ def test_parameters_sent_as_json_are_refused_as_an_invalid_request(client):
         assert answer.status_code == 400, path
         assert answer.json["error"] == "invalid_request", path
         assert "form-encoded" in answer.json["error_description"]
+
+
+PADDING = "pad=" + "a" * 100_000  # past web.max_body_bytes (64 KiB)
+
+
+@pytest.mark.parametrize("path", ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"])
+@pytest.mark.parametrize(
+    "form",
+    [
+        # Cut at the limit, it lost its grant_type (a misleading error) or kept it (a token).
+        f"{PADDING}&grant_type=client_credentials",
+        f"grant_type=client_credentials&token=x&{PADDING}",
+    ],
+    ids=["trailing", "leading"],
+)
+def test_a_chunked_form_over_the_limit_is_refused_not_parsed_cut_short(client, partner, path, form):
+    # No Content-Length to refuse it by: refused as the same form with one would be.
+    chunked = client.post(
+        path,
+        input_stream=io.BytesIO(form.encode()),
+        content_type="application/x-www-form-urlencoded",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+        auth=partner,
+    )
+    declared = client.post(
+        path, data=form, content_type="application/x-www-form-urlencoded", auth=partner
+    )
+    assert declared.status_code == 413
+    assert (chunked.status_code, chunked.json) == (413, {**declared.json, "error": ANY})
+    assert chunked.json["error"]["code"] == declared.json["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_a_chunked_form_within_the_limit_is_read_whole(client, partner):
+    form = "grant_type=client_credentials&scope=rewards.read&pad=" + "a" * 60_000
+    answer = client.post(
+        "/oauth2/token",
+        input_stream=io.BytesIO(form.encode()),
+        content_type="application/x-www-form-urlencoded",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+        auth=partner,
+    )
+    assert answer.status_code == 200, answer.json
+    assert answer.json["scope"] == "rewards.read"

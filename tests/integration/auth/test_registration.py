@@ -187,13 +187,14 @@ def test_a_huge_body_is_refused_before_it_is_read(client):
     assert response.json["error"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
-def test_a_chunked_body_over_the_limit_is_refused_not_parsed_cut_short(client):
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_a_chunked_body_over_the_limit_is_refused_not_parsed_cut_short(client, content_type):
     # No Content-Length to refuse it by: the body is read up to the limit and no further.
     body = b'{"email": "a@example.com", "password": "a long passphrase"}' + b" " * 100_000
     response = client.post(
         "/api/v1/auth/register",
         input_stream=io.BytesIO(body),
-        content_type="application/json",
+        content_type=content_type,
         headers={"Transfer-Encoding": "chunked"},
         environ_overrides={"wsgi.input_terminated": True},
     )
