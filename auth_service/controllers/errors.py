@@ -10,6 +10,7 @@ from shared.web.errors import ErrorMap, ErrorSpec
 class AuthErrorCode(AppErrorCode):
     EMAIL_ALREADY_REGISTERED = "AUTH_EMAIL_ALREADY_REGISTERED"
     INVALID_EMAIL = "AUTH_INVALID_EMAIL"
+    INVALID_NAME = "AUTH_INVALID_NAME"
     INVALID_CREDENTIALS = "AUTH_INVALID_CREDENTIALS"
     CURRENT_PASSWORD_WRONG = "AUTH_CURRENT_PASSWORD_WRONG"
     INVALID_RESET_CODE = "AUTH_INVALID_RESET_CODE"
@@ -31,6 +32,7 @@ class AuthErrorCode(AppErrorCode):
 ERRORS: ErrorMap = {
     e.EmailAlreadyRegistered: ErrorSpec(409, AuthErrorCode.EMAIL_ALREADY_REGISTERED),
     e.InvalidEmail: ErrorSpec(422, AuthErrorCode.INVALID_EMAIL),
+    e.InvalidName: ErrorSpec(422, AuthErrorCode.INVALID_NAME),
     e.InvalidCredentials: ErrorSpec(401, AuthErrorCode.INVALID_CREDENTIALS),
     # 403, not 401: the access token is good, and a client must not take it for a logout.
     e.CurrentPasswordWrong: ErrorSpec(403, AuthErrorCode.CURRENT_PASSWORD_WRONG),

@@ -13,6 +13,10 @@ class InvalidEmail(DomainError):
     default_message = "Use an ASCII address with a dotted domain (punycode for other scripts)."
 
 
+class InvalidName(DomainError):
+    default_message = "A name may not contain control or bidirectional formatting characters."
+
+
 class UserNotFound(NotFound):
     default_message = "The user was not found."
 

@@ -15,6 +15,7 @@ from auth_service.domain.exceptions import (
     InvalidClientId,
     InvalidEmail,
     InvalidEventSources,
+    InvalidName,
     InvalidPassword,
     ResetNotAllowed,
     UnknownScope,
@@ -22,6 +23,7 @@ from auth_service.domain.exceptions import (
 from shared.domain.exceptions import PermissionDenied
 from shared.domain.player_ids import is_uuid_text
 from shared.domain.principal import EventSource, Role, Scope
+from shared.domain.text import first_control
 
 # The addresses an account may have: ASCII, a dotted domain of letters, digits and hyphens
 # (internationalised domains in their punycode form, xn--ls8h.la). No quote or backslash in the
@@ -49,6 +51,24 @@ def check_email(email: str) -> str:
     if len(email) > EMAIL_MAX_LENGTH or EMAIL_PATTERN.fullmatch(email) is None:
         raise InvalidEmail()
     return email
+
+
+#: Unicode's own line and paragraph separators: line breaks too, though not control characters
+_LINE_SEPARATORS = frozenset("\u2028\u2029")
+
+
+def check_name(name: str, field: str) -> str:
+    """A first or last name as typed, on one line and in reading order: no control character
+    (a line break, a terminal escape) and no bidirectional control (U+202E would show it
+    backwards). Names reach staff screens and other services (PLAYER_REGISTERED); markup such as
+    "<" is left as it is, text to escape where it is shown."""
+    char = first_control(name) or next((c for c in name if c in _LINE_SEPARATORS), None)
+    if char is not None:
+        raise InvalidName(
+            f"The {field} may not contain control or bidirectional formatting characters"
+            f" (U+{ord(char):04X})."
+        )
+    return name
 
 
 def normalise_password(password: str) -> str:
@@ -112,8 +132,8 @@ class User:
             password_hash=password_hash,
             role=role,
             status=UserStatus.ACTIVE,
-            first_name=first_name.strip(),
-            last_name=last_name.strip(),
+            first_name=check_name(first_name, "first name").strip(),
+            last_name=check_name(last_name, "last name").strip(),
             created_at=now,
             updated_at=now,
         )

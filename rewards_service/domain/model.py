@@ -17,6 +17,7 @@ from rewards_service.domain.exceptions import (
     PromotionNotClaimable,
 )
 from rewards_service.domain.points import EARLIEST, LATEST
+from shared.domain.text import first_control
 
 MONEY_QUANTUM = Decimal("0.01")
 MAX_AMOUNT = Decimal("1000000.00")
@@ -54,9 +55,6 @@ def to_money(value: Decimal) -> Decimal:
     return quantized
 
 
-#: Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they reorder
-#: the text shown around them, e.g. make a title read backwards.
-_BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
 #: The control characters a description may hold: its line breaks and tabs.
 _DESCRIPTION_LAYOUT = frozenset("\t\n\r")
 #: Characters that show nothing by themselves: formatting (zero-width spaces and joiners, the
@@ -69,12 +67,12 @@ _BLANK_GLYPHS = frozenset("\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
 
 def _refuse_controls(text: str, name: str, layout: frozenset[str] = frozenset()) -> None:
     """Refuse control characters (terminal escapes, DEL) and bidi controls in text players see."""
-    for char in text:
-        if char in _BIDI_CONTROLS or (unicodedata.category(char) == "Cc" and char not in layout):
-            raise InvalidPromotion(
-                f"The {name} may not contain control or bidirectional formatting characters"
-                f" (U+{ord(char):04X})."
-            )
+    char = first_control(text, layout)
+    if char is not None:
+        raise InvalidPromotion(
+            f"The {name} may not contain control or bidirectional formatting characters"
+            f" (U+{ord(char):04X})."
+        )
 
 
 def _shows_something(text: str) -> bool:

@@ -149,6 +149,28 @@ def test_players_and_staff_are_held_to_the_one_rule(client, admin_token, email):
         assert "email" in answer.json["error"]["details"]["json"]
 
 
+@pytest.mark.parametrize("name", ["\u202eevil\n<script>", "Ann\r\nLee", "\x1b[2JAnn", "A\u2066B"])
+def test_a_name_with_a_control_or_bidi_character_is_refused(client, admin_token, name):
+    # Names travel in PLAYER_REGISTERED and are shown to staff; client names already refuse
+    # line breaks.
+    for path, headers in [
+        ("/api/v1/auth/register", {}),
+        ("/api/v1/auth/register-staff", bearer(admin_token)),
+    ]:
+        for field in ("firstName", "lastName"):
+            body = {"email": unique_email(), "password": "a long passphrase", field: name}
+            answer = client.post(path, json=body, headers=headers)
+            assert answer.status_code == 422, (path, field, answer.get_data(as_text=True))
+            assert answer.json["error"]["code"] == "AUTH_INVALID_NAME"
+
+
+def test_a_name_that_looks_like_markup_is_kept_as_data(client):
+    # Escaping is the job of whatever shows it.
+    answer = register(client, firstName="<b>Ann</b>", lastName="O'Brien & <Lee>")
+    assert answer.status_code == 201, answer.json
+    assert (answer.json["firstName"], answer.json["lastName"]) == ("<b>Ann</b>", "O'Brien & <Lee>")
+
+
 def test_a_weak_password_is_refused_by_the_policy(client):
     response = register(client, password="aaaaaaaaaaaaaaaa")
     assert response.status_code == 422

@@ -10,6 +10,7 @@ from auth_service.domain.exceptions import (
     AccountInactive,
     InvalidEmail,
     InvalidEventSources,
+    InvalidName,
     InvalidPassword,
     ResetNotAllowed,
     UnknownScope,
@@ -45,6 +46,34 @@ def test_registration_normalises_the_email() -> None:
 def test_an_account_never_has_an_address_its_event_could_not_carry(email: str) -> None:
     with pytest.raises(InvalidEmail):
         User.register(email, "h", Role.PLAYER, "", "", NOW)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u202eevil\n<script>",
+        "Ann\nLee",
+        "Ann\r",
+        "\tAnn",
+        "Ann\x1b[31m",
+        "Ann\x7f",
+        "Ann\x85",  # a C1 control (next line)
+        "Ann\u2028Lee",
+        "\u202dAnn",
+        "Ann\u2066Lee\u2069",
+        "\u202aAnn\u202c",
+    ],
+)
+def test_a_name_holds_no_control_or_bidirectional_formatting(name: str) -> None:
+    for first, last in ((name, "Lee"), ("Ann", name)):
+        with pytest.raises(InvalidName):
+            User.register("p@example.com", "h", Role.PLAYER, first, last, NOW)
+
+
+@pytest.mark.parametrize("name", ["<b>Ann</b>", "O'Brien & Sons", "José", "محمد", "Zoë 🎰", ""])
+def test_a_name_is_data_whatever_markup_it_looks_like(name: str) -> None:
+    user = User.register("p@example.com", "h", Role.PLAYER, name, name, NOW)
+    assert (user.first_name, user.last_name) == (name, name)
 
 
 def test_an_inactive_user_is_refused() -> None:
