@@ -48,7 +48,6 @@ from auth_service.domain.exceptions import (
     UserNotFound,
 )
 from auth_service.domain.model import (
-    MIN_PROVISIONED_SECRET_LENGTH,
     ClientStatus,
     KeyStatus,
     PartnerClient,
@@ -58,6 +57,7 @@ from auth_service.domain.model import (
     check_client_id,
     check_event_sources,
     check_password_policy,
+    check_provisioned_secret,
     check_scopes,
     new_reset_code,
     normalise_email,
@@ -451,13 +451,7 @@ def forget_changed_client(lookups: ExpiringCache[str, Any], account: str | None)
 
 
 def _provisioned(secret: str | None) -> str | None:
-    if secret is None:
-        return None
-    if len(secret) < MIN_PROVISIONED_SECRET_LENGTH:
-        raise ValueError(
-            f"a provisioned client secret has at least {MIN_PROVISIONED_SECRET_LENGTH} characters"
-        )
-    return secret
+    return None if secret is None else check_provisioned_secret(secret)
 
 
 class ClientService:

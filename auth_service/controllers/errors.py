@@ -27,6 +27,7 @@ class AuthErrorCode(AppErrorCode):
     INVALID_EVENT_SOURCES = "AUTH_INVALID_EVENT_SOURCES"
     INVALID_CLIENT_ID = "AUTH_INVALID_CLIENT_ID"
     WEAK_PASSWORD = "AUTH_WEAK_PASSWORD"
+    WEAK_CLIENT_SECRET = "AUTH_WEAK_CLIENT_SECRET"
 
 
 ERRORS: ErrorMap = {
@@ -50,4 +51,5 @@ ERRORS: ErrorMap = {
     e.InvalidEventSources: ErrorSpec(422, AuthErrorCode.INVALID_EVENT_SOURCES),
     e.InvalidClientId: ErrorSpec(422, AuthErrorCode.INVALID_CLIENT_ID),
     e.InvalidPassword: ErrorSpec(422, AuthErrorCode.WEAK_PASSWORD),
+    e.WeakClientSecret: ErrorSpec(422, AuthErrorCode.WEAK_CLIENT_SECRET),
 }

@@ -187,8 +187,9 @@ class ClientCreateSchema(Schema):
         validate=validate.Length(min=MIN_PROVISIONED_SECRET_LENGTH, max=256),
         metadata={
             "description": "Optional: a secret the deployment already keeps for the client "
-            "(at least 32 characters, random); without it auth generates one and answers it "
-            "once."
+            "(at least 32 characters, random: no whitespace, control or formatting characters, "
+            "at least 8 different ones, else 422 AUTH_WEAK_CLIENT_SECRET); without it auth "
+            "generates one and answers it once."
         },
     )
 

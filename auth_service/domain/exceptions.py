@@ -87,5 +87,9 @@ class InvalidPassword(DomainError):
     default_message = "The password does not meet the policy."
 
 
+class WeakClientSecret(DomainError):
+    default_message = "The client secret is not long or random enough."
+
+
 class ClientAlreadyExists(Conflict):
     default_message = "A client with this id already exists."

@@ -19,6 +19,7 @@ from auth_service.domain.exceptions import (
     InvalidPassword,
     ResetNotAllowed,
     UnknownScope,
+    WeakClientSecret,
 )
 from shared.domain.exceptions import PermissionDenied
 from shared.domain.player_ids import is_uuid_text
@@ -381,3 +382,27 @@ class SigningKey:
 #: the shortest client secret a deployment may provision (the generated ones are 32 random
 #: bytes, 43 characters)
 MIN_PROVISIONED_SECRET_LENGTH = 32
+#: the fewest different characters a provisioned secret has: 32 random characters of hex have
+#: about 15, of base64url about 25, and 32 spaces or "ab" repeated 1 or 2
+MIN_PROVISIONED_SECRET_DISTINCT = 8
+
+
+def check_provisioned_secret(secret: str) -> str:
+    """A client secret the deployment keeps (ADR 0022): long and random, as a generated one.
+    Whitespace and control or invisible formatting characters are refused (a secret of spaces,
+    a line break pasted with it, which an Authorization header or a form does not carry as
+    given), and so is a secret of few different characters: no random secret has them."""
+    if len(secret) < MIN_PROVISIONED_SECRET_LENGTH:
+        raise WeakClientSecret(
+            f"A client secret has at least {MIN_PROVISIONED_SECRET_LENGTH} characters."
+        )
+    if any(c.isspace() or unicodedata.category(c) in {"Cc", "Cf"} for c in secret):
+        raise WeakClientSecret(
+            "A client secret may not contain whitespace, control or formatting characters."
+        )
+    if len(set(secret)) < MIN_PROVISIONED_SECRET_DISTINCT:
+        raise WeakClientSecret(
+            f"A client secret has at least {MIN_PROVISIONED_SECRET_DISTINCT} different "
+            "characters: use a random one."
+        )
+    return secret

@@ -574,12 +574,26 @@ def test_key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key
 
 
 def test_a_client_may_be_registered_with_the_secret_the_deployment_keeps(client, admin_token):
-    kept = "k" * 48
+    kept = "Kq7vN2xR9pL4mT8wZ3cF6hJ1sD5gB0yA"
     body = {"name": "Spa", "scopes": ["rewards.read"], "clientId": "spa-kept"}
     short = client.post(
         "/api/v1/auth/clients", json={**body, "clientSecret": "short"}, headers=bearer(admin_token)
     )
     assert short.status_code == 422
+    # Long enough, and no secret at all: blank, a line break, a pattern of a few characters.
+    for weak in (
+        " " * 32,
+        "\t" * 40,
+        kept + "\n",
+        kept[:16] + " " + kept[16:],
+        "ab" * 16,
+        "1234567" * 5,
+    ):
+        refused = client.post(
+            "/api/v1/auth/clients", json={**body, "clientSecret": weak}, headers=bearer(admin_token)
+        )
+        assert refused.status_code == 422, weak
+        assert refused.json["error"]["code"] == "AUTH_WEAK_CLIENT_SECRET", weak
     created = client.post(
         "/api/v1/auth/clients", json={**body, "clientSecret": kept}, headers=bearer(admin_token)
     )

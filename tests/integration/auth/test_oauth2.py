@@ -18,7 +18,7 @@ from auth_service import manage
 from auth_service.app import create_app
 from auth_service.application.commands import CreateClient
 from auth_service.container import build_container
-from auth_service.domain.exceptions import InvalidClientId
+from auth_service.domain.exceptions import InvalidClientId, WeakClientSecret
 from tests.integration.auth.conftest import AUDIENCE, ISSUER, auth_overrides, bearer
 from tests.support.infra import Infra
 
@@ -325,7 +325,7 @@ def test_discovery_documents(client):
 
 def test_a_provisioned_client_works_with_the_deployments_secret(client, auth_container):
     clients = auth_container.client_service()
-    first, second = "s" * 40, "t" * 48
+    first, second = "s3Cr3t-0f-th3-w4ll3t-cl13nt-f1rst", "An0th3r-w4ll3t-s3cr3t-fr0m-th3-st0r3"
     command = CreateClient(
         name="Rewards service (wallet calls)",
         scopes=frozenset({"wallet.write"}),
@@ -348,8 +348,10 @@ def test_a_provisioned_client_works_with_the_deployments_secret(client, auth_con
     assert clients.provision(replace(command, secret=second), actor="deployment") == "rotated"
     assert token_status(second) == 200
     assert token_status(first) == 401
-    with pytest.raises(ValueError, match="at least 32"):
+    with pytest.raises(WeakClientSecret, match="at least 32"):
         clients.provision(replace(command, secret="short"), actor="deployment")
+    with pytest.raises(WeakClientSecret, match="different"):
+        clients.provision(replace(command, secret="s" * 40), actor="deployment")
     # Provisioned (WALLET_CLIENT_ID) like created over REST: never under a user's id.
     with pytest.raises(InvalidClientId):
         clients.provision(
@@ -360,7 +362,7 @@ def test_a_provisioned_client_works_with_the_deployments_secret(client, auth_con
 def test_the_migrate_job_registers_the_wallet_client_with_the_secret_it_is_given(
     client, auth_container, auth_database, infra, monkeypatch, capsys
 ):
-    secret = "w" * 43
+    secret = "w4ll3t-s3cr3t-g1v3n-t0-th3-m1gr4t3-j0b"
     monkeypatch.setenv("LOYALTY_PROFILE", "test")
     monkeypatch.setenv("DATABASE_URL", auth_database)
     monkeypatch.setenv("REDIS_URL", infra.redis_url)

@@ -1,5 +1,6 @@
 """Rules of the identity domain."""
 
+import secrets
 import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from auth_service.domain.exceptions import (
     InvalidPassword,
     ResetNotAllowed,
     UnknownScope,
+    WeakClientSecret,
 )
 from auth_service.domain.model import (
     RESET_CODE_ALPHABET,
@@ -25,6 +27,7 @@ from auth_service.domain.model import (
     UserStatus,
     check_event_sources,
     check_password_policy,
+    check_provisioned_secret,
     check_scopes,
     new_reset_code,
     normalise_reset_code,
@@ -279,3 +282,29 @@ def test_every_change_of_an_account_is_dated_after_the_one_before() -> None:
     assert None not in dates
     assert dates == sorted(dates)  # type: ignore[type-var]
     assert len(set(dates)) == 4
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "x" * 31,
+        " " * 32,
+        "\u00a0" * 40,
+        "Kq7vN2xR9pL4mT8w Z3cF6hJ1sD5gB0yA",
+        "Kq7vN2xR9pL4mT8wZ3cF6hJ1sD5gB0yA\n",
+        "Kq7vN2xR9pL4mT8wZ3cF6hJ1sD5gB0yA\u200b",
+        "Kq7vN2xR9pL4mT8wZ3cF6hJ1sD5gB0yA\x00",
+        "ab" * 16,
+        "abcdefg" * 5,  # seven different characters
+    ],
+)
+def test_a_provisioned_client_secret_is_long_and_random(secret: str) -> None:
+    with pytest.raises(WeakClientSecret):
+        check_provisioned_secret(secret)
+
+
+def test_a_random_secret_is_a_provisioned_secret() -> None:
+    for secret in (secrets.token_urlsafe(32), secrets.token_hex(16), secrets.token_hex(32)):
+        assert check_provisioned_secret(secret) == secret
+    # The bounds: 32 characters, 8 different ones.
+    assert check_provisioned_secret("abcdefgh" * 4) == "abcdefgh" * 4
