@@ -133,10 +133,10 @@ return 0
 
 class RedisLoginThrottle(LoginThrottle):
     """Failures counted per account and per client address in a sliding window; past the limit
-    the account (or address) is locked out for a while. Unknown emails count too, so a lockout
-    reveals nothing about which accounts exist. Each attempt is counted when it is admitted
-    (``_ADMIT``), so at most the limit's number of passwords are ever checked, however many
-    arrive at once."""
+    the account (or address) is locked out for a while. Unknown emails count toward their own
+    lockout too, so it reveals nothing about which accounts exist, but not toward the address's
+    (ADR 0023). Each attempt is counted when it is admitted (``_ADMIT``), so at most the
+    limit's number of passwords are ever checked, however many arrive at once."""
 
     def __init__(
         self,
@@ -175,6 +175,12 @@ class RedisLoginThrottle(LoginThrottle):
             if failures is not None and int(failures) >= limit:
                 self._redis.set(f"{key}:lock", "1", ex=self._lockout)
                 self._redis.delete(f"{key}:failures")
+
+    def record_unknown(self, email: str, address: str | None) -> None:
+        # Counted against the address by check() too: taken back there, kept for the email.
+        if address:
+            self._take_back(keys=[f"login:address:{_digest(address)}:failures"])
+        self.record_failure(email, None)
 
     def record_success(self, email: str, address: str | None) -> None:
         self._redis.delete(f"login:account:{_digest(email)}:failures")

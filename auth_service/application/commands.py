@@ -28,7 +28,6 @@ class ChangePassword:
     user_id: str
     current_password: str
     new_password: str
-    address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +35,6 @@ class ResetPassword:
     email: str
     reset_code: str
     new_password: str
-    address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,11 +149,18 @@ class LoginThrottle(ABC):
     def check(self, email: str, address: str | None) -> None:
         """Raise TooManyAttempts when the account or the address is locked out; otherwise
         count the attempt as a failure until :meth:`record_success` takes it back (concurrent
-        attempts must not all pass a check made before any of them failed)."""
+        attempts must not all pass a check made before any of them failed). Without an
+        address, the account alone is checked and counted."""
 
     @abstractmethod
     def record_failure(self, email: str, address: str | None) -> None:
         """The attempt failed (it is already counted): lock out what reached its limit."""
+
+    @abstractmethod
+    def record_unknown(self, email: str, address: str | None) -> None:
+        """No account has ``email``: the attempt stays counted against the email, as any
+        failure (a lockout must not tell which emails have accounts), and is taken back from
+        the address, whose limit is about passwords tried on accounts (ADR 0023)."""
 
     @abstractmethod
     def record_success(self, email: str, address: str | None) -> None:

@@ -209,7 +209,8 @@ class AccountService:
         (:meth:`SessionService.reset_password`), for staff who checked who they are at the
         desk. It replaces an earlier code and expires after ``password_reset.code_ttl_seconds``.
         The account's login lockout is lifted: the owner usually comes to the desk because
-        their attempts locked it, and the code goes through the same counters.
+        their attempts locked it, and a wrong code counts toward the account's lockout (a locked
+        client address does not stop the code: ADR 0023).
         """
         if self._reset_codes is None:
             raise RuntimeError("password reset codes are not configured")
@@ -287,7 +288,7 @@ class SessionService:
             user = uow.users.get_by_email(email)
         if user is None:
             self._hasher.burn(command.password)
-            self._throttle.record_failure(email, command.address)
+            self._throttle.record_unknown(email, command.address)
             raise InvalidCredentials()
         if not self._hasher.verify(user.password_hash, command.password):
             self._throttle.record_failure(email, command.address)
@@ -341,19 +342,23 @@ class SessionService:
         self._discard_reset_code(user.id)
 
     def change_password(self, command: ChangePassword) -> Session:
-        """Replace the caller's password, knowing the current one (counted as a login attempt,
-        so a stolen access token cannot guess it). Every session of the account ends and its
-        access tokens are refused everywhere within seconds; the caller gets a new session."""
+        """Replace the caller's password, knowing the current one (counted as a login attempt
+        of the account, so a stolen access token cannot guess it). Every session of the account
+        ends and its access tokens are refused everywhere within seconds; the caller gets a new
+        session."""
         with self._uow() as uow:
             user = uow.users.get(command.user_id)
         if user is None:
             raise UserNotFound()
         user.ensure_active()
-        self._throttle.check(user.email, command.address)
+        # The account's limit only (ADR 0023): the caller holds the account's own token, so
+        # no address tries many accounts' passwords here, and other guests' failures behind
+        # a shared address must not stop it.
+        self._throttle.check(user.email, None)
         if not self._hasher.verify(user.password_hash, command.current_password):
-            self._throttle.record_failure(user.email, command.address)
+            self._throttle.record_failure(user.email, None)
             raise CurrentPasswordWrong()
-        self._throttle.record_success(user.email, command.address)
+        self._throttle.record_success(user.email, None)
         check_password_policy(command.new_password, user.email)
         if command.new_password == command.current_password:
             raise InvalidPassword("The new password must differ from the current one.")
@@ -363,22 +368,26 @@ class SessionService:
         )
 
     def reset_password(self, command: ResetPassword) -> Session:
-        """Set a new password with a reset code from the desk (guarded like a login: a wrong
-        code counts as a failed attempt). Every session ends; the caller gets a new one."""
+        """Set a new password with a reset code from the desk (a wrong code counts as a failed
+        login of the account: five lock it). Every session ends; the caller gets a new one."""
         if self._reset_codes is None:
             raise RuntimeError("password reset codes are not configured")
         email = normalise_email(command.email)
         # Before the code is used up or the attempt counted: a weak password must not cost the
         # owner their code, nor an attempt toward the lockout.
         check_password_policy(command.new_password, email)
-        self._throttle.check(email, command.address)
+        # The account's limit only (ADR 0023): a code is a secret of ~59 bits bound to one
+        # account, five guesses per lockout, so the address counter adds nothing — and the
+        # owner sent from the desk must get in whatever other guests behind the resort's
+        # address did.
+        self._throttle.check(email, None)
         with self._uow() as uow:
             user = uow.users.get_by_email(email)
         code = normalise_reset_code(command.reset_code)
         if user is None or not user.is_active or not self._reset_codes.redeem(user.id, code):
-            self._throttle.record_failure(email, command.address)
+            self._throttle.record_failure(email, None)
             raise InvalidResetCode()
-        self._throttle.record_success(email, command.address)
+        self._throttle.record_success(email, None)
         return self._replace_password(
             user, command.new_password, expected_hash=None, reason="PASSWORD_RESET"
         )

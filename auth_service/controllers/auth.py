@@ -211,7 +211,6 @@ class MyPassword(MethodView):
                 user_id=current_principal().subject,
                 current_password=body["current_password"],
                 new_password=body["new_password"],
-                address=request.remote_addr,
             )
         )
         return _session_body(session)
@@ -256,7 +255,6 @@ class PasswordResetWithCode(MethodView):
                 email=body["email"],
                 reset_code=body["reset_code"],
                 new_password=body["new_password"],
-                address=request.remote_addr,
             )
         )
         log.info("password_reset_used", user_id=session.user.id)

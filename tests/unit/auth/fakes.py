@@ -237,6 +237,9 @@ class CountingThrottle(LoginThrottle):
     def record_failure(self, email: str, address: str | None) -> None:
         pass  # counted by check()
 
+    def record_unknown(self, email: str, address: str | None) -> None:
+        pass  # counted by check(), per email only
+
     def record_success(self, email: str, address: str | None) -> None:
         self.failures.pop(email, None)
 
