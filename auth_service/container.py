@@ -10,6 +10,7 @@ from dependency_injector import containers, providers
 from auth_service.adapters.crypto import (
     Argon2PasswordHasher,
     JwtAccessTokenIssuer,
+    KeyEncryption,
     RsaSigningKeyFactory,
     Sha256SecretHasher,
 )
@@ -52,13 +53,16 @@ class Container(containers.DeclarativeContainer):
     secret_hasher = providers.Singleton(
         Sha256SecretHasher, pepper=config.security.client_secret_pepper
     )
-    key_factory = providers.Singleton(
-        RsaSigningKeyFactory, passphrase=config.security.key_encryption_secret
+    key_encryption = providers.Singleton(
+        KeyEncryption,
+        secret=config.security.key_encryption_secret,
+        previous=config.security.previous_key_encryption_secret,
     )
+    key_factory = providers.Singleton(RsaSigningKeyFactory, encryption=key_encryption)
     token_issuer = providers.Singleton(
         JwtAccessTokenIssuer,
         uow_factory=uow.provider,
-        passphrase=config.security.key_encryption_secret,
+        encryption=key_encryption,
         issuer=config.security.issuer,
         audience=config.security.audience,
         clock=core.clock,

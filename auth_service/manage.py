@@ -6,7 +6,11 @@ migrate                       apply the Alembic migrations; then, when WALLET_CL
                               its secret replaced when it differs
 seed                          create the admin account and partner clients when missing;
                               prints the new credentials once, as JSON
-rotate-keys                   make a new signing key active
+rotate-keys                   make a new signing key active; refused (exit 1, nothing written)
+                              when the key-encryption secret this command runs with cannot
+                              decrypt the active key: run it with the platform's secret.
+                              --replace-unreadable-key: make the new key all the same, to
+                              recover when the active key was made with another secret
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from auth_service.application.commands import CreateClient, RegisterUser
 from auth_service.container import Container, build_container
+from auth_service.domain.exceptions import SigningKeyUnreadable
 from shared.domain.exceptions import Conflict
 from shared.domain.principal import Role
 from shared.observability.logging import configure_logging
@@ -102,9 +107,20 @@ def seed(args: argparse.Namespace) -> None:
     container.shutdown_resources()
 
 
-def rotate_keys(_: argparse.Namespace) -> None:
+def rotate_keys(args: argparse.Namespace) -> None:
     container = build_container()
-    key = container.key_service().rotate()
+    try:
+        key = container.key_service().rotate(replace_unreadable=args.replace_unreadable_key)
+    except SigningKeyUnreadable as exc:
+        sys.stderr.write(
+            f"rotate-keys: {exc.message}\n"
+            "Run it with the AUTH_KEY_ENCRYPTION_SECRET the platform runs with. If the platform "
+            "itself cannot decrypt it (login answers 503 AUTH_SIGNING_KEY_UNREADABLE), see "
+            "docs/runbooks/key-rotation.md: --replace-unreadable-key.\n"
+        )
+        sys.exit(1)
+    finally:
+        container.shutdown_resources()
     print(json.dumps({"kid": key.kid, "status": key.status.value}))
 
 
@@ -120,7 +136,13 @@ def main(argv: list[str] | None = None) -> None:
     seed_parser.add_argument("--admin-email", default="admin@loyalty.local")
     seed_parser.add_argument("--admin-password", default=None)
     seed_parser.set_defaults(run=seed)
-    commands.add_parser("rotate-keys").set_defaults(run=rotate_keys)
+    rotate_parser = commands.add_parser("rotate-keys")
+    rotate_parser.add_argument(
+        "--replace-unreadable-key",
+        action="store_true",
+        help="make the new key even if the active one cannot be decrypted with this secret",
+    )
+    rotate_parser.set_defaults(run=rotate_keys)
     args = parser.parse_args(argv)
     configure_logging("auth-manage", level="WARNING")
     args.run(args)

@@ -15,6 +15,7 @@ import argon2
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from jwt.algorithms import RSAAlgorithm
 
 from auth_service.application.ports import (
@@ -26,10 +27,14 @@ from auth_service.application.ports import (
     SecretHasher,
     SigningKeyFactory,
 )
+from auth_service.domain.exceptions import SigningKeyUnreadable
 from auth_service.domain.model import KeyStatus, SigningKey, normalise_password
 from shared.domain.clock import Clock
+from shared.observability.logging import get_logger
 from shared.security.jwks import KeyResolver
 from shared.security.tokens import has_numeric_times
+
+log = get_logger(__name__)
 
 #: Clock leeway when auth reads its own tokens (introspection), as the resource servers allow.
 TOKEN_LEEWAY_SECONDS = 5
@@ -89,9 +94,34 @@ class Sha256SecretHasher(SecretHasher):
         return hmac.compare_digest(secret_hash, self.hash(secret))
 
 
+class KeyEncryption:
+    """The secrets that encrypt the private signing keys at rest. New keys are encrypted with
+    the current secret; a stored key is opened with the current one or the previous one, so
+    that while a deployment changes the secret, tasks with either read the keys either made."""
+
+    def __init__(self, secret: str, previous: str | None = None) -> None:
+        # str(): a secret of digits is read from the environment as a number.
+        self._current = str(secret).encode()
+        self._secrets = [self._current]
+        if previous not in (None, ""):
+            self._secrets.append(str(previous).encode())
+
+    def encryption(self) -> serialization.KeySerializationEncryption:
+        return serialization.BestAvailableEncryption(self._current)
+
+    def open(self, private_key_pem: bytes) -> PrivateKeyTypes | None:
+        """The private key, or None when none of the secrets decrypts it."""
+        for secret in self._secrets:
+            try:
+                return serialization.load_pem_private_key(private_key_pem, password=secret)
+            except (ValueError, TypeError):
+                continue
+        return None
+
+
 class RsaSigningKeyFactory(SigningKeyFactory):
-    def __init__(self, passphrase: str, key_size: int = 2048) -> None:
-        self._passphrase = passphrase.encode()
+    def __init__(self, encryption: KeyEncryption, key_size: int = 2048) -> None:
+        self._encryption = encryption
         self._key_size = key_size
 
     def generate(self) -> NewSigningKey:
@@ -105,26 +135,31 @@ class RsaSigningKeyFactory(SigningKeyFactory):
         pem = private.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(self._passphrase),
+            self._encryption.encryption(),
         )
         return NewSigningKey(kid=kid, private_key_pem=pem, public_jwk=jwk)
+
+    def can_open(self, private_key_pem: bytes) -> bool:
+        return self._encryption.open(private_key_pem) is not None
 
 
 class JwtAccessTokenIssuer(AccessTokenIssuer, KeyResolver):
     """Signs with the active key and verifies our own tokens. Keys come from the database and are
-    cached for a few seconds, so a rotation made by any process is picked up by all."""
+    cached for a few seconds, so a rotation made by any process is picked up by all. Publishing
+    and verifying need the public halves only: a private key this process cannot decrypt stops
+    the signing (503), never the key set or the verification of tokens."""
 
     def __init__(
         self,
         uow_factory: Callable[[], AuthUnitOfWork],
-        passphrase: str,
+        encryption: KeyEncryption,
         issuer: str,
         audience: str,
         clock: Clock,
         cache_seconds: float = 30.0,
     ) -> None:
         self._uow_factory = uow_factory
-        self._passphrase = passphrase.encode()
+        self._encryption = encryption
         self._issuer = issuer
         self._audience = audience
         self._clock = clock
@@ -132,7 +167,9 @@ class JwtAccessTokenIssuer(AccessTokenIssuer, KeyResolver):
         self._lock = threading.Lock()
         self._loaded_at = -1e9
         self._keys: Sequence[SigningKey] = ()
-        self._active: tuple[str, Any] | None = None
+        self._active_key: SigningKey | None = None
+        self._signer: tuple[str, Any] | None = None
+        self._unreadable: set[str] = set()
         self._public: dict[str, Any] = {}
 
     # -- keys --------------------------------------------------------------------------------
@@ -151,19 +188,39 @@ class JwtAccessTokenIssuer(AccessTokenIssuer, KeyResolver):
             now = self._clock.now()
             published = [k for k in keys if k.is_published(now)]
             public = {k.kid: RSAAlgorithm.from_jwk(k.public_jwk) for k in published}
-            active_key = next((k for k in keys if k.status is KeyStatus.ACTIVE), None)
-            active = None
-            if active_key is not None:
-                cached = self._active
-                if cached is not None and cached[0] == active_key.kid:
-                    active = cached
-                else:
-                    private = serialization.load_pem_private_key(
-                        active_key.private_key_pem, password=self._passphrase
-                    )
-                    active = (active_key.kid, private)
-            self._keys, self._public, self._active = published, public, active
+            active = next((k for k in keys if k.status is KeyStatus.ACTIVE), None)
+            self._keys, self._public, self._active_key = published, public, active
             self._loaded_at = time.monotonic()
+
+    def _signing_key(self) -> tuple[str, Any]:
+        """The active key's id and private half, decrypted once per key."""
+        self._refresh()
+        if self._active_key is None:
+            self._refresh(force=True)
+        key = self._active_key
+        if key is None:
+            raise RuntimeError("no active signing key")
+        with self._lock:
+            if self._signer is not None and self._signer[0] == key.kid:
+                return self._signer
+            # This process's secrets do not change: a key they cannot open is not tried again.
+            if key.kid in self._unreadable:
+                raise SigningKeyUnreadable(key.kid)
+            private = self._encryption.open(key.private_key_pem)
+            if private is None:
+                self._unreadable.add(key.kid)
+                log.error(
+                    "signing_key_unreadable",
+                    kid=key.kid,
+                    detail=(
+                        "the active signing key cannot be decrypted with this process's "
+                        "AUTH_KEY_ENCRYPTION_SECRET (nor AUTH_PREVIOUS_KEY_ENCRYPTION_SECRET); "
+                        "no token can be signed: see docs/runbooks/key-rotation.md"
+                    ),
+                )
+                raise SigningKeyUnreadable(key.kid)
+            self._signer = (key.kid, private)
+            return self._signer
 
     def published(self) -> Sequence[SigningKey]:
         self._refresh()
@@ -187,12 +244,7 @@ class JwtAccessTokenIssuer(AccessTokenIssuer, KeyResolver):
         lifetime_seconds: int,
         not_before: int | None = None,
     ) -> IssuedToken:
-        self._refresh()
-        if self._active is None:
-            self._refresh(force=True)
-        if self._active is None:
-            raise RuntimeError("no active signing key")
-        kid, private = self._active
+        kid, private = self._signing_key()
         now = max(int(self._clock.now().timestamp()), not_before or 0)
         jti = uuid.uuid4().hex
         payload = {

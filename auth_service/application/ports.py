@@ -67,6 +67,10 @@ class SigningKeyFactory(ABC):
     def generate(self) -> NewSigningKey:
         """A fresh RS256 key pair, the private half encrypted for storage."""
 
+    @abstractmethod
+    def can_open(self, private_key_pem: bytes) -> bool:
+        """Whether this process's key-encryption secret decrypts a stored private key."""
+
 
 class AccessTokenIssuer(ABC):
     @abstractmethod

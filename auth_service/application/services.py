@@ -45,6 +45,7 @@ from auth_service.domain.exceptions import (
     InvalidPassword,
     InvalidRefreshToken,
     InvalidResetCode,
+    SigningKeyUnreadable,
     UserNotFound,
 )
 from auth_service.domain.model import (
@@ -708,14 +709,28 @@ class KeyService:
             uow.commit()
         self._tokens.invalidate_keys()
 
-    def rotate(self) -> SigningKey:
-        """Make a new key active; the previous one stays published until its tokens expired."""
+    def rotate(self, replace_unreadable: bool = False) -> SigningKey:
+        """Make a new key active; the previous one stays published until its tokens expired.
+
+        Refused, nothing written, when this process cannot decrypt the active key: its secret
+        is then not the one the platform runs with, and the platform could not read the new
+        key either. ``replace_unreadable`` makes the new key all the same, to recover when the
+        active key is one the platform itself cannot read (made with another secret)."""
         now = self._clock.now()
         with self._uow() as uow:
             uow.signing_keys.lock()
-            for key in uow.signing_keys.all():
-                if key.status is KeyStatus.ACTIVE:
-                    uow.signing_keys.update(key.retire(now, self._lifetime))
+            active = [k for k in uow.signing_keys.all() if k.status is KeyStatus.ACTIVE]
+            unreadable = [k for k in active if not self._factory.can_open(k.private_key_pem)]
+            if unreadable and not replace_unreadable:
+                kid = unreadable[0].kid
+                raise SigningKeyUnreadable(
+                    kid,
+                    f"The active signing key {kid} cannot be decrypted with this process's "
+                    "key-encryption secret, so a key made here could not be read by the "
+                    "processes that use it either; no key was made.",
+                )
+            for key in active:
+                uow.signing_keys.update(key.retire(now, self._lifetime))
             new_key = self._new_key()
             uow.signing_keys.add(new_key)
             uow.commit()

@@ -338,8 +338,12 @@ class RotateKeys(MethodView):
     @authenticated(roles=_ADMIN)
     @blp.response(201, SigningKeySchema)
     @blp.doc(security=BEARER_AUTH)
-    @errors(blp, 401, 403)
+    @errors(blp, 401, 403, 503)
     @inject
     def post(self, service: KeyService = Provide[Container.key_service]) -> Any:
-        """Rotate the signing key; the previous key stays published until its tokens expire."""
+        """Rotate the signing key; the previous key stays published until its tokens expire.
+
+        503 ``AUTH_SIGNING_KEY_UNREADABLE``, nothing changed, when this process cannot decrypt
+        the active key (see the key-rotation runbook).
+        """
         return service.rotate()

@@ -28,6 +28,7 @@ class AuthErrorCode(AppErrorCode):
     INVALID_CLIENT_ID = "AUTH_INVALID_CLIENT_ID"
     WEAK_PASSWORD = "AUTH_WEAK_PASSWORD"
     WEAK_CLIENT_SECRET = "AUTH_WEAK_CLIENT_SECRET"
+    SIGNING_KEY_UNREADABLE = "AUTH_SIGNING_KEY_UNREADABLE"
 
 
 ERRORS: ErrorMap = {
@@ -52,4 +53,5 @@ ERRORS: ErrorMap = {
     e.InvalidClientId: ErrorSpec(422, AuthErrorCode.INVALID_CLIENT_ID),
     e.InvalidPassword: ErrorSpec(422, AuthErrorCode.WEAK_PASSWORD),
     e.WeakClientSecret: ErrorSpec(422, AuthErrorCode.WEAK_CLIENT_SECRET),
+    e.SigningKeyUnreadable: ErrorSpec(503, AuthErrorCode.SIGNING_KEY_UNREADABLE),
 }

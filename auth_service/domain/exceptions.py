@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from shared.domain.exceptions import Conflict, DomainError, NotFound, PermissionDenied
+from shared.domain.exceptions import (
+    Conflict,
+    DependencyUnavailable,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+)
 
 
 class EmailAlreadyRegistered(Conflict):
@@ -93,3 +99,15 @@ class WeakClientSecret(DomainError):
 
 class ClientAlreadyExists(Conflict):
     default_message = "A client with this id already exists."
+
+
+class SigningKeyUnreadable(DependencyUnavailable):
+    """The active signing key cannot be decrypted with this process's key-encryption secret:
+    no token can be signed here, and a rotation made here could leave the other processes a
+    key they cannot read."""
+
+    default_message = "Tokens cannot be issued at the moment. Please retry later."
+
+    def __init__(self, kid: str, message: str | None = None) -> None:
+        super().__init__(message)
+        self.kid = kid

@@ -276,8 +276,7 @@ def test_a_token_whose_times_are_not_numbers_is_inactive(client, partner, auth_c
     ).json["access_token"]
     payload = {**jwt.decode(token, options={"verify_signature": False}), **claim}
     issuer = auth_container.token_issuer()
-    issuer.published()
-    kid, private = issuer._active
+    kid, private = issuer._signing_key()
     altered = jwt.encode(payload, private, algorithm="RS256", headers={"kid": kid})
     answer = client.post("/oauth2/introspect", data={"token": altered}, auth=partner)
     assert answer.json == {"active": False}

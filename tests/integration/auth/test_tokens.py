@@ -42,8 +42,7 @@ def claims(subject: str, **overrides):
 def sign_with_service_key(auth_container, payload) -> str:
     """A token signed with the real active key, to vary one claim at a time."""
     issuer = auth_container.token_issuer()
-    issuer.published()
-    kid, private = issuer._active
+    kid, private = issuer._signing_key()
     return jwt.encode(payload, private, algorithm="RS256", headers={"kid": kid})
 
 
