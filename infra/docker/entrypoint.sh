@@ -1,8 +1,10 @@
 #!/bin/sh
 # Entrypoint of the loyalty image: runs one process of one service.
 #   SERVICE  auth_service | rewards_service | redeem_service | notification_service
-#   PROCESS  web | worker | grpc | migrate | seed  (or pass the role as the first argument;
-#            anything else is executed as given)
+#   PROCESS  web | worker | grpc | migrate | seed | manage  (or pass the role as the first
+#            argument; anything else is executed as given)
+#   manage   python -m $SERVICE.manage with the arguments: `manage republish-confirmed --since
+#            <time>`, or PROCESS=manage with `republish-confirmed --since <time>` as the arguments
 # For every VAR_FILE variable, VAR is read from that file (compose secrets, mounted files).
 set -eu
 
@@ -21,11 +23,24 @@ if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
     mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 fi
 
-if [ "$#" -gt 0 ]; then
-    role="$1"
-    shift
-else
+if [ "$#" -eq 0 ]; then
     role="${PROCESS:-web}"
+else
+    case "$1" in
+        web | worker | grpc | migrate | seed | manage)
+            role="$1"
+            shift
+            ;;
+        *)
+            if [ "${PROCESS:-}" = "manage" ]; then
+                # The arguments are the manage command (a task's command override).
+                role=manage
+            else
+                role="$1"
+                shift
+            fi
+            ;;
+    esac
 fi
 
 need_service() {
@@ -55,6 +70,14 @@ case "$role" in
     migrate)
         need_service
         exec python -m "${SERVICE}.manage" migrate "$@"
+        ;;
+    manage)
+        need_service
+        if [ "$#" -eq 0 ]; then
+            echo "loyalty: manage needs a command, e.g. manage republish-confirmed --since <time>" >&2
+            exit 64
+        fi
+        exec python -m "${SERVICE}.manage" "$@"
         ;;
     seed)
         if [ "${LOYALTY_PROFILE:-prod}" = "prod" ]; then

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.entrypoint import run_entrypoint
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "docs/runbooks/restore-database.md"
 SERVICES_TF = ROOT / "infra/terraform/envs/staging/services.tf"
@@ -229,7 +231,31 @@ def test_one_shot_tasks_run_in_the_vpc_with_their_commands(tmp_path: Path) -> No
         if "--overrides" in run:
             (override,) = json.loads(option(run, "--overrides"))["containerOverrides"]
             assert override["name"] == task["container"]
-            assert override["command"][:2] == ["python", "-m"]
+            assert_runs_a_module(tmp_path, override["name"], override["command"])
+
+
+def assert_runs_a_module(workdir: Path, container: str, command: list[str]) -> None:
+    """The image's entrypoint, in the migrate task's environment, runs ``command`` as a module
+    of the project with the service's settings."""
+    service = container.removesuffix("-migrate")
+    started = run_entrypoint(
+        workdir, command, {"SERVICE": f"{service}_service", "PROCESS": "migrate"}
+    )
+    assert started.returncode == 0, (command, started.stderr)
+    assert started.argv[:2] == ["python", "-m"], command
+    module = started.argv[2]
+    assert module.split(".")[0] in (f"{service}_service", "shared"), command
+    assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), command
+
+
+def test_every_task_command_the_runbook_gives_is_one_the_image_runs(tmp_path: Path) -> None:
+    # Those written inline as well as in the scripts: each a migrate task's command override.
+    text = " ".join(RUNBOOK.read_text().split())
+    given = re.findall(r"run_task \"?([\w$]+)-migrate\"? '(\[[^']*\])'", text)
+    assert len(given) >= 3, given
+    for service, command in given:
+        container = ("redeem" if service == "$SVC" else service) + "-migrate"
+        assert_runs_a_module(tmp_path, container, json.loads(command))
 
 
 def test_a_failed_migrate_task_stops_the_runbook(tmp_path: Path) -> None:
