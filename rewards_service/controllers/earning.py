@@ -17,6 +17,7 @@ from rewards_service.application.earning import (
 )
 from rewards_service.container import Container
 from rewards_service.controllers.earning_schemas import (
+    PARTNER_EVENT_SUBMISSION_DOC,
     AcceptedEventsSchema,
     EarningRuleCreateSchema,
     EarningRuleListSchema,
@@ -42,17 +43,17 @@ blp = Blueprint(
 _STAFF = [Role.STAFF, Role.ADMIN]
 _USERS = [Role.PLAYER, Role.STAFF, Role.ADMIN]
 
-_SUBMISSION_EXAMPLE = {
-    "events": [
-        {
-            "eventId": "0b6f4c6e-6a0e-4d1c-9a43-3f1c3f9b2d11",
-            "eventType": "CASINO_SPEND",
-            "user_id": "8d7f2a4e-1c3b-4e5f-9a6b-7c8d9e0f1a2b",
-            "occurredAt": "2026-01-01T21:30:00Z",
-            "reference": "SESSION-4711",
-            "amountWagered": "250.00",
-        }
-    ]
+_EVENT_EXAMPLE = {
+    "eventId": "0b6f4c6e-6a0e-4d1c-9a43-3f1c3f9b2d11",
+    "eventType": "CASINO_SPEND",
+    "user_id": "8d7f2a4e-1c3b-4e5f-9a6b-7c8d9e0f1a2b",
+    "occurredAt": "2026-01-01T21:30:00Z",
+    "reference": "SESSION-4711",
+    "amountWagered": "250.00",
+}
+_SUBMISSION_EXAMPLES = {
+    "one": {"summary": "One event on its own", "value": _EVENT_EXAMPLE},
+    "several": {"summary": "Up to 500 events", "value": {"events": [_EVENT_EXAMPLE]}},
 }
 
 
@@ -73,9 +74,9 @@ def _rule(rule: EarningRule, status: str) -> dict[str, Any]:
 @blp.route("/events")
 class PartnerEventSubmissions(MethodView):
     @authenticated(scopes=[Scope.REWARDS_WRITE])
-    @blp.arguments(PartnerEventSubmissionSchema, example=_SUBMISSION_EXAMPLE)
+    @blp.arguments(PartnerEventSubmissionSchema, examples=_SUBMISSION_EXAMPLES)
     @blp.response(202, AcceptedEventsSchema)
-    @blp.doc(security=BEARER_AUTH)
+    @blp.doc(security=BEARER_AUTH, requestBody=PARTNER_EVENT_SUBMISSION_DOC)
     @errors(blp, 401, 403, 413, 422, 503)
     @inject
     def post(

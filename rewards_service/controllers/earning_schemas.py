@@ -6,11 +6,24 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import (
+    INCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 from rewards_service.application.earning import MAX_EVENTS_PER_SUBMISSION
 from rewards_service.controllers.schemas import Instant
-from rewards_service.domain.earning import MAX_RULE_POINTS, EarningSource, EarningType
+from rewards_service.domain.earning import (
+    MAX_RULE_POINTS,
+    EarningSource,
+    EarningType,
+    PartnerEventType,
+)
 from shared.web.schemas import QueryBoolean
 
 _POINTS = validate.Range(min=0, max=MAX_RULE_POINTS)
@@ -51,6 +64,45 @@ class PartnerEventSubmissionSchema(Schema):
         if isinstance(data, dict) and "events" not in data:
             return {"events": [data]}
         return data
+
+
+class PartnerEventSchema(Schema):
+    """One partner event, for the API documentation: the service reads the events with
+    :class:`PartnerEventSubmissionSchema` and checks each against its schema in docs/events."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    event_type = fields.Enum(
+        PartnerEventType,
+        by_value=True,
+        data_key="eventType",
+        required=True,
+        metadata={
+            "description": "The event's other fields are those of its schema in docs/events; "
+            "eventId, occurredAt, version and partnerId may be left out"
+        },
+    )
+    user_id = fields.String(required=True, metadata={"description": "The player's id"})
+
+
+class PartnerEventBatchSchema(Schema):
+    """Several partner events, for the API documentation (see :class:`PartnerEventSchema`)."""
+
+    events = fields.List(
+        fields.Nested(PartnerEventSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_EVENTS_PER_SUBMISSION),
+    )
+
+
+#: The request body as documented: one event on its own, or a batch. Each is read by
+#: PartnerEventSubmissionSchema, whose own schema (a batch only) would document half of it.
+PARTNER_EVENT_SUBMISSION_DOC = {
+    "content": {
+        "application/json": {"schema": {"oneOf": [PartnerEventSchema, PartnerEventBatchSchema]}}
+    }
+}
 
 
 class AcceptedEventsSchema(Schema):

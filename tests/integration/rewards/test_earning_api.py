@@ -132,6 +132,27 @@ def test_a_single_event_may_be_sent_on_its_own(
     reward_events.wait_for(lambda r: r["value"].get("eventId") == event_id)
 
 
+def test_the_api_documents_both_forms_of_a_submission(client: ApiClient, tokens: Tokens) -> None:
+    spec = client.get("/rewards/openapi.json").json
+    body = spec["paths"][EVENTS]["post"]["requestBody"]["content"]["application/json"]
+    forms = [
+        spec["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+        for ref in body["schema"]["oneOf"]
+    ]
+    one, several = sorted(forms, key=lambda form: "events" in form["properties"])
+    assert one["additionalProperties"] is True
+    assert set(one["required"]) == {"eventType", "user_id"}
+    assert "HOTEL_STAY" in one["properties"]["eventType"]["enum"]
+    assert several["required"] == ["events"]
+    assert several["additionalProperties"] is False
+    assert several["properties"]["events"]["maxItems"] == 500
+    # Each documented example is accepted as it stands (a casino's wager).
+    casino = tokens.client("casino", "rewards.write")
+    for name, example in body["examples"].items():
+        answer = client.post(EVENTS, json=example["value"], headers=casino)
+        assert answer.status_code == 202, (name, answer.json)
+
+
 def test_only_partners_with_rewards_write_may_submit(
     client: ApiClient, tokens: Tokens, staff: dict[str, str]
 ) -> None:
