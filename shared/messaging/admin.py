@@ -4,7 +4,8 @@
     python -m shared.messaging.admin lag --group rewards-players --topic players
     python -m shared.messaging.admin dlq-list players [--limit 20]
     python -m shared.messaging.admin dlq-replay players [--reason schema_violation] [--dry-run]
-    python -m shared.messaging.admin reset-offsets --group G --topic T --to-datetime 2026-01-01
+    python -m shared.messaging.admin reset-offsets --group G --topic T \
+        --to-datetime 2026-01-01T00:00:00Z
 
 The broker comes from ``--bootstrap`` (given before the command) or ``KAFKA_BOOTSTRAP_SERVERS``;
 without either the tool exits with status 2. The embedded platform's broker is 127.0.0.1:9092
@@ -12,7 +13,9 @@ without either the tool exits with status 2. The embedded platform's broker is 1
 (repeatable). ``KAFKA_SECURITY_PROTOCOL`` (``SSL`` for MSK) and the ``KAFKA_SASL_*`` and
 ``KAFKA_SSL_CA_LOCATION`` variables are honoured as by the services.
 Resetting offsets needs the group's consumers stopped (Kafka refuses commits from outside an
-active group).
+active group: the tool then says so, changes nothing and exits with status 1).
+``--to-datetime`` takes a time with its offset (``Z`` for UTC, or e.g. ``+01:00``): one without
+is refused rather than read in the time zone of the machine the tool happens to run on.
 """
 
 from __future__ import annotations
@@ -27,12 +30,47 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from shared.messaging.consumer import decode_headers, raw_headers
 from shared.messaging.kafka import base_config
 
 DLQ_HEADER_PREFIX = "dlq-"
+#: what the broker answers a commit from outside a group whose consumers are running
+_GROUP_MEMBERS_RUNNING = {
+    KafkaError.UNKNOWN_MEMBER_ID,
+    KafkaError.ILLEGAL_GENERATION,
+    KafkaError.REBALANCE_IN_PROGRESS,
+}
+
+
+class GroupHasMembers(RuntimeError):
+    """The group's consumers are running, so the broker refused to move its offsets."""
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 time with its offset (``2026-01-01T00:00:00Z``, ``…+01:00``). Without one,
+    the time would be read in the time zone of whatever machine the tool runs on."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time, e.g. 2026-01-01T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no offset: give one, e.g. {moment.isoformat()}Z for UTC or "
+            f"{moment.isoformat()}+01:00"
+        )
+    return moment
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +289,10 @@ def reset_offsets(
     to_latest: bool = False,
     to_datetime: datetime | None = None,
 ) -> list[TopicPartition]:
-    """Move ``group``'s committed offsets on ``topic`` (the group's consumers must be stopped)."""
+    """Move ``group``'s committed offsets on ``topic`` (the group's consumers must be stopped:
+    GroupHasMembers otherwise, nothing moved). ``to_datetime`` must carry its time zone."""
+    if to_datetime is not None and to_datetime.tzinfo is None:
+        raise ValueError("to_datetime needs a time zone")
     consumer = _consumer(bootstrap, group)
     try:
         partitions = _partitions(consumer, topic)
@@ -273,7 +314,18 @@ def reset_offsets(
                 targets.append(TopicPartition(topic, tp.partition, low if to_earliest else high))
             if not (to_earliest or to_latest):
                 raise ValueError("choose --to-earliest, --to-latest or --to-datetime")
-        consumer.commit(offsets=targets, asynchronous=False)
+        try:
+            consumer.commit(offsets=targets, asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.code() in _GROUP_MEMBERS_RUNNING:
+                raise GroupHasMembers(
+                    f"the group {group} has running consumers, and Kafka moves a group's "
+                    f"offsets only when none runs ({error.str()}): stop its workers (on ECS, "
+                    "hold their autoscaling at 0 first), wait for them to leave the group, "
+                    "and run this again. No offset was moved."
+                ) from exc
+            raise
         return targets
     finally:
         consumer.close()
@@ -304,7 +356,12 @@ def main(argv: list[str] | None = None) -> int:
     where = reset.add_mutually_exclusive_group(required=True)
     where.add_argument("--to-earliest", action="store_true")
     where.add_argument("--to-latest", action="store_true")
-    where.add_argument("--to-datetime", type=datetime.fromisoformat)
+    where.add_argument(
+        "--to-datetime",
+        type=parse_instant,
+        metavar="TIME",
+        help="ISO 8601 with its offset: 2026-01-01T00:00:00Z, 2026-01-01T01:00:00+01:00",
+    )
     args = parser.parse_args(argv)
     if not args.bootstrap:
         parser.error("--bootstrap or KAFKA_BOOTSTRAP_SERVERS is required")
@@ -327,14 +384,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         out.write(f"{'would replay' if args.dry_run else 'replayed'} {count} record(s)\n")
     else:
-        targets = reset_offsets(
-            args.bootstrap,
-            args.group,
-            args.topic,
-            to_earliest=args.to_earliest,
-            to_latest=args.to_latest,
-            to_datetime=args.to_datetime,
-        )
+        try:
+            targets = reset_offsets(
+                args.bootstrap,
+                args.group,
+                args.topic,
+                to_earliest=args.to_earliest,
+                to_latest=args.to_latest,
+                to_datetime=args.to_datetime,
+            )
+        except GroupHasMembers as exc:
+            sys.stderr.write(f"reset-offsets: {exc}\n")
+            return 1
+        except KafkaException as exc:
+            sys.stderr.write(f"reset-offsets: the broker refused: {exc.args[0].str()}\n")
+            return 1
         for tp in targets:
             out.write(f"{tp.topic}[{tp.partition}] -> {tp.offset}\n")
     return 0

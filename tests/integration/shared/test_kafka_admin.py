@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+
+from confluent_kafka import Consumer
 
 from shared.messaging.admin import (
     consumer_lag,
@@ -161,3 +164,35 @@ def test_a_dead_letter_holding_part_of_its_record_is_not_replayed(infra, capsys)
     )
     assert replay_dead_letters(infra.kafka_bootstrap, topic, group=f"replay-{topic}") == 1
     assert f"{topic} partition 0 offset 12" in capsys.readouterr().err
+
+
+def test_a_reset_of_a_group_whose_consumers_run_is_refused_with_a_message(infra, capsys):
+    topic = fresh_topic(infra)
+    produce(infra.kafka_bootstrap, topic, {"n": 1}, key="same")
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    reset_offsets(infra.kafka_bootstrap, group, topic, to_latest=True)
+    running = Consumer(
+        {
+            "bootstrap.servers": infra.kafka_bootstrap,
+            "group.id": group,
+            "session.timeout.ms": 6000,
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        running.subscribe([topic])
+        deadline = time.monotonic() + 20
+        while not running.assignment() and time.monotonic() < deadline:
+            running.poll(0.2)
+        assert running.assignment(), "the consumer never joined its group"
+
+        arguments = ["reset-offsets", "--group", group, "--topic", topic, "--to-earliest"]
+        assert main(["--bootstrap", infra.kafka_bootstrap, *arguments]) == 1
+    finally:
+        running.close()
+    error = capsys.readouterr().err
+    assert error.startswith(f"reset-offsets: the group {group} has running consumers")
+    assert "Traceback" not in error
+    assert "No offset was moved" in error
+    # Still where it was: nothing to read.
+    assert sum(p.lag for p in consumer_lag(infra.kafka_bootstrap, group, [topic])) == 0
