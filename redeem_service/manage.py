@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from decimal import Decimal
 
 from redeem_service.container import build_container
+from redeem_service.domain.model import Currency
 from shared.observability.logging import configure_logging
 from shared.persistence.migrations import upgrade
 
@@ -19,6 +21,14 @@ from shared.persistence.migrations import upgrade
 def migrate(_: argparse.Namespace) -> None:
     settings = build_container().config()
     upgrade("redeem_service", settings["database"]["url"])
+
+
+def _amount(currency: Currency, value: Decimal) -> str:
+    """As the wallet shows it: bonus money with its two decimals, points whole (a sum of points
+    that is not whole, which no transaction can make, is shown as it is)."""
+    if currency is Currency.BONUS:
+        return f"{value:.2f}"
+    return str(int(value)) if value == value.to_integral_value() else str(value)
 
 
 def check_ledger(args: argparse.Namespace) -> None:
@@ -30,8 +40,8 @@ def check_ledger(args: argparse.Namespace) -> None:
         {
             "playerId": d.player_id,
             "currency": d.currency.value,
-            "balance": str(d.balance),
-            "transactionsTotal": str(d.transactions_total),
+            "balance": _amount(d.currency, d.balance),
+            "transactionsTotal": _amount(d.currency, d.transactions_total),
         }
         for d in found
     ]
