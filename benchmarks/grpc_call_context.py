@@ -1,9 +1,10 @@
 """Server CPU per call that the call-context interceptor adds to a trivial sync gRPC method.
 
-Starts a server process with one method that returns an empty message, bare or behind
-``CallContextInterceptor`` (as the wallet's server runs it: no access log), drives it from two
-client processes of 8 threads each and prints calls/s and the server's CPU per call. Runs
-alternate between the two so a busy neighbour hurts both alike.
+Starts a server process with one method that returns an empty message, bare, behind
+``CallContextInterceptor`` (as the wallet's server runs it: no access log), or behind it and
+``UnaryRequestInterceptor`` (the request message read after the other interceptors, as every
+``GrpcServer`` does), drives it from two client processes of 8 threads each and prints calls/s
+and the server's CPU per call. Runs alternate between them so a busy neighbour hurts all alike.
 
     .venv/bin/python -m benchmarks.grpc_call_context --calls 20000 --rounds 3
 """
@@ -29,12 +30,21 @@ Request = health_pb2.HealthCheckRequest
 Response = health_pb2.HealthCheckResponse
 
 
-def _serve(ports: Queue[int], intercepted: bool) -> None:
-    from shared.grpc.interceptors import CallContextInterceptor, ServerInterceptor
+SERVERS = ("bare", "call-context", "call-context+request")
 
-    interceptors: list[ServerInterceptor] = (
-        [CallContextInterceptor(access_log=False)] if intercepted else []
+
+def _serve(ports: Queue[int], server_kind: str) -> None:
+    from shared.grpc.interceptors import (
+        CallContextInterceptor,
+        ServerInterceptor,
+        UnaryRequestInterceptor,
     )
+
+    interceptors: list[ServerInterceptor] = []
+    if server_kind != "bare":
+        interceptors.append(CallContextInterceptor(access_log=False))
+    if server_kind == "call-context+request":
+        interceptors.append(UnaryRequestInterceptor(wait_seconds=2.0))
     server = grpc.server(ThreadPoolExecutor(8), interceptors=interceptors)
     handler = grpc.unary_unary_rpc_method_handler(
         lambda _request, _context: Response(status=Response.SERVING),
@@ -71,10 +81,10 @@ def _client(port: int, calls: int, threads: int, done: Queue[int]) -> None:
     done.put(1)
 
 
-def measure(intercepted: bool, calls: int) -> dict[str, Any]:
+def measure(server_kind: str, calls: int) -> dict[str, Any]:
     context = mp.get_context("spawn")
     ports: Queue[int] = context.Queue()
-    server = context.Process(target=_serve, args=(ports, intercepted), daemon=True)
+    server = context.Process(target=_serve, args=(ports, server_kind), daemon=True)
     server.start()
     try:
         port = ports.get(timeout=30)
@@ -96,7 +106,7 @@ def measure(intercepted: bool, calls: int) -> dict[str, Any]:
         server.terminate()
         server.join()
     return {
-        "server": "call-context" if intercepted else "bare",
+        "server": server_kind,
         "calls_per_second": round(calls / elapsed, 1),
         "server_cpu_ms_per_call": round((cpu_after - cpu_before) / calls * 1000, 3),
     }
@@ -108,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     for _ in range(args.rounds):
-        for intercepted in (False, True):
-            print(json.dumps(measure(intercepted, args.calls)), flush=True)
+        for server_kind in SERVERS:
+            print(json.dumps(measure(server_kind, args.calls)), flush=True)
     return 0
 
 

@@ -1,15 +1,18 @@
-"""Server interceptors: the call context (correlation id, deadline, logs, metrics) and bearer-token
-authentication with scope checks.
+"""Server interceptors: the call context (correlation id, deadline, logs, metrics), bearer-token
+authentication with scope checks, and the read of a unary call's request message.
 
 Interceptors here wrap the method handler, so their work runs on the worker thread that serves the
 call (never on the server's polling thread) and context variables they bind are seen by the
-servicer and everything it calls.
+servicer and everything it calls. The request message of a unary-request method is read by
+:class:`UnaryRequestInterceptor`, the innermost one, so the interceptors outside it (the token
+check) decide about a call before it waits for its message.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +50,11 @@ GRPC_LATENCY = Histogram(
     "gRPC call latency on the server.",
     ["service", "method"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+GRPC_REQUEST_WAIT_EXCEEDED = Counter(
+    "grpc_server_request_wait_exceeded_total",
+    "gRPC calls cancelled because their request message did not arrive in time.",
+    ["service", "method"],
 )
 
 HEALTH_SERVICE = "grpc.health.v1.Health"
@@ -120,8 +128,8 @@ class CallContextInterceptor(ServerInterceptor):
     its deadline for the call, echoes the correlation id, refuses calls whose deadline has
     already passed, turns unexpected exceptions into INTERNAL, and measures each call. Failed and
     slow calls are always logged; every call only with ``access_log`` (at thousands of calls a
-    second the metrics say more than the lines). A request whose bytes do not parse ends with
-    INVALID_ARGUMENT (``BAD_REQUEST``) before any other work.
+    second the metrics say more than the lines). Calls refused by the interceptors inside it (a
+    missing token, a request that does not parse) are measured and logged like the others.
 
     The correlation id is echoed in the trailing metadata, which travels with the status: an
     echo in the initial metadata would cost every call a batch of its own."""
@@ -144,10 +152,6 @@ class CallContextInterceptor(ServerInterceptor):
         if service == HEALTH_SERVICE:
             return handler
         metrics = _MethodMetrics(service, method)
-        if not handler.request_streaming and handler.request_deserializer is not None:
-            handler = handler._replace(  # type: ignore[attr-defined]
-                request_deserializer=_tolerant(handler.request_deserializer)
-            )
 
         def around(behavior: Behavior, request: Any, context: grpc.ServicerContext) -> Any:
             return self._call(service, method, metrics, behavior, request, context)
@@ -181,19 +185,6 @@ class CallContextInterceptor(ServerInterceptor):
                         grpc.StatusCode.DEADLINE_EXCEEDED,
                         CommonErrorCode.DEADLINE_EXCEEDED,
                         "The deadline passed before the call started.",
-                    )
-                if isinstance(request, MalformedRequest):
-                    log.warning(
-                        "grpc_malformed_request",
-                        grpc_service=service,
-                        method=method,
-                        error=f"{type(request.error).__name__}: {request.error}",
-                    )
-                    abort(
-                        context,
-                        grpc.StatusCode.INVALID_ARGUMENT,
-                        CommonErrorCode.BAD_REQUEST,
-                        "The request is not a valid message of this method's type.",
                     )
                 return behavior(request, context)
             except Exception:
@@ -329,3 +320,160 @@ class BearerAuthInterceptor(ServerInterceptor):
             return behavior(request, context)
         finally:
             _principal.reset(token_var)
+
+
+class UnaryRequestInterceptor(ServerInterceptor):
+    """Reads the request message of unary-request methods itself, after the interceptors outside
+    it have let the call through, and waits for it at most ``wait_seconds``. Install it last
+    (innermost); :class:`shared.grpc.server.GrpcServer` does.
+
+    gRPC's sync server reads a unary call's request on a pool thread before any interceptor's
+    wrapper runs, for as long as the caller likes: a caller that opened calls and never sent
+    their messages (no token needed) held a thread each, and the pool's few threads were soon
+    all held — every other call, the health check included, then waited. Here such a method is
+    served as a stream-request one: the token check runs first (a refused call never waits
+    for its message), and an admitted call whose message has not come within ``wait_seconds``
+    is cancelled, freeing its thread. A request whose bytes do not parse ends the call with
+    INVALID_ARGUMENT (``BAD_REQUEST``); gRPC alone would answer INTERNAL and log a traceback.
+    """
+
+    def __init__(self, wait_seconds: float) -> None:
+        self._waits = _RequestWaits(wait_seconds)
+        self._handlers = WrappedHandlers(self._wrap)
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], MethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = continuation(handler_call_details)
+        return self._handlers.get(handler_call_details.method, handler)
+
+    def close(self) -> None:
+        """Stop watching (the server stopped)."""
+        self._waits.close()
+
+    def _wrap(self, full_method: str, handler: MethodHandler) -> Any:
+        behavior = handler.unary_stream if handler.response_streaming else handler.unary_unary
+        if handler.request_streaming or behavior is None:
+            return handler
+        service, method = split_method(full_method)
+        deserializer = handler.request_deserializer
+        exceeded = GRPC_REQUEST_WAIT_EXCEEDED.labels(service, method)
+
+        def read_then_serve(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            request = self._read(requests, context, service, method, exceeded)
+            return behavior(request, context)
+
+        make = (
+            grpc.stream_stream_rpc_method_handler
+            if handler.response_streaming
+            else grpc.stream_unary_rpc_method_handler
+        )
+        return make(
+            read_then_serve,
+            request_deserializer=None if deserializer is None else _tolerant(deserializer),
+            response_serializer=handler.response_serializer,
+        )
+
+    def _read(
+        self,
+        requests: Iterator[Any],
+        context: grpc.ServicerContext,
+        service: str,
+        method: str,
+        exceeded: Any,
+    ) -> Any:
+        ticket = self._waits.start(context)
+        try:
+            request = next(requests, None)
+        except grpc.RpcError:  # the caller cancelled the call
+            request = None
+        finally:
+            in_time = self._waits.stop(ticket)
+        if not in_time:
+            exceeded.inc()
+            log.warning(
+                "grpc_request_wait_exceeded",
+                grpc_service=service,
+                method=method,
+                wait_seconds=self._waits.seconds,
+                peer=context.peer(),
+            )
+            abort(
+                context,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                CommonErrorCode.DEADLINE_EXCEEDED,
+                "The request message did not arrive in time.",
+            )
+        if request is None:
+            if not context.is_active():
+                context.abort(grpc.StatusCode.CANCELLED, "The caller cancelled the call.")
+            abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                CommonErrorCode.BAD_REQUEST,
+                "The call ended without its request message.",
+            )
+        if isinstance(request, MalformedRequest):
+            log.warning(
+                "grpc_malformed_request",
+                grpc_service=service,
+                method=method,
+                error=f"{type(request.error).__name__}: {request.error}",
+            )
+            abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                CommonErrorCode.BAD_REQUEST,
+                "The request is not a valid message of this method's type.",
+            )
+        return request
+
+
+class _RequestWaits:
+    """The calls waiting for their request message; one thread cancels those that waited
+    ``seconds`` (checked every quarter of that, at most every second), which wakes the pool
+    thread waiting for the message."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._tick = min(1.0, max(0.01, seconds / 4))
+        self._lock = threading.Lock()
+        # Added in the order of their due times (one wait for all), so the first is due first.
+        self._waiting: dict[object, tuple[float, grpc.ServicerContext]] = {}
+        self._closed = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def start(self, context: grpc.ServicerContext) -> object:
+        ticket = object()
+        with self._lock:
+            self._waiting[ticket] = (time.monotonic() + self.seconds, context)
+            if self._watcher is None:
+                self._watcher = threading.Thread(
+                    target=self._watch, name="grpc-request-waits", daemon=True
+                )
+                self._watcher.start()
+        return ticket
+
+    def stop(self, ticket: object) -> bool:
+        """Whether the call got its message in time (False: it was cancelled)."""
+        with self._lock:
+            return self._waiting.pop(ticket, None) is not None
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def _watch(self) -> None:
+        while not self._closed.wait(self._tick):
+            now = time.monotonic()
+            late: list[tuple[object, grpc.ServicerContext]] = []
+            with self._lock:
+                for ticket, (due, context) in self._waiting.items():
+                    if due > now:
+                        break
+                    late.append((ticket, context))
+                for ticket, _ in late:
+                    del self._waiting[ticket]
+            for _, context in late:
+                context.cancel()  # type: ignore[no-untyped-call]

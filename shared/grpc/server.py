@@ -1,6 +1,6 @@
 """A gRPC server with the standard health service, a bounded thread pool, message size limits,
-and a graceful stop: on SIGTERM the health status turns NOT_SERVING, new calls are refused and
-calls in flight get a grace period to finish."""
+a bounded wait for each call's request message, and a graceful stop: on SIGTERM the health status
+turns NOT_SERVING, new calls are refused and calls in flight get a grace period to finish."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from shared.addresses import host_port
+from shared.grpc.interceptors import UnaryRequestInterceptor
 from shared.observability.logging import get_logger
 from shared.observability.metrics import serve_metrics
 
@@ -37,6 +38,7 @@ class GrpcServerSettings:
     max_workers: int = 16
     max_concurrent_rpcs: int | None = None
     max_message_bytes: int = 1_048_576
+    request_wait_seconds: float = 5.0
     grace_seconds: float = 5.0
     metrics_port: int = 0
     access_log: bool = True
@@ -52,6 +54,9 @@ class GrpcServerSettings:
             max_workers=int(settings.get("max_workers", cls.max_workers)),
             max_concurrent_rpcs=int(concurrent) if concurrent else None,
             max_message_bytes=int(settings.get("max_message_bytes", cls.max_message_bytes)),
+            request_wait_seconds=float(
+                settings.get("request_wait_seconds", cls.request_wait_seconds)
+            ),
             grace_seconds=float(settings.get("grace_seconds", cls.grace_seconds)),
             metrics_port=int(settings.get("metrics_port") or 0),
             access_log=bool(settings.get("access_log", cls.access_log)),
@@ -65,7 +70,12 @@ Registrar = Callable[[Any, grpc.Server], None]
 
 class GrpcServer:
     """Owns a ``grpc.Server``: add services, :meth:`start`, then :meth:`stop` or
-    :meth:`serve_forever` (which stops on SIGTERM/SIGINT)."""
+    :meth:`serve_forever` (which stops on SIGTERM/SIGINT).
+
+    ``interceptors`` run in their order, outermost first; the server adds
+    :class:`UnaryRequestInterceptor` inside them all, so a unary call's request message is read
+    only once they let the call through (a refused call holds no thread waiting for it), and for
+    at most ``request_wait_seconds``."""
 
     def __init__(
         self,
@@ -76,9 +86,10 @@ class GrpcServer:
         self._executor = ThreadPoolExecutor(
             max_workers=settings.max_workers, thread_name_prefix="grpc-worker"
         )
+        self._requests = UnaryRequestInterceptor(settings.request_wait_seconds)
         self._server = grpc.server(
             self._executor,
-            interceptors=list(interceptors),
+            interceptors=[*interceptors, self._requests],
             options=[
                 ("grpc.max_receive_message_length", settings.max_message_bytes),
                 ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -127,6 +138,7 @@ class GrpcServer:
         self.health.enter_graceful_shutdown()
         self._server.stop(grace).wait()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._requests.close()
         self._stopped.set()
         log.info("grpc_server_stopped")
 

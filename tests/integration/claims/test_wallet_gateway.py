@@ -20,7 +20,7 @@ from redeem_service.container import Container as RedeemContainer
 from redeem_service.grpc_server import create_server
 from rewards_service.adapters.wallet import GrpcWalletGateway
 from rewards_service.domain.exceptions import WalletRefused, WalletUnavailable
-from shared.grpc.interceptors import ServerInterceptor
+from shared.grpc.interceptors import ServerInterceptor, wrap_handler
 from shared.grpc.server import GrpcServer
 from shared.observability.logging import configure_logging
 from shared.security.client_credentials import ClientCredentialsTokens
@@ -45,14 +45,11 @@ class WalletCalls(ServerInterceptor):
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
         handler = continuation(details)
-        if handler is None or handler.unary_unary is None or "Wallet" not in details.method:
+        if handler is None or "Wallet" not in details.method:
             return handler
-        inner = handler.unary_unary
-        return grpc.unary_unary_rpc_method_handler(
-            lambda request, context: self.behave(inner, request, context),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        # The server reads a unary call's request inside the interceptors (after the token
+        # check), so what reaches this one is a stream-request handler: wrap whatever it has.
+        return wrap_handler(handler, self.behave)
 
 
 class LoseAnswers(WalletCalls):

@@ -44,6 +44,9 @@ def test_the_health_service_answers_without_a_token(channel: grpc.Channel) -> No
     for service in ("", "loyalty.wallet.v1.Wallet"):
         answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
+    watch = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=5)
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+    watch.cancel()
 
 
 @pytest.mark.parametrize(
