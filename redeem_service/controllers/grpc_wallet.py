@@ -60,6 +60,7 @@ _CURRENCY_ENUMS = {currency: number for number, currency in _CURRENCIES.items()}
 _TYPE_ENUMS = {kind: number for number, kind in _TYPES.items()}
 _AMOUNT_FIELD = {Currency.BONUS: "bonus_amount", Currency.POINTS: "points_amount"}
 _translator = GrpcErrorTranslator(GRPC_ERRORS)
+_MAX_ADDITIONAL_DATA_TEXT_BYTES = 6 * MAX_ADDITIONAL_DATA_BYTES
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -122,9 +123,11 @@ def _balance(wallet: Wallet) -> wallet_pb2.Balance:
 def _additional_data(raw: str) -> dict[str, Any]:
     if not raw:
         return {}
-    if len(raw.encode()) > MAX_ADDITIONAL_DATA_BYTES:
+    # The limit is on the data kept, as UTF-8 (checked by the domain); the text as sent may
+    # spell each character as an escape of up to 6 bytes (most JSON writers escape non-ASCII).
+    if len(raw.encode()) > _MAX_ADDITIONAL_DATA_TEXT_BYTES:
         raise InvalidTransactionDetails(
-            f"additional_data may not exceed {MAX_ADDITIONAL_DATA_BYTES} bytes."
+            f"The additional data may not exceed {MAX_ADDITIONAL_DATA_BYTES} bytes of UTF-8 JSON."
         )
     if json_text_has_lone_surrogate(raw.encode("utf-8", "surrogatepass")):
         raise InvalidTransactionDetails(

@@ -182,18 +182,26 @@ class Wallet:
 
 def _check_additional_data(data: Mapping[str, Any]) -> dict[str, Any]:
     try:
-        encoded = json.dumps(data, separators=(",", ":"), allow_nan=False)
+        # Characters as they are, not ASCII escapes: the limit is on the UTF-8 bytes kept (an
+        # escape made a CJK character count 6 bytes and an emoji 12).
+        encoded = json.dumps(data, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
-        raise InvalidTransactionDetails("additionalData must be a JSON object.") from exc
+        raise InvalidTransactionDetails("The additional data must be a JSON object.") from exc
     except RecursionError as exc:
-        raise InvalidTransactionDetails("additionalData is nested too deeply.") from exc
-    if len(encoded.encode()) > MAX_ADDITIONAL_DATA_BYTES:
+        raise InvalidTransactionDetails("The additional data is nested too deeply.") from exc
+    try:
+        size = len(encoded.encode())
+    except UnicodeEncodeError as exc:
         raise InvalidTransactionDetails(
-            f"additionalData may not exceed {MAX_ADDITIONAL_DATA_BYTES} bytes."
+            "The additional data may not contain half of a UTF-16 surrogate pair."
+        ) from exc
+    if size > MAX_ADDITIONAL_DATA_BYTES:
+        raise InvalidTransactionDetails(
+            f"The additional data may not exceed {MAX_ADDITIONAL_DATA_BYTES} bytes of UTF-8 JSON."
         )
     if _contains_nul(data):
         # PostgreSQL text and jsonb cannot hold NUL.
-        raise InvalidTransactionDetails("additionalData may not contain NUL characters.")
+        raise InvalidTransactionDetails("The additional data may not contain NUL characters.")
     return dict(data)
 
 

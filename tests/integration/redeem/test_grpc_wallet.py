@@ -235,6 +235,35 @@ def test_a_caller_finds_what_it_recorded_under_a_key_and_nothing_else(
     assert (points.WhichOneof("amount"), points.points_amount) == ("points_amount", 40)
 
 
+def test_additional_data_in_any_script_is_limited_by_its_utf8_bytes(
+    wallet_stub: wallet_pb2_grpc.WalletStub, signer: TestSigner
+) -> None:
+    metadata = call_metadata(signer.client_token())
+    player = new_player()
+    # 3,900 bytes of UTF-8, sent as most JSON writers send it: 7,800 bytes of \uXXXX escapes.
+    note = "漢字😀" * 390
+    key = f"utf8-{player}"
+    wallet_stub.AddTransaction(
+        add_request(player, key=key, additional_data=json.dumps({"note": note})),
+        metadata=metadata,
+        timeout=5,
+    )
+    found = wallet_stub.GetTransaction(
+        wallet_pb2.GetTransactionRequest(idempotency_key=key), metadata=metadata, timeout=5
+    )
+    assert json.loads(found.additional_data) == {"note": note}
+    with pytest.raises(grpc.RpcError) as raised:
+        wallet_stub.AddTransaction(
+            add_request(player, additional_data=json.dumps({"note": note + "漢" * 70})),
+            metadata=metadata,
+            timeout=5,
+        )
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details() == (
+        "The additional data may not exceed 4096 bytes of UTF-8 JSON."
+    )
+
+
 @pytest.mark.parametrize(
     "changed",
     [

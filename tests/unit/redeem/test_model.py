@@ -156,6 +156,19 @@ def test_additional_data_nested_deep_is_checked_without_running_out_of_stack() -
         request(additional_data=nested(100_000, "ok"))
 
 
+def test_the_additional_data_limit_counts_utf8_bytes_not_ascii_escapes() -> None:
+    # 1,300 CJK characters are 3,900 bytes of UTF-8 (7,800 as \uXXXX escapes), 1,000 emoji
+    # 4,000 (12,000).
+    for text in ("漢" * 1300, "😀" * 1000):
+        assert request(additional_data={"note": text}).additional_data == {"note": text}
+    with pytest.raises(InvalidTransactionDetails, match="4096 bytes of UTF-8") as raised:
+        request(additional_data={"note": "漢" * 1400})
+    # Said so that it fits the field's name in gRPC (additional_data) and in JSON alike.
+    assert "additionalData" not in str(raised.value)
+    with pytest.raises(InvalidTransactionDetails, match="surrogate"):
+        request(additional_data={"note": "a\ud800b"})
+
+
 def test_a_retry_is_the_same_request_only_with_the_same_player_amount_currency_and_type() -> None:
     first = request()
     recorded = WalletTransaction.record(first, Wallet("player-1", Decimal("10.00")), NOW)
