@@ -14,6 +14,7 @@ from shared.security.resource_server import configure_resource_server
 from shared.warm_up import core_warm_up, warm_up
 from shared.web.app_factory import create_base_app
 from shared.web.health import core_checks
+from shared.web.json_provider import ExactNumbersJSONProvider
 
 SERVICE = "redeem"
 
@@ -37,6 +38,8 @@ def create_app(
         "adjustments and redemptions of points. Internal services use the gRPC Wallet service "
         "instead.",
     )
+    # Transactions carry their additional data's numbers exactly (Decimal): as JSON numbers.
+    app.json = ExactNumbersJSONProvider(app)
     security = settings["security"]
     configure_resource_server(
         app,

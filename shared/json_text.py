@@ -1,11 +1,14 @@
 """Checks on raw JSON text, made before it is parsed: at the web edge and in the Kafka
 consumers, so input that can never be stored or parsed is refused as the caller's fault instead
-of failing deep inside."""
+of failing deep inside. And JSON whose numbers are kept exactly (``Decimal``), read and written
+without passing through a float."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 # ``\u0000`` after an even number of backslashes: an escaped backslash followed by the text
@@ -89,11 +92,144 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
-def loads(text: str | bytes) -> Any:
+#: the longest number kept exactly, written out in full (``1e-400`` is 402 characters so); far
+#: inside what PostgreSQL's numeric holds (131,072 digits before the point, 16,383 after)
+MAX_NUMBER_LENGTH = 4096
+_NUMBER = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?")
+
+
+class NumberTooLong(ValueError):
+    """A number longer than :data:`MAX_NUMBER_LENGTH` characters written out in full."""
+
+
+def loads(text: str | bytes, *, exact_numbers: bool = False) -> Any:
     """``json.loads`` that refuses an object naming a member twice (``DuplicateName``).
 
     RFC 8259 leaves the meaning of such an object open: Python keeps the last value, other
     parsers the first, some refuse it. A partner's system checking ``{"nights": 1, "nights":
     300}`` and ours crediting it would not agree on what was sent, so neither reading is taken.
+
+    With ``exact_numbers``, numbers with a fraction or an exponent become ``Decimal`` (as
+    written: ``10.10`` stays 10.10, ``1e-400`` is not 0.0) instead of the nearest double, and a
+    number longer than :data:`MAX_NUMBER_LENGTH` characters written out in full raises
+    :class:`NumberTooLong` (``1e999999999`` is 11 characters of JSON).
     """
+    if exact_numbers:
+        return json.loads(
+            text,
+            object_pairs_hook=_unique_members,
+            parse_float=_exact_number,
+            parse_int=_whole_number,
+        )
     return json.loads(text, object_pairs_hook=_unique_members)
+
+
+def _exact_number(text: str) -> Decimal:
+    match = _NUMBER.fullmatch(text)
+    if match is None:  # pragma: no cover - the parser hands over JSON numbers only
+        raise ValueError(f"not a JSON number: {text!r}")
+    whole, fraction, exponent = match.groups()
+    fraction = fraction or ""
+    if exponent is not None and len(exponent.lstrip("+-").lstrip("0")) > 6:
+        # Checked before Decimal sees it: Decimal("1e999999999999999999") runs out of memory.
+        raise NumberTooLong(f"a number longer than {MAX_NUMBER_LENGTH} characters in full")
+    digits = len((whole + fraction).lstrip("0")) or 1
+    decimals = len(fraction) - int(exponent or 0)  # digits after the point, written out
+    length = max(digits - decimals, 1) + (decimals + 1 if decimals > 0 else 0)
+    if length > MAX_NUMBER_LENGTH:
+        raise NumberTooLong(f"a number longer than {MAX_NUMBER_LENGTH} characters in full")
+    return Decimal(text)
+
+
+def _whole_number(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_LENGTH:
+        raise NumberTooLong(f"a number longer than {MAX_NUMBER_LENGTH} characters in full")
+    return int(text)
+
+
+class _DecimalFound(Exception):
+    pass
+
+
+def dumps(
+    value: Any,
+    *,
+    ensure_ascii: bool = False,
+    sort_keys: bool = False,
+    default: Callable[[Any], Any] | None = None,
+) -> str:
+    """Compact JSON text of ``value`` in which ``Decimal`` numbers are written exactly, in full
+    (``Decimal("1E-7")`` as ``0.0000001``, as PostgreSQL writes them back); ``json.dumps``
+    knows only floats. Characters are kept as they are unless ``ensure_ascii``; NaN and
+    infinities raise ValueError; what JSON has no type for goes to ``default`` (TypeError
+    without one).
+
+    Documents without a Decimal are written by ``json.dumps`` itself (at its speed), the others
+    by a loop here; nesting deeper than ``json.dumps`` goes raises RecursionError either way."""
+    options: dict[str, Any] = {
+        "separators": (",", ":"),
+        "allow_nan": False,
+        "ensure_ascii": ensure_ascii,
+        "sort_keys": sort_keys,
+    }
+
+    def no_decimal(item: Any) -> Any:
+        if isinstance(item, Decimal):
+            raise _DecimalFound()
+        if default is None:
+            raise TypeError(f"Object of type {type(item).__name__} is not JSON serializable")
+        return default(item)
+
+    try:
+        return json.dumps(value, default=no_decimal, **options)
+    except _DecimalFound:
+        return _dumps_exact(value, options, default)
+
+
+class _Raw(str):
+    """Text already written (a separator, a member's name), pushed on the work stack."""
+
+
+def _dumps_exact(value: Any, options: dict[str, Any], default: Callable[[Any], Any] | None) -> str:
+    parts: list[str] = []
+    pending: list[Any] = [value]  # what is left to write, the next at the end
+    while pending:
+        item = pending.pop()
+        if type(item) is _Raw:
+            parts.append(item)
+        elif isinstance(item, Decimal):
+            if not item.is_finite():
+                raise ValueError(f"Out of range float values are not JSON compliant: {item}")
+            parts.append(format(item, "f"))
+        elif item is None or isinstance(item, str | int | float):
+            parts.append(json.dumps(item, **options))
+        elif isinstance(item, Mapping):
+            pending.extend(reversed(_object_items(item, options)))
+        elif isinstance(item, list | tuple):
+            pending.extend(reversed(_array_items(item)))
+        elif default is not None:
+            pending.append(default(item))
+        else:
+            raise TypeError(f"Object of type {type(item).__name__} is not JSON serializable")
+    return "".join(parts)
+
+
+def _object_items(document: Mapping[Any, Any], options: dict[str, Any]) -> list[Any]:
+    members = sorted(document.items()) if options["sort_keys"] else list(document.items())
+    items: list[Any] = [_Raw("{")]
+    for index, (name, member) in enumerate(members):
+        if not isinstance(name, str):
+            raise TypeError("keys must be str")
+        items += [_Raw(("," if index else "") + json.dumps(name, **options) + ":"), member]
+    items.append(_Raw("}"))
+    return items
+
+
+def _array_items(elements: list[Any] | tuple[Any, ...]) -> list[Any]:
+    items: list[Any] = [_Raw("[")]
+    for index, element in enumerate(elements):
+        if index:
+            items.append(_Raw(","))
+        items.append(element)
+    items.append(_Raw("]"))
+    return items

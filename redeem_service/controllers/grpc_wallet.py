@@ -6,7 +6,6 @@ handled by the interceptors; errors become status codes here, in one place.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -37,7 +36,14 @@ from shared.domain.exceptions import DomainError
 from shared.errors import CommonErrorCode
 from shared.grpc.errors import GrpcErrorTranslator, abort
 from shared.grpc.interceptors import current_principal
-from shared.json_text import DuplicateName, json_text_has_lone_surrogate, loads
+from shared.json_text import (
+    MAX_NUMBER_LENGTH,
+    DuplicateName,
+    NumberTooLong,
+    dumps,
+    json_text_has_lone_surrogate,
+    loads,
+)
 from shared.observability.logging import get_logger
 
 log = get_logger(__name__)
@@ -134,9 +140,15 @@ def _additional_data(raw: str) -> dict[str, Any]:
             "additional_data may not contain half of a UTF-16 surrogate pair."
         )
     try:
-        data = loads(raw)
+        # Numbers as the caller wrote them (ADR 0401: not through a double).
+        data = loads(raw, exact_numbers=True)
     except DuplicateName as exc:
         raise InvalidTransactionDetails(f"additional_data: {exc}.") from exc
+    except NumberTooLong as exc:
+        raise InvalidTransactionDetails(
+            f"The additional data may not hold a number longer than {MAX_NUMBER_LENGTH} "
+            "characters written out in full."
+        ) from exc
     except ValueError as exc:
         raise InvalidTransactionDetails("additional_data must be a JSON object.") from exc
     except RecursionError as exc:
@@ -227,9 +239,7 @@ class WalletServicer(wallet_pb2_grpc.WalletServicer):
             player_id=transaction.player_id,
             currency=_CURRENCY_ENUMS[amount.currency],
             type=_TYPE_ENUMS[transaction.kind],
-            additional_data=json.dumps(
-                dict(transaction.additional_data), separators=(",", ":"), default=str
-            ),
+            additional_data=dumps(dict(transaction.additional_data)),
             created_at=_timestamp(transaction.created_at),
             balance=wallet_pb2.Balance(
                 player_id=transaction.player_id,

@@ -8,7 +8,6 @@ redemptions (``redeem_service.domain.redemption``).
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from redeem_service.domain.exceptions import (
     InvalidPlayerId,
     InvalidTransactionDetails,
 )
+from shared import json_text
 
 CENTS = Decimal("0.01")
 ZERO_MONEY = Decimal("0.00")
@@ -182,9 +182,10 @@ class Wallet:
 
 def _check_additional_data(data: Mapping[str, Any]) -> dict[str, Any]:
     try:
-        # Characters as they are, not ASCII escapes: the limit is on the UTF-8 bytes kept (an
-        # escape made a CJK character count 6 bytes and an emoji 12).
-        encoded = json.dumps(data, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+        # As it is kept: characters as they are, not ASCII escapes (an escape made a CJK
+        # character count 6 bytes and an emoji 12), and numbers exactly, written out in full
+        # (1e-400 takes 402 bytes in PostgreSQL's numeric and when read back).
+        encoded = json_text.dumps(dict(data))
     except (TypeError, ValueError) as exc:
         raise InvalidTransactionDetails("The additional data must be a JSON object.") from exc
     except RecursionError as exc:

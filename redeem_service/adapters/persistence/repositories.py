@@ -18,8 +18,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, bindparam, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, Text, bindparam, cast, func, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 
 from redeem_service.adapters.persistence.tables import (
@@ -59,6 +59,7 @@ from redeem_service.domain.redemption import (
     RedemptionStatus,
     RejectionReason,
 )
+from shared import json_text
 from shared.domain.pagination import Page, PageRequest
 
 
@@ -142,7 +143,7 @@ def _post_statement(change: Any) -> Any:
         "currency": bindparam("t_currency", type_=transactions.c.currency.type),
         "type": bindparam("t_type", type_=transactions.c.type.type),
         "description": bindparam("t_description", type_=transactions.c.description.type),
-        "additional_data": bindparam("t_data", type_=transactions.c.additional_data.type),
+        "additional_data": cast(bindparam("t_data", type_=Text), JSONB),
         "idempotency_key": bindparam("t_key", type_=transactions.c.idempotency_key.type),
         "actor": bindparam("t_actor", type_=transactions.c.actor.type),
         "source": bindparam("t_source", type_=transactions.c.source.type),
@@ -250,7 +251,7 @@ class SqlAlchemyWalletRepository(WalletRepository):
             "t_currency": amount.currency.value,
             "t_type": request.kind.value,
             "t_description": request.description,
-            "t_data": dict(request.additional_data),
+            "t_data": json_text.dumps(dict(request.additional_data)),
             "t_key": request.idempotency_key,
             "t_actor": request.actor,
             "t_source": request.source.value,
@@ -326,7 +327,7 @@ def _transaction(row: Any) -> WalletTransaction:
             currency, row.amount if currency is Currency.BONUS else row.amount.quantize(Decimal(1))
         ),
         description=row.description,
-        additional_data=dict(row.additional_data or {}),
+        additional_data=json_text.loads(row.additional_data, exact_numbers=True),
         idempotency_key=row.idempotency_key,
         actor=row.actor,
         source=TransactionSource(row.source),
@@ -359,7 +360,14 @@ _ADD_TRANSACTIONS = text(
     RETURNING id
     """
 )
-_BY_KEY = select(transactions).where(transactions.c.idempotency_key == bindparam("key"))
+# The additional data crosses the driver as text, both ways: read as jsonb, its numbers would
+# become floats (12345678901234567.89 → 12345678901234568, 1e-400 → 0.0); PostgreSQL keeps them
+# exactly (numeric) and writes them back in full.
+_TRANSACTION_COLUMNS = [
+    cast(column, Text).label(column.name) if column is transactions.c.additional_data else column
+    for column in transactions.c
+]
+_BY_KEY = select(*_TRANSACTION_COLUMNS).where(transactions.c.idempotency_key == bindparam("key"))
 _RECORDED_AWARDS = text(
     "SELECT idempotency_key, player_id, amount, type FROM transactions"
     " WHERE idempotency_key = ANY(CAST(:keys AS text[]))"
@@ -382,9 +390,7 @@ class SqlAlchemyTransactionRepository(TransactionRepository):
                 "currencies": [t.currency.value for t in transactions],
                 "types": [t.kind.value for t in transactions],
                 "descriptions": [t.description for t in transactions],
-                "data": [
-                    json.dumps(dict(t.additional_data), separators=(",", ":")) for t in transactions
-                ],
+                "data": [json_text.dumps(dict(t.additional_data)) for t in transactions],
                 "keys": [t.idempotency_key for t in transactions],
                 "actors": [t.actor for t in transactions],
                 "sources": [t.source.value for t in transactions],
@@ -423,7 +429,7 @@ class SqlAlchemyTransactionRepository(TransactionRepository):
             select(func.count()).select_from(transactions).where(*conditions)
         ).scalar_one()
         rows = self._connection.execute(
-            select(transactions)
+            select(*_TRANSACTION_COLUMNS)
             .where(*conditions)
             .order_by(transactions.c.seq.desc())
             .limit(page.page_size)

@@ -13,13 +13,14 @@ from typing import Any
 import grpc
 import pytest
 from dependency_injector import providers
+from flask.testing import FlaskClient
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import create_engine, text
 
 from protos.loyalty.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from redeem_service.container import Container
 from redeem_service.grpc_server import create_server
-from tests.integration.redeem.conftest import call_metadata, wallet_stub_for
+from tests.integration.redeem.conftest import bearer, call_metadata, wallet_stub_for
 from tests.integration.redeem.support import (
     add_request,
     ledger,
@@ -262,6 +263,74 @@ def test_additional_data_in_any_script_is_limited_by_its_utf8_bytes(
     assert raised.value.details() == (
         "The additional data may not exceed 4096 bytes of UTF-8 JSON."
     )
+
+
+EXACT = (
+    '{"wager": 12345678901234567.89, "rate": 10.10, "tiny": 1e-400, '
+    '"whole": 123456789012345678901234567890, "nested": [{"odds": 2.50}]}'
+)
+
+
+def test_additional_data_numbers_are_kept_exactly_not_through_a_double(
+    wallet_stub: wallet_pb2_grpc.WalletStub,
+    redeem_container: Container,
+    signer: TestSigner,
+    client: FlaskClient,
+) -> None:
+    metadata = call_metadata(signer.client_token())
+    player = new_player()
+    key = f"exact-{player}"
+    wallet_stub.AddTransaction(
+        add_request(player, key=key, additional_data=EXACT), metadata=metadata, timeout=5
+    )
+    expected = json.loads(EXACT, parse_float=Decimal)
+    # PostgreSQL holds the numbers (numeric), not doubles.
+    with redeem_container.core.database().connect() as connection:
+        stored = connection.execute(
+            text(
+                "SELECT additional_data = CAST(:exact AS jsonb) FROM transactions"
+                " WHERE idempotency_key = :key"
+            ),
+            {"exact": EXACT, "key": key},
+        ).scalar_one()
+    assert stored is True
+    found = wallet_stub.GetTransaction(
+        wallet_pb2.GetTransactionRequest(idempotency_key=key), metadata=metadata, timeout=5
+    )
+    assert json.loads(found.additional_data, parse_float=Decimal) == expected
+    assert '"rate":10.10' in found.additional_data
+    assert '"wager":12345678901234567.89' in found.additional_data
+    # Over REST the same numbers, as JSON numbers (not strings, not doubles).
+    response = client.get(
+        f"/api/v1/wallet/players/{player}", headers=bearer(signer.user_token("s-1", "staff"))
+    )
+    assert response.status_code == 200, response.json
+    body = json.loads(response.get_data(as_text=True), parse_float=Decimal)
+    assert body["transactions"]["items"][0]["additionalData"] == expected
+    assert '"rate":10.10' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "additional_data",
+    [
+        '{"far": 1e5000}',  # 5,001 digits written out
+        '{"far": 1e-5000}',
+        '{"far": 1e999999999999999999}',
+        '{"far": 1e-4000, "and": 1e-4000}',  # each fits, both do not
+        '{"nan": NaN}',
+    ],
+)
+def test_numbers_that_cannot_be_kept_exactly_are_invalid_argument(
+    wallet_stub: wallet_pb2_grpc.WalletStub, signer: TestSigner, additional_data: str
+) -> None:
+    with pytest.raises(grpc.RpcError) as raised:
+        wallet_stub.AddTransaction(
+            add_request(new_player(), additional_data=additional_data),
+            metadata=call_metadata(signer.client_token()),
+            timeout=5,
+        )
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_code(raised.value) == "REDEEM_INVALID_TRANSACTION"
 
 
 @pytest.mark.parametrize(
