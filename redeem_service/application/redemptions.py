@@ -68,9 +68,10 @@ class RedemptionService:
         """Accept a request to spend points (decided later by the worker): stored PENDING with
         its ``REDEEM_REQUESTED`` event in one transaction. The caller's idempotency key with
         the same body returns the first request; with another body it is refused."""
+        player_id = _redeeming_player(command, caller)
         redemption = Redemption.request(
             redemption_id=str(uuid.uuid4()),
-            player_id=_redeeming_player(command, caller),
+            player_id=player_id,
             points=command.points,
             reward_description=command.reward_description,
             requested_by=requester_of(caller),
@@ -78,6 +79,7 @@ class RedemptionService:
             now=self._clock.now(),
             merchant=command.merchant,
             idempotency_key=command.idempotency_key,
+            requested_by_player=caller.is_player(player_id),
         )
         if self._intake.accept(redemption, redeem_requested(redemption)):
             return RedemptionReceipt(redemption, replayed=False)
@@ -207,9 +209,11 @@ class RedemptionDecisions:
             debit = redemption.decide(
                 wallet,
                 player_active=player not in inactive,
-                # The player asking for themself is known: auth issued their token.
+                # The player who asked with their own token is known: auth issued it (they may
+                # have registered a moment ago). Marked by the API; an event's requestedBy can
+                # name anyone.
                 player_known=(
-                    player in wallets or player in registered or redemption.requested_by == player
+                    player in wallets or player in registered or redemption.requested_by_player
                 ),
                 now=now,
             )

@@ -127,6 +127,9 @@ class Redemption:
     channel: RedemptionChannel
     created_at: datetime
     request_hash: str
+    #: asked by the player themself, authenticated by their own token (the API sets it): such a
+    #: player exists whatever the wallet has heard; an event's ``requestedBy`` proves nothing
+    requested_by_player: bool = False
     merchant: Merchant | None = None
     idempotency_key: str | None = None
     status: RedemptionStatus = RedemptionStatus.PENDING
@@ -151,6 +154,7 @@ class Redemption:
         now: datetime,
         merchant: Merchant | None = None,
         idempotency_key: str | None = None,
+        requested_by_player: bool = False,
     ) -> Redemption:
         """A new pending redemption, validated. A player id that is a UUID is kept in lower
         case, as auth issues it (a partner may send it in capitals)."""
@@ -184,6 +188,7 @@ class Redemption:
             channel=channel,
             created_at=now,
             request_hash=request_fingerprint(player_id, points, description, merchant),
+            requested_by_player=requested_by_player,
             merchant=merchant,
             idempotency_key=idempotency_key,
             received_hash=(

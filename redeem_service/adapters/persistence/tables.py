@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -97,6 +98,9 @@ redemptions = Table(
     Column("idempotency_key", String(128), nullable=True),
     Column("request_hash", String(64), nullable=False),
     Column("requested_by", String(64), nullable=False),
+    # Asked over the API by the player themself, with their own token (a requester named in an
+    # event proves nothing).
+    Column("requested_by_player", Boolean, nullable=False, server_default=text("false")),
     Column(
         "transaction_id",
         UUID(as_uuid=False),

@@ -243,6 +243,44 @@ def test_partner_events_are_decided_and_bad_ones_dead_lettered(
     assert stored.merchant.location == "Bar"
 
 
+def test_an_event_whose_requester_is_its_player_is_for_an_unknown_player_all_the_same(
+    infra: Infra, redeem_container: Container
+) -> None:
+    engine = redeem_container.core.database()
+    topic = fresh_topic(infra, "redeem-events")
+    ghost = f"ghost-{uuid.uuid4().hex[:8]}"  # nobody's: no wallet, no registration
+    produce(
+        infra.kafka_bootstrap,
+        topic,
+        redeem_requested(ghost, 5, requested_by=ghost).to_message(),
+        key=ghost,
+    )
+    running = Running(infra, topic, RedeemRequestedHandler(redeem_container.redemption_decisions()))
+    try:
+        wait_until(lambda: outbox_messages(engine, "redeem-confirmed") != [], timeout=30)
+    finally:
+        running.stop()
+    [outcome] = outbox_messages(engine, "redeem-confirmed")
+    assert (outcome["status"], outcome["reason"]) == ("REJECTED", "UNKNOWN_PLAYER")
+
+
+def test_a_player_asking_before_the_wallet_heard_of_them_is_short_of_points_not_unknown(
+    redeem_app: Flask, redeem_container: Container, signer: TestSigner
+) -> None:
+    # Their token vouches for them before their registration reaches the wallet.
+    engine = redeem_container.core.database()
+    player = new_player()
+    response = redeem_app.test_client().post(
+        "/api/v1/redemptions",
+        json={"points": 5, "rewardDescription": "Show tickets"},
+        headers={**bearer(signer.user_token(player)), "Idempotency-Key": "first"},
+    )
+    assert response.status_code == 202, response.json
+    decide(redeem_container, outbox_events(engine, "redeem-events"))
+    [outcome] = outbox_messages(engine, "redeem-confirmed")
+    assert (outcome["status"], outcome["reason"]) == ("REJECTED", "INSUFFICIENT_POINTS")
+
+
 def test_an_event_names_its_redemption_by_id_whatever_the_case(
     redeem_container: Container,
 ) -> None:

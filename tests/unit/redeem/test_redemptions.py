@@ -252,6 +252,24 @@ def test_a_player_asking_before_the_wallet_heard_of_them_is_short_of_points_not_
     assert (decided.player_id, decided.reason) == ("p1", RejectionReason.INSUFFICIENT_POINTS)
 
 
+def test_an_event_naming_its_player_as_requester_does_not_vouch_for_them(
+    decisions: RedemptionDecisions, store: Store
+) -> None:
+    # Produced straight to redeem-events, requestedBy is whatever the producer wrote: only the
+    # API knows that a player asked with their own token.
+    event = DecideRedemption(
+        redeem_request_id=str(uuid.uuid4()),
+        player_id="ghost-x2",
+        points=5,
+        reward_description="Show tickets",
+        event_id=str(uuid.uuid4()),
+        requested_by="ghost-x2",
+    )
+    [decided] = decisions.decide([event]).decided
+    assert (decided.player_id, decided.reason) == ("ghost-x2", RejectionReason.UNKNOWN_PLAYER)
+    assert decided.rejection_message == "No player has this id."
+
+
 def test_a_partner_s_request_for_an_id_no_player_has_is_rejected_as_such(
     service: RedemptionService, decisions: RedemptionDecisions, store: Store
 ) -> None:
