@@ -5,6 +5,7 @@
 #            argument; anything else is executed as given)
 #   manage   python -m $SERVICE.manage with the arguments: `manage republish-confirmed --since
 #            <time>`, or PROCESS=manage with `republish-confirmed --since <time>` as the arguments
+#            (with PROCESS=manage the arguments are always the command, even `seed`)
 # For every VAR_FILE variable, VAR is read from that file (compose secrets, mounted files).
 set -eu
 
@@ -25,22 +26,16 @@ fi
 
 if [ "$#" -eq 0 ]; then
     role="${PROCESS:-web}"
+elif [ "${PROCESS:-}" = "manage" ]; then
+    # The arguments are the manage command (a task's command override), even one named like a
+    # role (`seed`); a leading `manage` is the role said twice.
+    role=manage
+    if [ "$1" = "manage" ]; then
+        shift
+    fi
 else
-    case "$1" in
-        web | worker | grpc | migrate | seed | manage)
-            role="$1"
-            shift
-            ;;
-        *)
-            if [ "${PROCESS:-}" = "manage" ]; then
-                # The arguments are the manage command (a task's command override).
-                role=manage
-            else
-                role="$1"
-                shift
-            fi
-            ;;
-    esac
+    role="$1"
+    shift
 fi
 
 need_service() {

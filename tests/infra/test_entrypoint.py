@@ -33,6 +33,22 @@ def test_manage_runs_a_command_of_the_services_manage(
     assert started.argv == ["python", "-m", "rewards_service.manage", "republish-confirmed", *SINCE]
 
 
+def test_with_process_manage_the_arguments_are_the_command_even_a_role_name(
+    tmp_path: Path,
+) -> None:
+    # A manage task's command that happens to be a role's name is still the service's command,
+    # not that role (here not auth's demo seed).
+    started = run_entrypoint(
+        tmp_path, ["seed"], {"SERVICE": "rewards_service", "PROCESS": "manage"}
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.argv == ["python", "-m", "rewards_service.manage", "seed"]
+    doubled = run_entrypoint(
+        tmp_path, ["manage", "check-ledger"], {"SERVICE": "redeem_service", "PROCESS": "manage"}
+    )
+    assert doubled.argv == ["python", "-m", "redeem_service.manage", "check-ledger"]
+
+
 def test_manage_needs_a_service_and_a_command(tmp_path: Path) -> None:
     no_service = run_entrypoint(tmp_path, ["manage", "check-ledger"], {})
     assert no_service.returncode == 64
