@@ -26,10 +26,11 @@ def upgrade() -> None:
     )
     # Until now an API request whose requester was its player was the player's own: the API
     # records a player by their user id and a partner by its client id, and auth refuses client
-    # ids that read as user ids.
+    # ids that read as user ids. Only pending requests are still decided, so only they are
+    # marked: the column is added under an exclusive lock, held while the update runs.
     op.execute(
         "UPDATE redemptions SET requested_by_player = true"
-        " WHERE channel = 'API' AND requested_by = player_id"
+        " WHERE status = 'PENDING' AND channel = 'API' AND requested_by = player_id"
     )
 
 

@@ -1,9 +1,10 @@
-"""Migration 0004 marks the stored requests a player made themself over the API."""
+"""Migration 0004 marks the pending requests a player made themself over the API."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -19,28 +20,38 @@ def database(infra: Infra) -> Iterator[str]:
         yield url
 
 
-def test_api_requests_whose_requester_is_their_player_are_marked_as_the_player_s_own(
+def test_pending_api_requests_whose_requester_is_their_player_are_marked_as_the_player_s_own(
     database: str,
 ) -> None:
     upgrade("redeem_service", database, revision="0003")
     rows = {
-        "own": ("API", "p-1", "p-1"),
-        "partner": ("API", "p-1", "hotel"),
-        "event": ("EVENT", "ghost-x2", "ghost-x2"),
+        "own": ("API", "p-1", "p-1", "PENDING"),
+        "partner": ("API", "p-1", "hotel", "PENDING"),
+        "event": ("EVENT", "ghost-x2", "ghost-x2", "PENDING"),
+        # Decided requests are never decided again: the backfill leaves them alone.
+        "decided": ("API", "p-2", "p-2", "REJECTED"),
     }
     ids = {name: str(uuid.uuid4()) for name in rows}
     engine = create_engine(normalise_url(database))
     try:
         with engine.begin() as connection:
-            for name, (channel, player, requester) in rows.items():
+            for name, (channel, player, requester, status) in rows.items():
                 connection.execute(
                     text(
                         "INSERT INTO redemptions (id, player_id, points, reward_description,"
-                        " status, channel, request_hash, requested_by, created_at)"
-                        " VALUES (:id, :player, 5, 'Show', 'PENDING', :channel, 'h', :requester,"
-                        " now())"
+                        " status, channel, request_hash, requested_by, created_at, decided_at,"
+                        " reason) VALUES (:id, :player, 5, 'Show', :status, :channel, 'h',"
+                        " :requester, now(), :decided_at, :reason)"
                     ),
-                    {"id": ids[name], "player": player, "channel": channel, "requester": requester},
+                    {
+                        "id": ids[name],
+                        "player": player,
+                        "status": status,
+                        "channel": channel,
+                        "requester": requester,
+                        "decided_at": None if status == "PENDING" else datetime.now(UTC),
+                        "reason": None if status == "PENDING" else "PLAYER_INACTIVE",
+                    },
                 )
         upgrade("redeem_service", database)
         with engine.connect() as connection:
@@ -55,4 +66,5 @@ def test_api_requests_whose_requester_is_their_player_are_marked_as_the_player_s
         "own": True,
         "partner": False,
         "event": False,
+        "decided": False,
     }
