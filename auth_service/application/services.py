@@ -302,18 +302,21 @@ class SessionService:
         return self._open(user, family_id=None)
 
     def refresh(self, refresh_token: str) -> Session:
-        # The account is read before the token is used up: a database outage answered 503
-        # ("retry") must leave the token usable, not make the retry look like a replay.
+        # The account is read and the access token signed before the refresh token is used
+        # up: a database outage or a signing key that cannot be read, answered 503 ("retry"),
+        # must leave the token usable, not make the retry look like a replay.
         holder = self._refresh_tokens.holder(refresh_token)
         user = None
         if holder is not None:
             with self._uow() as uow:
                 user = uow.users.get(holder)
+        access = self._access(user) if user is not None and user.is_active else None
         grant = self._refresh_tokens.consume(refresh_token)
-        if user is None or user.id != grant.user_id or not user.is_active:
+        if user is None or access is None or user.id != grant.user_id:
             self._refresh_tokens.revoke(refresh_token)
             raise InvalidRefreshToken()
-        return self._open(user, family_id=grant.family_id)
+        refresh = self._refresh_tokens.issue(user.id, grant.family_id)
+        return Session(access=access, refresh_token=refresh, user=user)
 
     def logout(self, refresh_token: str) -> None:
         self._refresh_tokens.revoke(refresh_token)
@@ -429,10 +432,13 @@ class SessionService:
         return tokens_revoked(user.id, user.role.value, now, lifetime, reason, by)
 
     def _open(self, user: User, family_id: str | None) -> Session:
-        not_before = first_unrevoked_second(self._inactive_users, user.id, self._clock.now())
-        access = self._tokens.issue(user.id, user_claims(user), self._lifetime, not_before)
+        access = self._access(user)
         refresh = self._refresh_tokens.issue(user.id, family_id)
         return Session(access=access, refresh_token=refresh, user=user)
+
+    def _access(self, user: User) -> IssuedToken:
+        not_before = first_unrevoked_second(self._inactive_users, user.id, self._clock.now())
+        return self._tokens.issue(user.id, user_claims(user), self._lifetime, not_before)
 
     def _rehash(self, user: User, password: str) -> None:
         with self._uow() as uow:

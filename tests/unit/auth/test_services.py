@@ -1,10 +1,12 @@
 """Identity use cases with in-memory fakes."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from auth_service.application.commands import ChangePassword, CreateClient, LogIn, RegisterUser
+from auth_service.application.ports import IssuedToken
 from auth_service.application.services import (
     AccountService,
     ClientService,
@@ -18,6 +20,7 @@ from auth_service.domain.exceptions import (
     InvalidCredentials,
     InvalidRefreshToken,
     RefreshTokenReused,
+    SigningKeyUnreadable,
     TooManyAttempts,
 )
 from auth_service.domain.model import PartnerClient, UserStatus
@@ -192,6 +195,43 @@ def test_a_refresh_that_failed_on_the_database_can_be_retried(
             sessions.refresh(first.refresh_token)
     again = sessions.refresh(first.refresh_token)  # the retry, not a replay
     assert again.refresh_token != first.refresh_token
+
+
+class UnreadableKeyTokens(FakeTokens):
+    """Signs like FakeTokens, except while the signing key cannot be read."""
+
+    unreadable = False
+
+    def issue(self, *args: Any, **kwargs: Any) -> IssuedToken:
+        if self.unreadable:
+            raise SigningKeyUnreadable("kid-1")
+        return super().issue(*args, **kwargs)
+
+
+def test_a_refresh_that_failed_on_the_signing_key_can_be_retried(
+    accounts, uow, refresh, inactive
+) -> None:
+    tokens = UnreadableKeyTokens()
+    sessions = SessionService(
+        uow,
+        PlainHasher(),
+        tokens,
+        refresh,
+        CountingThrottle(limit=3),
+        900,
+        FixedClock(datetime(2026, 1, 1, tzinfo=UTC)),
+        inactive,
+    )
+    accounts.register(RegisterUser("p@example.com", PASSWORD, "", ""))
+    first = sessions.login(LogIn("p@example.com", PASSWORD))
+    tokens.unreadable = True
+    with pytest.raises(SigningKeyUnreadable):  # answered 503: retry
+        sessions.refresh(first.refresh_token)
+    tokens.unreadable = False
+    again = sessions.refresh(first.refresh_token)  # the retry, not a replay
+    assert again.refresh_token != first.refresh_token
+    with pytest.raises(RefreshTokenReused):  # a real replay is still one
+        sessions.refresh(first.refresh_token)
 
 
 def test_deactivation_revokes_sessions_marks_inactive_and_publishes(
