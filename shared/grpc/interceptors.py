@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -54,6 +55,12 @@ GRPC_LATENCY = Histogram(
 GRPC_REQUEST_WAIT_EXCEEDED = Counter(
     "grpc_server_request_wait_exceeded_total",
     "gRPC calls cancelled because their request message did not arrive in time.",
+    ["service", "method"],
+)
+GRPC_REQUEST_WAIT_REFUSED = Counter(
+    "grpc_server_request_wait_refused_total",
+    "gRPC calls that need no token refused because enough of them already wait for their"
+    " request message.",
     ["service", "method"],
 )
 
@@ -281,6 +288,11 @@ class BearerAuthInterceptor(ServerInterceptor):
         self._exempt = frozenset(exempt_services)
         self._handlers = WrappedHandlers(self._wrap)
 
+    @property
+    def exempt_services(self) -> frozenset[str]:
+        """The services called without a token."""
+        return self._exempt
+
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], MethodHandler | None],
@@ -324,8 +336,8 @@ class BearerAuthInterceptor(ServerInterceptor):
 
 class UnaryRequestInterceptor(ServerInterceptor):
     """Reads the request message of unary-request methods itself, after the interceptors outside
-    it have let the call through, and waits for it at most ``wait_seconds``. Install it last
-    (innermost); :class:`shared.grpc.server.GrpcServer` does.
+    it have let the call through, and waits for it at most ``wait_seconds`` from the call's
+    arrival. Install it last (innermost); :class:`shared.grpc.server.GrpcServer` does.
 
     gRPC's sync server reads a unary call's request on a pool thread before any interceptor's
     wrapper runs, for as long as the caller likes: a caller that opened calls and never sent
@@ -333,12 +345,31 @@ class UnaryRequestInterceptor(ServerInterceptor):
     all held — every other call, the health check included, then waited. Here such a method is
     served as a stream-request one: the token check runs first (a refused call never waits
     for its message), and an admitted call whose message has not come within ``wait_seconds``
-    is cancelled, freeing its thread. A request whose bytes do not parse ends the call with
-    INVALID_ARGUMENT (``BAD_REQUEST``); gRPC alone would answer INTERNAL and log a traceback.
+    of its arrival is cancelled, freeing its thread; a call that queued for a thread longer
+    than that is cancelled as soon as it gets one. A request whose bytes do not parse ends the
+    call with INVALID_ARGUMENT (``BAD_REQUEST``); gRPC alone would answer INTERNAL and log a
+    traceback.
+
+    Calls of ``open_services`` need no token (the health check), so anyone may open them: at
+    most ``open_waiting_limit`` of them wait for their message at once, each at most
+    ``open_wait_seconds``; more are refused at once with RESOURCE_EXHAUSTED. A real health
+    probe sends its message with the call and waits for nothing.
     """
 
-    def __init__(self, wait_seconds: float) -> None:
-        self._waits = _RequestWaits(wait_seconds)
+    def __init__(
+        self,
+        wait_seconds: float,
+        open_services: Iterable[str] = (HEALTH_SERVICE,),
+        open_wait_seconds: float = 0.5,
+        open_waiting_limit: int = 2,
+    ) -> None:
+        self._open_services = frozenset(open_services)
+        self._open_wait = min(wait_seconds, open_wait_seconds)
+        self._open_limit = open_waiting_limit
+        self._open_waiting = 0
+        self._open_lock = threading.Lock()
+        self._waits = _RequestWaits(min(wait_seconds, self._open_wait))
+        self._wait = wait_seconds
         self._handlers = WrappedHandlers(self._wrap)
 
     def intercept_service(
@@ -346,8 +377,15 @@ class UnaryRequestInterceptor(ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], MethodHandler | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Any:
+        # On the server's polling thread, when the call arrives (before it queues for a thread).
+        arrived = time.monotonic()
         handler = continuation(handler_call_details)
-        return self._handlers.get(handler_call_details.method, handler)
+        wrapped = self._handlers.get(handler_call_details.method, handler)
+        if not isinstance(wrapped, _ReadingHandler):
+            return wrapped
+        return wrapped.handler._replace(  # type: ignore[attr-defined]
+            **{wrapped.kind: partial(wrapped.serve, arrived=arrived)}
+        )
 
     def close(self) -> None:
         """Stop watching (the server stopped)."""
@@ -359,46 +397,80 @@ class UnaryRequestInterceptor(ServerInterceptor):
             return handler
         service, method = split_method(full_method)
         deserializer = handler.request_deserializer
-        exceeded = GRPC_REQUEST_WAIT_EXCEEDED.labels(service, method)
+        call = _ReadPolicy(
+            service,
+            method,
+            service in self._open_services,
+            self._open_wait if service in self._open_services else self._wait,
+        )
 
-        def read_then_serve(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-            request = self._read(requests, context, service, method, exceeded)
+        def read_then_serve(
+            requests: Iterator[Any], context: grpc.ServicerContext, arrived: float
+        ) -> Any:
+            request = self._read(requests, context, call, arrived)
             return behavior(request, context)
 
-        make = (
-            grpc.stream_stream_rpc_method_handler
-            if handler.response_streaming
-            else grpc.stream_unary_rpc_method_handler
-        )
-        return make(
-            read_then_serve,
+        if handler.response_streaming:
+            make, kind = grpc.stream_stream_rpc_method_handler, "stream_stream"
+        else:
+            make, kind = grpc.stream_unary_rpc_method_handler, "stream_unary"
+        reading = make(
+            read_then_serve,  # given its arrival per call
             request_deserializer=None if deserializer is None else _tolerant(deserializer),
             response_serializer=handler.response_serializer,
         )
+        return _ReadingHandler(reading, kind, read_then_serve)
 
     def _read(
         self,
         requests: Iterator[Any],
         context: grpc.ServicerContext,
-        service: str,
-        method: str,
-        exceeded: Any,
+        call: _ReadPolicy,
+        arrived: float,
     ) -> Any:
-        ticket = self._waits.start(context)
+        peer = context.peer()  # empty once the call is cancelled
+        if call.open:
+            with self._open_lock:
+                admitted = self._open_waiting < self._open_limit
+                if admitted:
+                    self._open_waiting += 1
+            if not admitted:
+                call.refused.inc()
+                log.warning(
+                    "grpc_request_wait_refused",
+                    grpc_service=call.service,
+                    method=call.method,
+                    waiting_limit=self._open_limit,
+                    peer=peer,
+                )
+                abort(
+                    context,
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    CommonErrorCode.RATE_LIMITED,
+                    "Too many calls wait for their request message; send it with the call.",
+                )
         try:
-            request = next(requests, None)
-        except grpc.RpcError:  # the caller cancelled the call
-            request = None
+            ticket = self._waits.start(context, arrived + call.wait_seconds)
+            try:
+                request = None if ticket is None else next(requests, None)
+            except grpc.RpcError:  # the caller cancelled the call
+                request = None
+            finally:
+                in_time = ticket is not None and self._waits.stop(ticket)
         finally:
-            in_time = self._waits.stop(ticket)
+            if call.open:
+                with self._open_lock:
+                    self._open_waiting -= 1
         if not in_time:
-            exceeded.inc()
+            if ticket is None:  # queued for a thread past its wait
+                context.cancel()  # type: ignore[no-untyped-call]
+            call.exceeded.inc()
             log.warning(
                 "grpc_request_wait_exceeded",
-                grpc_service=service,
-                method=method,
-                wait_seconds=self._waits.seconds,
-                peer=context.peer(),
+                grpc_service=call.service,
+                method=call.method,
+                wait_seconds=call.wait_seconds,
+                peer=peer,
             )
             abort(
                 context,
@@ -418,8 +490,8 @@ class UnaryRequestInterceptor(ServerInterceptor):
         if isinstance(request, MalformedRequest):
             log.warning(
                 "grpc_malformed_request",
-                grpc_service=service,
-                method=method,
+                grpc_service=call.service,
+                method=call.method,
                 error=f"{type(request.error).__name__}: {request.error}",
             )
             abort(
@@ -431,24 +503,52 @@ class UnaryRequestInterceptor(ServerInterceptor):
         return request
 
 
-class _RequestWaits:
-    """The calls waiting for their request message; one thread cancels those that waited
-    ``seconds`` (checked every quarter of that, at most every second), which wakes the pool
-    thread waiting for the message."""
+class _ReadingHandler:
+    """A unary-request method served as a stream-request one: ``serve`` is given the call's
+    arrival as ``arrived`` before it becomes the handler's ``kind`` behaviour."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._tick = min(1.0, max(0.01, seconds / 4))
+    __slots__ = ("handler", "kind", "serve")
+
+    def __init__(self, handler: MethodHandler, kind: str, serve: Callable[..., Any]) -> None:
+        self.handler = handler
+        self.kind = kind
+        self.serve = serve
+
+
+class _ReadPolicy:
+    """How long one method's calls wait for their message, and their metric children."""
+
+    __slots__ = ("exceeded", "method", "open", "refused", "service", "wait_seconds")
+
+    def __init__(self, service: str, method: str, open_: bool, wait_seconds: float) -> None:
+        self.service = service
+        self.method = method
+        self.open = open_
+        self.wait_seconds = wait_seconds
+        self.exceeded = GRPC_REQUEST_WAIT_EXCEEDED.labels(service, method)
+        self.refused = GRPC_REQUEST_WAIT_REFUSED.labels(service, method)
+
+
+class _RequestWaits:
+    """The calls waiting for their request message; one thread cancels those past their due
+    time (checked every quarter of the shortest wait, at most every second), which wakes the
+    pool thread waiting for the message."""
+
+    def __init__(self, shortest_seconds: float) -> None:
+        self._tick = min(1.0, max(0.01, shortest_seconds / 4))
         self._lock = threading.Lock()
-        # Added in the order of their due times (one wait for all), so the first is due first.
+        # At most one per pool thread: the watcher looks at them all.
         self._waiting: dict[object, tuple[float, grpc.ServicerContext]] = {}
         self._closed = threading.Event()
         self._watcher: threading.Thread | None = None
 
-    def start(self, context: grpc.ServicerContext) -> object:
+    def start(self, context: grpc.ServicerContext, due: float) -> object | None:
+        """A ticket for the wait, or None when ``due`` has already passed."""
+        if due <= time.monotonic():
+            return None
         ticket = object()
         with self._lock:
-            self._waiting[ticket] = (time.monotonic() + self.seconds, context)
+            self._waiting[ticket] = (due, context)
             if self._watcher is None:
                 self._watcher = threading.Thread(
                     target=self._watch, name="grpc-request-waits", daemon=True
@@ -467,12 +567,12 @@ class _RequestWaits:
     def _watch(self) -> None:
         while not self._closed.wait(self._tick):
             now = time.monotonic()
-            late: list[tuple[object, grpc.ServicerContext]] = []
             with self._lock:
-                for ticket, (due, context) in self._waiting.items():
-                    if due > now:
-                        break
-                    late.append((ticket, context))
+                late = [
+                    (ticket, context)
+                    for ticket, (due, context) in self._waiting.items()
+                    if due <= now
+                ]
                 for ticket, _ in late:
                     del self._waiting[ticket]
             for _, context in late:

@@ -17,7 +17,11 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from shared.addresses import host_port
-from shared.grpc.interceptors import UnaryRequestInterceptor
+from shared.grpc.interceptors import (
+    HEALTH_SERVICE,
+    BearerAuthInterceptor,
+    UnaryRequestInterceptor,
+)
 from shared.observability.logging import get_logger
 from shared.observability.metrics import serve_metrics
 
@@ -75,7 +79,9 @@ class GrpcServer:
     ``interceptors`` run in their order, outermost first; the server adds
     :class:`UnaryRequestInterceptor` inside them all, so a unary call's request message is read
     only once they let the call through (a refused call holds no thread waiting for it), and for
-    at most ``request_wait_seconds``."""
+    at most ``request_wait_seconds`` from the call's arrival. Calls that need no token (the
+    health service and the services a :class:`BearerAuthInterceptor` exempts) wait less, and
+    only a few at once."""
 
     def __init__(
         self,
@@ -86,7 +92,11 @@ class GrpcServer:
         self._executor = ThreadPoolExecutor(
             max_workers=settings.max_workers, thread_name_prefix="grpc-worker"
         )
-        self._requests = UnaryRequestInterceptor(settings.request_wait_seconds)
+        open_services = {HEALTH_SERVICE}
+        for interceptor in interceptors:
+            if isinstance(interceptor, BearerAuthInterceptor):
+                open_services |= interceptor.exempt_services
+        self._requests = UnaryRequestInterceptor(settings.request_wait_seconds, open_services)
         self._server = grpc.server(
             self._executor,
             interceptors=[*interceptors, self._requests],

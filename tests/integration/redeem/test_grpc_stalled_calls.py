@@ -4,6 +4,7 @@ a real port: they may not take the server's few threads away from everyone else.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -24,6 +25,7 @@ from tests.support.tokens import TestSigner
 
 # More than the server's threads (max_workers is 8 in the test settings).
 STALLED = 12
+HEALTH = "grpc.health.v1.Health"
 
 
 @contextmanager
@@ -39,9 +41,12 @@ def wallet_server(container: Container, request_wait_seconds: float) -> Iterator
 
 @contextmanager
 def stalled_calls(
-    port: int, metadata: tuple[tuple[str, str], ...] | None = None
+    port: int,
+    metadata: tuple[tuple[str, str], ...] | None = None,
+    method: str = "/loyalty.wallet.v1.Wallet/GetBalance",
+    count: int = STALLED,
 ) -> Iterator[list[Any]]:
-    """``STALLED`` GetBalance calls on a connection of their own, with no deadline, whose
+    """``count`` calls of ``method`` on a connection of their own, with no deadline, whose
     request message never comes (until the block ends)."""
     release = threading.Event()
 
@@ -51,11 +56,9 @@ def stalled_calls(
 
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         raw = channel.stream_unary(
-            "/loyalty.wallet.v1.Wallet/GetBalance",
-            request_serializer=lambda data: data,
-            response_deserializer=lambda data: data,
+            method, request_serializer=lambda data: data, response_deserializer=lambda data: data
         )
-        calls = [raw.future(never_sent(), metadata=metadata) for _ in range(STALLED)]
+        calls = [raw.future(never_sent(), metadata=metadata) for _ in range(count)]
         try:
             yield calls
         finally:
@@ -68,19 +71,23 @@ def all_done(calls: list[Any]) -> bool:
     return all(call.done() for call in calls)
 
 
-def counted(metric: str, **labels: str) -> float:
-    value = REGISTRY.get_sample_value(
-        metric, {"service": "loyalty.wallet.v1.Wallet", "method": "GetBalance", **labels}
-    )
+def counted(
+    metric: str,
+    service: str = "loyalty.wallet.v1.Wallet",
+    method: str = "GetBalance",
+    **labels: str,
+) -> float:
+    value = REGISTRY.get_sample_value(metric, {"service": service, "method": method, **labels})
     return value or 0.0
 
 
-def answers_promptly(port: int, signer: TestSigner) -> None:
+def answers_promptly(port: int, signer: TestSigner, health_check: bool = True) -> None:
     """The health check and a proper call both answer within a second each."""
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        checked = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
-        assert checked.status == health_pb2.HealthCheckResponse.SERVING
+        if health_check:
+            health = health_pb2_grpc.HealthStub(channel)
+            checked = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+            assert checked.status == health_pb2.HealthCheckResponse.SERVING
         metadata = call_metadata(signer.client_token())
         answer = wallet_stub_for(channel).AddTransaction(
             add_request(new_player(), "1.00"), metadata=metadata, timeout=1
@@ -141,3 +148,47 @@ def test_a_call_that_ends_without_a_request_is_invalid_argument(
             timeout=2,
         )
         assert answer.balance.points_balance == 0
+
+
+def test_health_checks_that_never_send_their_request_hold_few_threads_briefly(
+    redeem_container: Container, signer: TestSigner
+) -> None:
+    # The health service needs no token: anyone may open its calls. Three times the server's
+    # threads of them, with a long wait for authenticated calls' messages.
+    stalled = 3 * STALLED
+    refused = counted("grpc_server_request_wait_refused_total", HEALTH, "Check")
+    exceeded = counted("grpc_server_request_wait_exceeded_total", HEALTH, "Check")
+    with (
+        wallet_server(redeem_container, request_wait_seconds=30) as server,
+        stalled_calls(server.port, method=f"/{HEALTH}/Check", count=stalled) as calls,
+    ):
+        # At most two of them wait, for half a second from their arrival: a proper call
+        # answers meanwhile, and after them a proper health check.
+        answers_promptly(server.port, signer, health_check=False)
+        wait_until(partial(all_done, calls), timeout=2)
+        answers_promptly(server.port, signer)
+        codes = Counter(call.exception().code() for call in calls)
+    assert codes[grpc.StatusCode.RESOURCE_EXHAUSTED] >= stalled - 2, codes
+    assert set(codes) <= {grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.CANCELLED}, codes
+    assert (
+        counted("grpc_server_request_wait_refused_total", HEALTH, "Check") - refused
+        == codes[grpc.StatusCode.RESOURCE_EXHAUSTED]
+    )
+    assert (
+        counted("grpc_server_request_wait_exceeded_total", HEALTH, "Check") - exceeded
+        == codes[grpc.StatusCode.CANCELLED]
+    )
+
+
+def test_a_call_that_queued_past_its_wait_is_cut_off_when_it_gets_a_thread(
+    redeem_container: Container, signer: TestSigner
+) -> None:
+    # Three rounds of the server's eight threads: each round waits a second when the wait
+    # starts with the thread, all of them a second when it starts with the call's arrival.
+    metadata = call_metadata(signer.client_token())
+    with (
+        wallet_server(redeem_container, request_wait_seconds=1) as server,
+        stalled_calls(server.port, metadata, count=24) as calls,
+    ):
+        wait_until(partial(all_done, calls), timeout=2)
+        answers_promptly(server.port, signer)
