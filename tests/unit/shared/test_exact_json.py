@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -74,3 +75,26 @@ def test_other_types_go_to_default() -> None:
     assert dumps({"a": Decimal("1.5"), "b": date(2026, 1, 2)}, default=str) == (
         '{"a":1.5,"b":"2026-01-02"}'
     )
+
+
+def test_keys_are_written_as_json_writes_them_with_decimals_too() -> None:
+    document = {1: Decimal("1.5"), 2.5: "x", False: None, None: [Decimal("2")]}
+    assert dumps(document) == '{"1":1.5,"2.5":"x","false":null,"null":[2]}'
+    assert dumps({1: Decimal("1.5")}) == json.dumps({1: 1.5}, separators=(",", ":"))
+    with pytest.raises(TypeError, match="keys must be"):
+        dumps({Decimal("1"): Decimal("1.5")})
+
+
+def test_a_string_cannot_pass_for_a_decimal() -> None:
+    # A Decimal is first written as a placeholder string whose nonce no caller knows.
+    lookalike = "decimal-" + "0" * 32
+    document = {"a": Decimal("1.5"), "b": lookalike, "c": [f'"{lookalike}"', Decimal("2")]}
+    assert loads(dumps(document), exact_numbers=True) == document
+
+
+def test_every_decimal_is_written_out_as_format_f_writes_it() -> None:
+    numbers = [
+        Decimal(text)
+        for text in ("0", "-0", "-0.0", "1E+3", "1.0E+2", "1E-7", "0.000001", "1.000", "123e-2")
+    ] + [Decimal(n).scaleb(exponent) for n in (-7, 3, 120) for exponent in range(-9, 4)]
+    assert dumps(numbers) == "[" + ",".join(format(n, "f") for n in numbers) + "]"
