@@ -64,6 +64,7 @@ class Container(containers.DeclarativeContainer):
         SessionPolicy,
         idle_seconds=config.live.idle_wakeup_seconds.as_float(),
         recheck_seconds=config.live.account_recheck_seconds.as_float(),
+        write_timeout_seconds=config.live.write_timeout_seconds.as_float(),
     )
 
     notification_service = providers.Factory(

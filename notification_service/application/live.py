@@ -258,10 +258,12 @@ class SessionTransport(ABC):
 
 @dataclass(frozen=True, slots=True)
 class SessionPolicy:
-    """How often a session wakes up when idle, and re-checks that its account is active."""
+    """How often a session wakes up when idle, re-checks that its account is active, and how
+    long a write may wait for the client to take it before the connection is dropped."""
 
     idle_seconds: float = 1.0
     recheck_seconds: float = 30.0
+    write_timeout_seconds: float = 10.0
 
 
 def serve(

@@ -9,8 +9,10 @@ exactly like the REST API checks it (RS256 from the JWKS, issuer, audience, expi
 accounts): without a valid one the answer is HTTP 401, for anyone but a player 403, both in the
 error envelope. Once open, the socket is closed with 4401 when the token expires, 4403 when the
 account is deactivated, 4429 past the per-user socket limit, 1013 when the client cannot keep
-up, 1008 when it misses a pong ("Ping/Pong timeout": reconnect and fetch ``?unread=true``) or
-keeps sending messages, and 1001 when the server restarts. Messages are
+up (a client that takes nothing for ``live.write_timeout_seconds`` while a frame waits is
+dropped without a close frame: none could reach it), 1008 when it misses a pong ("Ping/Pong
+timeout": reconnect and fetch ``?unread=true``) or keeps sending messages, and 1001 when the
+server restarts. Messages are
 ``{"type": "notification", "notification": {id, type, content, read, createdAt, …}}``.
 """
 
@@ -49,6 +51,7 @@ from notification_service.controllers.metrics import (
     LIVE_SOCKETS,
     LIVE_SOCKETS_CLOSED,
 )
+from notification_service.controllers.socket_writes import BoundedWriteSocket
 from notification_service.domain.exceptions import TooManyLiveSessions
 from shared.application.ports import InactiveUsers
 from shared.domain.clock import Clock
@@ -97,8 +100,23 @@ def _authenticate() -> None:
     g.token_expires_at = datetime.fromtimestamp(int(get_jwt()["exp"]), UTC)
     g.token_issued_at = issued_at(get_jwt())
     _check_handshake()
+    _bound_socket_writes()
     # flask-sock builds the server-side socket next: what fails there is the handshake's fault
     g.building_socket = True
+
+
+#: where servers put the client's connection in the WSGI environment, for the WebSocket library
+_SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
+
+
+@inject
+def _bound_socket_writes(policy: SessionPolicy = Provide[Container.session_policy]) -> None:
+    """The library takes the connection from the environment: it gets one whose writes are
+    whole, one at a time, and dropped past the write timeout (see ``socket_writes``)."""
+    for key in _SOCKET_KEYS:
+        connection = request.environ.get(key)
+        if connection is not None and not isinstance(connection, BoundedWriteSocket):
+            request.environ[key] = BoundedWriteSocket(connection, policy.write_timeout_seconds)
 
 
 def _check_handshake() -> None:
@@ -232,11 +250,29 @@ class SimpleWebSocketTransport(SessionTransport):
 
     def __init__(self, ws: Any) -> None:
         self._ws = ws
-        self.closed_with: int | None = None
+        self._closed_with: int | None = None
+        connection = getattr(ws, "sock", None)
+        self._connection = connection if isinstance(connection, BoundedWriteSocket) else None
 
     @property
     def connected(self) -> bool:
-        return bool(self._ws.connected)
+        return bool(self._ws.connected) and not self.dropped
+
+    @property
+    def dropped(self) -> bool:
+        """The connection was given up: a write failed, or the client took nothing in time."""
+        return self._connection is not None and self._connection.dropped
+
+    @property
+    def closed_with(self) -> int | None:
+        """The close code sent; 1013 for a client dropped for taking nothing in time."""
+        if (
+            self._closed_with is None
+            and self._connection is not None
+            and self._connection.timed_out
+        ):
+            return int(CloseCode.TRY_AGAIN_LATER)
+        return self._closed_with
 
     def send(self, text: str) -> None:
         try:
@@ -246,7 +282,7 @@ class SimpleWebSocketTransport(SessionTransport):
             pass  # the client left; the loop sees it through ``connected``
 
     def close(self, code: int, reason: str) -> None:
-        self.closed_with = code
+        self._closed_with = code
         with contextlib.suppress(ConnectionClosed, OSError):
             self._ws.close(reason=code, message=reason)
 
@@ -291,6 +327,8 @@ def _serve_socket(
     finally:
         sessions.close(session)
         LIVE_SOCKETS.dec()
+        if transport.dropped:
+            log.info("live_socket_dropped", user_id=user_id, code=transport.closed_with)
         if transport.closed_with is not None:
             LIVE_SOCKETS_CLOSED.labels(str(transport.closed_with)).inc()
 

@@ -3,8 +3,11 @@ from a JWKS served by the test: delivery, every refusal, and every way a socket 
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
+import socket
 import struct
 import time
 import uuid
@@ -26,6 +29,7 @@ from tests.support.tokens import AUDIENCE, ISSUER, JwksServer, TokenMinter
 from tests.support.websocket import Closed, connect, next_event, refused_status, socket_url
 
 MAX_SOCKETS = 3
+WRITE_TIMEOUT = 3
 
 
 @dataclass
@@ -68,6 +72,7 @@ def start_server(
         "AUTH_JWKS_URL": jwks.url,
         "LOYALTY__LIVE__MAX_SOCKETS_PER_USER": str(MAX_SOCKETS),
         "LOYALTY__LIVE__PING_INTERVAL_SECONDS": "1",
+        "LOYALTY__LIVE__WRITE_TIMEOUT_SECONDS": str(WRITE_TIMEOUT),
     }
     process = start_web(spec, env, log_dir, workers=1)
     url = f"http://127.0.0.1:{port}"
@@ -289,6 +294,182 @@ def test_a_client_that_stops_reading_is_closed_by_the_missed_pong(
         assert close[2:] == b"Ping/Pong timeout"
     finally:
         ws.close()
+
+
+def open_raw(server: Server, token: str) -> tuple[socket.socket, bytes]:
+    """A socket that reads only when told to, with a 4 KB receive buffer (so the server's
+    writes soon wait for it); the handshake by hand. Returns it with the bytes read past it."""
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect((host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /api/v1/notifications/ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n".encode()
+    )
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(4096)
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock, rest
+
+
+def split_frames(data: bytes | bytearray) -> tuple[list[tuple[int, bytes]], bytes]:
+    """The whole frames at the start of ``data`` (a server's: unmasked), and the rest."""
+    frames: list[tuple[int, bytes]] = []
+    at = 0
+    while at + 2 <= len(data):
+        opcode, length, start = data[at] & 0x0F, data[at + 1] & 0x7F, at + 2
+        if length == 126:
+            length, start = int.from_bytes(data[start : start + 2], "big"), start + 2
+        elif length == 127:
+            length, start = int.from_bytes(data[start : start + 8], "big"), start + 8
+        if start + length > len(data):
+            break
+        frames.append((opcode, bytes(data[start : start + length])))
+        at = start + length
+    return frames, bytes(data[at:])
+
+
+def read_until_over(sock: socket.socket, data: bytes, seconds: float) -> tuple[bytes, str]:
+    """Read everything for up to ``seconds``; how it ended: "eof", "reset" or "open"."""
+    received = bytearray(data)
+    deadline = time.monotonic() + seconds
+    while (remaining := deadline - time.monotonic()) > 0:
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
+        except ConnectionResetError:
+            return bytes(received), "reset"
+        if not chunk:
+            return bytes(received), "eof"
+        received += chunk
+    return bytes(received), "open"
+
+
+def wait_served(server: Server, sock: socket.socket, data: bytes, player_id: str) -> bytes:
+    """Push one notification and read until it arrives: the socket's handler runs."""
+    server.push(player_id, "ready")
+    received = bytearray(data)
+    while not any(op == websocket.ABNF.OPCODE_TEXT for op, _ in split_frames(received)[0]):
+        received += sock.recv(4096)
+    return bytes(received)
+
+
+def tcp_state(sock: socket.socket) -> int:
+    """The kernel's state of the connection (``tcpi_state``): 1 is ESTABLISHED."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+
+
+def test_a_client_that_falls_behind_gets_whole_frames_then_a_close(
+    server: Server, minter: TokenMinter, player_id: str
+) -> None:
+    sock, data = open_raw(server, minter.token(player_id))
+    try:
+        data = wait_served(server, sock, data, player_id)
+        filler = "x" * 3000
+        server.channel.publish(
+            [
+                LiveMessage(
+                    LiveMessageKind.NOTIFICATION,
+                    player_id,
+                    notification={"id": str(n), "type": "PROMOTION", "content": {"f": filler}},
+                )
+                for n in range(2000)
+            ]
+        )
+        # Megabytes for a 4 KB window: the server's buffers fill and its writes wait. The
+        # client comes back before the write timeout, and reads everything.
+        time.sleep(WRITE_TIMEOUT - 1)
+        data, ending = read_until_over(sock, data, 30)
+    finally:
+        sock.close()
+    frames, rest = split_frames(data)
+    *sent, (last_opcode, last_payload) = frames
+    # A frame cut short makes what follows it garbage (read as frames of any opcode).
+    assert {opcode for opcode, _ in sent} <= {
+        websocket.ABNF.OPCODE_TEXT,
+        websocket.ABNF.OPCODE_PING,
+    }, "the stream is corrupted"
+    ids = [
+        json.loads(payload)["notification"]["id"]
+        for opcode, payload in sent
+        if opcode == websocket.ABNF.OPCODE_TEXT
+    ]
+    # Whole frames, in order, none lost in the middle (the rest waits in MongoDB).
+    assert ids == ["ready", *(str(n) for n in range(len(ids) - 1))]
+    # The raw client answers no ping: the missed pong (or the backlog) closes it, readably.
+    assert last_opcode == websocket.ABNF.OPCODE_CLOSE
+    assert struct.unpack("!H", last_payload[:2])[0] in (
+        CloseCode.POLICY_VIOLATION,
+        CloseCode.TRY_AGAIN_LATER,
+    )
+    assert rest == b""
+    assert ending in ("eof", "reset")
+
+
+def flood_with_pings(sock: socket.socket) -> None:
+    """Send pings and read none of the pongs, until the server takes no more (or drops the
+    connection)."""
+    ping = bytes([0x89, 0x80 | 125]) + b"\0\0\0\0" + b"p" * 125
+    sock.setblocking(False)
+    refused_since = None
+    while refused_since is None or time.monotonic() - refused_since < 1:
+        try:
+            sock.send(ping * 64)
+            refused_since = None
+        except BlockingIOError:
+            refused_since = refused_since or time.monotonic()
+            time.sleep(0.05)
+        except (ConnectionResetError, BrokenPipeError):
+            return
+
+
+def test_a_client_that_takes_nothing_is_dropped_within_the_write_timeout(
+    server: Server, minter: TokenMinter, player_id: str
+) -> None:
+    sock, data = open_raw(server, minter.token(player_id))
+    try:
+        wait_served(server, sock, data, player_id)
+        flood_with_pings(sock)
+        # Dropped within the write timeout of the write it stopped taking (and a ping's wait
+        # for it), seen without reading: the connection is reset, its buffers freed, rather
+        # than held until the peer reads (it was held for as long as the client lived).
+        deadline = time.monotonic() + WRITE_TIMEOUT + 5
+        while tcp_state(sock) == 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert tcp_state(sock) != 1, "the server still holds the connection"
+    finally:
+        sock.close()
+    # The session's greenlet logs it at its next wake-up (within a second).
+    deadline = time.monotonic() + 5
+    while "live_socket_dropped" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "live_socket_dropped" in server.log()
+    assert "unhandled_error" not in server.log()
+
+
+def test_a_token_expiring_while_a_write_waits_closes_the_socket_cleanly(
+    server: Server, minter: TokenMinter, player_id: str
+) -> None:
+    sock, data = open_raw(server, minter.token(player_id, lifetime=2))
+    try:
+        wait_served(server, sock, data, player_id)
+        flood_with_pings(sock)
+        time.sleep(WRITE_TIMEOUT + 1)
+    finally:
+        sock.close()
+    log = server.log()
+    # The expiry's close waited on the write in progress (gevent refused two writers on one
+    # socket: an unhandled error, and a 500 written onto the upgraded socket).
+    assert "ConcurrentObjectUseError" not in log
+    assert "unhandled_error" not in log
 
 
 def test_the_token_in_the_query_string_is_never_logged(
