@@ -1,7 +1,8 @@
 """Operations on the notification service: ``python -m notification_service.manage <command>``.
 
-migrate                       create the MongoDB indexes (idempotent; production runs this
-                              instead of creating them at start-up)
+migrate                       create the MongoDB indexes and complete older documents (the
+                              recipient's role; idempotent; production runs this instead of
+                              doing it at start-up)
 """
 
 from __future__ import annotations

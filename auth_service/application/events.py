@@ -35,6 +35,8 @@ def password_changed(user: User) -> IntegrationEvent:
             "message": "Your password was changed and your other sessions were signed out. "
             "If this was not you, contact the players club at once.",
             "content": {"changedAt": format_timestamp(user.updated_at)},
+            # Sent to every account: staff read only players' notifications.
+            "role": user.role.value,
         },
     )
 

@@ -35,7 +35,12 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, ConnectionFailure, ExecutionTimeout
 
 from notification_service.domain.exceptions import UnknownPageAnchor
-from notification_service.domain.model import Notification, NotificationDraft
+from notification_service.domain.model import (
+    ANY_ACCOUNT_TYPES,
+    PLAYER_ROLE,
+    Notification,
+    NotificationDraft,
+)
 from notification_service.domain.ports import NotificationRepository
 from shared.domain.clock import Clock
 from shared.domain.exceptions import DependencyUnavailable
@@ -76,6 +81,8 @@ class NotificationDocument(Document):  # type: ignore[misc]
     event_id = StringField(required=True, max_length=64)
     created_at = DateTimeField(required=True)
     received_at = DateTimeField(required=True)
+    #: the recipient account's role; absent when not known (see ``complete_recipient_roles``)
+    recipient_role = StringField(max_length=16, null=True)
 
 
 def mongo_connection(settings: Mapping[str, Any]) -> Iterator[Database[Any]]:
@@ -99,9 +106,22 @@ def mongo_connection(settings: Mapping[str, Any]) -> Iterator[Database[Any]]:
 
 
 def ensure_indexes(_database: Database[Any]) -> None:
-    """Create the collection's indexes (idempotent)."""
+    """Create the collection's indexes and complete older documents (idempotent)."""
     with _translated():
         NotificationDocument.ensure_indexes()
+    complete_recipient_roles()
+
+
+def complete_recipient_roles() -> int:
+    """Documents stored before the recipient's role was recorded: those of a type only players
+    are sent are a player's; the others (a password change, sent to every account) stay of no
+    known role, so staff do not see them. Returns how many were completed."""
+    with _translated():
+        result = NotificationDocument._get_collection().update_many(
+            {"recipient_role": {"$exists": False}, "type": {"$nin": sorted(ANY_ACCOUNT_TYPES)}},
+            {"$set": {"recipient_role": PLAYER_ROLE}},
+        )
+    return int(result.modified_count)
 
 
 def verify_indexes(_database: Database[Any]) -> None:
@@ -154,6 +174,7 @@ def _to_domain(raw: Mapping[str, Any]) -> Notification:
         message=raw.get("message"),
         read=bool(raw.get("read")),
         read_at=_moment(raw.get("read_at")),
+        recipient_role=raw.get("recipient_role"),
     )
 
 
@@ -203,6 +224,8 @@ class MongoNotificationRepository(NotificationRepository):
             document["title"] = notification.title
         if notification.message is not None:
             document["message"] = notification.message
+        if notification.recipient_role is not None:
+            document["recipient_role"] = notification.recipient_role
         return document
 
     def get(self, user_id: str, notification_id: str) -> Notification | None:
@@ -214,15 +237,20 @@ class MongoNotificationRepository(NotificationRepository):
         return _to_domain(raw) if raw is not None else None
 
     def list(
-        self, user_id: str, unread_only: bool, page: PageRequest, before: str | None = None
+        self,
+        user_id: str,
+        unread_only: bool,
+        page: PageRequest,
+        before: str | None = None,
+        players_only: bool = False,
     ) -> Page[Notification]:
-        query: dict[str, Any] = {"user_id": user_id}
+        query = self._of(user_id, players_only)
         if unread_only:
             query["read"] = False
         with _translated():
             selected = NotificationDocument.objects(**query)
             if before is not None:
-                selected = selected.filter(self._older_than(user_id, before))
+                selected = selected.filter(self._older_than(user_id, before, players_only))
             rows = list(
                 selected.order_by("-created_at", "-id")
                 .skip(page.offset)
@@ -232,11 +260,19 @@ class MongoNotificationRepository(NotificationRepository):
             total = self._count(query)
         return Page(items=[_to_domain(r) for r in rows], total=total, request=page)
 
-    def _older_than(self, user_id: str, before: str) -> Q:
+    @staticmethod
+    def _of(user_id: str, players_only: bool) -> dict[str, Any]:
+        """The user's notifications (those addressed to a player only, when asked)."""
+        query: dict[str, Any] = {"user_id": user_id}
+        if players_only:
+            query["recipient_role"] = PLAYER_ROLE
+        return query
+
+    def _older_than(self, user_id: str, before: str, players_only: bool) -> Q:
         """After ``before`` in the list's order (created_at, then id, both descending)."""
         anchor_id = _object_id(before)
         anchor = (
-            NotificationDocument.objects(id=anchor_id, user_id=user_id)
+            NotificationDocument.objects(id=anchor_id, **self._of(user_id, players_only))
             .only("created_at")
             .as_pymongo()
             .first()
@@ -276,6 +312,6 @@ class MongoNotificationRepository(NotificationRepository):
             )
         return int(changed or 0)
 
-    def count_unread(self, user_id: str) -> int:
+    def count_unread(self, user_id: str, players_only: bool = False) -> int:
         with _translated():
-            return self._count({"user_id": user_id, "read": False})
+            return self._count({**self._of(user_id, players_only), "read": False})

@@ -105,11 +105,14 @@ class NotificationService:
         self._clock = clock
 
     @staticmethod
-    def _readable_user(reader: Principal, user_id: str | None) -> str:
-        """A player reads their own notifications; staff may read a player's."""
+    def _readable_user(reader: Principal, user_id: str | None) -> tuple[str, bool]:
+        """A player reads their own notifications; staff and administrators may read a
+        player's. Whose, and whether only those addressed to a player are shown: another staff
+        member's or an administrator's notifications are their own (auth lets nobody act for
+        an administrator, nor staff for staff), so they read as those of an id of no player."""
         target = canonical_player_id(user_id) if user_id else reader.subject
         reader.ensure_can_read_player(target)
-        return target
+        return target, target != reader.subject
 
     def list(
         self,
@@ -120,13 +123,14 @@ class NotificationService:
         before: str | None = None,
     ) -> NotificationPage:
         """The user's notifications, newest first (older than ``before``, when given)."""
-        target = self._readable_user(reader, user_id)
-        return NotificationPage(target, self._repository.list(target, unread_only, page, before))
+        target, players_only = self._readable_user(reader, user_id)
+        listed = self._repository.list(target, unread_only, page, before, players_only)
+        return NotificationPage(target, listed)
 
     def unread_count(self, reader: Principal, user_id: str | None) -> UserCount:
         """How many of the user's notifications are unread."""
-        target = self._readable_user(reader, user_id)
-        return UserCount(target, self._repository.count_unread(target))
+        target, players_only = self._readable_user(reader, user_id)
+        return UserCount(target, self._repository.count_unread(target, players_only))
 
     def mark_read(self, reader: Principal, notification_id: str) -> Notification:
         """Mark one of the reader's own notifications read (again is harmless) and return it as

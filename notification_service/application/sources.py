@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from notification_service.domain.exceptions import InvalidNotification
-from notification_service.domain.model import NotificationDraft
+from notification_service.domain.model import ANY_ACCOUNT_TYPES, PLAYER_ROLE, NotificationDraft
 from shared.application.events import IntegrationEvent, Topic
 
 NotificationMapper = Callable[[IntegrationEvent], NotificationDraft | None]
@@ -49,10 +49,16 @@ def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
 
 def from_notification_event(event: IntegrationEvent) -> NotificationDraft:
     """Topic ``notifications``: the event type is the notification type, ``content`` is shown
-    as the producer wrote it (with an optional ``title`` and ``message``)."""
+    as the producer wrote it (with an optional ``title`` and ``message``). The recipient is a
+    player unless the event names another ``role`` (a password change is sent to every
+    account); a type sent to every account without a ``role`` has a recipient of no known
+    role."""
     content = event.data.get("content")
     if not isinstance(content, Mapping):
         raise InvalidNotification("A notification event needs an object `content`.")
+    role = _optional_text(event.data, "role")
+    if role is None and event.event_type not in ANY_ACCOUNT_TYPES:
+        role = PLAYER_ROLE
     return NotificationDraft(
         user_id=event.user_id,
         type=event.event_type,
@@ -61,6 +67,7 @@ def from_notification_event(event: IntegrationEvent) -> NotificationDraft:
         content=dict(content),
         title=_optional_text(event.data, "title"),
         message=_optional_text(event.data, "message"),
+        recipient_role=role,
     )
 
 

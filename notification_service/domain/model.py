@@ -17,6 +17,13 @@ MAX_TITLE_LENGTH = 200
 MAX_MESSAGE_LENGTH = 1000
 MAX_CONTENT_DEPTH = 8
 
+#: the roles of accounts a notification may be addressed to
+PLAYER_ROLE = "player"
+RECIPIENT_ROLES = frozenset({PLAYER_ROLE, "staff", "admin"})
+#: notification types sent to accounts of every role (the others are players'): their events
+#: name the recipient's role, and one that names none is not taken for a player's
+ANY_ACCOUNT_TYPES = frozenset({"PASSWORD_CHANGED"})
+
 
 class AccountStatus(StrEnum):
     """An account's status as the identity service announces it."""
@@ -36,6 +43,8 @@ class NotificationDraft:
     content: Mapping[str, Any] = field(default_factory=dict)
     title: str | None = None
     message: str | None = None
+    #: the recipient account's role (``player``, ``staff``, ``admin``); None: not known
+    recipient_role: str | None = PLAYER_ROLE
 
     def __post_init__(self) -> None:
         if not self.user_id or len(self.user_id) > MAX_USER_ID_LENGTH:
@@ -50,6 +59,8 @@ class NotificationDraft:
             raise InvalidNotification("The title is too long.")
         if self.message is not None and len(self.message) > MAX_MESSAGE_LENGTH:
             raise InvalidNotification("The message is too long.")
+        if self.recipient_role is not None and self.recipient_role not in RECIPIENT_ROLES:
+            raise InvalidNotification("The recipient's role is none of player, staff, admin.")
         _check_content(self.content, depth=1)
 
 
@@ -67,6 +78,7 @@ class Notification:
     message: str | None = None
     read: bool = False
     read_at: datetime | None = None
+    recipient_role: str | None = PLAYER_ROLE
 
     @classmethod
     def from_draft(cls, notification_id: str, draft: NotificationDraft) -> Notification:
@@ -79,10 +91,17 @@ class Notification:
             content=draft.content,
             title=draft.title,
             message=draft.message,
+            recipient_role=draft.recipient_role,
         )
 
     def belongs_to(self, user_id: str) -> bool:
         return self.user_id == user_id
+
+    @property
+    def addressed_to_player(self) -> bool:
+        """Whether its recipient is known to be a player: only those are shown to staff and
+        administrators (a staff member's or an administrator's are their own business)."""
+        return self.recipient_role == PLAYER_ROLE
 
     def mark_read(self, at: datetime) -> bool:
         """Mark read (once: the first time it was read is kept); True when it changed."""

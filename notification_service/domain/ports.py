@@ -24,11 +24,18 @@ class NotificationRepository(ABC):
 
     @abstractmethod
     def list(
-        self, user_id: str, unread_only: bool, page: PageRequest, before: str | None = None
+        self,
+        user_id: str,
+        unread_only: bool,
+        page: PageRequest,
+        before: str | None = None,
+        players_only: bool = False,
     ) -> Page[Notification]:
         """The user's notifications, newest first; with ``before`` (the id of one of them), only
         those older than it: a page that stays put while notifications arrive or are marked
-        read. :class:`UnknownPageAnchor` when ``before`` is no notification of the user."""
+        read. :class:`UnknownPageAnchor` when ``before`` is no notification of the user (of
+        those listed). ``players_only``: only those addressed to a player
+        (:attr:`Notification.addressed_to_player`)."""
 
     @abstractmethod
     def save_read_state(self, notification: Notification) -> Notification:
@@ -40,4 +47,5 @@ class NotificationRepository(ABC):
         """Mark every unread notification of the user read; returns how many changed."""
 
     @abstractmethod
-    def count_unread(self, user_id: str) -> int: ...
+    def count_unread(self, user_id: str, players_only: bool = False) -> int:
+        """How many of the user's notifications are unread (``players_only`` as in ``list``)."""

@@ -11,8 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from notification_service.application.services import SourcedEvent
 from notification_service.container import Container
 from notification_service.domain.model import NotificationDraft
+from shared.application.events import IntegrationEvent
 from tests.integration.notification.conftest import bearer, body
 from tests.support.openapi import unreadable_summaries
 from tests.support.tokens import TokenMinter
@@ -208,6 +210,42 @@ def test_staff_read_a_players_notifications_but_cannot_mark_them(
         assert body(refused)["error"]["code"] == "VALIDATION_FAILED"
     assert notification_container.notifications().count_unread(other) == 1
     assert notification_container.notifications().count_unread("staff-1") == 1
+
+
+def test_staff_and_administrators_read_players_notifications_only(
+    client: FlaskClient, notification_container: Container, minter: TokenMinter
+) -> None:
+    accounts = {role: str(uuid.uuid4()) for role in ("player", "staff", "admin")}
+    notification_container.ingestion().ingest(
+        [
+            SourcedEvent(
+                "notifications",
+                IntegrationEvent(
+                    "PASSWORD_CHANGED",
+                    user_id,
+                    {"content": {"changedAt": "2025-05-01T12:00:00.000Z"}, "role": role},
+                ),
+            )
+            for role, user_id in accounts.items()
+        ]
+    )
+    for reader in ("staff", "admin"):
+        headers = bearer(minter.token(f"{reader}-1", role=reader))
+        for role in ("staff", "admin"):
+            # Like an id of no player (this service keeps no list of accounts).
+            listed = client.get(f"/api/v1/notifications?userId={accounts[role]}", headers=headers)
+            assert listed.status_code == 200
+            assert (body(listed)["total"], body(listed)["notifications"]) == (0, [])
+            counted = client.get(
+                f"/api/v1/notifications/unread-count?userId={accounts[role]}", headers=headers
+            )
+            assert body(counted)["unreadCount"] == 0
+        listed = client.get(f"/api/v1/notifications?userId={accounts['player']}", headers=headers)
+        assert [n["type"] for n in body(listed)["notifications"]] == ["PASSWORD_CHANGED"]
+    # The owner reads theirs.
+    own = bearer(minter.token(accounts["admin"], role="admin"))
+    assert body(client.get("/api/v1/notifications", headers=own))["total"] == 1
+    assert body(client.get("/api/v1/notifications/unread-count", headers=own))["unreadCount"] == 1
 
 
 @pytest.mark.parametrize(

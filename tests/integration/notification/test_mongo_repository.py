@@ -12,11 +12,13 @@ import pytest
 from notification_service.adapters.mongo import (
     MongoNotificationRepository,
     NotificationDocument,
+    complete_recipient_roles,
     ensure_indexes,
     verify_indexes,
 )
 from notification_service.application.services import NotificationService
 from notification_service.container import Container
+from notification_service.domain.exceptions import UnknownPageAnchor
 from notification_service.domain.model import NotificationDraft
 from shared.domain.clock import Clock
 from shared.domain.pagination import PageRequest
@@ -177,3 +179,45 @@ def test_the_worker_refuses_a_collection_without_the_unique_index(
     finally:
         ensure_indexes(database)
     verify_indexes(database)
+
+
+def test_others_read_only_notifications_addressed_to_players(
+    repository: MongoNotificationRepository,
+) -> None:
+    players, admins = repository.add_new(
+        [
+            draft("someone", minutes=1, type="PASSWORD_CHANGED", recipient_role="player"),
+            draft("someone", minutes=2, type="PASSWORD_CHANGED", recipient_role="admin"),
+        ]
+    )
+    page = PageRequest(page_size=10)
+    assert [n.id for n in repository.list("someone", False, page, players_only=True).items] == [
+        players.id
+    ]
+    assert repository.count_unread("someone", players_only=True) == 1
+    assert repository.count_unread("someone") == 2
+    assert repository.list("someone", False, page).total == 2
+    # Nor is a hidden one a page anchor for them.
+    with pytest.raises(UnknownPageAnchor):
+        repository.list("someone", False, page, before=admins.id, players_only=True)
+    loaded = repository.get("someone", admins.id)
+    assert loaded is not None
+    assert not loaded.addressed_to_player
+
+
+def test_older_documents_get_the_recipients_role_their_type_implies(
+    repository: MongoNotificationRepository,
+) -> None:
+    collection = NotificationDocument._get_collection()
+    stored = repository.add_new(
+        [draft("legacy", minutes=1), draft("legacy", minutes=2, type="PASSWORD_CHANGED")]
+    )
+    # As stored before the role was recorded.
+    collection.update_many({"user_id": "legacy"}, {"$unset": {"recipient_role": ""}})
+    assert repository.list("legacy", False, PageRequest(), players_only=True).total == 0
+    assert complete_recipient_roles() == 1
+    assert complete_recipient_roles() == 0  # idempotent
+    shown = repository.list("legacy", False, PageRequest(), players_only=True).items
+    # A promotion is a player's; a password change may have been an administrator's.
+    assert [n.id for n in shown] == [stored[0].id]
+    assert repository.list("legacy", False, PageRequest()).total == 2

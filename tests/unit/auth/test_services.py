@@ -29,6 +29,7 @@ from shared.application.events import Topic
 from shared.domain.clock import FixedClock
 from shared.domain.exceptions import DependencyUnavailable
 from shared.domain.principal import Principal, Role
+from shared.messaging.schemas import event_schemas
 from tests.unit.auth.fakes import (
     CountingThrottle,
     FakeInactiveUsers,
@@ -106,6 +107,20 @@ def test_login_with_the_right_password_opens_a_session(accounts, sessions) -> No
     session = sessions.login(LogIn("P@example.com", PASSWORD))
     assert session.user.id == user.id
     assert session.access.token == f"token-for-{user.id}"
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_the_password_change_notice_names_the_accounts_role(
+    accounts, sessions, uow, role: Role
+) -> None:
+    # Sent to every account; the notification service shows staff players' notices only.
+    user = accounts.register(RegisterUser("p@example.com", PASSWORD, "", "", role=role))
+    uow.committed.clear()
+    sessions.change_password(ChangePassword(user.id, PASSWORD, "another horse battery"))
+    [(topic, notice)] = [(t, e) for t, e in uow.committed if e.event_type == "PASSWORD_CHANGED"]
+    assert topic is Topic.NOTIFICATIONS
+    assert notice.data["role"] == role.value
+    event_schemas().validate(notice.to_message())
 
 
 def test_a_password_change_revokes_the_access_tokens_issued_until_then(

@@ -39,20 +39,31 @@ class InMemoryNotificationRepository(NotificationRepository):
         # A copy, as a store returns: what a caller changes is not stored until it is saved.
         return replace(found) if found is not None and found.user_id == user_id else None
 
-    def _of(self, user_id: str, unread_only: bool) -> list[Notification]:
+    def _of(
+        self, user_id: str, unread_only: bool, players_only: bool = False
+    ) -> list[Notification]:
         mine = [
-            n for n in self.by_id.values() if n.user_id == user_id and not (unread_only and n.read)
+            n
+            for n in self.by_id.values()
+            if n.user_id == user_id
+            and not (unread_only and n.read)
+            and (n.addressed_to_player or not players_only)
         ]
         return sorted(mine, key=lambda n: (n.created_at, n.id), reverse=True)
 
     def list(
-        self, user_id: str, unread_only: bool, page: PageRequest, before: str | None = None
+        self,
+        user_id: str,
+        unread_only: bool,
+        page: PageRequest,
+        before: str | None = None,
+        players_only: bool = False,
     ) -> Page[Notification]:
-        mine = self._of(user_id, unread_only)
+        mine = self._of(user_id, unread_only, players_only)
         total = len(mine)
         if before is not None:
             anchor = self.by_id.get(before)
-            if anchor is None or anchor.user_id != user_id:
+            if anchor is None or anchor not in self._of(user_id, False, players_only):
                 raise UnknownPageAnchor()
             mine = [n for n in mine if (n.created_at, n.id) < (anchor.created_at, anchor.id)]
         return Page(mine[page.offset : page.offset + page.page_size], total, page)
@@ -66,8 +77,8 @@ class InMemoryNotificationRepository(NotificationRepository):
     def mark_all_read(self, user_id: str, at: datetime) -> int:
         return sum(1 for n in self._of(user_id, unread_only=True) if n.mark_read(at))
 
-    def count_unread(self, user_id: str) -> int:
-        return len(self._of(user_id, unread_only=True))
+    def count_unread(self, user_id: str, players_only: bool = False) -> int:
+        return len(self._of(user_id, unread_only=True, players_only=players_only))
 
 
 class RecordingLiveChannel(LiveChannel):

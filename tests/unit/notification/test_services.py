@@ -215,6 +215,43 @@ def test_staff_may_read_a_players_notifications(
     assert service.list(staff, "player-2", True, PageRequest()).page.total == 1
 
 
+def password_changed(user_id: str, role: str | None) -> SourcedEvent:
+    data: dict[str, Any] = {"content": {"changedAt": "2025-05-01T12:00:00.000Z"}}
+    if role is not None:
+        data["role"] = role
+    return SourcedEvent("notifications", IntegrationEvent("PASSWORD_CHANGED", user_id, data))
+
+
+@pytest.mark.parametrize("reader_role", [Role.STAFF, Role.ADMIN])
+def test_staff_and_administrators_read_only_notifications_addressed_to_players(
+    ingestion: NotificationIngestion, service: NotificationService, reader_role: Role
+) -> None:
+    ingestion.ingest(
+        [
+            password_changed("admin-2", "admin"),
+            password_changed("staff-2", "staff"),
+            # From before the role was named: not taken for a player's.
+            password_changed("someone", None),
+            password_changed("player-2", "player"),
+            promotion_event("player-2"),
+        ]
+    )
+    reader = Principal(subject="reader-1", role=reader_role)
+    for other in ("admin-2", "staff-2", "someone"):
+        # As for an id of no player: nothing, and nothing unread.
+        listed = service.list(reader, other, False, PageRequest())
+        assert (listed.page.total, listed.page.items) == (0, []), other
+        assert service.unread_count(reader, other).count == 0, other
+    assert service.list(reader, "player-2", False, PageRequest()).page.total == 2
+    assert service.unread_count(reader, "player-2").count == 2
+    # Their owners read them.
+    for owner, role in (("admin-2", Role.ADMIN), ("staff-2", Role.STAFF)):
+        principal = Principal(subject=owner, role=role)
+        assert service.list(principal, None, False, PageRequest()).page.total == 1
+        assert service.list(principal, owner, False, PageRequest()).page.total == 1
+        assert service.unread_count(principal, None).count == 1
+
+
 def test_a_partner_client_cannot_read_notifications(service: NotificationService) -> None:
     client = Principal(subject="hotel", scopes=frozenset({"rewards.read"}))
     with pytest.raises(PermissionDenied):
