@@ -1,7 +1,8 @@
 """Notifications in MongoDB through mongoengine: one document per notification.
 
 Writes come in batches from the consumer: one unordered ``insert_many`` per batch, and the
-unique index on ``event_id`` turns a redelivered event into a duplicate-key error that is
+unique index on ``event_id`` turns a redelivered event into a duplicate-key error; the drafts
+refused so are compared with what holds their event id, and only an exact redelivery is
 ignored. Reads are by user, newest first, over compound indexes that start with ``user_id``.
 
 Written for MongoDB; notes on the embedded nx-27017 server (which the dev and test profiles use):
@@ -38,6 +39,8 @@ from notification_service.domain.exceptions import UnknownPageAnchor
 from notification_service.domain.model import (
     ANY_ACCOUNT_TYPES,
     PLAYER_ROLE,
+    AddedNotifications,
+    EventIdConflict,
     Notification,
     NotificationDraft,
 )
@@ -188,9 +191,9 @@ class MongoNotificationRepository(NotificationRepository):
         self._database = database
         self._clock = clock
 
-    def add_new(self, drafts: Sequence[NotificationDraft]) -> list[Notification]:
+    def add_new(self, drafts: Sequence[NotificationDraft]) -> AddedNotifications:
         if not drafts:
-            return []
+            return AddedNotifications([])
         received_at = self._clock.now()
         candidates = [Notification.from_draft(str(ObjectId()), draft) for draft in drafts]
         documents = [self._document(n, received_at) for n in candidates]
@@ -204,7 +207,27 @@ class MongoNotificationRepository(NotificationRepository):
                 if others:
                     raise
                 rejected = {int(e["index"]) for e in errors}
-        return [n for index, n in enumerate(candidates) if index not in rejected]
+        stored = [n for index, n in enumerate(candidates) if index not in rejected]
+        return AddedNotifications(stored, self._conflicts({i: drafts[i] for i in rejected}))
+
+    def _conflicts(self, duplicates: Mapping[int, NotificationDraft]) -> list[EventIdConflict]:
+        """The drafts refused for their event id that do not repeat what holds it (whether
+        stored earlier or just now, by a draft of the same batch)."""
+        if not duplicates:
+            return []
+        event_ids = sorted({draft.event_id for draft in duplicates.values()})
+        with _translated():
+            holders = {
+                str(raw["event_id"]): _to_domain(raw)
+                for raw in NotificationDocument._get_collection().find(
+                    {"event_id": {"$in": event_ids}}
+                )
+            }
+        return [
+            EventIdConflict(index, draft, holder)
+            for index, draft in sorted(duplicates.items())
+            if (holder := holders.get(draft.event_id)) is not None and not draft.repeats(holder)
+        ]
 
     @staticmethod
     def _document(notification: Notification, received_at: datetime) -> dict[str, Any]:

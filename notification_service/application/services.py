@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from notification_service.application.live import REVOCATION_CLOSE_REASON, CloseCode, LiveMessage
 from notification_service.application.ports import LiveChannel
 from notification_service.application.sources import NOTIFICATION_SOURCES, NotificationMapper
 from notification_service.domain.exceptions import InvalidNotification, NotificationNotFound
-from notification_service.domain.model import AccountStatus, Notification, NotificationDraft
+from notification_service.domain.model import (
+    AccountStatus,
+    AddedNotifications,
+    Notification,
+    NotificationDraft,
+)
 from notification_service.domain.ports import NotificationRepository
 from shared.application.events import IntegrationEvent, TokenRevocation
 from shared.application.ports import InactiveUsers
@@ -38,6 +43,8 @@ class IngestResult:
     stored: int
     duplicates: int
     pushed: bool
+    #: the events refused for an event id another notification holds: position → why
+    conflicts: Mapping[int, str] = field(default_factory=dict)
 
 
 class NotificationIngestion:
@@ -67,14 +74,37 @@ class NotificationIngestion:
         return replace(draft, user_id=canonical_player_id(draft.user_id))
 
     def ingest(self, events: Sequence[SourcedEvent]) -> IngestResult:
-        """Store the batch (a redelivered event stores nothing), then push what is new.
+        """Store the batch (a redelivered event stores nothing), then push what is new. An
+        event whose id another notification already holds (another user's, or other content)
+        is stored neither over it nor beside it: it is returned as a conflict, and logged.
 
         The push is best effort: the notifications are stored whatever happens to it, and a
         client reads them over REST. Failing the batch for it would not help, because a
         redelivered event is a duplicate and is not pushed again.
         """
-        drafts = [d for d in (self.draft(sourced) for sourced in events) if d is not None]
-        stored = self._repository.add_new(drafts) if drafts else []
+        drafted = [
+            (position, draft)
+            for position, draft in enumerate(self.draft(sourced) for sourced in events)
+            if draft is not None
+        ]
+        added = (
+            self._repository.add_new([draft for _, draft in drafted])
+            if drafted
+            else AddedNotifications([])
+        )
+        conflicts: dict[int, str] = {}
+        for conflict in added.conflicts:
+            conflicts[drafted[conflict.index][0]] = conflict.describe()
+            log.warning(
+                "notification_event_id_conflict",
+                extra={
+                    "event_id": conflict.draft.event_id,
+                    "user_id": conflict.draft.user_id,
+                    "stored_user_id": conflict.stored.user_id,
+                    "stored_id": conflict.stored.id,
+                },
+            )
+        stored = added.stored
         pushed = False
         if stored:
             try:
@@ -82,7 +112,12 @@ class NotificationIngestion:
                 pushed = True
             except DependencyUnavailable as exc:
                 log.warning("live_push_failed", extra={"error": str(exc), "stored": len(stored)})
-        return IngestResult(stored=len(stored), duplicates=len(drafts) - len(stored), pushed=pushed)
+        return IngestResult(
+            stored=len(stored),
+            duplicates=len(drafted) - len(stored) - len(conflicts),
+            pushed=pushed,
+            conflicts=conflicts,
+        )
 
 
 @dataclass(frozen=True, slots=True)

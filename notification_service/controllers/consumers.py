@@ -22,7 +22,7 @@ from notification_service.domain.exceptions import InvalidNotification
 from notification_service.domain.model import AccountStatus
 from shared.application.events import TOKENS_REVOKED, status_account
 from shared.messaging.account_status import USER_STATUS_CHANGED, revocation_of
-from shared.messaging.consumer import EventHandler, InboundEvent, RejectEvent
+from shared.messaging.consumer import EventHandler, InboundEvent, Rejected, RejectEvent
 
 #: every topic whose events become notifications
 NOTIFICATION_TOPICS = tuple(NOTIFICATION_SOURCES)
@@ -31,21 +31,27 @@ NOTIFICATION_TOPICS = tuple(NOTIFICATION_SOURCES)
 class NotificationEventsHandler(EventHandler):
     """Stores each event once (a redelivery is a no-op), then pushes what is new. Every event
     type on these topics is a notification, so none is skipped; one without a schema, or that
-    does not describe a notification, goes to the dead-letter topic."""
+    does not describe a notification, goes to the dead-letter topic, and so does one reusing
+    the event id of another notification (``event_id_conflict``: the stored one stays)."""
 
     @inject
     def __init__(self, ingestion: NotificationIngestion = Provide[Container.ingestion]) -> None:
         self._ingestion = ingestion
 
-    def handle(self, events: Sequence[InboundEvent]) -> None:
+    def handle(self, events: Sequence[InboundEvent]) -> list[Rejected]:
         try:
             result = self._ingestion.ingest([SourcedEvent(i.topic, i.event) for i in events])
         except InvalidNotification as exc:
             raise RejectEvent("invalid_notification", exc.message) from exc
         NOTIFICATIONS_CONSUMED.labels("stored").inc(result.stored)
         NOTIFICATIONS_CONSUMED.labels("duplicate").inc(result.duplicates)
+        NOTIFICATIONS_CONSUMED.labels("conflict").inc(len(result.conflicts))
         if result.stored and not result.pushed:
             LIVE_PUSH_FAILURES.inc()
+        return [
+            Rejected(events[position], "event_id_conflict", why)
+            for position, why in result.conflicts.items()
+        ]
 
 
 class UserStatusHandler(EventHandler):

@@ -6,7 +6,7 @@ from prometheus_client import Counter, Gauge
 
 NOTIFICATIONS_CONSUMED = Counter(
     "notifications_consumed_total",
-    "Notification events consumed, by outcome (stored, duplicate).",
+    "Notification events consumed, by outcome (stored, duplicate, conflict).",
     ["outcome"],
 )
 LIVE_PUSH_FAILURES = Counter(

@@ -63,6 +63,50 @@ class NotificationDraft:
             raise InvalidNotification("The recipient's role is none of player, staff, admin.")
         _check_content(self.content, depth=1)
 
+    def repeats(self, stored: Notification) -> bool:
+        """Whether this draft is ``stored`` again (its event redelivered) rather than another
+        notification reusing its event id: the same user, type, time and content. Title and
+        message are left out (this service writes them for some sources, and their wording
+        may change between versions); times are compared to the millisecond, as stores keep
+        them."""
+        return (
+            self.user_id == stored.user_id
+            and self.type == stored.type
+            and _to_millisecond(self.created_at) == _to_millisecond(stored.created_at)
+            and dict(self.content) == dict(stored.content)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventIdConflict:
+    """A draft whose event id an earlier, different notification holds (another user's, or
+    other content): storing it would lose one of them, so it is refused."""
+
+    #: its position in the batch it came in
+    index: int
+    draft: NotificationDraft
+    stored: Notification
+
+    def describe(self) -> str:
+        other = "another user's" if self.stored.user_id != self.draft.user_id else "different"
+        return (
+            f"eventId {self.draft.event_id} is already notification {self.stored.id}, {other}; "
+            "an event id names one notification"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AddedNotifications:
+    """What a batch of drafts became: the notifications stored now, and the drafts refused for
+    an event id an earlier, different notification holds. A redelivery is neither."""
+
+    stored: list[Notification]
+    conflicts: list[EventIdConflict] = field(default_factory=list)
+
+
+def _to_millisecond(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
 
 @dataclass(slots=True)
 class Notification:

@@ -6,16 +6,23 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
-from notification_service.domain.model import Notification, NotificationDraft
+from notification_service.domain.model import (
+    AddedNotifications,
+    Notification,
+    NotificationDraft,
+)
 from shared.domain.pagination import Page, PageRequest
 
 
 class NotificationRepository(ABC):
     @abstractmethod
-    def add_new(self, drafts: Sequence[NotificationDraft]) -> list[Notification]:
+    def add_new(self, drafts: Sequence[NotificationDraft]) -> AddedNotifications:
         """Store every draft whose event was not stored before (``event_id`` is unique) and
         return the notifications actually stored now, in the order of ``drafts``. A draft
-        whose event is already stored is skipped without error, so redelivery is harmless."""
+        whose event is already stored is skipped without error when it repeats the stored
+        notification (:meth:`NotificationDraft.repeats`), so redelivery is harmless; one that
+        does not (another user's, or other content) is returned as a conflict. Of drafts of
+        one batch sharing an event id, the first stored wins."""
 
     @abstractmethod
     def get(self, user_id: str, notification_id: str) -> Notification | None:

@@ -34,7 +34,7 @@ def store(container: Container, user_id: str, count: int = 1, first_minute: int 
         )
         for i in range(first_minute, first_minute + count)
     ]
-    return [n.id for n in container.notifications().add_new(drafts)]
+    return [n.id for n in container.notifications().add_new(drafts).stored]
 
 
 @pytest.fixture

@@ -201,3 +201,27 @@ def test_account_status_changes_refuse_the_user_and_close_their_sockets(
         wait_until(lambda: not inactive_users.is_inactive(user))
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("first", ["real", "reusing"])
+def test_an_event_id_reused_for_another_player_is_dead_lettered_not_lost(
+    infra: Infra, topic: str, notifications_consumer: Running, first: str
+) -> None:
+    real_user, other_user = str(uuid.uuid4()), str(uuid.uuid4())
+    real = promotion(real_user)
+    reusing = {**promotion(other_user), "eventId": real["eventId"]}
+    records = [real, reusing] if first == "real" else [reusing, real]
+    after = promotion(real_user, title="after")
+    dlq = TopicProbe(infra.kafka_bootstrap, f"{topic}.dlq")
+    try:
+        # One key, so one partition and this order (the consumer may take them in one batch).
+        for record in (*records, records[0], after):
+            produce(infra.kafka_bootstrap, topic, record, key=real_user)
+        wait_until(lambda: after["eventId"] in stored_ids(real_user))
+        [dead] = dlq.wait_for(lambda r: True, count=1)
+    finally:
+        dlq.close()
+    assert dead["headers"]["dlq-reason"] == "event_id_conflict"
+    assert dead["value"]["user_id"] == records[1]["user_id"]
+    stored = NotificationDocument.objects(event_id=real["eventId"])
+    assert [d.user_id for d in stored] == [records[0]["user_id"]]

@@ -47,17 +47,17 @@ def draft(user_id: str = "player-1", minutes: int = 0, **changes: object) -> Not
 
 def test_a_batch_is_stored_once_per_event(repository: MongoNotificationRepository) -> None:
     first, second = draft(), draft(minutes=1)
-    stored = repository.add_new([first, second, first])
+    stored = repository.add_new([first, second, first]).stored
     assert [n.event_id for n in stored] == [first.event_id, second.event_id]
     again = repository.add_new([second, draft(minutes=2)])
-    assert len(again) == 1
+    assert (len(again.stored), again.conflicts) == (1, [])
     assert NotificationDocument.objects.count() == 3
 
 
 def test_a_notification_reads_back_as_it_was_stored(
     repository: MongoNotificationRepository,
 ) -> None:
-    [stored] = repository.add_new([draft(message="Enjoy")])
+    [stored] = repository.add_new([draft(message="Enjoy")]).stored
     loaded = repository.get("player-1", stored.id)
     assert loaded is not None
     assert loaded.content == {
@@ -76,7 +76,7 @@ def test_a_notification_reads_back_as_it_was_stored(
 def test_a_notification_is_only_found_by_its_owner_and_a_valid_id(
     repository: MongoNotificationRepository,
 ) -> None:
-    [stored] = repository.add_new([draft()])
+    [stored] = repository.add_new([draft()]).stored
     assert repository.get("player-2", stored.id) is None
     assert repository.get("player-1", "not-an-object-id") is None
     assert repository.get("player-1", "abcdefghijkl") is None
@@ -86,7 +86,7 @@ def test_a_notification_is_only_found_by_its_owner_and_a_valid_id(
 def test_listing_is_newest_first_paginated_and_filters_unread(
     repository: MongoNotificationRepository,
 ) -> None:
-    stored = repository.add_new([draft(minutes=m) for m in range(5)] + [draft("player-2")])
+    stored = repository.add_new([draft(minutes=m) for m in range(5)] + [draft("player-2")]).stored
     newest_first = [n.id for n in reversed(stored[:5])]
     page = repository.list("player-1", unread_only=False, page=PageRequest(page=2, page_size=2))
     assert page.total == 5
@@ -106,7 +106,7 @@ def test_listing_is_newest_first_paginated_and_filters_unread(
 def test_read_state_survives_a_reload_and_keeps_the_first_time(
     repository: MongoNotificationRepository,
 ) -> None:
-    [stored] = repository.add_new([draft()])
+    [stored] = repository.add_new([draft()]).stored
     first = T0 + timedelta(hours=1)
     stored.mark_read(first)
     repository.save_read_state(stored)
@@ -135,7 +135,7 @@ class ClockAfterEveryRead(Clock):
 def test_requests_marking_one_notification_at_once_all_answer_the_stored_time(
     repository: MongoNotificationRepository,
 ) -> None:
-    [stored] = repository.add_new([draft()])
+    [stored] = repository.add_new([draft()]).stored
     devices = 8
     service = NotificationService(repository, ClockAfterEveryRead(devices))
     player = Principal(subject="player-1", role=Role.PLAYER)
@@ -189,7 +189,7 @@ def test_others_read_only_notifications_addressed_to_players(
             draft("someone", minutes=1, type="PASSWORD_CHANGED", recipient_role="player"),
             draft("someone", minutes=2, type="PASSWORD_CHANGED", recipient_role="admin"),
         ]
-    )
+    ).stored
     page = PageRequest(page_size=10)
     assert [n.id for n in repository.list("someone", False, page, players_only=True).items] == [
         players.id
@@ -211,7 +211,7 @@ def test_older_documents_get_the_recipients_role_their_type_implies(
     collection = NotificationDocument._get_collection()
     stored = repository.add_new(
         [draft("legacy", minutes=1), draft("legacy", minutes=2, type="PASSWORD_CHANGED")]
-    )
+    ).stored
     # As stored before the role was recorded.
     collection.update_many({"user_id": "legacy"}, {"$unset": {"recipient_role": ""}})
     assert repository.list("legacy", False, PageRequest(), players_only=True).total == 0
@@ -221,3 +221,32 @@ def test_older_documents_get_the_recipients_role_their_type_implies(
     # A promotion is a player's; a password change may have been an administrator's.
     assert [n.id for n in shown] == [stored[0].id]
     assert repository.list("legacy", False, PageRequest()).total == 2
+
+
+@pytest.mark.parametrize("first", ["real", "reusing"])
+def test_an_event_id_reused_for_another_notification_is_a_conflict_in_either_order(
+    repository: MongoNotificationRepository, first: str
+) -> None:
+    real = draft("player-1")
+    reusing = draft("player-2", event_id=real.event_id)
+    batch = [real, reusing] if first == "real" else [reusing, real]
+    added = repository.add_new([*batch, batch[0]])  # the first one redelivered in the batch
+    assert [n.user_id for n in added.stored] == [batch[0].user_id]
+    assert [(c.index, c.draft.user_id, c.stored.user_id) for c in added.conflicts] == [
+        (1, batch[1].user_id, batch[0].user_id)
+    ]
+    # Across batches too; an exact redelivery is still nothing.
+    again = repository.add_new([batch[1], batch[0]])
+    assert (again.stored, [c.index for c in again.conflicts]) == ([], [0])
+    assert NotificationDocument.objects(event_id=real.event_id).count() == 1
+
+
+def test_a_redelivery_is_no_conflict_though_the_store_keeps_milliseconds(
+    repository: MongoNotificationRepository,
+) -> None:
+    precise = draft(created_at=T0.replace(microsecond=123456), content={"n": 1, "x": [1.5]})
+    assert len(repository.add_new([precise]).stored) == 1
+    again = repository.add_new([precise])
+    assert (again.stored, again.conflicts) == ([], [])
+    other_content = draft(event_id=precise.event_id, content={"n": 2, "x": [1.5]})
+    assert [c.index for c in repository.add_new([other_content]).conflicts] == [0]

@@ -10,7 +10,12 @@ from datetime import datetime
 from notification_service.application.live import LiveMessage, SessionTransport
 from notification_service.application.ports import LiveChannel
 from notification_service.domain.exceptions import UnknownPageAnchor
-from notification_service.domain.model import Notification, NotificationDraft
+from notification_service.domain.model import (
+    AddedNotifications,
+    EventIdConflict,
+    Notification,
+    NotificationDraft,
+)
 from notification_service.domain.ports import NotificationRepository
 from shared.domain.exceptions import DependencyUnavailable
 from shared.domain.pagination import Page, PageRequest
@@ -22,17 +27,20 @@ class InMemoryNotificationRepository(NotificationRepository):
         self.by_id: dict[str, Notification] = {}
         self._ids = itertools.count(1)
 
-    def add_new(self, drafts: Sequence[NotificationDraft]) -> list[Notification]:
-        seen = {n.event_id for n in self.by_id.values()}
+    def add_new(self, drafts: Sequence[NotificationDraft]) -> AddedNotifications:
+        holders = {n.event_id: n for n in self.by_id.values()}
         stored: list[Notification] = []
-        for draft in drafts:
-            if draft.event_id in seen:
+        conflicts: list[EventIdConflict] = []
+        for index, draft in enumerate(drafts):
+            holder = holders.get(draft.event_id)
+            if holder is not None:
+                if not draft.repeats(holder):
+                    conflicts.append(EventIdConflict(index, draft, holder))
                 continue
-            seen.add(draft.event_id)
             notification = Notification.from_draft(f"{next(self._ids):024x}", draft)
-            self.by_id[notification.id] = notification
+            holders[draft.event_id] = self.by_id[notification.id] = notification
             stored.append(notification)
-        return stored
+        return AddedNotifications(stored, conflicts)
 
     def get(self, user_id: str, notification_id: str) -> Notification | None:
         found = self.by_id.get(notification_id)

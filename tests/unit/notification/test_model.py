@@ -58,3 +58,25 @@ def test_marking_read_keeps_the_first_time() -> None:
     assert notification.read_at == NOW
     assert notification.belongs_to("player-1")
     assert not notification.belongs_to("player-2")
+
+
+def test_a_redelivered_draft_repeats_the_stored_notification() -> None:
+    stored = Notification.from_draft("n1", draft(created_at=NOW.replace(microsecond=123456)))
+    # Stores keep times to the millisecond; title and message are this service's wording.
+    stored.created_at = NOW.replace(microsecond=123000)
+    assert draft(created_at=NOW.replace(microsecond=123456), title="New words").repeats(stored)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"user_id": "player-2"},
+        {"type": "BONUS_CREDITED"},
+        {"created_at": NOW + timedelta(milliseconds=1)},
+        {"content": {"title": "Welcome", "amount": "99.00"}},
+    ],
+)
+def test_another_notification_with_the_same_event_id_does_not_repeat_it(
+    changes: dict[str, Any],
+) -> None:
+    assert not draft(**changes).repeats(Notification.from_draft("n1", draft()))

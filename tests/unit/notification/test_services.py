@@ -125,6 +125,64 @@ def test_a_redelivered_event_stores_and_pushes_nothing_new(
     assert len(live.published) == 1
 
 
+def reusing(sourced: SourcedEvent, user_id: str) -> SourcedEvent:
+    """Another player's notification under the event id of ``sourced``."""
+    event = sourced.event
+    return SourcedEvent(
+        sourced.topic,
+        IntegrationEvent(
+            event.event_type,
+            user_id,
+            dict(event.data),
+            event_id=event.event_id,
+            occurred_at=event.occurred_at,
+        ),
+    )
+
+
+@pytest.mark.parametrize("first", ["real", "reusing"])
+def test_an_event_id_reused_for_another_notification_is_refused_not_ignored(
+    ingestion: NotificationIngestion,
+    repository: InMemoryNotificationRepository,
+    live: RecordingLiveChannel,
+    caplog: pytest.LogCaptureFixture,
+    first: str,
+) -> None:
+    real = promotion_event("player-1")
+    other = reusing(real, "player-2")
+    batch = [real, other] if first == "real" else [other, real]
+    with caplog.at_level(logging.WARNING):
+        result = ingestion.ingest([*batch, batch[0]])  # the first one redelivered
+    # The first stored keeps the id; the other is refused, whichever came first; the
+    # redelivery is a duplicate.
+    assert (result.stored, result.duplicates, list(result.conflicts)) == (1, 1, [1])
+    assert "another user's" in result.conflicts[1]
+    [kept] = repository.by_id.values()
+    assert kept.user_id == batch[0].event.user_id
+    assert [m.user_id for m in live.published] == [kept.user_id]
+    assert [r.getMessage() for r in caplog.records] == ["notification_event_id_conflict"]
+    # In a later batch too.
+    later = ingestion.ingest([batch[1], batch[0]])
+    assert (later.stored, later.duplicates, list(later.conflicts)) == (0, 1, [0])
+
+
+def test_the_same_event_id_with_other_content_is_refused(
+    ingestion: NotificationIngestion,
+) -> None:
+    real = promotion_event()
+    changed = IntegrationEvent(
+        "PROMOTION",
+        "player-1",
+        {"content": {**PROMOTION, "amount": "999.00"}},
+        event_id=real.event.event_id,
+        occurred_at=NOW,
+    )
+    ingestion.ingest([real])
+    result = ingestion.ingest([SourcedEvent("notifications", changed)])
+    assert (result.stored, result.duplicates, list(result.conflicts)) == (0, 0, [0])
+    assert "different" in result.conflicts[0]
+
+
 def test_a_push_failure_keeps_the_notification_stored(
     ingestion: NotificationIngestion,
     repository: InMemoryNotificationRepository,
