@@ -17,6 +17,13 @@ def create_redis(url: str, timeout: float = 2.0) -> Redis:
     )
 
 
+def database_channel(redis: Redis, name: str) -> str:
+    """The pub/sub channel ``name`` of the client's database (``<name>:<db>``). Keys are per
+    database but pub/sub spans the whole server: a channel named without its database is heard
+    by the clients of every database, and reached by their publishes."""
+    return f"{name}:{redis.connection_pool.connection_kwargs.get('db', 0)}"
+
+
 def redis_resource(url: str) -> Iterator[Redis]:
     """dependency-injector Resource: one client per process, closed at shutdown."""
     client = create_redis(url)

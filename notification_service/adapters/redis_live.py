@@ -2,7 +2,10 @@
 
 One channel carries every message; each web process keeps the ones for users with a socket open
 there. Pub/sub is fire-and-forget, which is what live delivery needs (the notifications are
-stored before they are published).
+stored before they are published). Pub/sub spans the whole Redis server, so the channel is named
+with the database the service uses (``notifications:live:3``): a client of another database
+publishing on the bare name reaches nobody. A message is delivered only if it has the shape
+this module writes; anything else is dropped and logged.
 """
 
 from __future__ import annotations
@@ -11,17 +14,19 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from redis import Redis
 from redis.exceptions import RedisError
 
-from notification_service.application.live import LiveMessage, LiveMessageKind
+from notification_service.application.live import CloseCode, LiveMessage, LiveMessageKind
 from notification_service.application.ports import LiveChannel
 from shared.domain.exceptions import DependencyUnavailable
 from shared.observability.logging import get_logger
+from shared.redis_client import database_channel
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 def encode(message: LiveMessage) -> str:
@@ -36,24 +41,69 @@ def encode(message: LiveMessage) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
+#: a notification as :func:`notification_view` writes it: its fields and their JSON types
+_NOTIFICATION_FIELDS: dict[str, type] = {
+    "id": str,
+    "type": str,
+    "content": dict,
+    "read": bool,
+    "createdAt": str,
+}
+_OPTIONAL_NOTIFICATION_FIELDS: dict[str, type] = {"title": str, "message": str, "readAt": str}
+_CLOSE_CODES = frozenset(int(code) for code in CloseCode)
+#: a close frame's reason: at most 123 bytes (RFC 6455 §5.5)
+_MAX_REASON_BYTES = 123
+
+
 def decode(data: str | bytes) -> LiveMessage:
-    """Raise ValueError (or KeyError/TypeError) for anything that is not a live message."""
+    """Raise ValueError (or KeyError/TypeError) for anything that is not a live message as
+    :func:`encode` writes it (the fields, their types, nothing else)."""
     body = json.loads(data)
+    if not isinstance(body, dict):
+        raise TypeError("a live message is an object")
     kind = LiveMessageKind(body["kind"])
-    user_id = str(body["userId"])
+    user_id = _typed(body, "userId", str)
+    if not user_id:
+        raise ValueError("userId is empty")
     if kind is LiveMessageKind.NOTIFICATION:
-        notification = body["notification"]
-        if not isinstance(notification, dict):
-            raise ValueError("notification must be an object")
+        _only(body, {"kind", "userId", "notification"})
+        notification = _typed(body, "notification", dict)
+        _only(notification, {*_NOTIFICATION_FIELDS, *_OPTIONAL_NOTIFICATION_FIELDS})
+        for name, expected in _NOTIFICATION_FIELDS.items():
+            _typed(notification, name, expected)
+        for name, expected in _OPTIONAL_NOTIFICATION_FIELDS.items():
+            if name in notification:
+                _typed(notification, name, expected)
         return LiveMessage(kind, user_id, notification=notification)
+    _only(body, {"kind", "userId", "closeCode", "reason", "issuedBefore"})
+    close_code = _typed(body, "closeCode", int)
+    if close_code not in _CLOSE_CODES:
+        raise ValueError(f"closeCode {close_code} is none of this service's")
+    reason = _typed(body, "reason", str)
+    if len(reason.encode()) > _MAX_REASON_BYTES:
+        raise ValueError("the reason is too long for a close frame")
     issued_before = body.get("issuedBefore")
     return LiveMessage(
         kind,
         user_id,
-        close_code=int(body["closeCode"]),
-        reason=str(body["reason"]),
-        issued_before=None if issued_before is None else int(issued_before),
+        close_code=close_code,
+        reason=reason,
+        issued_before=None if issued_before is None else _typed(body, "issuedBefore", int),
     )
+
+
+def _typed(body: dict[str, Any], name: str, expected: type[T]) -> T:
+    value = body[name]
+    # JSON true/false are ints to Python: a count or a code is never one.
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise TypeError(f"{name} must be a {expected.__name__}")
+    return value
+
+
+def _only(body: dict[str, Any], names: set[str]) -> None:
+    unknown = set(body) - names
+    if unknown:
+        raise ValueError(f"unknown fields: {sorted(unknown)[:5]}")
 
 
 class RedisLiveChannel(LiveChannel):
@@ -61,7 +111,7 @@ class RedisLiveChannel(LiveChannel):
 
     def __init__(self, redis: Redis, channel: str) -> None:
         self._redis = redis
-        self._channel = channel
+        self._channel = database_channel(redis, channel)
 
     def publish(self, messages: Sequence[LiveMessage]) -> None:
         if not messages:
@@ -88,7 +138,7 @@ class RedisLiveSubscriber:
         max_backoff: float = 5.0,
     ) -> None:
         self._redis = redis
-        self._channel = channel
+        self._channel = database_channel(redis, channel)
         self._on_message = on_message
         self._poll = poll_seconds
         self._max_backoff = max_backoff
@@ -150,8 +200,9 @@ class RedisLiveSubscriber:
     def _dispatch(self, data: str | bytes) -> None:
         try:
             message = decode(data)
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("live_message_malformed", error=str(exc))
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            # Not from the worker (it writes nothing else): nothing of it reaches a socket.
+            log.warning("live_message_malformed", channel=self._channel, error=str(exc)[:200])
             return
         try:
             self._on_message(message)

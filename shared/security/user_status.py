@@ -22,6 +22,7 @@ from redis.client import PubSub
 
 from shared.application.ports import InactiveUsers
 from shared.observability.logging import get_logger
+from shared.redis_client import database_channel
 
 log = get_logger(__name__)
 
@@ -81,9 +82,8 @@ class RedisInactiveUsers(InactiveUsers):
         self._prefix = prefix
         self._revoked_prefix = revoked_prefix
         self._changed_prefix = changed_prefix
-        database = redis.connection_pool.connection_kwargs.get("db", 0)
         # Pub/sub is server-wide, the flags are per database: one channel per database.
-        self._channel = f"{prefix}changes:{database}"
+        self._channel = database_channel(redis, f"{prefix}changes")
         self._revoke = redis.register_script(_REVOKE)
         self._mark = redis.register_script(_MARK)
 

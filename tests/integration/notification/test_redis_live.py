@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -9,11 +10,18 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 
-from notification_service.adapters.redis_live import RedisLiveChannel, RedisLiveSubscriber
+from embedded.services import redis_url_for
+from notification_service.adapters.redis_live import (
+    RedisLiveChannel,
+    RedisLiveSubscriber,
+    encode,
+)
 from notification_service.application.live import CloseCode, LiveMessage, LiveMessageKind
 from notification_service.container import Container
 from shared.domain.exceptions import DependencyUnavailable
-from shared.redis_client import create_redis
+from shared.redis_client import create_redis, database_channel
+from tests.integration.notification.conftest import REDIS_DB
+from tests.support.infra import Infra
 
 
 class Collected:
@@ -63,7 +71,14 @@ def test_published_messages_reach_the_subscriber_in_order(
 ) -> None:
     _, collected = subscriber
     channel = RedisLiveChannel(notification_container.core.redis(), channel_name)
-    notification = {"id": "n1", "type": "PROMOTION", "content": {"a": 1}, "read": False}
+    notification = {
+        "id": "n1",
+        "type": "PROMOTION",
+        "content": {"a": 1},
+        "read": False,
+        "createdAt": "2026-01-01T00:00:00.000Z",
+        "title": "A gift",
+    }
     channel.publish(
         [
             LiveMessage(LiveMessageKind.NOTIFICATION, "u1", notification=notification),
@@ -90,14 +105,62 @@ def test_a_malformed_message_is_skipped_and_the_subscription_goes_on(
 ) -> None:
     sub, collected = subscriber
     redis = notification_container.core.redis()
-    redis.publish(channel_name, "{not json")
-    redis.publish(channel_name, '{"kind": "teleport", "userId": "u1"}')
+    channel = database_channel(redis, channel_name)
+    good = {"id": "n1", "type": "X", "content": {}, "read": False, "createdAt": "2026-01-01"}
+    for malformed in (
+        "{not json",
+        "[1]",
+        "[" * 100_000,
+        {"kind": "teleport", "userId": "u1"},
+        {"kind": "notification", "userId": 7, "notification": good},
+        {"kind": "notification", "userId": "", "notification": good},
+        {"kind": "notification", "userId": "u1", "notification": "text"},
+        {"kind": "notification", "userId": "u1", "notification": {"id": "n1"}},
+        {"kind": "notification", "userId": "u1", "notification": {**good, "read": "no"}},
+        {"kind": "notification", "userId": "u1", "notification": {**good, "title": 1}},
+        {"kind": "notification", "userId": "u1", "notification": {**good, "script": "<x>"}},
+        {"kind": "notification", "userId": "u1", "notification": good, "extra": 1},
+        {"kind": "close", "userId": "u1", "closeCode": 1000, "reason": "x"},
+        {"kind": "close", "userId": "u1", "closeCode": "4403", "reason": "x"},
+        {"kind": "close", "userId": "u1", "closeCode": True, "reason": "x"},
+        {"kind": "close", "userId": "u1", "closeCode": 4403, "reason": "x" * 124},
+        {"kind": "close", "userId": "u1", "closeCode": 4403, "reason": "x", "issuedBefore": "1"},
+    ):
+        redis.publish(channel, malformed if isinstance(malformed, str) else json.dumps(malformed))
     RedisLiveChannel(redis, channel_name).publish(
         [LiveMessage.close_sessions("u2", CloseCode.FORBIDDEN, "x")]
     )
     [only] = collected.wait_for(1)
     assert only.user_id == "u2"
     sub.check()
+
+
+def test_the_channel_is_the_databases_own(
+    infra: Infra,
+    notification_container: Container,
+    channel_name: str,
+    subscriber: tuple[RedisLiveSubscriber, Collected],
+) -> None:
+    _, collected = subscriber
+    redis = notification_container.core.redis()
+    assert database_channel(redis, channel_name) == f"{channel_name}:{REDIS_DB}"
+    close = [LiveMessage.close_sessions("from-db-0", CloseCode.FORBIDDEN, "x")]
+    # Pub/sub spans the server: another database's client, by the bare name or through the
+    # adapter (its own database's channel), reaches no subscriber of this database.
+    other_database = create_redis(redis_url_for(infra.redis_url, 0))
+    try:
+        RedisLiveChannel(other_database, channel_name).publish(close)
+        other_database.publish(channel_name, encode(close[0]))
+        redis.publish(channel_name, encode(close[0]))
+    finally:
+        other_database.close()
+    RedisLiveChannel(redis, channel_name).publish(
+        [LiveMessage.close_sessions("same-db", CloseCode.FORBIDDEN, "x")]
+    )
+    [only] = collected.wait_for(1)
+    assert only.user_id == "same-db"
+    time.sleep(0.2)
+    assert len(collected.messages) == 1
 
 
 def test_an_unreachable_redis_is_reported_as_a_port_error() -> None:

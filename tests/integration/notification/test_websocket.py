@@ -32,6 +32,17 @@ MAX_SOCKETS = 3
 WRITE_TIMEOUT = 3
 
 
+def notification(notification_id: str, content: dict[str, str]) -> dict[str, object]:
+    """A notification as the REST API and the socket show it."""
+    return {
+        "id": notification_id,
+        "type": "PROMOTION",
+        "content": content,
+        "read": False,
+        "createdAt": "2026-01-01T00:00:00.000Z",
+    }
+
+
 @dataclass
 class Server:
     url: str
@@ -43,7 +54,7 @@ class Server:
         return socket_url(self.url)
 
     def push(self, user_id: str, notification_id: str) -> None:
-        body = {"id": notification_id, "type": "PROMOTION", "content": {"n": notification_id}}
+        body = notification(notification_id, {"n": notification_id})
         self.channel.publish(
             [LiveMessage(LiveMessageKind.NOTIFICATION, user_id, notification=body)]
         )
@@ -128,11 +139,7 @@ def test_a_notification_reaches_every_socket_of_its_user_only(
         for ws in (by_header, by_query, lower_case):
             assert next_event(ws) == {
                 "type": "notification",
-                "notification": {
-                    "id": "for-the-player",
-                    "type": "PROMOTION",
-                    "content": {"n": "for-the-player"},
-                },
+                "notification": notification("for-the-player", {"n": "for-the-player"}),
             }
         # Published after the player's, so had it been sent here it would have come first.
         event = next_event(other)
@@ -379,7 +386,7 @@ def test_a_client_that_falls_behind_gets_whole_frames_then_a_close(
                 LiveMessage(
                     LiveMessageKind.NOTIFICATION,
                     player_id,
-                    notification={"id": str(n), "type": "PROMOTION", "content": {"f": filler}},
+                    notification=notification(str(n), {"f": filler}),
                 )
                 for n in range(2000)
             ]
