@@ -76,11 +76,13 @@ _TOKEN_LIST_HEADERS = (
 )
 #: the length of a Sec-WebSocket-Key's nonce (RFC 6455 §4.1)
 _KEY_BYTES = 16
-#: the compression extension the library negotiates, and its window-size parameters: a value
-#: is 8 to 15 as bare digits (RFC 7692 §7.1.2); only the client's may come without one
+#: the compression extension the library negotiates, and the parameters of an offer: a window
+#: size is 8 to 15 as bare digits (RFC 7692 §7.1.2), only the client's may come without one;
+#: the context-takeover flags take no value
 _DEFLATE = "permessage-deflate"
 _CLIENT_WINDOW_BITS = "client_max_window_bits"
 _SERVER_WINDOW_BITS = "server_max_window_bits"
+_CONTEXT_TAKEOVER_FLAGS = frozenset({"server_no_context_takeover", "client_no_context_takeover"})
 _WINDOW_BITS = re.compile(r"[89]|1[0-5]")
 
 log = get_logger(__name__)
@@ -122,7 +124,7 @@ def _bound_socket_writes(policy: SessionPolicy = Provide[Container.session_polic
 def _check_handshake() -> None:
     """An upgrade the WebSocket library would fail on is answered here (RFC 6455 §4.2.1):
     another protocol version → 426 naming ours, a missing or malformed key, token lists that
-    are not ASCII → 400; a malformed ``permessage-deflate`` offer is declined."""
+    are not ASCII → 400; a ``permessage-deflate`` offer RFC 7692 §7 refuses is declined."""
     if request.headers.get("Sec-WebSocket-Version", "").strip() != "13":
         raise HttpError(
             426,
@@ -152,14 +154,15 @@ def _check_handshake() -> None:
 
 
 def _decline_malformed_deflate_offers() -> None:
-    """The library reads a window size with ``int()`` and failed with a 500 on anything else
-    (``server_max_window_bits=abc``, or ``=`` with nothing after it). Such an offer is declined
-    (RFC 7692 §5: a server declines an offer with an invalid parameter value, and the
-    connection goes on uncompressed): it is taken out of the request before the library reads
-    it, the client's other offers kept."""
+    """RFC 7692 §7: a server declines a ``permessage-deflate`` offer with a parameter not
+    defined for an offer, a parameter given twice, or an invalid value, and the connection
+    goes on uncompressed. The library agreed to such offers (the last of two values won, an
+    unknown parameter was ignored, a longer name was read as the one it starts with) or failed
+    with a 500 (``server_max_window_bits=abc``). Such an offer is taken out of the request
+    before the library reads it, the client's other offers kept."""
     listed = ",".join(request.headers.getlist("Sec-WebSocket-Extensions")).split(",")
     offers = [offer.strip() for offer in listed if offer.strip()]
-    kept = [offer for offer in offers if _acceptable(offer)]
+    kept = [offer for offer in offers if acceptable_offer(offer)]
     if len(kept) < len(offers):
         if kept:
             request.environ["HTTP_SEC_WEBSOCKET_EXTENSIONS"] = ", ".join(kept)
@@ -167,22 +170,30 @@ def _decline_malformed_deflate_offers() -> None:
             request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 
 
-def _acceptable(offer: str) -> bool:
-    """Whether the library can read ``offer``: another extension, or ``permessage-deflate``
-    whose window sizes follow RFC 7692's grammar (8 to 15; only the client's may be bare)."""
+def acceptable_offer(offer: str) -> bool:
+    """Whether the library may read ``offer``: another extension, or ``permessage-deflate``
+    with only the parameters RFC 7692 §7.1 defines for an offer, each at most once, and valid
+    values (window sizes 8 to 15 in bare digits, only the client's without one; no value for
+    the context-takeover flags)."""
     name, *parameters = (part.strip() for part in offer.split(";"))
     if name.lower() != _DEFLATE:
         return True
+    seen: set[str] = set()
     for parameter in parameters:
         key, has_value, value = (part.strip() for part in parameter.partition("="))
-        # The library matches these parameters by prefix, so a longer name counts too.
-        if not key.startswith((_CLIENT_WINDOW_BITS, _SERVER_WINDOW_BITS)):
-            continue
-        if key == _CLIENT_WINDOW_BITS and not has_value:
-            continue
-        if key in (_CLIENT_WINDOW_BITS, _SERVER_WINDOW_BITS) and _WINDOW_BITS.fullmatch(value):
-            continue
-        return False
+        if key in seen:
+            return False
+        seen.add(key)
+        if key in _CONTEXT_TAKEOVER_FLAGS:
+            valid = not has_value
+        elif key == _CLIENT_WINDOW_BITS:
+            valid = not has_value or bool(_WINDOW_BITS.fullmatch(value))
+        elif key == _SERVER_WINDOW_BITS:
+            valid = bool(_WINDOW_BITS.fullmatch(value))
+        else:
+            valid = False  # not a parameter of an offer
+        if not valid:
+            return False
     return True
 
 
@@ -411,7 +422,8 @@ def openapi_operation() -> dict[str, Any]:
                             400,
                             "A token subprotocol without the loyalty.notifications.v1 one, "
                             "or a malformed handshake (key, non-ASCII token lists); a "
-                            "permessage-deflate offer with a malformed window size is declined",
+                            "permessage-deflate offer with an unknown or repeated parameter "
+                            "or an invalid value is declined (RFC 7692 §7)",
                         ),
                         (401, "Missing, invalid or expired access token, or inactive account"),
                         (403, "Not a player"),

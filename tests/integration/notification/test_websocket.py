@@ -185,8 +185,12 @@ def test_a_malformed_compression_offer_is_declined_and_the_socket_opens(
         "permessage-deflate; server_max_window_bits=99",
         "permessage-deflate; client_max_window_bits=+15",
         "permessage-deflate; server_max_window_bitsx=10",
+        "permessage-deflate; server_max_window_bits=10; server_max_window_bits=12",
+        "permessage-deflate; foo=bar",
+        "permessage-deflate; server_no_context_takeover=1",
     ):
-        # RFC 7692 §5: an offer with an invalid value is declined; the socket opens without it.
+        # RFC 7692 §7: an offer with an unknown or repeated parameter, or an invalid value, is
+        # declined; the socket opens without it.
         ws = offering_extensions(server, token, extensions)
         try:
             assert ws.getstatus() == 101, extensions
