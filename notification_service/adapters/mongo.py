@@ -274,14 +274,20 @@ class MongoNotificationRepository(NotificationRepository):
             selected = NotificationDocument.objects(**query)
             if before is not None:
                 selected = selected.filter(self._older_than(user_id, before, players_only))
+            # One more than the page: whether another page follows, without a second query.
             rows = list(
                 selected.order_by("-created_at", "-id")
                 .skip(page.offset)
-                .limit(page.page_size)
+                .limit(page.page_size + 1)
                 .as_pymongo()
             )
             total = self._count(query)
-        return Page(items=[_to_domain(r) for r in rows], total=total, request=page)
+        return Page(
+            items=[_to_domain(r) for r in rows[: page.page_size]],
+            total=total,
+            request=page,
+            has_more=len(rows) > page.page_size,
+        )
 
     @staticmethod
     def _of(user_id: str, players_only: bool) -> dict[str, Any]:

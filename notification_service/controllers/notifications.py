@@ -66,8 +66,8 @@ class Notifications(MethodView):
             "page": page.page,
             "page_size": page.page_size,
             "total": result.page.total,
-            # A full page may have more after it; a short one was the last.
-            "next_before": items[-1].id if len(items) == page.page_size else None,
+            # Null after the last page, also when it happens to be full.
+            "next_before": items[-1].id if items and result.page.has_more else None,
         }
 
 

@@ -40,9 +40,9 @@ class NotificationRepository(ABC):
     ) -> Page[Notification]:
         """The user's notifications, newest first; with ``before`` (the id of one of them), only
         those older than it: a page that stays put while notifications arrive or are marked
-        read. :class:`UnknownPageAnchor` when ``before`` is no notification of the user (of
-        those listed). ``players_only``: only those addressed to a player
-        (:attr:`Notification.addressed_to_player`)."""
+        read. The page says whether more follow it (``has_more``). :class:`UnknownPageAnchor`
+        when ``before`` is no notification of the user (of those listed). ``players_only``:
+        only those addressed to a player (:attr:`Notification.addressed_to_player`)."""
 
     @abstractmethod
     def save_read_state(self, notification: Notification) -> Notification:

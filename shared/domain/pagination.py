@@ -24,6 +24,9 @@ class Page(Generic[T]):
     items: Sequence[T]
     total: int
     request: PageRequest
+    #: whether anything follows this page, when the store looked (it read one item more);
+    #: None when it did not
+    has_more: bool | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {

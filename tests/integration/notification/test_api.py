@@ -152,6 +152,28 @@ def test_pages_taken_with_before_neither_repeat_nor_skip_while_the_list_changes(
     assert listed["page"] == 1
 
 
+@pytest.mark.parametrize("count", [4, 5])
+def test_next_before_is_null_after_the_last_page_even_a_full_one(
+    client: FlaskClient,
+    notification_container: Container,
+    player: dict[str, str],
+    player_id: str,
+    count: int,
+) -> None:
+    store(notification_container, player_id, count)
+    pages: list[list[str]] = []
+    query: str | None = "?pageSize=2"
+    while query is not None:
+        listed = body(client.get(f"/api/v1/notifications{query}", headers=player))
+        pages.append([n["id"] for n in listed["notifications"]])
+        before = listed["nextBefore"]
+        query = f"?pageSize=2&before={before}" if before else None
+    # 4: two full pages and no empty third; 5: the last page short.
+    assert [len(page) for page in pages] == ([2, 2] if count == 4 else [2, 2, 1])
+    exact = body(client.get("/api/v1/notifications?pageSize=4&page=1", headers=player))
+    assert (exact["nextBefore"] is None) == (count == 4)
+
+
 @pytest.mark.parametrize(
     "query",
     [

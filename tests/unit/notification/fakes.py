@@ -74,7 +74,8 @@ class InMemoryNotificationRepository(NotificationRepository):
             if anchor is None or anchor not in self._of(user_id, False, players_only):
                 raise UnknownPageAnchor()
             mine = [n for n in mine if (n.created_at, n.id) < (anchor.created_at, anchor.id)]
-        return Page(mine[page.offset : page.offset + page.page_size], total, page)
+        end = page.offset + page.page_size
+        return Page(mine[page.offset : end], total, page, has_more=len(mine) > end)
 
     def save_read_state(self, notification: Notification) -> Notification:
         stored = self.by_id[notification.id]
