@@ -12,6 +12,7 @@ its buffers are full, so no close frame could reach it, and the kernel frees the
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import struct
 import threading
@@ -29,7 +30,6 @@ class BoundedWriteSocket:
     def __init__(self, sock: Any, write_timeout: float) -> None:
         self._sock = sock
         self._write_timeout = write_timeout
-        self._own_timeout = sock.gettimeout()
         self._writing = threading.Lock()
         self._close_sent = False
         #: the connection was given up (a write failed or timed out): nothing more is written
@@ -53,25 +53,24 @@ class BoundedWriteSocket:
     sendall = send
 
     def _write_all(self, view: memoryview, flags: int) -> None:
+        # Waits for room with select (cooperative under gevent), never by changing the socket's
+        # timeout: the library's reader shares the socket, and a recv it started meanwhile would
+        # take that timeout and end a quiet, healthy connection.
         deadline = time.monotonic() + self._write_timeout
         try:
             while view:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                _, writable, _ = select.select([], [self._sock], [], max(remaining, 0))
+                if not writable:
                     self.timed_out = True
                     raise TimeoutError("the client took nothing for the write timeout")
-                self._sock.settimeout(remaining)
-                try:
-                    view = view[self._sock.send(view, flags) :]
-                except TimeoutError:
-                    self.timed_out = True
-                    raise
+                try:  # as much as there is room for now: the wait is select's
+                    view = view[self._sock.send(view, flags | socket.MSG_DONTWAIT) :]
+                except BlockingIOError:
+                    continue
         except OSError:
             self.drop()
             raise
-        finally:
-            with contextlib.suppress(OSError):
-                self._sock.settimeout(self._own_timeout)
 
     def drop(self) -> None:
         """Give the connection up: closing it resets it (RST), which frees the data queued for

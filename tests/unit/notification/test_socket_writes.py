@@ -3,6 +3,7 @@ client takes nothing in time (over a local socket pair)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -98,3 +99,25 @@ def test_the_handshake_answer_is_not_taken_for_a_close_frame(
     writes.send(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
     writes.send(b"\x81\x02hi")
     assert client.recv(4096).endswith(b"\x81\x02hi")
+
+
+def test_a_blocked_write_leaves_the_readers_timeout_alone(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """The library's reader shares the socket: a recv it starts while a write waits for room
+    must keep the socket's own timeout (none), not the write's, or a quiet client is cut off."""
+    server, _client = pair
+    writes = BoundedWriteSocket(server, write_timeout=1.0)
+    seen: list[float | None] = []
+
+    def write() -> None:
+        with contextlib.suppress(OSError):
+            writes.send(LARGE)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    time.sleep(0.3)  # the client reads nothing: the write is waiting for room
+    seen.append(server.gettimeout())
+    writer.join()
+    assert writes.timed_out
+    assert seen == [None]
