@@ -517,8 +517,7 @@ class ClientService:
         # A token request with this id made before (a partner trying its configuration early)
         # left "no such client" in the lookups: forgotten here and announced to the other auth
         # processes, as any change of a client, so the new client works at once everywhere.
-        if self._lookups is not None:
-            self._lookups.invalidate(client_id)
+        self._forget_lookup(client_id)
         self._announce(client_id)
         return ClientCredentials(client=client, secret=secret)
 
@@ -656,8 +655,7 @@ class ClientService:
         # This process's lookup at once; the other auth processes' when they hear the change
         # announced (they would otherwise expire within security.client_cache_seconds) — last,
         # once the revocation is applied: a token they issue then is dated after it.
-        if self._lookups is not None:
-            self._lookups.invalidate(client_id)
+        self._forget_lookup(client_id)
         accounts = self._inactive_users
         if accounts is not None:
             account = account_key(client_id, client=True)
@@ -672,6 +670,11 @@ class ClientService:
                 )
         self._announce(client_id)
         return changed
+
+    def _forget_lookup(self, client_id: str) -> None:
+        """Look the committed client up afresh in this process."""
+        if self._lookups is not None:
+            self._lookups.invalidate(client_id)
 
     def _announce(self, client_id: str) -> None:
         """Tell the other auth processes to look the committed client up afresh."""

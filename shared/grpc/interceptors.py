@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
 from prometheus_client import Counter, Histogram
@@ -368,7 +368,7 @@ class UnaryRequestInterceptor(ServerInterceptor):
         self._open_limit = open_waiting_limit
         self._open_waiting = 0
         self._open_lock = threading.Lock()
-        self._waits = _RequestWaits(min(wait_seconds, self._open_wait))
+        self._waits = _RequestWaits(self._open_wait)  # the shortest wait
         self._wait = wait_seconds
         self._handlers = WrappedHandlers(self._wrap)
 
@@ -436,18 +436,15 @@ class UnaryRequestInterceptor(ServerInterceptor):
                     self._open_waiting += 1
             if not admitted:
                 call.refused.inc()
-                log.warning(
-                    "grpc_request_wait_refused",
-                    grpc_service=call.service,
-                    method=call.method,
-                    waiting_limit=self._open_limit,
-                    peer=peer,
-                )
-                abort(
+                _give_up(
                     context,
+                    call,
+                    "grpc_request_wait_refused",
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     CommonErrorCode.RATE_LIMITED,
                     "Too many calls wait for their request message; send it with the call.",
+                    waiting_limit=self._open_limit,
+                    peer=peer,
                 )
         try:
             ticket = self._waits.start(context, arrived + call.wait_seconds)
@@ -465,18 +462,15 @@ class UnaryRequestInterceptor(ServerInterceptor):
             if ticket is None:  # queued for a thread past its wait
                 context.cancel()  # type: ignore[no-untyped-call]
             call.exceeded.inc()
-            log.warning(
-                "grpc_request_wait_exceeded",
-                grpc_service=call.service,
-                method=call.method,
-                wait_seconds=call.wait_seconds,
-                peer=peer,
-            )
-            abort(
+            _give_up(
                 context,
+                call,
+                "grpc_request_wait_exceeded",
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 CommonErrorCode.DEADLINE_EXCEEDED,
                 "The request message did not arrive in time.",
+                wait_seconds=call.wait_seconds,
+                peer=peer,
             )
         if request is None:
             if not context.is_active():
@@ -488,17 +482,14 @@ class UnaryRequestInterceptor(ServerInterceptor):
                 "The call ended without its request message.",
             )
         if isinstance(request, MalformedRequest):
-            log.warning(
-                "grpc_malformed_request",
-                grpc_service=call.service,
-                method=call.method,
-                error=f"{type(request.error).__name__}: {request.error}",
-            )
-            abort(
+            _give_up(
                 context,
+                call,
+                "grpc_malformed_request",
                 grpc.StatusCode.INVALID_ARGUMENT,
                 CommonErrorCode.BAD_REQUEST,
                 "The request is not a valid message of this method's type.",
+                error=f"{type(request.error).__name__}: {request.error}",
             )
         return request
 
@@ -513,6 +504,20 @@ class _ReadingHandler:
         self.handler = handler
         self.kind = kind
         self.serve = serve
+
+
+def _give_up(
+    context: grpc.ServicerContext,
+    call: _ReadPolicy,
+    event: str,
+    status: grpc.StatusCode,
+    code: CommonErrorCode,
+    message: str,
+    **fields: Any,
+) -> NoReturn:
+    """Log why a call ends before its servicer runs, then end it."""
+    log.warning(event, grpc_service=call.service, method=call.method, **fields)
+    abort(context, status, code, message)
 
 
 class _ReadPolicy:
